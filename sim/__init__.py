@@ -1,0 +1,27 @@
+"""Agent-based simulation of diplomatic dialogue channels (Mesa).
+
+>>> from sim import DialogueModel
+>>> m = DialogueModel("lean-years", rng=1)
+>>> m.run_for(5)
+>>> m.round
+5
+"""
+
+from .model import DialogueModel
+from .params import CHANNELS, PARAMS, Param
+from .scenario import Event, EventKind, InputError, Scenario, load_scenario, resolve, scenario_names
+
+__all__ = [
+    "CHANNELS",
+    "PARAMS",
+    "DialogueModel",
+    "Event",
+    "EventKind",
+    "InputError",
+    "Param",
+    "Scenario",
+    "load_scenario",
+    "resolve",
+    "scenario_names",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,243 @@
+"""One round of the model for a batch of runs: events, then the rules of :mod:`sim.rules`.
+
+This is the only place the rules are composed. :class:`sim.DialogueModel` calls
+:func:`step` with one run; :mod:`sim.ensemble` with many.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import rules
+from .scenario import Event, EventKind
+from .state import BIN_CENTERS, IDEA_BINS, Layout, Params, State, newcomer_positions, rank_of
+
+# ---------------------------------------------------------------- membership changes
+
+
+def _starts(layout: Layout) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(layout.members)[:-1]])
+
+
+def _alumni_ij(state: State, layout: Layout) -> np.ndarray:
+    s = layout.side_of
+    return state.alumni[:, s][:, :, s]
+
+
+def depart(state: State, layout: Layout, leave: np.ndarray) -> None:
+    """Members in ``leave`` (B, N) leave their slot; their contacts join the side's alumni."""
+    if not leave.any():
+        return
+    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.onehot,
+                                       _starts(layout))
+    state.active = state.active & ~leave
+    gone = leave[:, :, None] | leave[:, None, :]
+    state.familiarity = np.where(gone, 0.0, state.familiarity)
+    state.tenure = np.where(leave, 0.0, state.tenure)
+
+
+def replace(state: State, layout: Layout, P: Params, leave: np.ndarray, u_new: np.ndarray,
+            handover: np.ndarray | None = None) -> None:
+    """Turnover: members in ``leave`` are succeeded by newcomers (rules.newcomer_familiarity)."""
+    if not leave.any():
+        return
+    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.onehot,
+                                       _starts(layout))
+    h = P.member("handover", layout) if handover is None else handover
+    both = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
+    state.familiarity = rules.newcomer_familiarity(
+        state.familiarity, leave, h, P.member("institutional_memory", layout), _alumni_ij(state, layout), both
+    )
+    _fill(state, layout, P, leave, u_new)
+
+
+def _fill(state: State, layout: Layout, P: Params, slots: np.ndarray, u_new: np.ndarray) -> None:
+    """Newcomers in ``slots``: a fresh anchor near the line, the side's openness, no tenure."""
+    x0 = newcomer_positions(state.line[:, layout.side_of], P.member("position_spread", layout), u_new)
+    state.anchor = np.where(slots, x0, state.anchor)
+    state.private = np.where(slots, x0, state.private)
+    state.expressed = np.where(slots, x0, state.expressed)
+    state.openness = np.where(slots, P.member("openness", layout), state.openness)
+    state.tenure = np.where(slots, 0.0, state.tenure)
+    state.active = state.active | slots
+
+
+def upgrade(state: State, layout: Layout, P: Params, sides: np.ndarray, new_level: np.ndarray,
+            recall: np.ndarray, u_new: np.ndarray) -> None:
+    """Raise the level of ``sides`` (B, S), refill empty slots and draw on alumni contacts."""
+    state.level = np.where(sides, new_level, state.level)
+    empty = sides[:, layout.side_of] & ~state.active
+    if empty.any():
+        both_before = state.active[:, :, None] & state.active[:, None, :]
+        state.familiarity = np.where(both_before, state.familiarity, 0.0)
+        _fill(state, layout, P, empty, u_new)
+        # newcomers get what institutional memory carries, as in turnover
+        both = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
+        state.familiarity = rules.newcomer_familiarity(
+            state.familiarity, empty, np.zeros_like(state.tenure), P.member("institutional_memory", layout),
+            _alumni_ij(state, layout), both)
+    pair_ok = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
+    member_recall = np.where(sides, recall, 0.0)[:, layout.side_of]
+    state.familiarity = rules.recall_contacts(state.familiarity, member_recall, _alumni_ij(state, layout), pair_ok)
+
+
+# ---------------------------------------------------------------- events
+
+
+def apply_event(state: State, layout: Layout, P: Params, ev: Event, runs: np.ndarray,
+                d: dict[str, np.ndarray]) -> None:
+    """Apply one event to the runs in ``runs`` (B,) bool."""
+    B, S = state.B, layout.S
+    sides = np.zeros((B, S), dtype=bool)
+    sides[np.ix_(runs, list(ev.sides))] = True
+    k = ev.kind
+    if k is EventKind.LEADERSHIP_CHANGE:
+        state.ripe = np.where(sides, ev.get("regime") == "ripe", state.ripe)
+        if ev.get("position") is not None:
+            state.line = np.where(sides, ev.get("position"), state.line)
+    elif k is EventKind.DELEGATION_DOWNGRADE:
+        f = P.downgrade_factor[:, None] if ev.get("factor") is None else ev.get("factor")
+        state.level = np.where(sides, state.level * f, state.level)
+        if ev.get("drop") > 0:
+            depart(state, layout, _most_junior(state, layout, sides, ev.get("drop")))
+    elif k is EventKind.DELEGATION_UPGRADE:
+        f = P.downgrade_factor[:, None] if ev.get("factor") is None else ev.get("factor")
+        new_level = np.minimum(1.0, state.level / f)
+        upgrade(state, layout, P, sides, new_level, np.full((B, S), ev.get("recall")), d["newcomer"])
+    elif k is EventKind.CHANNEL_CLOSE:
+        state.open = state.open & ~runs
+    elif k is EventKind.CHANNEL_REOPEN:
+        setup = P.setup_rounds if ev.get("setup_rounds") is None else np.full(B, ev.get("setup_rounds"))
+        state.setup_left = np.where(runs & ~state.open, setup.astype(int), state.setup_left)
+        if ev.get("fresh_personnel"):
+            fresh = state.active & (runs & ~state.open)[:, None]
+            replace(state, layout, P, fresh, d["newcomer"], handover=np.zeros_like(state.tenure))
+        state.open = state.open | runs
+    elif k is EventKind.TURNOVER_SHOCK:
+        leave = state.active & sides[:, layout.side_of] & (d["shock"] < ev.get("fraction"))
+        replace(state, layout, P, leave, d["newcomer"])
+    elif k is EventKind.CRISIS:
+        state.familiarity = np.where(runs[:, None, None], state.familiarity * (1 - ev.get("severity")),
+                                     state.familiarity)
+    elif k is EventKind.GATEKEEPER_CHANGE:
+        state.gatekeeping = np.where(sides, ev.get("value"), state.gatekeeping)
+    elif k is EventKind.FOLLOW_UP:
+        state.follow_up = np.where(runs, ev.get("value"), state.follow_up)
+
+
+def _most_junior(state: State, layout: Layout, sides: np.ndarray, share: float) -> np.ndarray:
+    """The round(share × active) most junior active members of each side in ``sides``."""
+    out = np.zeros_like(state.active)
+    for s, (a, m) in enumerate(zip(_starts(layout), layout.members, strict=True)):
+        act = state.active[:, a:a + m]
+        k = np.floor(share * act.sum(axis=1) + 0.5)
+        from_end = np.cumsum(act[:, ::-1], axis=1)[:, ::-1]  # slots are ordered by rank
+        out[:, a:a + m] = act & (from_end <= k[:, None]) & sides[:, s:s + 1]
+    return out
+
+
+def apply_events(state: State, layout: Layout, P: Params, schedule: Sequence[Sequence[Event]],
+                 d: dict[str, np.ndarray]) -> None:
+    """Apply this round's events; ``schedule[b]`` lists run b's events for the round, in order."""
+    depth = max((len(e) for e in schedule), default=0)
+    for k in range(depth):
+        groups: dict[Event, list[int]] = {}
+        for b, evs in enumerate(schedule):
+            if k < len(evs):
+                groups.setdefault(evs[k], []).append(b)
+        for ev, bs in groups.items():
+            runs = np.zeros(state.B, dtype=bool)
+            runs[bs] = True
+            apply_event(state, layout, P, ev, runs, d)
+
+
+# ---------------------------------------------------------------- the round
+
+
+def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Sequence[Sequence[Event]]) -> None:
+    """Advance every run one round. ``u`` is (B, K) uniforms, K = layout.draws_per_round()."""
+    state.round += 1
+    d = layout.split_draws(u)
+    so, cross = layout.side_of, layout.cross[None]
+    player = ~layout.host
+
+    apply_events(state, layout, P, schedule, d)
+
+    # turnover
+    leave = state.active & (d["turnover"] < P.member("turnover", layout))
+    replace(state, layout, P, leave, d["newcomer"])
+
+    # leadership motivation and the participation shift
+    theta = P.motivation_threshold[:, None]
+    target = np.where(state.ripe, P.motivation_ripe, P.motivation_lean)
+    was = state.motivation >= theta
+    state.motivation = rules.motivation_step(state.motivation, target, P.motivation_speed)
+    crossed = (state.motivation >= theta) & ~was & player[None, :]
+    if crossed.any():
+        new_level = state.level + P.participation_shift * (1 - state.level)
+        upgrade(state, layout, P, crossed, new_level, P.participation_shift, d["newcomer"])
+
+    # does the channel meet?
+    meeting = state.open & (state.setup_left == 0)
+    state.setup_left = np.where(state.open & ~meeting, np.maximum(state.setup_left - 1, 0), state.setup_left)
+    present = state.active & meeting[:, None]
+    rank = rank_of(state, layout)
+
+    # what is said, and who hears whom
+    host_present = (present[:, layout.host[so]]).any(axis=1) if layout.host.any() else np.zeros(state.B, bool)
+    sigma = rules.effective_script(P.script_pressure, state.motivation, P.script_relief, host_present,
+                                   P.host_facilitation)[:, so]
+    x, F = state.private, state.familiarity
+    y = rules.expressed_positions(x, state.line[:, so], sigma)
+    c = rules.candor(sigma)
+    eps = rules.confidence_bound(F, P.confidence_bound, P.confidence_gain)
+    meet_pairs = cross & present[:, :, None] & present[:, None, :]
+
+    # ideas from candid, familiar pairs, reported upward, stored in memory
+    pi, pj = layout.pairs
+    p_gen = rules.idea_chance(c[:, pi, pj], F[:, pi, pj], x[:, pi], x[:, pj], eps[:, pi, pj], P.idea_rate)
+    gen = meet_pairs[:, pi, pj] & (d["idea"] < p_gen)
+    z = rules.idea_location(x[:, pi], x[:, pj], d["location"])
+    bins = np.rint(z * (IDEA_BINS - 1)).astype(int)
+    q = np.where(state.active, rules.report_chance(
+        P.member("reporting", layout), rank, state.tenure, P.member("tenure_ramp", layout),
+        state.gatekeeping[:, so], P.member("translation_loss", layout)), 0.0)
+    q_head = np.maximum.reduceat(np.where(state.active, rank, -1.0), _starts(layout), axis=1)
+    head = np.where(state.active & (rank == q_head[:, so]), q, 0.0)
+    q_side = np.maximum.reduceat(head, _starts(layout), axis=1)  # (B, S): the head's chance
+    sides = np.arange(layout.S)[None, None, :]
+    Q = np.where(sides == so[pi][None, :, None], q[:, pi, None],
+                 np.where(sides == so[pj][None, :, None], q[:, pj, None], q_side[:, None, :]))
+    rep = gen[:, :, None] & (d["report"] < Q)
+    state.memory_age = state.memory_age + (1 - state.follow_up * state.open)[:, None, None]
+    b, p, s = np.nonzero(rep)
+    state.memory_age[b, s, bins[b, p]] = 0.0
+    state.ideas_generated = state.ideas_generated + gen.sum(axis=1)
+    state.ideas_reported = state.ideas_reported + (rep & player[None, None, :]).any(axis=2).sum(axis=1)
+
+    # positions (bounded-confidence Friedkin–Johnsen) and familiarity
+    W = rules.influence_weights(x, y, eps, present, P.self_weight)
+    state.private = np.where(present, rules.fj_update(x, state.anchor, W, y, state.openness), x)
+    state.expressed = np.where(present, y, state.expressed)
+    F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain, P.familiarity_fatigue)
+    F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain * state.follow_up, 0 * P.familiarity_gain)
+    state.familiarity = rules.familiarity_decay(F, P.familiarity_decay, meeting)
+    state.alumni = state.alumni * (1 - P.familiarity_decay)[:, None, None]
+
+    # agreement: a remembered idea inside every serious leadership's win-set
+    known = state.memory_age < P.idea_lifetime[:, None, None]
+    w = rules.winset_half_width(state.motivation, P.winset, P.winset_gain)
+    inside = rules.acceptable(BIN_CENTERS, state.line, w)
+    ok = rules.agreement_support(known, inside, state.motivation >= theta, player)
+    state.progress = (ok & player[None, :, None]).sum(axis=1).max(axis=1) / player.sum()
+    reached = ok.all(axis=1).any(axis=1)
+    state.agreement_round = np.where(reached & ~state.agreed, state.round, state.agreement_round)
+    state.agreed = state.agreed | reached
+
+    # cost and tenure
+    state.meeting = meeting
+    state.cost_round = rules.member_cost(meeting, state.active, rank)
+    state.cost = state.cost + state.cost_round
+    state.tenure = state.tenure + state.active

@@ -1,0 +1,177 @@
+"""The model's rules, each a short function over numpy arrays.
+
+Arrays carry a leading run axis ``B`` (one run in :class:`sim.DialogueModel`, many in
+:mod:`sim.ensemble`), then members ``N``, sides ``S`` or idea bins ``G``. Every rule is
+written once, here; the per-run model and the ensemble both call :func:`sim.dynamics.step`,
+which composes these. Equations use: x private position, y expressed position,
+L the leadership's line, σ script pressure, λ openness, F familiarity, m motivation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def motivation_step(m: Array, target: Array, speed: Array) -> Array:
+    """m' = m + κ (m* − m): partial adjustment toward the regime's target m*.
+
+    The regime (lean/ripe) is Zartman's "ripeness" (Zartman 2000, *Ripeness: the hurting
+    stalemate and beyond*): a leadership becomes serious about settling when conditions
+    shift, not because a channel exists.
+    """
+    return m + speed[:, None] * (target - m)
+
+
+def effective_script(script: Array, m: Array, relief: Array, host_present: Array, facilitation: Array) -> Array:
+    """σ_eff = σ (1 − r·m)(1 − h·host): motivated leaderships loosen the script and a
+    neutral host (Mongolia's Ulaanbaatar Dialogue, source 004) softens it further."""
+    return script * (1 - relief * m) * (1 - facilitation[:, None] * host_present[:, None])
+
+
+def expressed_positions(x: Array, line: Array, sigma: Array) -> Array:
+    """y = σ L + (1 − σ) x: what is said is pulled toward the party line.
+
+    Public versus private opinion as in Centola, Willer & Macy (2005, *AJS* 110:1009);
+    the script read at every round of the Canada–China dialogue (source 002).
+    """
+    return sigma * line + (1 - sigma) * x
+
+
+def candor(sigma: Array) -> Array:
+    """c_ij = (1 − σ_i)(1 − σ_j): an exchange is candid only if neither side reads a script."""
+    free = 1 - sigma
+    return free[:, :, None] * free[:, None, :]
+
+
+def confidence_bound(F: Array, eps0: Array, gain: Array) -> Array:
+    """ε_ij = ε₀ + g F_ij: familiarity widens the bound of confidence
+    (bounded confidence: Hegselmann & Krause 2002, *JASSS* 5(3); Deffuant et al. 2000)."""
+    return eps0[:, None, None] + gain[:, None, None] * F
+
+
+def influence_weights(x: Array, y: Array, eps: Array, present: Array, self_weight: Array) -> Array:
+    """Row-stochastic W: W_ij ∝ 1[j present, j ≠ i, |x_i − y_j| ≤ ε_ij], W_ii ∝ s.
+
+    A delegate heeds what others *say* if it lies within its bound of confidence; absent
+    delegates keep W_ii = 1. With ε ≥ 1 the bound is off and W is fixed (Friedkin–Johnsen).
+    """
+    n = x.shape[1]
+    within = np.abs(x[:, :, None] - y[:, None, :]) <= eps
+    w = within & present[:, :, None] & present[:, None, :]
+    w = w & ~np.eye(n, dtype=bool)
+    W = w.astype(float)
+    diag = np.where(present, self_weight[:, None], 1.0)
+    W[:, np.arange(n), np.arange(n)] = diag
+    return W / W.sum(axis=2, keepdims=True)
+
+
+def fj_update(x: Array, x0: Array, W: Array, y: Array, lam: Array) -> Array:
+    """x' = Λ (W∘y + diag(W) x) + (I − Λ) x(0): Friedkin–Johnsen (Friedkin & Johnsen 1990,
+    *J. Math. Sociol.* 15:193) with others heard through what they say.
+
+    With σ = 0 (y = x) this is x' = ΛWx + (I − Λ)x(0), whose fixed point is
+    x* = (I − ΛW)⁻¹(I − Λ)x(0); with Λ = I it is DeGroot's x' = Wx (DeGroot 1974).
+    """
+    n = x.shape[1]
+    diag = W[:, np.arange(n), np.arange(n)]
+    heard = np.einsum("bij,bj->bi", W, y) - diag * y + diag * x
+    return lam * heard + (1 - lam) * x0
+
+
+def familiarity_exchange(F: Array, c: Array, meet: Array, gain: Array, fatigue: Array) -> Array:
+    """F' = F + α c (1 − F) − β (1 − c) F for pairs who meet.
+
+    Candid exchange builds familiarity (trust grows with repeated candid interaction:
+    Lewicki & Bunker 1996; Kelman's problem-solving workshops); scripted exchange wears it
+    down — the "dialogue fatigue" of the Canada–China dialogue (sources 001, 002).
+    """
+    a, b = gain[:, None, None], fatigue[:, None, None]
+    return np.where(meet, F + a * c * (1 - F) - b * (1 - c) * F, F)
+
+
+def familiarity_decay(F: Array, rate: Array, contact: Array) -> Array:
+    """F' = (1 − d) F in rounds without contact (a closed channel, or one still being set up)."""
+    return np.where(contact[:, None, None], F, F * (1 - rate[:, None, None]))
+
+
+def idea_chance(c: Array, F: Array, x_i: Array, x_j: Array, eps: Array, rate: Array) -> Array:
+    """p = γ c F 1[|x_i − x_j| ≤ ε]: a pair proposes something new only when it speaks
+    candidly, knows each other and can still hear each other's private views (Track Two's
+    problem-solving approach, source 000; Kelman 2005)."""
+    return rate[:, None] * c * F * (np.abs(x_i - x_j) <= eps)
+
+
+def idea_location(x_i: Array, x_j: Array, u: Array) -> Array:
+    """An idea lies between the pair's private positions: z = x_i + u (x_j − x_i), u ~ U(0, 1)."""
+    return x_i + u * (x_j - x_i)
+
+
+def report_chance(reporting: Array, rank: Array, tenure: Array, ramp: Array,
+                  gatekeeping: Array, loss: Array) -> Array:
+    """q = ρ r min(1, (τ + 1)/τ_ramp)(1 − g)(1 − ℓ): the chance a delegate's report of an idea
+    reaches the leadership.
+
+    Reporting weight ρ and rank r, a newcomer's learning of reporting lines, a gatekeeping
+    ministry g that passes nothing upward (no evidence of reporting beyond one division of
+    the Chinese MFA, source 002) and translation loss ℓ (untranslated Canadian materials).
+    Two-level games: Putnam (1988, *IO* 42:427).
+    """
+    learn = np.minimum(1.0, (tenure + 1) / ramp)
+    return reporting * rank * learn * (1 - gatekeeping) * (1 - loss)
+
+
+def winset_half_width(m: Array, w0: Array, gain: Array) -> Array:
+    """w = w₀ + w₁ m: a motivated leadership can ratify more (Putnam's win-set widens)."""
+    return w0 + gain * m
+
+
+def acceptable(centers: Array, line: Array, half_width: Array) -> Array:
+    """A_s(z) = 1[|z − L_s| ≤ w_s] for every idea bin z (shape B, S, G)."""
+    return np.abs(centers[None, None, :] - line[:, :, None]) <= half_width[:, :, None]
+
+
+def agreement_support(known: Array, inside: Array, motivated: Array, player: Array) -> Array:
+    """ok_sz = known_sz ∧ A_s(z) ∧ m_s ≥ θ for players; neutral hosts always consent.
+
+    Agreement needs an idea in every leadership's memory that lies inside every
+    side's win-set while every leadership is serious (Putnam 1988)."""
+    ok = known & inside & motivated[:, :, None]
+    return ok | ~player[None, :, None]
+
+
+def member_cost(meeting: Array, active: Array, rank: Array) -> Array:
+    """cost = meeting × Σ_i active_i r_i: delegation size times rank, per meeting."""
+    return meeting * (active * rank).sum(axis=1)
+
+
+def newcomer_familiarity(F: Array, leave: Array, handover: Array, memory: Array, alumni_ij: Array,
+                         cross: Array) -> Array:
+    """F'_ij = max(h_i h_j F_ij, μ_i A_{s_i s_j}, μ_j A_{s_j s_i}) where a factor or a term counts
+    only for a delegate who leaves (h = 1, μA = 0 for stayers).
+
+    Turnover wipes familiarity except what a handover (h) or the side's institutional
+    memory of its alumni' contacts (μ A) carries; the constantly changing Canadian
+    participants who must "start from the beginning" (source 002).
+    """
+    keep = np.where(leave, handover, 1.0)
+    brief = np.where(leave, memory, 0.0)[:, :, None] * alumni_ij
+    floor = np.maximum(brief, np.swapaxes(brief, 1, 2))
+    return np.where(cross, np.maximum(keep[:, :, None] * keep[:, None, :] * F, floor), 0.0)
+
+
+def alumni_update(A: Array, F: Array, leave: Array, active: Array, onehot: Array, starts: Array) -> Array:
+    """A'_st = max(A_st, max_{i ∈ s leaving} mean_{j ∈ t, active} F_ij): a side's alumni keep
+    the contacts they made; the best-connected leaver sets what the side can recall."""
+    count = np.maximum(active.astype(float) @ onehot, 1.0)  # (B, S)
+    mean_to_side = ((F * active[:, None, :]) @ onehot) / count[:, None, :]  # (B, N, S)
+    contrib = np.where(leave[:, :, None], mean_to_side, 0.0)
+    return np.maximum(A, np.maximum.reduceat(contrib, starts, axis=1))
+
+
+def recall_contacts(F: Array, member_recall: Array, alumni_ij: Array, pair_ok: Array) -> Array:
+    """F'_ij = max(F_ij, ρ_i A_{s_i s_j}, ρ_j A_{s_j s_i}): an upgraded delegation draws on people
+    with prior contact ("participation patterns changed quickly", source 000)."""
+    pull = member_recall[:, :, None] * alumni_ij
+    return np.where(pair_ok, np.maximum(F, np.maximum(pull, np.swapaxes(pull, 1, 2))), F)

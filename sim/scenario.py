@@ -1,0 +1,361 @@
+"""Scenarios: TOML files of sides, parameters and a timeline of events, validated on load.
+
+Every problem is reported as one :class:`InputError` line naming the file, the field,
+the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .params import CHANNEL_PARAMS, CHANNELS, PARAMS, SIDE_PARAMS
+
+SCENARIO_DIR = Path(os.environ.get("DIALOGUE_SCENARIOS", Path(__file__).resolve().parent.parent / "scenarios"))
+
+
+class InputError(ValueError):
+    """Bad user input: one line naming source, field, value and what is allowed."""
+
+    def __init__(self, source: str, field: str, value: object, allowed: str):
+        self.source, self.field, self.value, self.allowed = source, field, value, allowed
+        super().__init__(f"{source}: {field} = {value!r}: {allowed}")
+
+
+class EventKind(Enum):
+    """Kinds of scheduled events."""
+
+    LEADERSHIP_CHANGE = "leadership_change"
+    DELEGATION_DOWNGRADE = "delegation_downgrade"
+    DELEGATION_UPGRADE = "delegation_upgrade"
+    CHANNEL_CLOSE = "channel_close"
+    CHANNEL_REOPEN = "channel_reopen"
+    TURNOVER_SHOCK = "turnover_shock"
+    CRISIS = "crisis"
+    GATEKEEPER_CHANGE = "gatekeeper_change"
+    FOLLOW_UP = "follow_up"
+
+
+class Regime(Enum):
+    """A leadership's regime: its motivation to settle follows the regime's target."""
+
+    LEAN = "lean"
+    RIPE = "ripe"
+
+
+# Fields each event kind takes: (kind of value, low, high, default). A default of None
+# means "the parameter of the same role" (downgrade_factor, setup_rounds) or "unchanged".
+_NUM, _INT, _BOOL, _REGIME = "number", "whole number", "true or false", "regime"
+EVENT_FIELDS: dict[EventKind, dict[str, tuple[str, float, float, Any]]] = {
+    EventKind.LEADERSHIP_CHANGE: {"regime": (_REGIME, 0, 0, "ripe"), "position": (_NUM, 0, 1, None)},
+    EventKind.DELEGATION_DOWNGRADE: {"factor": (_NUM, 0.05, 1, None), "drop": (_NUM, 0, 1, 0.0)},
+    EventKind.DELEGATION_UPGRADE: {"factor": (_NUM, 0.05, 1, None), "recall": (_NUM, 0, 1, 1.0)},
+    EventKind.CHANNEL_CLOSE: {},
+    EventKind.CHANNEL_REOPEN: {"setup_rounds": (_INT, 0, 50, None), "fresh_personnel": (_BOOL, 0, 0, True)},
+    EventKind.TURNOVER_SHOCK: {"fraction": (_NUM, 0, 1, 0.5)},
+    EventKind.CRISIS: {"severity": (_NUM, 0, 1, 0.5)},
+    EventKind.GATEKEEPER_CHANGE: {"value": (_NUM, 0, 1, 1.0)},
+    EventKind.FOLLOW_UP: {"value": (_NUM, 0, 1, 0.5)},
+}
+#: Kinds that act on sides (and so take ``side = "NAME"`` or ``"all"``).
+SIDED = {
+    EventKind.LEADERSHIP_CHANGE,
+    EventKind.DELEGATION_DOWNGRADE,
+    EventKind.DELEGATION_UPGRADE,
+    EventKind.TURNOVER_SHOCK,
+    EventKind.GATEKEEPER_CHANGE,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One scheduled event; ``sides`` are side indices, ``values`` its validated fields."""
+
+    round: int
+    kind: EventKind
+    sides: tuple[int, ...] = ()
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, name: str) -> Any:
+        return dict(self.values)[name]
+
+    def describe(self, side_names: list[str]) -> str:
+        who = "" if not self.sides else " " + ("all" if len(self.sides) == len(side_names) else
+                                              ",".join(side_names[s] for s in self.sides))
+        vals = " ".join(f"{k}={v}" for k, v in self.values if v is not None)
+        return f"{self.kind.value}{who} {vals}".strip()
+
+
+@dataclass(frozen=True)
+class SideSpec:
+    name: str
+    host: bool = False
+    regime: Regime = Regime.LEAN
+    params: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Scenario:
+    """A validated scenario file (or one built in Python)."""
+
+    name: str
+    description: str = ""
+    source: str = ""
+    rounds: int = 60
+    channel: str = "track2"
+    channel_open: bool = True
+    sides: list[SideSpec] = field(default_factory=list)
+    params: dict[str, float] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    path: str = "<python>"
+
+
+@dataclass
+class Setup:
+    """A scenario with every parameter resolved: what the state and rules are built from."""
+
+    scenario: Scenario
+    side_names: list[str]
+    host: list[bool]
+    regime: list[Regime]
+    side: dict[str, list[float]]  # side parameter -> one value per side
+    channel: dict[str, float]  # channel parameter -> value
+    events: list[Event]
+    rounds: int
+
+    @property
+    def members(self) -> list[int]:
+        return [int(m) for m in self.side["members"]]
+
+
+# ---------------------------------------------------------------- loading
+
+_TOP = {"name", "description", "source", "rounds", "channel", "channel_open", "params", "sides", "events"}
+_SIDE = {"name", "host", "regime", "params"}
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+
+
+def find_scenario(name_or_path: str | os.PathLike) -> Path:
+    """A shipped scenario's name, or a path to a TOML file."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise InputError(str(p), "file", str(p), "no such file")
+        return p
+    cand = SCENARIO_DIR / f"{name_or_path}.toml"
+    if cand.is_file():
+        return cand
+    raise InputError("scenario", "name", str(name_or_path), f"allowed: {', '.join(scenario_names())} or a .toml path")
+
+
+def load_scenario(name_or_path: str | os.PathLike) -> Scenario:
+    path = find_scenario(name_or_path)
+    src = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(src, "toml", str(e).split("\n")[0], "the file must be valid TOML") from None
+    except UnicodeDecodeError:
+        raise InputError(src, "file", "binary", "a UTF-8 TOML text file") from None
+    return scenario_from_dict(data, src, default_name=path.stem)
+
+
+def scenario_from_dict(data: Mapping[str, Any], src: str = "<python>", default_name: str = "custom") -> Scenario:
+    """Validate a scenario given as a dict (as parsed from TOML)."""
+    for k in data:
+        if k not in _TOP:
+            raise InputError(src, k, data[k], f"unknown field; allowed: {', '.join(sorted(_TOP))}")
+    rounds = _int(src, "rounds", data.get("rounds", 60), 1, 100_000)
+    channel = data.get("channel", "track2")
+    if channel not in CHANNELS:
+        raise InputError(src, "channel", channel, f"allowed: {', '.join(CHANNELS)}")
+    channel_open = data.get("channel_open", True)
+    if not isinstance(channel_open, bool):
+        raise InputError(src, "channel_open", channel_open, "allowed: true or false")
+    params = _params(src, "params", data.get("params", {}), allow_side=True)
+
+    raw_sides = data.get("sides", [{"name": "A"}, {"name": "B"}])
+    if not isinstance(raw_sides, list) or len(raw_sides) < 2:
+        raise InputError(src, "sides", raw_sides, "allowed: a list of two or more [[sides]] tables")
+    sides: list[SideSpec] = []
+    for i, s in enumerate(raw_sides):
+        where = f"sides[{i}]"
+        if not isinstance(s, dict):
+            raise InputError(src, where, s, "allowed: a table with name, host, regime, params")
+        for k in s:
+            if k not in _SIDE:
+                raise InputError(src, f"{where}.{k}", s[k], f"unknown field; allowed: {', '.join(sorted(_SIDE))}")
+        name = s.get("name", f"side{i}")
+        if not isinstance(name, str) or not name or "." in name or name == "all" or name in [x.name for x in sides]:
+            raise InputError(src, f"{where}.name", name, "allowed: a unique non-empty name without '.', not 'all'")
+        host = s.get("host", False)
+        if not isinstance(host, bool):
+            raise InputError(src, f"{where}.host", host, "allowed: true or false")
+        regime = _regime(src, f"{where}.regime", s.get("regime", "lean"))
+        sp = _params(src, f"{where}.params", s.get("params", {}), allow_side=False)
+        sides.append(SideSpec(name, host, regime, sp))
+    if sum(not s.host for s in sides) < 2:
+        raise InputError(src, "sides", [s.name for s in sides], "allowed: at least two sides that are not hosts")
+
+    names = [s.name for s in sides]
+    raw_events = data.get("events", [])
+    if not isinstance(raw_events, list):
+        raise InputError(src, "events", raw_events, "allowed: a list of [[events]] tables")
+    events = [_event(src, f"events[{i}]", e, names, rounds) for i, e in enumerate(raw_events)]
+    events.sort(key=lambda e: e.round)
+    return Scenario(
+        name=str(data.get("name", default_name)),
+        description=str(data.get("description", "")),
+        source=str(data.get("source", "")),
+        rounds=rounds,
+        channel=channel,
+        channel_open=channel_open,
+        sides=sides,
+        params=params,
+        events=events,
+        path=src,
+    )
+
+
+def _int(src: str, fld: str, v: Any, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise InputError(src, fld, v, f"allowed: a whole number in [{lo}, {hi}]")
+    return v
+
+
+def _regime(src: str, fld: str, v: Any) -> Regime:
+    try:
+        return Regime(v)
+    except ValueError:
+        raise InputError(src, fld, v, "allowed: lean, ripe") from None
+
+
+def _params(src: str, where: str, raw: Any, allow_side: bool) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise InputError(src, where, raw, "allowed: a table of name = value")
+    out: dict[str, float] = {}
+    for k, v in raw.items():
+        if k not in PARAMS:
+            raise InputError(src, f"{where}.{k}", v, f"unknown parameter; allowed: {', '.join(PARAMS)}")
+        if not allow_side and k in CHANNEL_PARAMS:
+            raise InputError(src, f"{where}.{k}", v, "a channel parameter; set it in the top-level [params]")
+        try:
+            out[k] = PARAMS[k].check(v)
+        except ValueError as e:
+            raise InputError(src, f"{where}.{k}", v, str(e)) from None
+    return out
+
+
+def _event(src: str, where: str, e: Any, names: list[str], rounds: int) -> Event:
+    if not isinstance(e, dict):
+        raise InputError(src, where, e, "allowed: a table with round, kind and the kind's fields")
+    kinds = ", ".join(k.value for k in EventKind)
+    try:
+        kind = EventKind(e.get("kind"))
+    except ValueError:
+        raise InputError(src, f"{where}.kind", e.get("kind"), f"unknown event kind; allowed: {kinds}") from None
+    if "round" not in e:
+        raise InputError(src, f"{where}.round", None, f"required: a whole number in [1, {rounds}]")
+    rnd = _int(src, f"{where}.round", e["round"], 1, rounds)
+    fields = EVENT_FIELDS[kind]
+    allowed_keys = {"round", "kind", *fields} | ({"side"} if kind in SIDED else set())
+    for k in e:
+        if k not in allowed_keys:
+            raise InputError(src, f"{where}.{k}", e[k],
+                             f"not a field of {kind.value}; allowed: {', '.join(sorted(allowed_keys))}")
+    sides: tuple[int, ...] = ()
+    if kind in SIDED:
+        who = e.get("side", "all")
+        if who == "all":
+            sides = tuple(range(len(names)))
+        elif who in names:
+            sides = (names.index(who),)
+        else:
+            raise InputError(src, f"{where}.side", who, f"allowed: all, {', '.join(names)}")
+    values = []
+    for k, (typ, lo, hi, default) in fields.items():
+        v = e.get(k, default)
+        if v is not None and k in e:
+            if typ == _REGIME:
+                v = _regime(src, f"{where}.{k}", v).value
+            elif typ == _BOOL:
+                if not isinstance(v, bool):
+                    raise InputError(src, f"{where}.{k}", v, "allowed: true or false")
+            elif typ == _INT:
+                v = _int(src, f"{where}.{k}", v, int(lo), int(hi))
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+                raise InputError(src, f"{where}.{k}", v, f"allowed: a number in [{lo}, {hi}]")
+        values.append((k, v))
+    return Event(rnd, kind, sides, tuple(values))
+
+
+# ---------------------------------------------------------------- resolving
+
+
+def parse_overrides(pairs: Mapping[str, Any], side_names: list[str], src: str = "--set") -> dict[str, float]:
+    """Validate overrides ``{"turnover": 0.5, "Canada.turnover": 0.6}``."""
+    out: dict[str, float] = {}
+    for key, v in pairs.items():
+        side, _, name = key.rpartition(".")
+        if name not in PARAMS:
+            raise InputError(src, key, v, f"unknown parameter; allowed: {', '.join(PARAMS)}")
+        if side and side not in side_names:
+            raise InputError(src, key, v, f"unknown side; allowed: {', '.join(side_names)}")
+        if side and name in CHANNEL_PARAMS:
+            raise InputError(src, key, v, "a channel parameter takes one value for all sides")
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                raise InputError(src, key, v, PARAMS[name].allowed()) from None
+        try:
+            out[key] = PARAMS[name].check(v)
+        except ValueError as e:
+            raise InputError(src, key, v, str(e)) from None
+    return out
+
+
+def resolve(sc: Scenario, overrides: Mapping[str, Any] | None = None, rounds: int | None = None) -> Setup:
+    """Resolve every parameter: override for the side > override for all >
+    the side's params > the scenario's params > the channel preset > the default."""
+    names = [s.name for s in sc.sides]
+    ov = parse_overrides(overrides or {}, names)
+    if rounds is not None:
+        rounds = _int("--rounds", "rounds", rounds, 1, 100_000)
+        late = [e for e in sc.events if e.round > rounds]
+        if late:
+            raise InputError(sc.path, "events.round", late[0].round,
+                             f"past the horizon of {rounds} rounds; allowed: [1, {rounds}]")
+    preset = CHANNELS[sc.channel]
+    side_vals: dict[str, list[float]] = {}
+    n_players = sum(not s.host for s in sc.sides)
+    k = 0
+    for p in SIDE_PARAMS:
+        vals = []
+        for s in sc.sides:
+            v = ov.get(f"{s.name}.{p}", ov.get(p, s.params.get(p, sc.params.get(p, preset.get(p)))))
+            if v is None and p == "position":  # spread the sides' lines evenly over [0.3, 0.7]
+                v = 0.5 if s.host else 0.3 + 0.4 * (k / max(n_players - 1, 1))
+            vals.append(PARAMS[p].default if v is None else v)
+            if p == "position" and not s.host:
+                k += 1
+        side_vals[p] = vals
+    chan = {p: ov.get(p, sc.params.get(p, PARAMS[p].default)) for p in CHANNEL_PARAMS}
+    return Setup(
+        scenario=sc,
+        side_names=names,
+        host=[s.host for s in sc.sides],
+        regime=[s.regime for s in sc.sides],
+        side=side_vals,
+        channel=chan,
+        events=list(sc.events),
+        rounds=rounds or sc.rounds,
+    )

@@ -1,0 +1,189 @@
+"""Model state and parameters as numpy arrays with a leading run axis.
+
+``Layout`` is the structure shared by every run in a batch (sides, member slots);
+``Params`` holds the resolved parameters, one row per run; ``State`` the variables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cached_property
+
+import numpy as np
+
+from .params import CHANNEL_PARAMS, SIDE_PARAMS
+from .scenario import Regime, Setup
+
+#: Idea bins on the issue scale [0, 1]: an idea is remembered by the bin it falls in.
+IDEA_BINS = 41
+BIN_CENTERS = np.linspace(0.0, 1.0, IDEA_BINS)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Structure common to all runs of a batch: sides and member slots."""
+
+    side_names: tuple[str, ...]
+    members: tuple[int, ...]
+    host: np.ndarray  # (S,) bool
+
+    @property
+    def S(self) -> int:
+        return len(self.members)
+
+    @property
+    def N(self) -> int:
+        return sum(self.members)
+
+    @cached_property
+    def side_of(self) -> np.ndarray:
+        return np.repeat(np.arange(self.S), self.members)
+
+    @cached_property
+    def base_rank(self) -> np.ndarray:
+        """Head of delegation 1, the most junior 0.4: b_k = 1 − 0.6 k/(M − 1)."""
+        return np.concatenate([1 - 0.6 * np.arange(m) / max(m - 1, 1) for m in self.members])
+
+    @cached_property
+    def cross(self) -> np.ndarray:
+        """(N, N) True for members of different sides."""
+        s = self.side_of
+        return s[:, None] != s[None, :]
+
+    @cached_property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cross-side pairs i < j."""
+        i, j = np.nonzero(np.triu(self.cross, 1))
+        return i, j
+
+    @cached_property
+    def onehot(self) -> np.ndarray:
+        """(N, S) membership matrix."""
+        return (self.side_of[:, None] == np.arange(self.S)[None, :]).astype(float)
+
+    def draw_sizes(self) -> dict[str, int]:
+        """Uniform draws used per run per round, in order (a fixed count whatever happens)."""
+        n, p = self.N, len(self.pairs[0])
+        return {"turnover": n, "newcomer": n, "shock": n, "idea": p, "location": p, "report": p * self.S}
+
+    def draws_per_round(self) -> int:
+        return sum(self.draw_sizes().values())
+
+    def split_draws(self, u: np.ndarray) -> dict[str, np.ndarray]:
+        """Split a (B, K) block of uniforms into named arrays."""
+        out, k = {}, 0
+        for name, size in self.draw_sizes().items():
+            out[name] = u[:, k:k + size]
+            k += size
+        out["report"] = out["report"].reshape(u.shape[0], -1, self.S)
+        return out
+
+
+def layout_of(setup: Setup) -> Layout:
+    return Layout(tuple(setup.side_names), tuple(setup.members), np.array(setup.host, dtype=bool))
+
+
+class Params:
+    """Resolved parameters: side parameters (B, S), channel parameters (B,)."""
+
+    def __init__(self, setups: list[Setup]):
+        for p in SIDE_PARAMS:
+            setattr(self, p, np.array([s.side[p] for s in setups], dtype=float))
+        for p in CHANNEL_PARAMS:
+            setattr(self, p, np.array([s.channel[p] for s in setups], dtype=float))
+
+    def member(self, name: str, layout: Layout) -> np.ndarray:
+        """A side parameter expanded to members, (B, N)."""
+        return getattr(self, name)[:, layout.side_of]
+
+
+@dataclass
+class State:
+    """All model variables; shapes are given with B runs, N members, S sides, G idea bins."""
+
+    private: np.ndarray  # (B, N) private position x
+    anchor: np.ndarray  # (B, N) initial position x(0) (Friedkin–Johnsen prejudice)
+    expressed: np.ndarray  # (B, N) expressed position y
+    openness: np.ndarray  # (B, N) susceptibility λ
+    tenure: np.ndarray  # (B, N) rounds in the delegation
+    active: np.ndarray  # (B, N) bool: slot filled
+    familiarity: np.ndarray  # (B, N, N) F, symmetric, zero within a side
+    alumni: np.ndarray  # (B, S, S) A: familiarity of side s's former delegates with side t
+    level: np.ndarray  # (B, S) delegation level, multiplies members' base rank
+    gatekeeping: np.ndarray  # (B, S) share of reports blocked
+    line: np.ndarray  # (B, S) leadership's position L
+    ripe: np.ndarray  # (B, S) bool: regime
+    motivation: np.ndarray  # (B, S) m
+    follow_up: np.ndarray  # (B,) contact between meetings φ
+    open: np.ndarray  # (B,) bool: channel open
+    setup_left: np.ndarray  # (B,) rounds of set-up before a reopened channel meets
+    meeting: np.ndarray  # (B,) bool: a meeting took place this round
+    memory_age: np.ndarray  # (B, S, G) rounds since each idea bin was last reported (inf: never)
+    agreed: np.ndarray  # (B,) bool, absorbing
+    agreement_round: np.ndarray  # (B,) int, -1 if none
+    progress: np.ndarray  # (B,) best share of leaderships ready to sign one idea
+    ideas_generated: np.ndarray  # (B,) cumulative
+    ideas_reported: np.ndarray  # (B,) cumulative: ideas that reached at least one leadership
+    cost: np.ndarray  # (B,) cumulative cost
+    cost_round: np.ndarray  # (B,) cost this round
+    round: int = 0
+
+    @property
+    def B(self) -> int:
+        return self.private.shape[0]
+
+    def copy(self) -> State:
+        return State(**{f.name: (getattr(self, f.name).copy() if isinstance(getattr(self, f.name), np.ndarray)
+                                 else getattr(self, f.name)) for f in fields(self)})
+
+    def take(self, b: int) -> State:
+        """Run ``b`` as a batch of one."""
+        return State(**{f.name: (getattr(self, f.name)[b:b + 1] if isinstance(getattr(self, f.name), np.ndarray)
+                                 else getattr(self, f.name)) for f in fields(self)})
+
+
+def rank_of(state: State, layout: Layout) -> np.ndarray:
+    """r_i = level_{s(i)} × b_i, (B, N)."""
+    return state.level[:, layout.side_of] * layout.base_rank[None, :]
+
+
+def newcomer_positions(line_m: np.ndarray, spread_m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """x(0) = clip(L + w (2u − 1), 0, 1): a newcomer starts near its side's line."""
+    return np.clip(line_m + spread_m * (2 * u - 1), 0.0, 1.0)
+
+
+def initial_state(setups: list[Setup], layout: Layout, P: Params, u0: np.ndarray) -> State:
+    """The state at round 0; ``u0`` is (B, N) uniforms for the initial positions."""
+    B, N, S = len(setups), layout.N, layout.S
+    line = P.position.copy()
+    x0 = newcomer_positions(line[:, layout.side_of], P.member("position_spread", layout), u0)
+    ripe = np.array([[r is Regime.RIPE for r in s.regime] for s in setups], dtype=bool)
+    m = np.where(ripe, P.motivation_ripe, P.motivation_lean)
+    F = np.where(layout.cross[None], P.initial_familiarity[:, None, None], 0.0)
+    return State(
+        private=x0.copy(),
+        anchor=x0,
+        expressed=x0.copy(),
+        openness=P.member("openness", layout).copy(),
+        tenure=np.zeros((B, N)),
+        active=np.ones((B, N), dtype=bool),
+        familiarity=F,
+        alumni=np.zeros((B, S, S)),
+        level=P.rank.copy(),
+        gatekeeping=P.gatekeeping.copy(),
+        line=line,
+        ripe=ripe,
+        motivation=m,
+        follow_up=P.follow_up.copy(),
+        open=np.array([s.scenario.channel_open for s in setups], dtype=bool),
+        setup_left=np.zeros(B, dtype=int),
+        meeting=np.zeros(B, dtype=bool),
+        memory_age=np.full((B, S, IDEA_BINS), np.inf),
+        agreed=np.zeros(B, dtype=bool),
+        agreement_round=np.full(B, -1),
+        progress=np.zeros(B),
+        ideas_generated=np.zeros(B),
+        ideas_reported=np.zeros(B),
+        cost=np.zeros(B),
+        cost_round=np.zeros(B),
+    )
