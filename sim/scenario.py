@@ -311,15 +311,16 @@ def parse_overrides(pairs: Mapping[str, Any], side_names: list[str], src: str = 
             raise InputError(src, key, v, f"unknown side; allowed: {', '.join(side_names)}")
         if side and name in CHANNEL_PARAMS:
             raise InputError(src, key, v, "a channel parameter takes one value for all sides")
+        raw = v
         if isinstance(v, str):
             try:
                 v = float(v)
             except ValueError:
-                raise InputError(src, key, v, PARAMS[name].allowed()) from None
+                raise InputError(src, key, raw, PARAMS[name].allowed()) from None
         try:
             out[key] = PARAMS[name].check(v)
         except ValueError as e:
-            raise InputError(src, key, v, str(e)) from None
+            raise InputError(src, key, raw, str(e)) from None
     return out
 
 

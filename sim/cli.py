@@ -1,0 +1,143 @@
+"""The ``dialogue-sim`` command (also ``python -m sim``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from .params import PARAMS, markdown_table
+from .scenario import InputError, find_scenario, load_scenario, scenario_names
+
+FORMATS = ("csv", "parquet")
+
+
+def parse_set(items: Sequence[str]) -> dict[str, str]:
+    """``["turnover=0.5", "Canada.handover=0.2"]`` → dict; validation happens in resolve()."""
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name or not value:
+            raise InputError("--set", "argument", item, "expected name=value or SIDE.name=value")
+        out[name.strip()] = value.strip()
+    return out
+
+
+@contextmanager
+def atomic_dir(target: Path):
+    """Yield a temporary folder beside ``target``; it replaces ``target`` only on success."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    for name in scenario_names():
+        sc = load_scenario(name)
+        print(f"{name:24s} {sc.description}")
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(markdown_table())
+        return 0
+    for p in PARAMS.values():
+        print(f"{p.name:22s} {p.scope.value:8s} default {p.default:<6g} [{p.low:g}, {p.high:g}] {p.units}: {p.meaning}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .model import DialogueModel
+    from .plots import plot_run
+
+    if args.format not in FORMATS:
+        raise InputError("--format", "format", args.format, f"allowed: {', '.join(FORMATS)}")
+    path = find_scenario(args.scenario)
+    sc = load_scenario(path)
+    model = DialogueModel(sc, rounds=args.rounds, overrides=parse_set(args.set), rng=args.seed)
+    model.run_for(model.setup.rounds)
+    df = model.datacollector.get_model_vars_dataframe()
+    df.index.name = "round"
+    agents = model.datacollector.get_agent_vars_dataframe().reset_index()
+    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-seed{args.seed}"
+    with atomic_dir(out) as tmp:
+        if args.format == "csv":
+            df.to_csv(tmp / "timeseries.csv")
+            agents.to_csv(tmp / "members.csv", index=False)
+        else:
+            df.to_parquet(tmp / "timeseries.parquet")
+            agents.to_parquet(tmp / "members.parquet", index=False)
+        plot_run(df, model.setup.events, model.layout.side_names,
+                 f"{sc.name} (seed {args.seed})", tmp / "curves.png")
+        summary = summarize(model)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        (tmp / "events.log").write_text("\n".join(model.log) + "\n")
+    print(f"scenario {sc.name}: {sc.description}")
+    for k, v in summary.items():
+        print(f"  {k:22s} {v}")
+    print(f"wrote {out}/ (timeseries.{args.format}, members.{args.format}, curves.png, summary.json, events.log)")
+    return 0
+
+
+def summarize(model) -> dict:
+    st = model.state
+    r = int(st.agreement_round[0])
+    df = model.datacollector.get_model_vars_dataframe()
+    return {
+        "seed": model._seed if hasattr(model, "_seed") else None,
+        "rounds": int(st.round),
+        "agreement": bool(st.agreed[0]),
+        "agreement_round": r if r >= 0 else None,
+        "meetings_held": int(df["meeting"].sum()),
+        "final_trust": round(float(df["trust"].iloc[-1]), 3),
+        "final_position_gap": round(float(df["position_gap"].iloc[-1]), 3),
+        "ideas_generated": int(st.ideas_generated[0]),
+        "ideas_reported": int(st.ideas_reported[0]),
+        "cost": round(float(st.cost[0]), 2),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="dialogue-sim", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("scenarios", help="list the shipped scenarios")
+    p.set_defaults(func=cmd_scenarios)
+    p = sub.add_parser("params", help="list the parameters (name, scope, default, bounds, units, meaning)")
+    p.add_argument("--markdown", action="store_true")
+    p.set_defaults(func=cmd_params)
+    p = sub.add_parser("run", help="run one scenario and write its time series and curves")
+    p.add_argument("scenario", help="a scenario name (see 'scenarios') or a path to a TOML file")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter for all sides, or SIDE.NAME=VALUE for one side")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO-seedN)")
+    p.add_argument("--format", default="csv", help="csv or parquet")
+    p.set_defaults(func=cmd_run)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as e:
+        print(f"dialogue-sim: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

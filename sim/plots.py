@@ -1,0 +1,68 @@
+"""Figures of a single run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .scenario import Event  # noqa: E402
+
+
+def mark_events(ax: plt.Axes, events: Sequence[Event], side_names: list[str]) -> None:
+    """Dotted vertical lines at event rounds, labelled with the event kind."""
+    for ev in events:
+        ax.axvline(ev.round, color="0.5", ls=":", lw=1)
+        ax.text(ev.round, 1.0, " " + ev.kind.value, rotation=90, va="top", ha="left", fontsize=7,
+                color="0.35", transform=ax.get_xaxis_transform())
+
+
+def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: list[str], title: str,
+             path: str | Path) -> Path:
+    """The main curves of one run (one row per round in ``df``) as a 2×2 PNG."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    r = df.index
+    ax = axes[0, 0]
+    ax.plot(r, df["progress"], label="progress (share of leaderships ready)")
+    ax.step(r, df["agreement"], where="post", label="agreement reached", lw=2)
+    ax.plot(r, df["motivation"], ls="--", label="motivation (least serious leadership)")
+    ax.set_ylabel("share (0–1)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("Agreement and leadership motivation")
+    ax = axes[0, 1]
+    ax.plot(r, df["trust"], label="familiarity across sides")
+    ax.step(r, df["channel_open"], where="post", ls=":", label="channel open")
+    ax.set_ylabel("mean familiarity (0–1)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("Trust between counterparts")
+    ax = axes[1, 0]
+    ax.plot(r, df["position_gap"], label="private positions")
+    ax.plot(r, df["expressed_gap"], label="expressed positions")
+    ax.set_ylabel("gap between sides (issue scale)")
+    ax.set_title("How far apart the sides are")
+    ax = axes[1, 1]
+    ax.plot(r, df["ideas_generated"], label="ideas generated")
+    ax.plot(r, df["ideas_reported"], label="ideas reported upward")
+    ax.set_ylabel("ideas (cumulative count)")
+    ax2 = ax.twinx()
+    ax2.plot(r, df["cost"], color="0.4", ls="--", label="cost (right axis)")
+    ax2.set_ylabel("cost (rank-weighted delegate-meetings)")
+    ax.set_title("Ideas and cost")
+    for a in axes.flat:
+        mark_events(a, events, side_names)
+        a.legend(fontsize=8, loc="upper left")
+        a.grid(alpha=0.3)
+    ax2.legend(fontsize=8, loc="lower right")
+    for a in axes[1]:
+        a.set_xlabel("round")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
