@@ -110,6 +110,27 @@ def summarize(model) -> dict:
     }
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiment import load_experiment
+    from .sweep import run_sweep
+
+    exp = load_experiment(args.experiment)  # every check happens here, before any run or output
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
+    out = Path(args.out) if args.out else Path("results") / exp.name
+    print(f"experiment {exp.name}: {exp.n_runs} runs ({len(exp.scenarios)} scenario(s) × {len(exp.points)} point(s) × "
+          f"{len(exp.arms)} arm(s) × {exp.replications} replication(s)) → {out}", file=sys.stderr)
+    try:
+        summary = run_sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
+        return 130
+    print(f"done: {summary['completed']}/{summary['n_runs']} runs, {summary['failed']} failed, "
+          f"{summary['runs_this_session']} this session in {summary['elapsed_s']:.1f}s "
+          f"({summary['runs_per_s']} runs/s, {summary['executor']}); results in {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="dialogue-sim", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -127,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO-seedN)")
     p.add_argument("--format", default="csv", help="csv or parquet")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("sweep", help="run an experiment file, writing Parquet results as it goes")
+    p.add_argument("experiment", help="an experiment TOML file (see experiments/)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores; 1 = serial)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR", help="a Dask scheduler, e.g. tcp://HOST:8786")
+    p.add_argument("--out", default=None, help="results folder (default results/EXPERIMENT)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
+    p.set_defaults(func=cmd_sweep)
     return ap
 
 

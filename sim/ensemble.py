@@ -15,21 +15,41 @@ import numpy as np
 from .dynamics import step
 from .metrics import METRICS
 from .scenario import Setup
-from .state import Params, initial_state, layout_of
+from .state import Layout, Params, initial_state, layout_of
+
+#: Per-run scalar outcomes of :func:`simulate` (besides the time series).
+OUTCOMES = ("agreement", "agreement_round", "cost", "meetings", "ideas_generated", "ideas_reported",
+            "final_trust", "final_position_gap", "peak_progress")
+
+#: Rounds of random numbers drawn per generator call (a block keeps memory small and calls few).
+DRAW_BLOCK = 16
+
+
+def check_layout(setups: Sequence[Setup]) -> Layout:
+    """The common layout of a batch, or ``ValueError``."""
+    layout = layout_of(setups[0])
+    for s in setups[1:]:
+        other = layout_of(s)
+        if other.members != layout.members or list(other.host) != list(layout.host):
+            raise ValueError("all runs of a batch must share sides and member counts")
+    return layout
 
 
 def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None = None,
-             metrics: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Run every setup with its seed; return each metric as an array (B, rounds + 1),
-    with round 0 first, plus ``agreement_round`` (B,) (−1 where none)."""
+             metrics: Sequence[str] | None = None, every: int = 1) -> dict:
+    """Run every setup with its seed.
+
+    Returns each metric in ``metrics`` (default: all of :data:`sim.metrics.METRICS`) as an
+    array (B, R) over the kept rounds ``out["round"]`` (0, every, 2·every, …, and the last),
+    ``agreement_round`` (B,) (−1 where no agreement was reached), and ``outcomes``: a dict of
+    the scalar outcomes of :data:`OUTCOMES`, each an array (B,).
+    """
     if len(setups) != len(seeds):
         raise ValueError("one seed per setup")
-    layout = layout_of(setups[0])
-    for s in setups[1:]:
-        if layout_of(s).members != layout.members or list(layout_of(s).host) != list(layout.host):
-            raise ValueError("all runs of a batch must share sides and member counts")
+    layout = check_layout(setups)
     T = rounds if rounds is not None else max(s.rounds for s in setups)
-    names = list(metrics or METRICS)
+    names = list(METRICS if metrics is None else metrics)
+    kept = sorted(set(range(0, T + 1, max(1, every))) | {T})
     P = Params(list(setups))
     gens = [np.random.default_rng(int(s)) for s in seeds]
     K = layout.draws_per_round()
@@ -40,13 +60,39 @@ def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None =
         for ev in s.events:
             by_round.setdefault(ev.round, []).append(ev)
         schedules.append(by_round)
-    out = {n: np.empty((len(setups), T + 1)) for n in names}
-    for n in names:
-        out[n][:, 0] = METRICS[n](state, layout)
-    for t in range(1, T + 1):
-        u = np.stack([g.random(K) for g in gens])
-        step(state, layout, P, u, [sch.get(t, []) for sch in schedules])
+    B = len(setups)
+    out: dict[str, np.ndarray] = {n: np.empty((B, len(kept))) for n in names}
+    out["round"] = np.array(kept)
+    meetings = np.zeros(B)
+    peak = np.zeros(B)
+    col = 0
+    if kept[0] == 0:
         for n in names:
-            out[n][:, t] = METRICS[n](state, layout)
+            out[n][:, 0] = METRICS[n](state, layout)
+        col = 1
+    block = np.empty((B, 0, K))
+    for t in range(1, T + 1):
+        i = (t - 1) % DRAW_BLOCK
+        if i == 0:
+            n_block = min(DRAW_BLOCK, T - t + 1)
+            block = np.stack([g.random((n_block, K)) for g in gens])
+        step(state, layout, P, block[:, i], [sch.get(t, []) for sch in schedules])
+        meetings += state.meeting
+        peak = np.maximum(peak, state.progress)
+        if col < len(kept) and kept[col] == t:
+            for n in names:
+                out[n][:, col] = METRICS[n](state, layout)
+            col += 1
     out["agreement_round"] = state.agreement_round.copy()
+    out["outcomes"] = {
+        "agreement": state.agreed.copy(),
+        "agreement_round": state.agreement_round.copy(),
+        "cost": state.cost.copy(),
+        "meetings": meetings,
+        "ideas_generated": state.ideas_generated.copy(),
+        "ideas_reported": state.ideas_reported.copy(),
+        "final_trust": METRICS["trust"](state, layout),
+        "final_position_gap": METRICS["position_gap"](state, layout),
+        "peak_progress": peak,
+    }
     return out

@@ -1,0 +1,367 @@
+"""Experiments: scenarios × arms × a parameter design × replications, with derived seeds.
+
+An experiment is built in Python (:class:`Experiment`) or from a TOML file
+(:func:`load_experiment`); both go through the same validation, which runs before any run
+starts. Run ``(scenario, point, arm, replication)`` gets the seed derived from the
+experiment seed by ``numpy.random.SeedSequence(seed, spawn_key=(point, replication))``:
+arms and scenarios share seeds (common random numbers), so differences are paired.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .metrics import METRICS
+from .params import CHANNEL_PARAMS, PARAMS
+from .scenario import InputError, Scenario, Setup, _event, load_scenario, resolve
+
+
+class Design(Enum):
+    """Parameter designs."""
+
+    NONE = "none"
+    GRID = "grid"
+    LHS = "lhs"
+    SOBOL = "sobol"
+    MORRIS = "morris"
+    TABLE = "table"
+
+
+@dataclass
+class Arm:
+    """A variant applied to every scenario: extra events, channel state at start, parameters."""
+
+    name: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    channel_open: bool | None = None
+    params: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Experiment:
+    """Everything that defines a sweep. ``design_params`` maps a parameter to its grid values
+    (grid) or its ``[low, high]`` bounds (lhs, sobol, morris); ``rows`` is the explicit table."""
+
+    name: str
+    scenarios: list[str]
+    seed: int = 0
+    replications: int = 1
+    rounds: int | None = None
+    arms: list[Arm] = field(default_factory=lambda: [Arm("base")])
+    params: dict[str, float] = field(default_factory=dict)
+    design: Design | str = Design.NONE
+    design_params: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, float]] = field(default_factory=list)
+    samples: int = 0
+    levels: int = 4
+    second_order: bool = False
+    timeseries: list[str] = field(default_factory=lambda: ["agreement", "progress", "trust", "position_gap", "cost"])
+    every: int = 1
+    chunk_size: int = 500
+    description: str = ""
+    source: str = "<python>"
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    # ------------------------------------------------------------ validation
+    def _validate(self) -> None:
+        src = self.source
+        try:
+            self.design = Design(self.design)
+        except ValueError:
+            raise InputError(src, "design.kind", self.design, f"allowed: {', '.join(d.value for d in Design)}") from None
+        if isinstance(self.replications, bool) or not isinstance(self.replications, int) or self.replications < 1:
+            raise InputError(src, "replications", self.replications, "allowed: a whole number ≥ 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(src, "seed", self.seed, "allowed: a whole number ≥ 0")
+        if not self.scenarios:
+            raise InputError(src, "scenarios", self.scenarios, "allowed: a list of one or more scenario names or paths")
+        if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
+            raise InputError(src, "chunk_size", self.chunk_size, "allowed: a whole number ≥ 1")
+        if not isinstance(self.every, int) or self.every < 1:
+            raise InputError(src, "output.every", self.every, "allowed: a whole number ≥ 1")
+        for m in self.timeseries:
+            if m not in METRICS:
+                raise InputError(src, "output.timeseries", m, f"allowed: {', '.join(METRICS)}")
+        if not self.arms or len({a.name for a in self.arms}) != len(self.arms):
+            raise InputError(src, "arms", [a.name for a in self.arms], "allowed: one or more arms with unique names")
+        self._scenarios = [self._load(i, s) for i, s in enumerate(self.scenarios)]
+        for k, v in self.params.items():
+            self._check_value(f"params.{k}", k, v)
+        kind = self.design
+        if kind in (Design.GRID, Design.LHS, Design.SOBOL, Design.MORRIS) and not self.design_params:
+            raise InputError(src, "design.params", {}, f"a {kind.value} design needs at least one parameter")
+        for k, v in self.design_params.items():
+            where = f"design.params.{k}"
+            self._check_name(where, k, v)
+            if kind is Design.GRID:
+                if not isinstance(v, list) or not v:
+                    raise InputError(src, where, v, "allowed: a non-empty list of values")
+                for x in v:
+                    self._check_value(where, k, x)
+            elif kind in (Design.LHS, Design.SOBOL, Design.MORRIS):
+                p = PARAMS[k.rpartition(".")[2]]
+                if (not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, (int, float)) for x in v)
+                        or not v[0] < v[1]):
+                    raise InputError(src, where, v, "allowed: [low, high] with low < high")
+                if v[0] < p.low or v[1] > p.high:
+                    raise InputError(src, where, v, f"bounds outside the parameter's own [{p.low:g}, {p.high:g}]")
+        if kind is Design.TABLE:
+            if not self.rows:
+                raise InputError(src, "design.rows", [], "a table design needs one or more rows")
+            for i, row in enumerate(self.rows):
+                for k, v in row.items():
+                    self._check_value(f"design.rows[{i}].{k}", k, v)
+        if kind in (Design.LHS, Design.SOBOL, Design.MORRIS) and (
+                isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1):
+            raise InputError(src, "design.samples", self.samples, "allowed: a whole number ≥ 1")
+        for a in self.arms:
+            for k, v in a.params.items():
+                self._check_value(f"arms.{a.name}.params.{k}", k, v)
+            if a.channel_open is not None and not isinstance(a.channel_open, bool):
+                raise InputError(src, f"arms.{a.name}.channel_open", a.channel_open, "allowed: true or false")
+        # every arm × scenario must resolve (events within the horizon, sides known)
+        for sc in self._scenarios:
+            for a in self.arms:
+                self.scenario_for(sc, a)
+        self._points = self._make_points()
+
+    def _load(self, i: int, s: str) -> Scenario:
+        """A scenario name, or a path (relative paths also tried beside the experiment file)."""
+        cand = Path(s)
+        if cand.suffix == ".toml" and not cand.exists() and self.source != "<python>":
+            beside = Path(self.source).parent / cand
+            cand = beside if beside.exists() else cand
+        try:
+            return load_scenario(cand if cand.suffix == ".toml" else s)
+        except InputError as e:
+            if e.source == "scenario":
+                raise InputError(self.source, f"scenarios[{i}]", s, e.allowed) from None
+            raise
+
+    def _check_name(self, where: str, key: str, v: Any) -> None:
+        side, _, name = key.rpartition(".")
+        if name not in PARAMS:
+            raise InputError(self.source, where, v, f"unknown parameter; allowed: {', '.join(PARAMS)}")
+        if side:
+            if name in CHANNEL_PARAMS:
+                raise InputError(self.source, where, v, "a channel parameter takes one value for all sides")
+            for sc in self._scenarios:
+                if side not in [x.name for x in sc.sides]:
+                    raise InputError(self.source, where, v, f"side {side!r} is not in scenario {sc.name}")
+
+    def _check_value(self, where: str, key: str, v: Any) -> None:
+        self._check_name(where, key, v)
+        try:
+            PARAMS[key.rpartition(".")[2]].check(v)
+        except ValueError as e:
+            raise InputError(self.source, where, v, str(e)) from None
+
+    # ------------------------------------------------------------ design
+    def _make_points(self) -> np.ndarray:
+        """The design matrix (points × parameters), in the order of :attr:`design_names`."""
+        names = self.design_names
+        kind = self.design
+        if kind is Design.NONE:
+            return np.zeros((1, 0))
+        if kind is Design.GRID:
+            return np.array(list(itertools.product(*(self.design_params[n] for n in names))), dtype=float)
+        if kind is Design.TABLE:
+            return np.array([[row[n] for n in names] for row in self.rows], dtype=float)
+        bounds = np.array([self.design_params[n] for n in names], dtype=float)
+        if kind is Design.LHS:
+            from scipy.stats import qmc
+
+            u = qmc.LatinHypercube(d=len(names), rng=np.random.default_rng(self.seed)).random(self.samples)
+            pts = qmc.scale(u, bounds[:, 0], bounds[:, 1])
+        else:
+            pts = self._salib_sample()
+        for j, n in enumerate(names):  # integer parameters take whole values
+            if PARAMS[n.rpartition(".")[2]].integer:
+                pts[:, j] = np.rint(pts[:, j])
+        return pts
+
+    def salib_problem(self) -> dict:
+        names = self.design_names
+        return {"num_vars": len(names), "names": names, "bounds": [list(self.design_params[n]) for n in names]}
+
+    def _salib_sample(self) -> np.ndarray:
+        if self.design is Design.SOBOL:
+            from SALib.sample import sobol
+
+            return sobol.sample(self.salib_problem(), self.samples, calc_second_order=self.second_order,
+                                seed=self.seed)
+        from SALib.sample import morris
+
+        return morris.sample(self.salib_problem(), self.samples, num_levels=self.levels, seed=self.seed)
+
+    @property
+    def design_names(self) -> list[str]:
+        if self.design is Design.TABLE:
+            return sorted({k for row in self.rows for k in row})
+        return list(self.design_params)
+
+    @property
+    def points(self) -> np.ndarray:
+        return self._points
+
+    # ------------------------------------------------------------ runs
+    @property
+    def n_runs(self) -> int:
+        return len(self._scenarios) * len(self._points) * len(self.arms) * self.replications
+
+    def run_index(self, run_id: int) -> tuple[int, int, int, int]:
+        """run_id → (scenario, point, arm, replication)."""
+        run_id, r = divmod(run_id, self.replications)
+        run_id, a = divmod(run_id, len(self.arms))
+        s, p = divmod(run_id, len(self._points))
+        return s, p, a, r
+
+    def seed_of(self, point: int, replication: int) -> int:
+        """The run seed: SeedSequence(seed, spawn_key=(point, replication)), as a 63-bit integer."""
+        ss = np.random.SeedSequence(self.seed, spawn_key=(point, replication))
+        return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+    def scenario_for(self, sc: Scenario, arm: Arm) -> Scenario:
+        """The scenario with the arm's events and channel state applied (validated)."""
+        horizon = self.rounds or sc.rounds
+        evs = [_event(self.source, f"arms.{arm.name}.events[{i}]", e, [s.name for s in sc.sides], horizon)
+               for i, e in enumerate(arm.events)]
+        out = dataclasses.replace(
+            sc,
+            events=sorted(sc.events + evs, key=lambda e: e.round),
+            channel_open=sc.channel_open if arm.channel_open is None else arm.channel_open,
+        )
+        if self.rounds:
+            late = [e for e in out.events if e.round > self.rounds]
+            if late:
+                raise InputError(self.source, "rounds", self.rounds,
+                                 f"scenario {sc.name} has an event at round {late[0].round}, past the horizon")
+        return out
+
+    def overrides(self, point: int, arm: Arm) -> dict[str, float]:
+        vals = dict(self.params) | dict(arm.params)
+        vals |= {n: float(v) for n, v in zip(self.design_names, self._points[point], strict=True)}
+        return vals
+
+    def setup(self, s: int, p: int, a: int) -> Setup:
+        arm = self.arms[a]
+        return resolve(self.scenario_for(self._scenarios[s], arm), self.overrides(p, arm), self.rounds)
+
+    def run_ids(self) -> Iterator[int]:
+        return iter(range(self.n_runs))
+
+    # ------------------------------------------------------------ identity
+    def spec(self) -> dict[str, Any]:
+        """A JSON-able description (stored in the manifest; its hash guards --resume)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "source"}
+        d["design"] = self.design.value
+        d["arms"] = [dataclasses.asdict(a) for a in self.arms]
+        return json.loads(json.dumps(d, default=str))
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+_TOP = {"name", "description", "seed", "replications", "rounds", "scenarios", "params", "arms", "design",
+        "output", "chunk_size"}
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment TOML file."""
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise InputError(src, "file", src, "no such file")
+    try:
+        d = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(src, "toml", str(e).split("\n")[0], "the file must be valid TOML") from None
+    return experiment_from_dict(d, src, default_name=path.stem)
+
+
+def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_name: str = "experiment") -> Experiment:
+    for k in d:
+        if k not in _TOP:
+            raise InputError(src, k, d[k], f"unknown field; allowed: {', '.join(sorted(_TOP))}")
+    design = d.get("design", {})
+    output = d.get("output", {})
+    if not isinstance(design, dict):
+        raise InputError(src, "design", design, "allowed: a [design] table")
+    for k in design:
+        if k not in {"kind", "params", "rows", "samples", "levels", "second_order"}:
+            raise InputError(src, f"design.{k}", design[k], "unknown field; allowed: kind, params, rows, samples, levels, second_order")
+    for k in output:
+        if k not in {"timeseries", "every"}:
+            raise InputError(src, f"output.{k}", output[k], "unknown field; allowed: timeseries, every")
+    arms = []
+    for i, a in enumerate(d.get("arms", [{"name": "base"}])):
+        if not isinstance(a, dict) or "name" not in a:
+            raise InputError(src, f"arms[{i}]", a, "allowed: a table with name, and optionally events, channel_open, params")
+        for k in a:
+            if k not in {"name", "events", "channel_open", "params"}:
+                raise InputError(src, f"arms[{i}].{k}", a[k], "unknown field; allowed: name, events, channel_open, params")
+        arms.append(Arm(str(a["name"]), list(a.get("events", [])), a.get("channel_open"), dict(a.get("params", {}))))
+    scen = d.get("scenarios", [])
+    if isinstance(scen, str):
+        scen = [scen]
+    kw: dict[str, Any] = {
+        "name": str(d.get("name", default_name)),
+        "description": str(d.get("description", "")),
+        "scenarios": list(scen),
+        "seed": d.get("seed", 0),
+        "replications": d.get("replications", 1),
+        "rounds": d.get("rounds"),
+        "arms": arms,
+        "params": dict(d.get("params", {})),
+        "design": design.get("kind", "none"),
+        "design_params": dict(design.get("params", {})),
+        "rows": list(design.get("rows", [])),
+        "samples": design.get("samples", 0),
+        "levels": design.get("levels", 4),
+        "second_order": bool(design.get("second_order", False)),
+        "timeseries": list(output.get("timeseries", ["agreement", "progress", "trust", "position_gap", "cost"])),
+        "every": output.get("every", 1),
+        "chunk_size": d.get("chunk_size", 500),
+        "source": src,
+    }
+    if kw["rounds"] is not None and (isinstance(kw["rounds"], bool) or not isinstance(kw["rounds"], int)
+                                     or kw["rounds"] < 1):
+        raise InputError(src, "rounds", kw["rounds"], "allowed: a whole number ≥ 1")
+    return Experiment(**kw)
+
+
+def chunks(exp: Experiment) -> Iterator[tuple[int, list[int]]]:
+    """(chunk id, run ids): consecutive runs that share a layout, at most ``chunk_size`` each.
+
+    Deterministic for a given experiment, so a resumed sweep finds the same chunks."""
+    cid, cur, key = 0, [], None
+    members_cache: dict[tuple[int, int], tuple] = {}
+    for rid in exp.run_ids():
+        s, p, a, _ = exp.run_index(rid)
+        k = members_cache.get((s, p))
+        if k is None:
+            k = members_cache[(s, p)] = (s, tuple(exp.setup(s, p, a).members))
+        if cur and (k != key or len(cur) >= exp.chunk_size):
+            yield cid, cur
+            cid, cur = cid + 1, []
+        cur.append(rid)
+        key = k
+    if cur:
+        yield cid, cur
+
+
+def seeds_table(exp: Experiment, run_ids: Sequence[int]) -> list[int]:
+    return [exp.seed_of(exp.run_index(r)[1], exp.run_index(r)[3]) for r in run_ids]
