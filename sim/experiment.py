@@ -300,9 +300,10 @@ def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_na
     output = d.get("output", {})
     if not isinstance(design, dict):
         raise InputError(src, "design", design, "allowed: a [design] table")
+    design_keys = ("kind", "params", "rows", "samples", "levels", "second_order")
     for k in design:
-        if k not in {"kind", "params", "rows", "samples", "levels", "second_order"}:
-            raise InputError(src, f"design.{k}", design[k], "unknown field; allowed: kind, params, rows, samples, levels, second_order")
+        if k not in design_keys:
+            raise InputError(src, f"design.{k}", design[k], f"unknown field; allowed: {', '.join(design_keys)}")
     for k in output:
         if k not in {"timeseries", "every"}:
             raise InputError(src, f"output.{k}", output[k], "unknown field; allowed: timeseries, every")
