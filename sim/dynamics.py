@@ -140,7 +140,8 @@ def _most_junior(state: State, layout: Layout, sides: np.ndarray, share: float) 
 
 def apply_events(state: State, layout: Layout, P: Params, schedule: Sequence[Sequence[Event]],
                  d: dict[str, np.ndarray]) -> None:
-    """Apply this round's events; ``schedule[b]`` lists run b's events for the round, in order."""
+    """Apply this round's events; ``schedule[b]`` lists run b's events for the round, in order
+    (an empty ``schedule`` means no run has an event this round)."""
     depth = max((len(e) for e in schedule), default=0)
     for k in range(depth):
         groups: dict[Event, list[int]] = {}
@@ -221,8 +222,7 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     W = rules.influence_weights(x, y, eps, present, P.self_weight)
     state.private = np.where(present, rules.fj_update(x, state.anchor, W, y, state.openness), x)
     state.expressed = np.where(present, y, state.expressed)
-    F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain, P.familiarity_fatigue)
-    F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain * state.follow_up, 0 * P.familiarity_gain)
+    F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain, P.familiarity_fatigue, state.follow_up)
     state.familiarity = rules.familiarity_decay(F, P.familiarity_decay, meeting)
     state.alumni = state.alumni * (1 - P.familiarity_decay)[:, None, None]
 

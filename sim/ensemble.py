@@ -54,12 +54,8 @@ def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None =
     gens = [np.random.default_rng(int(s)) for s in seeds]
     K = layout.draws_per_round()
     state = initial_state(list(setups), layout, P, np.stack([g.random(layout.N) for g in gens]))
-    schedules = []
-    for s in setups:
-        by_round: dict[int, list] = {}
-        for ev in s.events:
-            by_round.setdefault(ev.round, []).append(ev)
-        schedules.append(by_round)
+    event_rounds = sorted({ev.round for s in setups for ev in s.events})
+    schedule = {t: [[ev for ev in s.events if ev.round == t] for s in setups] for t in event_rounds}
     B = len(setups)
     out: dict[str, np.ndarray] = {n: np.empty((B, len(kept))) for n in names}
     out["round"] = np.array(kept)
@@ -76,7 +72,7 @@ def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None =
         if i == 0:
             n_block = min(DRAW_BLOCK, T - t + 1)
             block = np.stack([g.random((n_block, K)) for g in gens])
-        step(state, layout, P, block[:, i], [sch.get(t, []) for sch in schedules])
+        step(state, layout, P, block[:, i], schedule.get(t, ()))
         meetings += state.meeting
         peak = np.maximum(peak, state.progress)
         if col < len(kept) and kept[col] == t:

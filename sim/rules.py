@@ -80,15 +80,19 @@ def fj_update(x: Array, x0: Array, W: Array, y: Array, lam: Array) -> Array:
     return lam * heard + (1 - lam) * x0
 
 
-def familiarity_exchange(F: Array, c: Array, meet: Array, gain: Array, fatigue: Array) -> Array:
-    """F' = F + α c (1 − F) − β (1 − c) F for pairs who meet.
+def familiarity_exchange(F: Array, c: Array, meet: Array, gain: Array, fatigue: Array, follow_up: Array) -> Array:
+    """F₁ = F + α c (1 − F) − β (1 − c) F for pairs who meet, then follow-up contact between
+    meetings adds a fatigue-free share φ of a candid exchange: F' = F₁ + α φ c (1 − F₁).
 
     Candid exchange builds familiarity (trust grows with repeated candid interaction:
     Lewicki & Bunker 1996; Kelman's problem-solving workshops); scripted exchange wears it
-    down — the "dialogue fatigue" of the Canada–China dialogue (sources 001, 002).
+    down — the "dialogue fatigue" of the Canada–China dialogue (sources 001, 002), which also
+    lacked "follow-up ... beyond the annual meeting".
     """
-    a, b = gain[:, None, None], fatigue[:, None, None]
-    return np.where(meet, F + a * c * (1 - F) - b * (1 - c) * F, F)
+    a, b, f = gain[:, None, None], fatigue[:, None, None], follow_up[:, None, None]
+    ac = a * c
+    F1 = F + ac * (1 - F) - b * (1 - c) * F
+    return np.where(meet, F1 + f * ac * (1 - F1), F)
 
 
 def familiarity_decay(F: Array, rate: Array, contact: Array) -> Array:
