@@ -97,7 +97,7 @@ def summarize(model) -> dict:
     r = int(st.agreement_round[0])
     df = model.datacollector.get_model_vars_dataframe()
     return {
-        "seed": model._seed if hasattr(model, "_seed") else None,
+        "seed": model.seed,
         "rounds": int(st.round),
         "agreement": bool(st.agreed[0]),
         "agreement_round": r if r >= 0 else None,

@@ -30,8 +30,7 @@ def depart(state: State, layout: Layout, leave: np.ndarray) -> None:
     """Members in ``leave`` (B, N) leave their slot; their contacts join the side's alumni."""
     if not leave.any():
         return
-    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.onehot,
-                                       _starts(layout))
+    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, _starts(layout))
     state.active = state.active & ~leave
     gone = leave[:, :, None] | leave[:, None, :]
     state.familiarity = np.where(gone, 0.0, state.familiarity)
@@ -43,8 +42,7 @@ def replace(state: State, layout: Layout, P: Params, leave: np.ndarray, u_new: n
     """Turnover: members in ``leave`` are succeeded by newcomers (rules.newcomer_familiarity)."""
     if not leave.any():
         return
-    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.onehot,
-                                       _starts(layout))
+    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, _starts(layout))
     h = P.member("handover", layout) if handover is None else handover
     both = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
     state.familiarity = rules.newcomer_familiarity(
@@ -205,18 +203,19 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     q = np.where(state.active, rules.report_chance(
         P.member("reporting", layout), rank, state.tenure, P.member("tenure_ramp", layout),
         state.gatekeeping[:, so], P.member("translation_loss", layout)), 0.0)
-    q_head = np.maximum.reduceat(np.where(state.active, rank, -1.0), _starts(layout), axis=1)
-    head = np.where(state.active & (rank == q_head[:, so]), q, 0.0)
-    q_side = np.maximum.reduceat(head, _starts(layout), axis=1)  # (B, S): the head's chance
-    sides = np.arange(layout.S)[None, None, :]
-    Q = np.where(sides == so[pi][None, :, None], q[:, pi, None],
-                 np.where(sides == so[pj][None, :, None], q[:, pj, None], q_side[:, None, :]))
+    head_rank = np.maximum.reduceat(np.where(state.active, rank, -1.0), _starts(layout), axis=1)
+    q_head = np.maximum.reduceat(np.where(state.active & (rank == head_rank[:, so]), q, 0.0), _starts(layout), axis=1)
+    # each side hears of a pair's idea from its own member of the pair, else from its head
+    Q = np.concatenate([q, q_head], axis=1)[:, layout.reporter]  # (B, P, S)
     rep = gen[:, :, None] & (d["report"] < Q)
     state.memory_age = state.memory_age + (1 - state.follow_up * state.open)[:, None, None]
     b, p, s = np.nonzero(rep)
     state.memory_age[b, s, bins[b, p]] = 0.0
     state.ideas_generated = state.ideas_generated + gen.sum(axis=1)
-    state.ideas_reported = state.ideas_reported + (rep & player[None, None, :]).any(axis=2).sum(axis=1)
+    reached_up = np.zeros_like(gen)
+    for side in np.flatnonzero(player):
+        reached_up |= rep[:, :, side]
+    state.ideas_reported = state.ideas_reported + reached_up.sum(axis=1)
 
     # positions (bounded-confidence Friedkin–Johnsen) and familiarity
     W = rules.influence_weights(x, y, eps, present, P.self_weight)

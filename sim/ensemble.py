@@ -23,6 +23,8 @@ OUTCOMES = ("agreement", "agreement_round", "cost", "meetings", "ideas_generated
 
 #: Rounds of random numbers drawn per generator call (a block keeps memory small and calls few).
 DRAW_BLOCK = 16
+#: Runs advanced together: small enough for the (B, N, N) arrays to stay in cache.
+BATCH = 128
 
 
 def check_layout(setups: Sequence[Setup]) -> Layout:
@@ -36,7 +38,7 @@ def check_layout(setups: Sequence[Setup]) -> Layout:
 
 
 def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None = None,
-             metrics: Sequence[str] | None = None, every: int = 1) -> dict:
+             metrics: Sequence[str] | None = None, every: int = 1, batch: int = BATCH) -> dict:
     """Run every setup with its seed.
 
     Returns each metric in ``metrics`` (default: all of :data:`sim.metrics.METRICS`) as an
@@ -49,6 +51,18 @@ def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None =
     layout = check_layout(setups)
     T = rounds if rounds is not None else max(s.rounds for s in setups)
     names = list(METRICS if metrics is None else metrics)
+    if len(setups) > batch:  # consecutive sub-batches, always cut the same way
+        parts = [_batch(setups[i:i + batch], seeds[i:i + batch], layout, T, names, every)
+                 for i in range(0, len(setups), batch)]
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k not in ("round", "outcomes")}
+        out["round"] = parts[0]["round"]
+        out["outcomes"] = {k: np.concatenate([p["outcomes"][k] for p in parts]) for k in OUTCOMES}
+        return out
+    return _batch(setups, seeds, layout, T, names, every)
+
+
+def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int, names: list[str],
+           every: int) -> dict:
     kept = sorted(set(range(0, T + 1, max(1, every))) | {T})
     P = Params(list(setups))
     gens = [np.random.default_rng(int(s)) for s in seeds]

@@ -49,6 +49,7 @@ class DialogueModel(mesa.Model):
         **params: Any,
     ):
         super().__init__(rng=rng)
+        self.seed = rng if isinstance(rng, int) else None
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.setup = resolve(sc, {**(overrides or {}), **params}, rounds)
         self.layout = layout_of(self.setup)

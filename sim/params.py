@@ -88,7 +88,7 @@ _SPEC = [
     Param("idea_rate", 0.3, 0, 1, "per pair-meeting", "chance a fully candid, fully familiar pair produces an idea", C),
     Param("idea_lifetime", 10, 1, 1000, "rounds", "rounds a stored idea stays usable in institutional memory", C, True),
     Param("motivation_speed", 0.5, 0, 1, "per round", "speed at which motivation approaches the regime's target", C),
-    Param("motivation_threshold", 0.5, 0, 1, "share", "motivation at which a leadership is serious about settling", C),
+    Param("motivation_threshold", 0.6, 0, 1, "share", "motivation at which a leadership is serious about settling", C),
     Param("setup_rounds", 2, 0, 50, "rounds", "rounds a reopened channel needs before it meets", C, True),
     Param("downgrade_factor", 0.5, 0.05, 1, "ratio", "multiplier on rank at a downgrade (its inverse at an upgrade)", C),
     Param("host_facilitation", 0.3, 0, 1, "share", "cut in script pressure while a neutral host takes part", C),

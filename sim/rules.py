@@ -52,7 +52,8 @@ def confidence_bound(F: Array, eps0: Array, gain: Array) -> Array:
 
 
 def influence_weights(x: Array, y: Array, eps: Array, present: Array, self_weight: Array) -> Array:
-    """Row-stochastic W: W_ij ∝ 1[j present, j ≠ i, |x_i − y_j| ≤ ε_ij], W_ii ∝ s.
+    """Row-stochastic W: W_ij ∝ 1[j present, j ≠ i, |x_i − y_j| ≤ ε_ij], W_ii ∝ s (1 if the
+    row would otherwise be empty).
 
     A delegate heeds what others *say* if it lies within its bound of confidence; absent
     delegates keep W_ii = 1. With ε ≥ 1 the bound is off and W is fixed (Friedkin–Johnsen).
@@ -62,9 +63,11 @@ def influence_weights(x: Array, y: Array, eps: Array, present: Array, self_weigh
     w = within & present[:, :, None] & present[:, None, :]
     w = w & ~np.eye(n, dtype=bool)
     W = w.astype(float)
-    diag = np.where(present, self_weight[:, None], 1.0)
+    heard = W.sum(axis=2)
+    # a delegate who hears no one keeps its own view even with self weight 0
+    diag = np.where(present & (heard + self_weight[:, None] > 0), self_weight[:, None], 1.0)
     W[:, np.arange(n), np.arange(n)] = diag
-    return W / W.sum(axis=2, keepdims=True)
+    return W / (heard + diag)[:, :, None]
 
 
 def fj_update(x: Array, x0: Array, W: Array, y: Array, lam: Array) -> Array:
@@ -91,8 +94,9 @@ def familiarity_exchange(F: Array, c: Array, meet: Array, gain: Array, fatigue: 
     """
     a, b, f = gain[:, None, None], fatigue[:, None, None], follow_up[:, None, None]
     ac = a * c
-    F1 = F + ac * (1 - F) - b * (1 - c) * F
-    return np.where(meet, F1 + f * ac * (1 - F1), F)
+    F1 = F * (1 - ac - b * (1 - c)) + ac
+    fac = f * ac
+    return np.where(meet, F1 * (1 - fac) + fac, F)
 
 
 def familiarity_decay(F: Array, rate: Array, contact: Array) -> Array:
@@ -165,11 +169,11 @@ def newcomer_familiarity(F: Array, leave: Array, handover: Array, memory: Array,
     return np.where(cross, np.maximum(keep[:, :, None] * keep[:, None, :] * F, floor), 0.0)
 
 
-def alumni_update(A: Array, F: Array, leave: Array, active: Array, onehot: Array, starts: Array) -> Array:
+def alumni_update(A: Array, F: Array, leave: Array, active: Array, starts: Array) -> Array:
     """A'_st = max(A_st, max_{i ∈ s leaving} mean_{j ∈ t, active} F_ij): a side's alumni keep
     the contacts they made; the best-connected leaver sets what the side can recall."""
-    count = np.maximum(active.astype(float) @ onehot, 1.0)  # (B, S)
-    mean_to_side = ((F * active[:, None, :]) @ onehot) / count[:, None, :]  # (B, N, S)
+    count = np.maximum(np.add.reduceat(active, starts, axis=1), 1)  # (B, S); sides are contiguous slots
+    mean_to_side = np.add.reduceat(F * active[:, None, :], starts, axis=2) / count[:, None, :]  # (B, N, S)
     contrib = np.where(leave[:, :, None], mean_to_side, 0.0)
     return np.maximum(A, np.maximum.reduceat(contrib, starts, axis=1))
 

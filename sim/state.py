@@ -61,6 +61,17 @@ class Layout:
         """(N, S) membership matrix."""
         return (self.side_of[:, None] == np.arange(self.S)[None, :]).astype(float)
 
+    @cached_property
+    def reporter(self) -> np.ndarray:
+        """(P, S) index into [members, heads]: who tells side s of pair p's idea — its own
+        member of the pair if it has one, else its head of delegation (index N + s)."""
+        i, j = self.pairs
+        so, S, N = self.side_of, self.S, self.N
+        idx = np.tile(N + np.arange(S), (len(i), 1))
+        idx[np.arange(len(i)), so[i]] = i
+        idx[np.arange(len(j)), so[j]] = j
+        return idx
+
     def draw_sizes(self) -> dict[str, int]:
         """Uniform draws used per run per round, in order (a fixed count whatever happens)."""
         n, p = self.N, len(self.pairs[0])
@@ -121,7 +132,7 @@ class State:
     memory_age: np.ndarray  # (B, S, G) rounds since each idea bin was last reported (inf: never)
     agreed: np.ndarray  # (B,) bool, absorbing
     agreement_round: np.ndarray  # (B,) int, -1 if none
-    progress: np.ndarray  # (B,) best share of leaderships ready to sign one idea
+    progress: np.ndarray  # (B,) this round: the largest share of leaderships ready to sign one idea
     ideas_generated: np.ndarray  # (B,) cumulative
     ideas_reported: np.ndarray  # (B,) cumulative: ideas that reached at least one leadership
     cost: np.ndarray  # (B,) cumulative cost
@@ -149,7 +160,7 @@ def rank_of(state: State, layout: Layout) -> np.ndarray:
 
 def newcomer_positions(line_m: np.ndarray, spread_m: np.ndarray, u: np.ndarray) -> np.ndarray:
     """x(0) = clip(L + w (2u − 1), 0, 1): a newcomer starts near its side's line."""
-    return np.clip(line_m + spread_m * (2 * u - 1), 0.0, 1.0)
+    return np.minimum(np.maximum(line_m + spread_m * (2 * u - 1), 0.0), 1.0)
 
 
 def initial_state(setups: list[Setup], layout: Layout, P: Params, u0: np.ndarray) -> State:
