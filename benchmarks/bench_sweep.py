@@ -117,12 +117,12 @@ def million() -> dict:
     """Run a 1,000,000-run sweep in a child process and report its peak memory."""
     out = Path(tempfile.mkdtemp(prefix="bench-million-")) / "out"
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from benchmarks.bench_sweep import reference\n"
         "from sim.sweep import run_sweep\n"
         "exp = reference(1_000_000, chunk_size=2000)\n"
-        "run_sweep(exp, %r, workers=2, progress=True)\n"
-    ) % (str(ROOT), str(out))
+        f"run_sweep(exp, {str(out)!r}, workers=2, progress=True)\n"
+    )
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     t = time.perf_counter() - t0
