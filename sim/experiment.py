@@ -344,24 +344,28 @@ def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_na
     return Experiment(**kw)
 
 
-def chunks(exp: Experiment) -> Iterator[tuple[int, list[int]]]:
+def chunks(exp: Experiment) -> Iterator[tuple[int, range]]:
     """(chunk id, run ids): consecutive runs that share a layout, at most ``chunk_size`` each.
 
     Deterministic for a given experiment, so a resumed sweep finds the same chunks."""
-    cid, cur, key = 0, [], None
-    members_cache: dict[tuple[int, int], tuple] = {}
+    per_point = any(k.rpartition(".")[2] == "members"
+                    for k in [*exp.design_names, *(k for a in exp.arms for k in a.params)])
+    cid, start, key = 0, 0, None
+    cache: dict[tuple[int, int], tuple] = {}
     for rid in exp.run_ids():
         s, p, a, _ = exp.run_index(rid)
-        k = members_cache.get((s, p))
-        if k is None:
-            k = members_cache[(s, p)] = (s, tuple(exp.setup(s, p, a).members))
-        if cur and (k != key or len(cur) >= exp.chunk_size):
-            yield cid, cur
-            cid, cur = cid + 1, []
-        cur.append(rid)
+        if per_point:
+            k = cache.get((s, p, a))
+            if k is None:
+                k = cache[(s, p, a)] = (s, tuple(exp.setup(s, p, a).members))
+        else:
+            k = (s,)
+        if rid > start and (k != key or rid - start >= exp.chunk_size):
+            yield cid, range(start, rid)
+            cid, start = cid + 1, rid
         key = k
-    if cur:
-        yield cid, cur
+    if exp.n_runs > start:
+        yield cid, range(start, exp.n_runs)
 
 
 def seeds_table(exp: Experiment, run_ids: Sequence[int]) -> list[int]:

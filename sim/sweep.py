@@ -20,7 +20,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
@@ -37,11 +37,12 @@ from .scenario import InputError
 # ---------------------------------------------------------------- one chunk
 
 
-def run_chunk(exp: Experiment, run_ids: list[int]) -> tuple[pa.Table, pa.Table]:
+def run_chunk(exp: Experiment, run_ids: Sequence[int]) -> tuple[pa.Table, pa.Table]:
     """Simulate the runs of one chunk as a batch; return (runs table, time-series table).
 
     If the batch raises, each run is retried alone and a run that still raises is recorded
     with status ``error`` and its message, so the others complete."""
+    run_ids = list(run_ids)
     idx = [exp.run_index(r) for r in run_ids]
     cache: dict[tuple[int, int, int], Any] = {}
     setups = []
@@ -225,7 +226,7 @@ def _init_worker(exp: Experiment) -> None:
     _WORKER_EXP = exp
 
 
-def _worker_chunk(run_ids: list[int]) -> tuple[pa.Table, pa.Table]:
+def _worker_chunk(run_ids: Sequence[int]) -> tuple[pa.Table, pa.Table]:
     assert _WORKER_EXP is not None
     return run_chunk(_WORKER_EXP, run_ids)
 
@@ -233,12 +234,12 @@ def _worker_chunk(run_ids: list[int]) -> tuple[pa.Table, pa.Table]:
 Result = tuple[int, int, tuple[pa.Table, pa.Table]]
 
 
-def _serial(exp: Experiment, todo: Iterable[tuple[int, list[int]]]) -> Iterator[Result]:
+def _serial(exp: Experiment, todo: Iterable[tuple[int, Sequence[int]]]) -> Iterator[Result]:
     for cid, ids in todo:
         yield cid, len(ids), run_chunk(exp, ids)
 
 
-def _processes(exp: Experiment, todo: Iterable[tuple[int, list[int]]], workers: int) -> Iterator[Result]:
+def _processes(exp: Experiment, todo: Iterable[tuple[int, Sequence[int]]], workers: int) -> Iterator[Result]:
     ctx = get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(exp,)) as pool:
         it = iter(todo)
@@ -263,7 +264,7 @@ def _processes(exp: Experiment, todo: Iterable[tuple[int, list[int]]], workers: 
             raise
 
 
-def _dask(exp: Experiment, todo: Iterable[tuple[int, list[int]]], address: str, workers: int) -> Iterator[Result]:
+def _dask(exp: Experiment, todo: Iterable[tuple[int, Sequence[int]]], address: str, workers: int) -> Iterator[Result]:
     from distributed import Client, as_completed
 
     with Client(address, timeout="30s") as client:
