@@ -28,19 +28,30 @@ def parse_set(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def check_out_dir(target: Path, flag: str = "--out") -> None:
+    """An output folder must be a folder (or not exist yet) whose parent can be made."""
+    if target.exists() and not target.is_dir():
+        raise InputError(flag, "out", str(target), "is an existing file; allowed: a folder path")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(flag, "out", str(target), f"{parent} is a file; allowed: a folder path")
+            break
+
+
 @contextmanager
 def atomic_dir(target: Path):
     """Yield a temporary folder beside ``target``; it replaces ``target`` only on success."""
+    check_out_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
-    except BaseException:
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
@@ -65,14 +76,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.format not in FORMATS:
         raise InputError("--format", "format", args.format, f"allowed: {', '.join(FORMATS)}")
+    if args.seed < 0:
+        raise InputError("--seed", "seed", args.seed, "allowed: a whole number ≥ 0")
     path = find_scenario(args.scenario)
     sc = load_scenario(path)
+    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-seed{args.seed}"
+    check_out_dir(out)
     model = DialogueModel(sc, rounds=args.rounds, overrides=parse_set(args.set), rng=args.seed)
     model.run_for(model.setup.rounds)
     df = model.datacollector.get_model_vars_dataframe()
     df.index.name = "round"
     agents = model.datacollector.get_agent_vars_dataframe().reset_index()
-    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-seed{args.seed}"
     with atomic_dir(out) as tmp:
         if args.format == "csv":
             df.to_csv(tmp / "timeseries.csv")
@@ -118,6 +132,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
     out = Path(args.out) if args.out else Path("results") / exp.name
+    check_out_dir(out)
     print(f"experiment {exp.name}: {exp.n_runs} runs ({len(exp.scenarios)} scenario(s) × {len(exp.points)} point(s) × "
           f"{len(exp.arms)} arm(s) × {exp.replications} replication(s)) → {out}", file=sys.stderr)
     try:

@@ -121,7 +121,10 @@ class Experiment:
         if kind is Design.TABLE:
             if not self.rows:
                 raise InputError(src, "design.rows", [], "a table design needs one or more rows")
+            names = sorted({k for row in self.rows for k in row})
             for i, row in enumerate(self.rows):
+                if not isinstance(row, dict) or sorted(row) != names:
+                    raise InputError(src, f"design.rows[{i}]", row, f"every row must set the same parameters: {', '.join(names)}")
                 for k, v in row.items():
                     self._check_value(f"design.rows[{i}].{k}", k, v)
         if kind in (Design.LHS, Design.SOBOL, Design.MORRIS) and (

@@ -36,11 +36,11 @@ class Param:
     def check(self, value: object) -> float:
         """Return ``value`` as a number, or raise ``ValueError`` saying what is allowed."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{self.allowed()}")
+            raise ValueError(self.allowed())
+        if not (self.low <= value <= self.high):  # also rejects nan; inf is out of bounds
+            raise ValueError(self.allowed())
         if self.integer and float(value) != int(value):
-            raise ValueError(f"{self.allowed()}")
-        if not (self.low <= value <= self.high):
-            raise ValueError(f"{self.allowed()}")
+            raise ValueError(self.allowed())
         return int(value) if self.integer else float(value)
 
     def allowed(self) -> str:

@@ -1,0 +1,178 @@
+"""Statistics on sweep results: confidence intervals, paired effects under common random
+numbers, replication adequacy, Kaplan–Meier time to agreement, Sobol and Morris indices.
+
+Everything here takes plain arrays or the runs table (pandas) of :func:`sim.sweep.read_runs`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+KEYS = ["scenario", "point", "replication"]  # runs paired across arms share these (and the seed)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with a confidence interval."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def bootstrap_ci(x: Sequence[float], level: float = 0.95, n_resamples: int = 2000, seed: int = 0,
+                 statistic: Callable = np.mean) -> Estimate:
+    """Bootstrap (BCa, falling back to percentile) CI of ``statistic`` via ``scipy.stats.bootstrap``.
+
+    A constant sample has a zero-width interval at its value."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return Estimate(np.nan, np.nan, np.nan, 0)
+    v = float(statistic(x))
+    if n == 1 or np.all(x == x[0]):
+        return Estimate(v, v, v, n)
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = stats.bootstrap((x,), statistic, confidence_level=level, n_resamples=n_resamples,
+                                method=method, rng=np.random.default_rng(seed), vectorized=True)
+        lo, hi = r.confidence_interval
+        if np.isfinite(lo) and np.isfinite(hi):
+            return Estimate(v, float(lo), float(hi), n)
+    return Estimate(v, np.nan, np.nan, n)
+
+
+def t_interval(x: Sequence[float], level: float = 0.95) -> Estimate:
+    """Mean with Student-t interval."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return Estimate(np.nan, np.nan, np.nan, 0)
+    m = float(x.mean())
+    if n == 1:
+        return Estimate(m, np.nan, np.nan, 1)
+    h = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
+    return Estimate(m, m - h, m + h, n)
+
+
+def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise mean and t interval of a (runs, rounds) array."""
+    n = np.sum(~np.isnan(values), axis=0)
+    m = np.nanmean(values, axis=0)
+    sd = np.nanstd(values, axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
+    h = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
+    return m, m - h, m + h
+
+
+# ---------------------------------------------------------------- paired effects
+
+
+def paired(runs: pd.DataFrame, outcome: str, arm: str, reference: str, by: Sequence[str] = ("scenario",)) -> pd.DataFrame:
+    """Per-pair differences ``outcome[arm] − outcome[reference]`` matched on scenario, point and
+    replication (which share the seed), with the grouping columns ``by``."""
+    ok = runs[runs["status"] == "ok"]
+    cols = sorted(set(KEYS) | set(by))
+    a = ok[ok["arm"] == arm].set_index(KEYS)
+    b = ok[ok["arm"] == reference].set_index(KEYS)
+    common = a.index.intersection(b.index)
+    d = a.loc[common, [c for c in cols if c not in KEYS]].copy()
+    d["diff"] = a.loc[common, outcome].astype(float) - b.loc[common, outcome].astype(float)
+    return d.reset_index()
+
+
+def paired_effect(runs: pd.DataFrame, outcome: str, arm: str, reference: str, by: Sequence[str] = ("scenario",),
+                  level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Mean paired difference per group with a bootstrap CI and Cohen's d_z."""
+    d = paired(runs, outcome, arm, reference, by)
+    rows = []
+    for key, g in d.groupby(list(by), sort=True):
+        e = bootstrap_ci(g["diff"].to_numpy(), level, seed=seed)
+        sd = g["diff"].std(ddof=1)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                     "outcome": outcome, "arm": arm, "reference": reference, "mean_diff": e.value,
+                     "ci_low": e.low, "ci_high": e.high, "n_pairs": e.n,
+                     "d_z": e.value / sd if sd and sd > 0 else np.nan, "excludes_zero": e.excludes_zero()})
+    return pd.DataFrame(rows)
+
+
+def replication_adequacy(runs: pd.DataFrame, outcomes: Sequence[str], by: Sequence[str] = ("scenario", "arm"),
+                         tolerance: dict[str, float] | None = None, level: float = 0.95) -> pd.DataFrame:
+    """CI half-width per group and outcome; ``adequate`` is False where it exceeds the tolerance
+    (default: 0.05 for shares, 5% of the mean's magnitude otherwise)."""
+    ok = runs[runs["status"] == "ok"]
+    rows = []
+    for key, g in ok.groupby(list(by), sort=True):
+        for o in outcomes:
+            x = g[o].astype(float).to_numpy()
+            e = t_interval(x, level)
+            share = set(np.unique(x[~np.isnan(x)])) <= {0.0, 1.0}
+            tol = (tolerance or {}).get(o, 0.05 if share else 0.05 * max(abs(e.value), 1e-9))
+            rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                         "outcome": o, "mean": e.value, "half_width": e.half_width, "n": e.n,
+                         "tolerance": tol, "adequate": bool(e.half_width <= tol) if np.isfinite(e.half_width) else False})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- time to agreement
+
+
+def time_to_agreement(runs: pd.DataFrame, shift: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rounds from the shift to agreement, and whether it was observed; runs without agreement by
+    the horizon are right-censored at ``horizon − shift``. Agreement before the shift counts as 0."""
+    r = runs["agreement_round"].astype(float).to_numpy()
+    observed = ~np.isnan(r)
+    t = np.where(observed, np.maximum(r - shift, 0), horizon - shift)
+    return t, observed
+
+
+def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan–Meier survival S(t) = P(no agreement yet after t rounds) via ``scipy.stats.ecdf``.
+
+    Returns the distinct event times and S just after each; S(0⁻) = 1."""
+    d = np.asarray(durations, dtype=float)
+    o = np.asarray(observed, dtype=bool)
+    if not o.any():
+        return np.array([0.0]), np.array([1.0])
+    data = stats.CensoredData(uncensored=d[o], right=d[~o])
+    res = stats.ecdf(data)
+    return res.sf.quantiles, res.sf.probabilities
+
+
+# ---------------------------------------------------------------- sensitivity
+
+
+def sobol_indices(problem: dict, y: np.ndarray, second_order: bool = False, seed: int = 0) -> pd.DataFrame:
+    """First-order and total Sobol indices with confidence intervals (SALib)."""
+    from SALib.analyze import sobol
+
+    r = sobol.analyze(problem, np.asarray(y, dtype=float), calc_second_order=second_order, seed=seed,
+                      print_to_console=False)
+    return pd.DataFrame({"parameter": problem["names"], "S1": r["S1"], "S1_conf": r["S1_conf"],
+                         "ST": r["ST"], "ST_conf": r["ST_conf"]})
+
+
+def morris_indices(problem: dict, X: np.ndarray, y: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """Morris elementary effects μ*, its confidence interval and σ (SALib)."""
+    from SALib.analyze import morris
+
+    r = morris.analyze(problem, np.asarray(X, dtype=float), np.asarray(y, dtype=float), seed=seed,
+                       print_to_console=False)
+    return pd.DataFrame({"parameter": problem["names"], "mu_star": r["mu_star"],
+                         "mu_star_conf": r["mu_star_conf"], "sigma": r["sigma"]})

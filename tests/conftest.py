@@ -1,0 +1,87 @@
+"""Shared fixtures and helpers for the dialogue-sim test suite."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from sim import DialogueModel
+from sim.scenario import Scenario, scenario_from_dict
+from sim.state import State
+
+# Hypothesis: modest example counts, no deadline (model runs vary in length), no example
+# database written into the working tree, and derandomized so that every run of the suite
+# tries the same examples (a failure is reproducible, never flaky).
+settings.register_profile(
+    "suite",
+    max_examples=30,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("suite")
+
+#: Model reporters every run must produce.
+REQUIRED_REPORTERS = ["agreement", "trust", "position_gap", "ideas_generated", "ideas_reported", "cost", "channel_open"]
+#: Agent reporters every run must produce.
+REQUIRED_AGENT_REPORTERS = ["private", "expressed", "openness", "rank", "tenure"]
+
+#: A quiet two-side channel: nothing random happens to the membership, nobody shifts.
+QUIET = {
+    "turnover": 0.0,
+    "familiarity_gain": 0.0,
+    "familiarity_fatigue": 0.0,
+    "familiarity_decay": 0.0,
+}
+
+
+def build_scenario(
+    *,
+    rounds: int = 30,
+    channel: str = "track2",
+    params: dict[str, Any] | None = None,
+    sides: list[dict[str, Any]] | None = None,
+    events: list[dict[str, Any]] | None = None,
+    channel_open: bool = True,
+    name: str = "test",
+) -> Scenario:
+    """A validated Scenario built from a TOML-like dict (through scenario_from_dict)."""
+    data: dict[str, Any] = {
+        "name": name,
+        "rounds": rounds,
+        "channel": channel,
+        "channel_open": channel_open,
+        "params": dict(params or {}),
+        "sides": copy.deepcopy(sides) if sides is not None else [{"name": "A"}, {"name": "B"}],
+        "events": copy.deepcopy(events or []),
+    }
+    return scenario_from_dict(data)
+
+
+@pytest.fixture
+def make_scenario() -> Callable[..., Scenario]:
+    """Factory: ``make_scenario(rounds=..., params=..., sides=..., events=...)``."""
+    return build_scenario
+
+
+def run_states(model: DialogueModel, n: int) -> list[State]:
+    """Step ``model`` n times; return copies of the state at round 0 .. n."""
+    states = [model.state.copy()]
+    for _ in range(n):
+        model.step()
+        states.append(model.state.copy())
+    return states
+
+
+def side_slice(model_or_layout: Any, side: int) -> slice:
+    """Member slots of side ``side``."""
+    layout = getattr(model_or_layout, "layout", model_or_layout)
+    starts = np.concatenate([[0], np.cumsum(layout.members)])
+    return slice(int(starts[side]), int(starts[side + 1]))
+

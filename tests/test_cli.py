@@ -1,0 +1,286 @@
+"""The dialogue-sim command: bad input gives one error line and leaves nothing behind;
+a good run writes its files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import DialogueModel
+from sim.cli import main
+from sim.params import PARAMS
+from sim.scenario import SCENARIO_DIR
+
+from .conftest import REQUIRED_AGENT_REPORTERS, REQUIRED_REPORTERS
+
+EXE = Path(sys.executable).parent / "dialogue-sim"
+LEADERSHIP = str(SCENARIO_DIR / "leadership-change.toml")
+
+GOOD_SIDES = '[[sides]]\nname = "A"\n[[sides]]\nname = "B"\n'
+
+# Each case: (id, argv after "run" with FILE standing for the TOML file written to tmp_path,
+#             file contents or None, substrings the error line must contain:
+#             source (file or --set), field, bad value, what is allowed)
+CASES = [
+    ("set-unknown-param", ["lean-years", "--set", "bogus=1"], None,
+     ["--set", "bogus", "1", "unknown parameter", "allowed", "turnover"]),
+    ("set-out-of-bounds", ["lean-years", "--set", "turnover=1.5"], None,
+     ["--set", "turnover", "1.5", "allowed", "[0, 1]"]),
+    ("set-not-a-number", ["lean-years", "--set", "turnover=high"], None,
+     ["--set", "turnover", "high", "allowed", "[0, 1]"]),
+    ("set-not-whole", ["lean-years", "--set", "members=2.5"], None,
+     ["--set", "members", "2.5", "allowed", "whole number", "[1, 40]"]),
+    ("set-unknown-side", ["lean-years", "--set", "Z.turnover=0.5"], None,
+     ["--set", "Z.turnover", "0.5", "unknown side", "allowed", "A, B"]),
+    ("set-side-channel-param", ["lean-years", "--set", "A.self_weight=2"], None,
+     ["--set", "A.self_weight", "2", "channel parameter"]),
+    ("set-syntax-no-equals", ["lean-years", "--set", "turnover"], None,
+     ["--set", "argument", "turnover", "name=value"]),
+    ("set-syntax-no-name", ["lean-years", "--set", "=0.5"], None,
+     ["--set", "argument", "=0.5", "name=value"]),
+    ("set-syntax-no-value", ["lean-years", "--set", "turnover="], None,
+     ["--set", "argument", "turnover=", "name=value"]),
+    ("file-unknown-param", ["FILE"], "rounds = 10\n[params]\nbogus = 1\n" + GOOD_SIDES,
+     ["FILE", "params.bogus", "1", "unknown parameter", "allowed", "turnover"]),
+    ("file-side-unknown-param", ["FILE"],
+     'rounds = 10\n[[sides]]\nname = "A"\n[sides.params]\nbogus = 0.5\n[[sides]]\nname = "B"\n',
+     ["FILE", "sides[0].params.bogus", "0.5", "unknown parameter", "allowed"]),
+    ("file-unknown-event-kind", ["FILE"],
+     "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 3\nkind = "meteor"\n',
+     ["FILE", "events[0].kind", "meteor", "unknown event kind", "allowed", "channel_close"]),
+    ("file-out-of-bounds", ["FILE"], "rounds = 10\n[params]\nturnover = 1.5\n" + GOOD_SIDES,
+     ["FILE", "params.turnover", "1.5", "allowed", "[0, 1]"]),
+    ("file-side-out-of-bounds", ["FILE"],
+     'rounds = 10\n[[sides]]\nname = "A"\n[[sides]]\nname = "B"\n[sides.params]\nmembers = 0\n',
+     ["FILE", "sides[1].params.members", "0", "allowed", "[1, 40]"]),
+    ("file-event-value-out-of-bounds", ["FILE"],
+     "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 3\nkind = "crisis"\nseverity = 2.0\n',
+     ["FILE", "events[0].severity", "2.0", "allowed", "[0, 1]"]),
+    ("file-event-past-horizon", ["FILE"],
+     "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 12\nkind = "channel_close"\n',
+     ["FILE", "events[0].round", "12", "allowed", "[1, 10]"]),
+    ("rounds-before-event-in-file", ["FILE", "--rounds", "5"],
+     "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 8\nkind = "channel_close"\n',
+     ["FILE", "round", "8", "horizon", "allowed", "[1, 5]"]),
+    ("rounds-before-event-shipped", ["leadership-change", "--rounds", "10"], None,
+     [LEADERSHIP, "round", "40", "horizon", "allowed", "[1, 10]"]),
+    ("rounds-zero", ["lean-years", "--rounds", "0"], None,
+     ["--rounds", "rounds", "0", "allowed"]),
+    ("malformed-toml", ["FILE"], "rounds = = 3\n[params\n",
+     ["FILE", "toml", "valid TOML"]),
+    ("file-unknown-field", ["FILE"], "rounds = 10\ncolour = 'red'\n" + GOOD_SIDES,
+     ["FILE", "colour", "red", "unknown field", "allowed"]),
+    ("unknown-scenario", ["no-such-scenario"], None,
+     ["scenario", "name", "no-such-scenario", "allowed", "lean-years"]),
+    ("missing-toml-file", ["MISSING"], None,
+     ["MISSING", "no such file"]),
+    ("bad-format", ["lean-years", "--format", "xml"], None,
+     ["--format", "format", "xml", "allowed", "csv", "parquet"]),
+    ("set-integer-infinite", ["lean-years", "--set", "members=inf"], None,
+     ["--set", "members", "inf", "allowed", "[1, 40]"]),
+    ("file-integer-infinite", ["FILE"], "rounds = 10\n[params]\nmembers = inf\n" + GOOD_SIDES,
+     ["FILE", "params.members", "inf", "allowed", "[1, 40]"]),
+    ("file-integer-nan", ["FILE"], "rounds = 10\n[params]\nsetup_rounds = nan\n" + GOOD_SIDES,
+     ["FILE", "params.setup_rounds", "nan", "allowed", "[0, 50]"]),
+    ("file-number-nan", ["FILE"], "rounds = 10\n[params]\nturnover = nan\n" + GOOD_SIDES,
+     ["FILE", "params.turnover", "nan", "allowed", "[0, 1]"]),
+    ("negative-seed", ["lean-years", "--rounds", "3", "--seed", "-1"], None,
+     ["--seed", "-1", "allowed"]),
+]
+
+
+def _prepare(tmp_path: Path, argv: list[str], contents: str | None) -> tuple[list[str], Path, set[Path]]:
+    inputs = set()
+    file = tmp_path / "bad.toml"
+    if contents is not None:
+        file.write_text(contents)
+        inputs.add(file)
+    missing = tmp_path / "missing.toml"
+    argv = [str(file) if a == "FILE" else str(missing) if a == "MISSING" else a for a in argv]
+    out = tmp_path / "out"
+    return ["run", *argv, "--out", str(out)], out, inputs
+
+
+def _expected(parts: list[str], tmp_path: Path) -> list[str]:
+    return [str(tmp_path / "bad.toml") if p == "FILE" else str(tmp_path / "missing.toml") if p == "MISSING" else p
+            for p in parts]
+
+
+def _check_error(rc: int, stdout: str, stderr: str, expected: list[str], out: Path, tmp_path: Path,
+                 inputs: set[Path]) -> None:
+    assert rc != 0
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one error line, got: {stderr!r}"
+    line = lines[0]
+    assert line.startswith("dialogue-sim: error: ")
+    for part in expected:
+        assert part in line, f"{part!r} missing from {line!r}"
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    left = set(tmp_path.iterdir()) - inputs
+    assert not left, f"left behind: {left}"
+
+
+@pytest.mark.parametrize(("argv", "contents", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_cli_bad_input(argv, contents, expected, tmp_path, capsys):
+    full, out, inputs = _prepare(tmp_path, argv, contents)
+    rc = main(full)
+    cap = capsys.readouterr()
+    _check_error(rc, cap.out, cap.err, _expected(expected, tmp_path), out, tmp_path, inputs)
+
+
+SUBPROCESS_CASES = ["unknown-scenario", "file-unknown-param", "set-out-of-bounds", "rounds-before-event-shipped"]
+
+
+@pytest.mark.parametrize("case", SUBPROCESS_CASES)
+def test_cli_bad_input_subprocess(case, tmp_path):
+    _, argv, contents, expected = next(c for c in CASES if c[0] == case)
+    full, out, inputs = _prepare(tmp_path, argv, contents)
+    proc = subprocess.run([str(EXE), *full], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    _check_error(proc.returncode, proc.stdout, proc.stderr, _expected(expected, tmp_path), out, tmp_path, inputs)
+    assert proc.returncode == 2
+
+
+def test_cli_failure_keeps_existing_output(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    rc = main(["run", "lean-years", "--set", "turnover=9", "--out", str(out)])
+    capsys.readouterr()
+    assert rc != 0
+    assert (out / "keep.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_cli_out_is_an_existing_file(tmp_path, capsys):
+    """--out naming an existing file is bad input: one error line, the file untouched, no temp folder."""
+    out = tmp_path / "out"
+    out.write_text("not a folder")
+    rc = main(["run", "lean-years", "--rounds", "3", "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc != 0
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1, cap.err
+    assert "--out" in lines[0] and str(out) in lines[0] and "allowed" in lines[0]
+    assert out.read_text() == "not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# ---------------------------------------------------------------- happy paths
+
+
+def test_cli_run_csv(tmp_path, capsys):
+    out = tmp_path / "run1"
+    rc = main(["run", "lean-years", "--seed", "3", "--rounds", "12", "--set", "A.turnover=0.3", "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert cap.err == ""
+    assert str(out) in cap.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run1"]  # no temp folder left
+    for name in ("timeseries.csv", "members.csv", "curves.png", "summary.json", "events.log"):
+        assert (out / name).is_file(), name
+    png = (out / "curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 1000
+    ts = pd.read_csv(out / "timeseries.csv", index_col="round")
+    assert list(ts.index) == list(range(13))
+    for col in REQUIRED_REPORTERS:
+        assert col in ts.columns
+    members = pd.read_csv(out / "members.csv")
+    for col in REQUIRED_AGENT_REPORTERS:
+        assert col in members.columns
+    # the files hold the model's run with that seed and those settings
+    model = DialogueModel("lean-years", rounds=12, overrides={"A.turnover": 0.3}, rng=3)
+    model.run_for(12)
+    df = model.datacollector.get_model_vars_dataframe()
+    for col in REQUIRED_REPORTERS:
+        np.testing.assert_allclose(ts[col].to_numpy(dtype=float), df[col].to_numpy(dtype=float), rtol=1e-9)
+    assert len(members) == 13 * model.layout.N
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 3
+    assert summary["rounds"] == 12
+    assert summary["agreement"] == bool(model.state.agreed[0])
+    assert summary["ideas_generated"] == int(model.state.ideas_generated[0])
+    assert summary["cost"] == pytest.approx(round(float(model.state.cost[0]), 2))
+    assert summary["meetings_held"] == int(df["meeting"].sum())
+
+
+def test_cli_run_replaces_existing_output(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    assert main(["run", "canada-china-hrd", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert not (out / "stale.txt").exists()
+    assert (out / "timeseries.csv").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_cli_run_parquet(tmp_path, capsys):
+    out = tmp_path / "pq"
+    rc = main(["run", "canada-china-hrd", "--seed", "2", "--format", "parquet", "--out", str(out)])
+    capsys.readouterr()
+    assert rc == 0
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    members = pd.read_parquet(out / "members.parquet")
+    assert len(ts) == 10
+    for col in REQUIRED_REPORTERS:
+        assert col in ts.columns
+    for col in REQUIRED_AGENT_REPORTERS:
+        assert col in members.columns
+    assert (out / "curves.png").stat().st_size > 0
+    assert json.loads((out / "summary.json").read_text())["rounds"] == 9
+    assert not (out / "timeseries.csv").exists()
+
+
+def test_cli_run_toml_file(tmp_path, capsys):
+    sc = tmp_path / "mine.toml"
+    sc.write_text('name = "mine"\nrounds = 6\n' + GOOD_SIDES + '[[events]]\nround = 2\nkind = "crisis"\n')
+    out = tmp_path / "o"
+    assert main(["run", str(sc), "--out", str(out)]) == 0
+    capsys.readouterr()
+    log = (out / "events.log").read_text()
+    assert "round 2: crisis" in log
+    assert len(pd.read_csv(out / "timeseries.csv")) == 7
+
+
+def test_cli_subprocess_happy_path(tmp_path):
+    out = tmp_path / "sp"
+    proc = subprocess.run([str(EXE), "run", "lean-years", "--rounds", "5", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "summary.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sp"]
+
+
+def test_cli_listings(capsys):
+    assert main(["scenarios"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("lean-years", "canada-china-hrd", "multilateral-track15"):
+        assert name in listing
+    assert main(["params"]) == 0
+    listing = capsys.readouterr().out
+    for name in PARAMS:
+        assert name in listing
+    assert main(["params", "--markdown"]) == 0
+    assert capsys.readouterr().out.startswith("| name |")
+
+
+def test_atomic_dir_cleans_up_after_a_failure(tmp_path):
+    from sim.cli import atomic_dir
+
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "partial.csv").write_text("x")
+        raise RuntimeError("boom")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+    with atomic_dir(target) as tmp:
+        (tmp / "done.csv").write_text("y")
+    assert (target / "done.csv").read_text() == "y"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

@@ -1,0 +1,65 @@
+"""Outcome measures (sim/metrics.py) recomputed by hand from the state."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from sim import DialogueModel
+from sim.metrics import METRICS
+
+
+def _by_hand(model: DialogueModel) -> dict[str, float]:
+    st, lay = model.state, model.layout
+    active = st.active[0]
+    players = [s for s in range(lay.S) if not lay.host[s]]
+    cross_pairs = [(i, j) for i in range(lay.N) for j in range(lay.N)
+                   if lay.side_of[i] != lay.side_of[j] and active[i] and active[j]]
+    trust = float(np.mean([st.familiarity[0, i, j] for i, j in cross_pairs])) if cross_pairs else 0.0
+
+    def gap(v):
+        means = {s: v[(lay.side_of == s) & active].mean() for s in players if ((lay.side_of == s) & active).any()}
+        pairs = list(itertools.combinations(players, 2))
+        return float(np.mean([abs(means[a] - means[b]) for a, b in pairs]))
+
+    return {
+        "trust": trust,
+        "position_gap": gap(st.private[0]),
+        "expressed_gap": gap(st.expressed[0]),
+        "motivation": float(min(st.motivation[0, s] for s in players)),
+        "delegation_level": float(np.mean([st.level[0, s] for s in players])),
+        "delegates": float(active.sum()),
+        "agreement": float(st.agreed[0]),
+        "channel_open": float(st.open[0]),
+        "meeting": float(st.meeting[0]),
+        "cost": float(st.cost[0]),
+        "cost_round": float(st.cost_round[0]),
+        "ideas_generated": float(st.ideas_generated[0]),
+        "ideas_reported": float(st.ideas_reported[0]),
+        "progress": float(st.progress[0]),
+    }
+
+
+@pytest.mark.parametrize(("scenario", "rounds"), [("multilateral-track15", 4), ("multilateral-track15", 12),
+                                                  ("canada-china-hrd", 8), ("iran-us-track-two", 24)])
+def test_metrics_match_hand_computation(scenario, rounds):
+    model = DialogueModel(scenario, rng=2)
+    model.run_for(rounds)
+    expected = _by_hand(model)
+    assert set(expected) == set(METRICS)
+    for name, fn in METRICS.items():
+        got = fn(model.state, model.layout)
+        assert got.shape == (1,)
+        assert got[0] == pytest.approx(expected[name], rel=1e-12, abs=1e-12), name
+
+
+def test_trust_ignores_empty_slots_and_own_side():
+    model = DialogueModel("lean-years", rng=1, turnover=0.0, initial_familiarity=0.4, familiarity_gain=0.0,
+                          familiarity_fatigue=0.0)
+    model.step()
+    assert METRICS["trust"](model.state, model.layout)[0] == pytest.approx(0.4)
+    # the position gap of two sides is the distance between their mean private positions
+    x, so = model.state.private[0], model.layout.side_of
+    assert METRICS["position_gap"](model.state, model.layout)[0] == pytest.approx(abs(x[so == 0].mean() - x[so == 1].mean()))

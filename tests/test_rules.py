@@ -1,0 +1,313 @@
+"""Unit tests of the array rules in sim/rules.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from sim import rules
+
+unit = st.floats(0.0, 1.0, allow_nan=False)
+
+
+def unit_array(shape):
+    return hnp.arrays(np.float64, shape, elements=unit)
+
+
+# ---------------------------------------------------------------- script and candor
+
+
+def test_expressed_positions_mix_line_and_private():
+    x = np.array([[0.2, 0.9]])
+    line = np.array([[0.5, 0.5]])
+    np.testing.assert_allclose(rules.expressed_positions(x, line, np.array([[0.0, 0.0]])), x)
+    np.testing.assert_allclose(rules.expressed_positions(x, line, np.array([[1.0, 1.0]])), line)
+    np.testing.assert_allclose(rules.expressed_positions(x, line, np.array([[0.25, 0.5]])), [[0.275, 0.7]])
+
+
+def test_candor_is_product_of_freedoms():
+    sigma = np.array([[0.0, 0.5, 1.0]])
+    c = rules.candor(sigma)
+    assert c.shape == (1, 3, 3)
+    expected = np.outer([1.0, 0.5, 0.0], [1.0, 0.5, 0.0])
+    np.testing.assert_allclose(c[0], expected)
+    np.testing.assert_allclose(c[0], c[0].T)
+
+
+@given(unit_array((2, 4)))
+def test_candor_in_unit_interval(sigma):
+    c = rules.candor(sigma)
+    assert np.all((c >= 0) & (c <= 1))
+    np.testing.assert_allclose(c, np.swapaxes(c, 1, 2))
+
+
+def test_effective_script_relief_and_host():
+    script = np.array([[0.8, 0.4]])
+    m = np.array([[0.5, 0.0]])
+    relief = np.array([[0.5, 0.5]])
+    out = rules.effective_script(script, m, relief, np.array([False]), np.array([0.3]))
+    np.testing.assert_allclose(out, [[0.8 * 0.75, 0.4]])
+    out_host = rules.effective_script(script, m, relief, np.array([True]), np.array([0.3]))
+    np.testing.assert_allclose(out_host, [[0.8 * 0.75 * 0.7, 0.4 * 0.7]])
+
+
+def test_motivation_step_partial_adjustment():
+    m = np.array([[0.1, 0.9]])
+    target = np.array([[0.9, 0.1]])
+    np.testing.assert_allclose(rules.motivation_step(m, target, np.array([0.5])), [[0.5, 0.5]])
+    np.testing.assert_allclose(rules.motivation_step(m, target, np.array([1.0])), target)
+    np.testing.assert_allclose(rules.motivation_step(m, target, np.array([0.0])), m)
+
+
+# ---------------------------------------------------------------- influence
+
+
+def test_influence_weights_bound_and_absence():
+    x = np.array([[0.0, 0.1, 0.5, 0.55]])
+    eps = np.full((1, 4, 4), 0.12)
+    present = np.array([[True, True, True, False]])
+    W = rules.influence_weights(x, x, eps, present, np.array([2.0]))
+    np.testing.assert_allclose(W.sum(axis=2), 1.0)
+    # member 0 hears member 1 (0.1 away) but not member 2 (0.5 away); self weight 2
+    np.testing.assert_allclose(W[0, 0], [2 / 3, 1 / 3, 0, 0])
+    # member 2's only neighbour within the bound (member 3) is absent
+    np.testing.assert_allclose(W[0, 2], [0, 0, 1, 0])
+    # an absent member keeps itself
+    np.testing.assert_allclose(W[0, 3], [0, 0, 0, 1])
+
+
+@given(unit_array((2, 5)), unit_array((2, 5)), st.floats(0.0, 1.0), st.floats(0.0, 10.0),
+       hnp.arrays(bool, (2, 5)))
+@example(np.zeros((2, 5)), np.ones((2, 5)), 0.0, 0.0, np.ones((2, 5), bool))  # self_weight 0, nobody in bound
+def test_influence_weights_row_stochastic(x, y, eps0, s, present):
+    """self_weight ranges over its whole spec [0, 10] (sim.params)."""
+    eps = np.full((2, 5, 5), eps0)
+    W = rules.influence_weights(x, y, eps, present, np.array([s, s]))
+    assert np.all(np.isfinite(W))
+    assert np.all(W >= 0)
+    np.testing.assert_allclose(W.sum(axis=2), 1.0)
+
+
+def test_influence_weights_isolated_member_with_zero_self_weight():
+    """self_weight = 0 is inside its spec bounds; a present delegate with nobody within its
+    bound of confidence must still get a valid (finite, row-stochastic) row."""
+    x = np.array([[0.0, 1.0]])
+    W = rules.influence_weights(x, x, np.full((1, 2, 2), 0.1), np.ones((1, 2), bool), np.array([0.0]))
+    assert np.all(np.isfinite(W)), W
+    np.testing.assert_allclose(W.sum(axis=2), 1.0)
+
+
+@given(unit_array((1, 5)), unit_array((1, 5)), unit_array((1, 5)))
+def test_fj_update_stays_in_unit_interval(x, x0, lam):
+    W = rules.influence_weights(x, x, np.full((1, 5, 5), 0.3), np.ones((1, 5), bool), np.array([1.0]))
+    out = rules.fj_update(x, x0, W, x, lam)
+    assert np.all((out >= -1e-12) & (out <= 1 + 1e-12))
+
+
+def test_fj_update_hears_expressed_positions_of_others_only():
+    x = np.array([[0.2, 0.8]])
+    y = np.array([[0.4, 0.6]])
+    W = np.array([[[0.5, 0.5], [0.5, 0.5]]])
+    lam = np.array([[1.0, 1.0]])
+    out = rules.fj_update(x, x, W, y, lam)
+    # own private view, others' expressed views
+    np.testing.assert_allclose(out, [[0.5 * 0.2 + 0.5 * 0.6, 0.5 * 0.4 + 0.5 * 0.8]])
+
+
+# ---------------------------------------------------------------- familiarity
+
+
+def _exchange(F, c, meet, a, b, follow_up=0.0):
+    return rules.familiarity_exchange(F, c, meet, np.array([a]), np.array([b]), np.array([follow_up]))
+
+
+@pytest.mark.parametrize(("a", "b", "c"), [(0.3, 0.05, 0.5), (0.1, 0.2, 0.9), (0.5, 0.5, 0.1)])
+def test_familiarity_exchange_fixed_point(a, b, c):
+    F = np.array([[[0.0, 0.0], [0.0, 0.0]]])
+    F[0, 0, 1] = F[0, 1, 0] = 0.02
+    cc = np.full((1, 2, 2), c)
+    meet = np.array([[[False, True], [True, False]]])
+    for _ in range(2000):
+        F = _exchange(F, cc, meet, a, b)
+    f_star = a * c / (a * c + b * (1 - c))
+    np.testing.assert_allclose(F[0, 0, 1], f_star, atol=1e-9)
+    # pairs that do not meet are untouched
+    assert F[0, 0, 0] == 0.0
+    # and the fixed point is a fixed point
+    np.testing.assert_allclose(_exchange(F, cc, meet, a, b), F, atol=1e-12)
+
+
+def test_familiarity_exchange_one_step():
+    F = np.array([[[0.0, 0.4], [0.4, 0.0]]])
+    c = np.full((1, 2, 2), 0.5)
+    meet = np.array([[[False, True], [True, False]]])
+    out = _exchange(F, c, meet, 0.3, 0.1)
+    f1 = 0.4 + 0.3 * 0.5 * 0.6 - 0.1 * 0.5 * 0.4
+    np.testing.assert_allclose(out[0, 0, 1], f1)
+    # follow-up adds a fatigue-free share of a candid exchange on top
+    out_f = _exchange(F, c, meet, 0.3, 0.1, follow_up=0.5)
+    np.testing.assert_allclose(out_f[0, 0, 1], f1 + 0.3 * 0.5 * 0.5 * (1 - f1))
+    assert out_f[0, 0, 0] == 0.0
+
+
+@pytest.mark.parametrize(("a", "b", "c", "phi"), [(0.3, 0.05, 0.5, 0.5), (0.2, 0.3, 0.3, 1.0)])
+def test_familiarity_exchange_follow_up_raises_fixed_point(a, b, c, phi):
+    cc = np.full((1, 2, 2), c)
+    meet = np.array([[[False, True], [True, False]]])
+    F0 = np.array([[[0.0, 0.1], [0.1, 0.0]]])
+    F, Ff = F0, F0
+    for _ in range(3000):
+        F = _exchange(F, cc, meet, a, b)
+        Ff = _exchange(Ff, cc, meet, a, b, follow_up=phi)
+    np.testing.assert_allclose(_exchange(Ff, cc, meet, a, b, follow_up=phi), Ff, atol=1e-12)
+    assert Ff[0, 0, 1] > F[0, 0, 1]
+
+
+@given(unit_array((1, 3, 3)), unit_array((1, 3, 3)), unit, unit, unit)
+def test_familiarity_exchange_stays_in_unit_interval(F, c, a, b, phi):
+    meet = np.ones((1, 3, 3), bool)
+    out = _exchange(F, c, meet, a, b, phi)
+    assert np.all((out >= -1e-12) & (out <= 1 + 1e-12))
+
+
+def test_familiarity_decay_only_without_contact():
+    F = np.full((2, 2, 2), 0.5)
+    out = rules.familiarity_decay(F, np.array([0.2, 0.2]), np.array([True, False]))
+    np.testing.assert_allclose(out[0], 0.5)
+    np.testing.assert_allclose(out[1], 0.4)
+
+
+def _two_by_two():
+    """Members 0, 1 on side 0; members 2, 3 on side 1."""
+    side = np.array([0, 0, 1, 1])
+    cross = side[:, None] != side[None, :]
+    F = np.zeros((1, 4, 4))
+    F[0][cross] = np.array([0.6, 0.5, 0.6, 0.4, 0.6, 0.5, 0.6, 0.4])[: cross.sum()]
+    F[0] = np.maximum(F[0], F[0].T)
+    return side, cross, F
+
+
+def test_newcomer_familiarity_no_handover_no_memory():
+    side, cross, F = _two_by_two()
+    leave = np.array([[True, False, False, False]])
+    alumni_ij = np.full((1, 4, 4), 0.9)  # plenty to recall, but memory is 0
+    zeros = np.zeros((1, 4))
+    out = rules.newcomer_familiarity(F, leave, zeros, zeros, alumni_ij, cross[None])
+    # the leaver's pairs are wiped
+    np.testing.assert_array_equal(out[0, 0, :], 0.0)
+    np.testing.assert_array_equal(out[0, :, 0], 0.0)
+    # the stayers' pairs are unchanged
+    stay = np.ix_([1, 2, 3], [1, 2, 3])
+    np.testing.assert_array_equal(out[0][stay], F[0][stay])
+
+
+def test_newcomer_familiarity_handover_and_memory():
+    side, cross, F = _two_by_two()
+    leave = np.array([[True, False, False, False]])
+    handover = np.full((1, 4), 0.5)
+    memory = np.full((1, 4), 0.5)
+    alumni_ij = np.full((1, 4, 4), 0.4)
+    out = rules.newcomer_familiarity(F, leave, handover, memory, alumni_ij, cross[None])
+    # max(h F, mu A) for the leaver's cross pairs: max(0.5 * F, 0.2)
+    for j in (2, 3):
+        assert out[0, 0, j] == pytest.approx(max(0.5 * F[0, 0, j], 0.2))
+        assert out[0, j, 0] == out[0, 0, j]
+    # within a side it stays 0
+    assert out[0, 0, 1] == 0.0
+
+
+def test_alumni_update_takes_best_leaver():
+    side, cross, F = _two_by_two()
+    A = np.zeros((1, 2, 2))
+    leave = np.array([[True, True, False, False]])
+    active = np.ones((1, 4), bool)
+    out = rules.alumni_update(A, F, leave, active, np.array([0, 2]))
+    best = max(F[0, 0, 2:].mean(), F[0, 1, 2:].mean())
+    assert out[0, 0, 1] == pytest.approx(best)
+    assert out[0, 0, 0] == 0.0
+    np.testing.assert_array_equal(out[0, 1], 0.0)  # side 1 lost nobody
+    # only active members of the other side count; the alumni never forget a better contact
+    active[0, 3] = False
+    out2 = rules.alumni_update(np.full((1, 2, 2), 0.99), F, leave, active, np.array([0, 2]))
+    np.testing.assert_allclose(out2, 0.99)
+    out3 = rules.alumni_update(A, F, leave, active, np.array([0, 2]))
+    assert out3[0, 0, 1] == pytest.approx(max(F[0, 0, 2], F[0, 1, 2]))
+
+
+def test_recall_contacts_raises_to_alumni_level():
+    F = np.zeros((1, 2, 2))
+    cross = np.array([[[False, True], [True, False]]])
+    A = np.full((1, 2, 2), 0.3)
+    out = rules.recall_contacts(F, np.array([[1.0, 0.0]]), A, cross)
+    np.testing.assert_allclose(out[0], [[0, 0.3], [0.3, 0]])
+    out0 = rules.recall_contacts(F, np.zeros((1, 2)), A, cross)
+    np.testing.assert_array_equal(out0, F)
+
+
+# ---------------------------------------------------------------- ideas, reports, agreement, cost
+
+
+def test_idea_chance_needs_candor_familiarity_and_bound():
+    c = np.array([[1.0, 1.0, 0.0]])
+    F = np.array([[1.0, 0.5, 1.0]])
+    xi = np.array([[0.4, 0.4, 0.4]])
+    xj = np.array([[0.5, 0.5, 0.5]])
+    eps = np.array([[0.2, 0.2, 0.2]])
+    np.testing.assert_allclose(rules.idea_chance(c, F, xi, xj, eps, np.array([0.3])), [[0.3, 0.15, 0.0]])
+    np.testing.assert_allclose(rules.idea_chance(c, F, xi, xj, eps * 0.1, np.array([0.3])), [[0, 0, 0]])
+
+
+@given(unit_array((1, 4)), unit_array((1, 4)), unit_array((1, 4)))
+def test_idea_location_between_pair(xi, xj, u):
+    z = rules.idea_location(xi, xj, u)
+    lo, hi = np.minimum(xi, xj), np.maximum(xi, xj)
+    assert np.all((z >= lo - 1e-12) & (z <= hi + 1e-12))
+
+
+def test_report_chance():
+    ones = np.ones((1, 2))
+    q = rules.report_chance(ones * 0.5, ones * 0.8, np.array([[0.0, 5.0]]), ones * 2, ones * 0, ones * 0)
+    np.testing.assert_allclose(q, [[0.5 * 0.8 * 0.5, 0.5 * 0.8]])
+    blocked = rules.report_chance(ones, ones, ones * 10, ones, ones, ones * 0)
+    np.testing.assert_array_equal(blocked, 0.0)
+    lost = rules.report_chance(ones, ones, ones * 10, ones, ones * 0, ones * 0.25)
+    np.testing.assert_allclose(lost, 0.75)
+
+
+def test_winset_and_acceptable():
+    w = rules.winset_half_width(np.array([[0.0, 1.0]]), np.array([[0.1, 0.1]]), np.array([[0.2, 0.2]]))
+    np.testing.assert_allclose(w, [[0.1, 0.3]])
+    centers = np.array([0.0, 0.25, 0.5, 0.75])
+    ok = rules.acceptable(centers, np.array([[0.5, 0.5]]), w)
+    np.testing.assert_array_equal(ok[0], [[False, False, True, False], [False, True, True, True]])
+
+
+def test_agreement_support_hosts_always_consent():
+    known = np.zeros((1, 3, 2), bool)
+    inside = np.ones((1, 3, 2), bool)
+    motivated = np.ones((1, 3), bool)
+    player = np.array([True, True, False])
+    ok = rules.agreement_support(known, inside, motivated, player)
+    np.testing.assert_array_equal(ok[0, :2], False)
+    np.testing.assert_array_equal(ok[0, 2], True)
+    known[:, :2, 1] = True
+    ok = rules.agreement_support(known, inside, motivated, player)
+    assert ok[0, :, 1].all() and not ok[0, :, 0].all()
+    ok = rules.agreement_support(known, inside, np.array([[True, False, True]]), player)
+    assert not ok[0, :, 1].all()
+
+
+def test_member_cost():
+    rank = np.array([[1.0, 0.5, 0.25], [1.0, 0.5, 0.25]])
+    active = np.array([[True, True, False], [True, True, True]])
+    cost = rules.member_cost(np.array([True, False]), active, rank)
+    np.testing.assert_allclose(cost, [1.5, 0.0])
+
+
+def test_confidence_bound_widens_with_familiarity():
+    F = np.array([[[0.0, 0.5], [0.5, 0.0]]])
+    eps = rules.confidence_bound(F, np.array([0.1]), np.array([0.4]))
+    np.testing.assert_allclose(eps[0], [[0.1, 0.3], [0.3, 0.1]])
