@@ -128,7 +128,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .experiment import load_experiment
     from .sweep import run_sweep
 
-    exp = load_experiment(args.experiment)  # every check happens here, before any run or output
+    exp = load_experiment(args.experiment, full=args.full)  # every check happens here, before any run or output
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
     out = Path(args.out) if args.out else Path("results") / exp.name
@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, metavar="ADDR", help="a Dask scheduler, e.g. tcp://HOST:8786")
     p.add_argument("--out", default=None, help="results folder (default results/EXPERIMENT)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
+    p.add_argument("--full", action="store_true", help="apply the experiment's [full] table (e.g. more replications)")
     p.set_defaults(func=cmd_sweep)
     return ap
 

@@ -70,6 +70,7 @@ class Experiment:
     every: int = 1
     chunk_size: int = 500
     description: str = ""
+    analysis: dict[str, Any] = field(default_factory=dict)
     source: str = "<python>"
 
     def __post_init__(self) -> None:
@@ -139,7 +140,35 @@ class Experiment:
         for sc in self._scenarios:
             for a in self.arms:
                 self.scenario_for(sc, a)
+        self._check_analysis()
         self._points = self._make_points()
+
+    def _check_analysis(self) -> None:
+        """``[analysis]``: shift_round (int), window (int), windows (list of int), reference (an arm)."""
+        src, a = self.source, self.analysis
+        allowed = {"shift_round", "window", "windows", "reference", "treatment", "main", "placebo", "one_sided", "phase"}
+        for k, v in a.items():
+            if k not in allowed:
+                raise InputError(src, f"analysis.{k}", v, f"unknown field; allowed: {', '.join(sorted(allowed))}")
+        horizon = min(self.rounds or sc.rounds for sc in self._scenarios)
+        for k in ("shift_round", "window"):
+            if k in a and (isinstance(a[k], bool) or not isinstance(a[k], int) or not 0 <= a[k] <= horizon):
+                raise InputError(src, f"analysis.{k}", a[k], f"allowed: a whole number in [0, {horizon}]")
+        if "windows" in a and (not isinstance(a["windows"], list) or not a["windows"] or not all(
+                isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= horizon for w in a["windows"])):
+            raise InputError(src, "analysis.windows", a["windows"], f"allowed: a list of whole numbers in [1, {horizon}]")
+        for k in ("reference", "treatment"):
+            if k in a and a[k] not in [x.name for x in self.arms]:
+                raise InputError(src, f"analysis.{k}", a[k], f"allowed: {', '.join(x.name for x in self.arms)}")
+        for k in ("main", "placebo", "one_sided"):
+            if k in a and a[k] not in self.scenarios:
+                raise InputError(src, f"analysis.{k}", a[k], f"allowed: {', '.join(self.scenarios)}")
+        for i, pair in enumerate(a.get("phase", [])):
+            ok = isinstance(pair, list) and len(pair) == 2 and all(
+                p == "window" or p in self.design_params for p in pair)
+            if not ok:
+                raise InputError(src, f"analysis.phase[{i}]", pair,
+                                 f"allowed: a pair of swept parameters ({', '.join(self.design_params)}) or 'window'")
 
     def _load(self, i: int, s: str) -> Scenario:
         """A scenario name, or a path (relative paths also tried beside the experiment file)."""
@@ -278,12 +307,13 @@ class Experiment:
         return hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-_TOP = {"name", "description", "seed", "replications", "rounds", "scenarios", "params", "arms", "design",
+_TOP = {"name", "description", "seed", "replications", "rounds", "scenarios", "params", "arms", "design", "analysis", "full",
         "output", "chunk_size"}
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment TOML file."""
+def load_experiment(path: str | Path, full: bool = False) -> Experiment:
+    """Read and validate an experiment TOML file; ``full`` applies its ``[full]`` table
+    (e.g. more replications) over the top-level values."""
     path = Path(path)
     src = str(path)
     if not path.is_file():
@@ -292,7 +322,15 @@ def load_experiment(path: str | Path) -> Experiment:
         d = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise InputError(src, "toml", str(e).split("\n")[0], "the file must be valid TOML") from None
-    return experiment_from_dict(d, src, default_name=path.stem)
+    if full:
+        extra = d.get("full", {})
+        if not isinstance(extra, dict):
+            raise InputError(src, "full", extra, "allowed: a [full] table of top-level fields")
+        for k in extra:
+            if k not in {"replications", "seed", "rounds", "chunk_size"}:
+                raise InputError(src, f"full.{k}", extra[k], "allowed: replications, seed, rounds, chunk_size")
+        d = {**d, **extra}
+    return experiment_from_dict({k: v for k, v in d.items() if k != "full"}, src, default_name=path.stem)
 
 
 def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_name: str = "experiment") -> Experiment:
@@ -339,6 +377,7 @@ def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_na
         "timeseries": list(output.get("timeseries", ["agreement", "progress", "trust", "position_gap", "cost"])),
         "every": output.get("every", 1),
         "chunk_size": d.get("chunk_size", 500),
+        "analysis": dict(d.get("analysis", {})),
         "source": src,
     }
     if kw["rounds"] is not None and (isinstance(kw["rounds"], bool) or not isinstance(kw["rounds"], int)

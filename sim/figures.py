@@ -133,8 +133,9 @@ def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str
         for i, (val, g) in enumerate(sub.groupby(by, sort=True)):
             t, obs = stats.time_to_agreement(g, shift[sc], horizon[sc])
             times, surv = stats.kaplan_meier(t, obs)
-            x = np.concatenate([[0], times])
-            y = np.concatenate([[1.0], surv])
+            end = max(float(np.max(t)) if len(t) else 0.0, float(times[-1]))
+            x = np.concatenate([[0], times, [end]])  # the curve runs on to the last censoring time
+            y = np.concatenate([[1.0], surv, [surv[-1]]])
             ax.step(x, y, where="post", color=f"C{i}", lw=2, label=f"{val} ({int(obs.sum())}/{len(obs)} agreed)")
             cens = np.unique(t[~obs])
             if len(cens):

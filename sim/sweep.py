@@ -14,6 +14,7 @@ chunks are fixed by the experiment, and each chunk is one batch of the ensemble.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -133,8 +134,11 @@ class ResultStore:
         self.ts_dir = self.out / "timeseries"
         self.manifest_path = self.out / "manifest.json"
 
-    def open(self, exp: Experiment, resume: bool, n_chunks: int) -> set[int]:
-        """Create (or, with ``resume``, reopen) the folder; return the completed chunk ids."""
+    def open(self, exp: Experiment, resume: bool, plan: list[tuple[int, range]]) -> set[int]:
+        """Create (or, with ``resume``, reopen) the folder; return the completed chunk ids.
+
+        A resume must find the same experiment and the same chunk boundaries."""
+        plan_hash = hashlib.sha256(json.dumps([[r.start, r.stop] for _, r in plan]).encode()).hexdigest()[:16]
         if self.out.exists() and any(self.out.iterdir()):
             if not resume:
                 raise InputError("--out", "out", str(self.out), "exists; use --resume to continue it, or another --out")
@@ -144,12 +148,15 @@ class ResultStore:
             if old.get("fingerprint") != exp.fingerprint():
                 raise InputError("--resume", "experiment", exp.name,
                                  f"differs from the one in {self.manifest_path}; use a new --out")
+            if old.get("plan") != plan_hash:
+                raise InputError("--resume", "out", str(self.out),
+                                 "was chunked differently (another version of dialogue-sim); use a new --out")
             for tmp in self.out.rglob("*.tmp"):
                 tmp.unlink()
             return self.done()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.ts_dir.mkdir(parents=True, exist_ok=True)
-        self._write_json(self.manifest_path, manifest(exp, n_chunks))
+        self._write_json(self.manifest_path, manifest(exp, len(plan)) | {"plan": plan_hash})
         return set()
 
     def done(self) -> set[int]:
@@ -198,6 +205,8 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
                  "first 64-bit word >> 1; arms and scenarios share seeds",
         "n_runs": exp.n_runs,
         "n_chunks": n_chunks,
+        "horizons": {name: (exp.rounds or sc.rounds) for name, sc in zip(exp.scenarios, exp._scenarios, strict=True)},
+        "design_names": exp.design_names,
         "versions": {"dialogue-sim": __version__, "git_commit": commit, "python": platform.python_version(),
                      "numpy": np.__version__, "scipy": scipy.__version__, "mesa": mesa.__version__,
                      "pyarrow": pa.__version__},
@@ -341,7 +350,7 @@ def run_sweep(exp: Experiment, out: str | Path, workers: int | None = None, sche
     workers = workers or os.cpu_count() or 1
     plan = list(chunks(exp))
     store = ResultStore(out)
-    done = store.open(exp, resume, len(plan))
+    done = store.open(exp, resume, plan)
     todo = [(cid, ids) for cid, ids in plan if cid not in done]
     already = sum(len(ids) for cid, ids in plan if cid in done)
     bar = Progress(exp.n_runs, already) if progress else None
