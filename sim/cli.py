@@ -146,6 +146,45 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _results_dir(path: str) -> Path:
+    p = Path(path)
+    if not (p / "manifest.json").is_file() or not (p / "runs").is_dir():
+        raise InputError(str(p), "results", str(p), "not a sweep results folder (needs manifest.json and runs/)")
+    return p
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .figures import LABELS
+    from .report import Results, make_figures
+
+    res = Results.load(_results_dir(args.results))
+    metrics = args.metric or None
+    for m in metrics or []:
+        if m not in res.ts.columns:
+            kept = [c for c in res.ts.columns if c in LABELS]
+            raise InputError("--metric", "metric", m, f"not kept in these results; allowed: {', '.join(kept)}")
+    if args.by not in ("arm", "scenario") and args.by not in res.runs.columns:
+        raise InputError("--by", "by", args.by, "allowed: arm, scenario or a swept parameter")
+    out = Path(args.out) if args.out else res.path / "figures"
+    check_out_dir(out)
+    figs = make_figures(res, out, metrics, by=args.by)
+    n = sum(len(v) for v in figs.values())
+    print(f"wrote {n} figures (PNG and SVG) to {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    res = _results_dir(args.results)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir():
+        raise InputError("--out", "out", str(out), "is a folder; allowed: a .html file path")
+    path = build_report(res, out, cases=not args.no_cases)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="dialogue-sim", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -171,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
     p.add_argument("--full", action="store_true", help="apply the experiment's [full] table (e.g. more replications)")
     p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("plot", help="figures from a sweep's results folder")
+    p.add_argument("results", help="a results folder written by 'sweep'")
+    p.add_argument("--metric", action="append", default=[], help="a kept time-series metric (repeatable)")
+    p.add_argument("--by", default="arm", help="colour curves by arm (default), scenario or a swept parameter")
+    p.add_argument("--out", default=None, help="folder for the figures (default RESULTS/figures)")
+    p.set_defaults(func=cmd_plot)
+    p = sub.add_parser("report", help="one self-contained HTML report of a sweep")
+    p.add_argument("results", help="a results folder written by 'sweep'")
+    p.add_argument("--out", default=None, help="the HTML file (default RESULTS/report.html)")
+    p.add_argument("--no-cases", action="store_true", help="skip the case-study runs")
+    p.set_defaults(func=cmd_report)
     return ap
 
 

@@ -273,18 +273,18 @@ def _ci(e: stats.Estimate, pct: bool = False) -> str:
 # ---------------------------------------------------------------- figures
 
 
-def make_figures(res: Results, out: Path, metrics: list[str] | None = None) -> dict[str, list[Path]]:
+def make_figures(res: Results, out: Path, metrics: list[str] | None = None, by: str = "arm") -> dict[str, list[Path]]:
     """Every figure of the report, saved under ``out`` (PNG and SVG)."""
     figs: dict[str, list[Path]] = {"curves": [], "survival": [], "phase": [], "sensitivity": []}
     events = {sc: [res.shift] for sc in res.scenarios} if res.shift else {}
     metrics = metrics or [m for m in ("agreement", "trust", "progress", "ideas_reported", "cost") if m in res.ts]
     for m in metrics:
-        figs["curves"].append(figures.outcome_curves(res.runs, res.ts, m, out, events=events))
-        if len(res.arms) > 1:
+        figs["curves"].append(figures.outcome_curves(res.runs, res.ts, m, out, by=by, events=events))
+        if len(res.arms) > 1 and by == "arm":
             figs["curves"].append(figures.difference_curves(res.runs, res.ts, m, res.treatment, res.reference, out,
                                                             events=events))
     figs["survival"].append(figures.survival_curves(res.runs, {s: res.shift for s in res.scenarios},
-                                                    {s: res.horizon(s) for s in res.scenarios}, out))
+                                                    {s: res.horizon(s) for s in res.scenarios}, out, by=by))
     return figs
 
 
