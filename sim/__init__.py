@@ -7,7 +7,6 @@
 5
 """
 
-from .model import DialogueModel
 from .params import CHANNELS, PARAMS, Param
 from .scenario import Event, EventKind, InputError, Scenario, load_scenario, resolve, scenario_names
 
@@ -25,3 +24,12 @@ __all__ = [
     "scenario_names",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Import the Mesa model lazily: sweep workers need only the arrays and rules."""
+    if name == "DialogueModel":
+        from .model import DialogueModel
+
+        return DialogueModel
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -30,7 +30,8 @@ def depart(state: State, layout: Layout, leave: np.ndarray) -> None:
     """Members in ``leave`` (B, N) leave their slot; their contacts join the side's alumni."""
     if not leave.any():
         return
-    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, _starts(layout))
+    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of,
+                                       _starts(layout))
     state.active = state.active & ~leave
     gone = leave[:, :, None] | leave[:, None, :]
     state.familiarity = np.where(gone, 0.0, state.familiarity)
@@ -42,12 +43,12 @@ def replace(state: State, layout: Layout, P: Params, leave: np.ndarray, u_new: n
     """Turnover: members in ``leave`` are succeeded by newcomers (rules.newcomer_familiarity)."""
     if not leave.any():
         return
-    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, _starts(layout))
+    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of,
+                                       _starts(layout))
     h = P.member("handover", layout) if handover is None else handover
-    both = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
     state.familiarity = rules.newcomer_familiarity(
-        state.familiarity, leave, h, P.member("institutional_memory", layout), _alumni_ij(state, layout), both
-    )
+        state.familiarity, leave, h, P.member("institutional_memory", layout), state.alumni, layout.side_of,
+        state.active, layout.cross)
     _fill(state, layout, P, leave, u_new)
 
 
@@ -68,14 +69,11 @@ def upgrade(state: State, layout: Layout, P: Params, sides: np.ndarray, new_leve
     state.level = np.where(sides, new_level, state.level)
     empty = sides[:, layout.side_of] & ~state.active
     if empty.any():
-        both_before = state.active[:, :, None] & state.active[:, None, :]
-        state.familiarity = np.where(both_before, state.familiarity, 0.0)
         _fill(state, layout, P, empty, u_new)
         # newcomers get what institutional memory carries, as in turnover
-        both = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
         state.familiarity = rules.newcomer_familiarity(
             state.familiarity, empty, np.zeros_like(state.tenure), P.member("institutional_memory", layout),
-            _alumni_ij(state, layout), both)
+            state.alumni, layout.side_of, state.active, layout.cross)
     pair_ok = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
     member_recall = np.where(sides, recall, 0.0)[:, layout.side_of]
     state.familiarity = rules.recall_contacts(state.familiarity, member_recall, _alumni_ij(state, layout), pair_ok)

@@ -154,28 +154,43 @@ def member_cost(meeting: Array, active: Array, rank: Array) -> Array:
     return meeting * (active * rank).sum(axis=1)
 
 
-def newcomer_familiarity(F: Array, leave: Array, handover: Array, memory: Array, alumni_ij: Array,
-                         cross: Array) -> Array:
-    """F'_ij = max(h_i h_j F_ij, μ_i A_{s_i s_j}, μ_j A_{s_j s_i}) where a factor or a term counts
-    only for a delegate who leaves (h = 1, μA = 0 for stayers).
+def newcomer_familiarity(F: Array, leave: Array, handover: Array, memory: Array, A: Array, side_of: Array,
+                         active: Array, cross: Array) -> Array:
+    """F'_ij = max(h_i h_j F_ij, μ_i A_{s_i s_j}, μ_j A_{s_j s_i}) for pairs with a delegate who leaves,
+    where h and μA count only for leavers (h = 1, μA = 0 for stayers); other pairs keep F.
 
     Turnover wipes familiarity except what a handover (h) or the side's institutional
-    memory of its alumni' contacts (μ A) carries; the constantly changing Canadian
-    participants who must "start from the beginning" (source 002).
+    memory of its alumni's contacts (μ A) carries; the constantly changing Canadian
+    participants who must "start from the beginning" (source 002). Only the leavers' rows
+    and columns are computed; pairs that are not both active across sides get 0.
     """
+    b, i = np.nonzero(leave)
+    if len(b) == 0:
+        return F
     keep = np.where(leave, handover, 1.0)
-    brief = np.where(leave, memory, 0.0)[:, :, None] * alumni_ij
-    floor = np.maximum(brief, np.swapaxes(brief, 1, 2))
-    return np.where(cross, np.maximum(keep[:, :, None] * keep[:, None, :] * F, floor), 0.0)
+    brief = np.where(leave, memory, 0.0)
+    si = side_of[i]
+    mine = brief[b, i][:, None] * A[b, si][:, side_of]  # μ_i A_{s_i s_j}, (L, N)
+    theirs = brief[b] * A[b[:, None], side_of[None, :], si[:, None]]  # μ_j A_{s_j s_i}
+    row = np.maximum(keep[b, i][:, None] * keep[b] * F[b, i], np.maximum(mine, theirs))
+    row = np.where(cross[i] & active[b, i][:, None] & active[b], row, 0.0)
+    F = F.copy()
+    F[b, i, :] = row
+    F[b, :, i] = row
+    return F
 
 
-def alumni_update(A: Array, F: Array, leave: Array, active: Array, starts: Array) -> Array:
+def alumni_update(A: Array, F: Array, leave: Array, active: Array, side_of: Array, starts: Array) -> Array:
     """A'_st = max(A_st, max_{i ∈ s leaving} mean_{j ∈ t, active} F_ij): a side's alumni keep
     the contacts they made; the best-connected leaver sets what the side can recall."""
+    b, i = np.nonzero(leave)
+    if len(b) == 0:
+        return A
     count = np.maximum(np.add.reduceat(active, starts, axis=1), 1)  # (B, S); sides are contiguous slots
-    mean_to_side = np.add.reduceat(F * active[:, None, :], starts, axis=2) / count[:, None, :]  # (B, N, S)
-    contrib = np.where(leave[:, :, None], mean_to_side, 0.0)
-    return np.maximum(A, np.maximum.reduceat(contrib, starts, axis=1))
+    mean_to_side = np.add.reduceat(F[b, i] * active[b], starts, axis=1) / count[b]  # (L, S)
+    A = A.copy()
+    np.maximum.at(A, (b, side_of[i]), mean_to_side)
+    return A
 
 
 def recall_contacts(F: Array, member_recall: Array, alumni_ij: Array, pair_ok: Array) -> Array:

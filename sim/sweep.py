@@ -235,37 +235,49 @@ def _init_worker(exp: Experiment) -> None:
     _WORKER_EXP = exp
 
 
-def _worker_chunk(run_ids: Sequence[int]) -> tuple[pa.Table, pa.Table]:
+def _chunk_to_disk(exp: Experiment, out: Path, cid: int, ids: Sequence[int]) -> tuple[int, int]:
+    """Run one chunk and write its parts (atomically); return (runs, failed runs)."""
+    runs, ts = run_chunk(exp, ids)
+    ResultStore(out).write(cid, runs, ts)
+    return runs.num_rows, runs.num_rows - pc_count_ok(runs)
+
+
+def _worker_chunk(out: Path, cid: int, ids: Sequence[int]) -> tuple[int, int]:
     assert _WORKER_EXP is not None
-    return run_chunk(_WORKER_EXP, run_ids)
+    return _chunk_to_disk(_WORKER_EXP, out, cid, ids)
 
 
-Result = tuple[int, int, tuple[pa.Table, pa.Table]]
+Result = tuple[int, int, int]  # chunk id, runs, failed runs
 
 
-def _serial(exp: Experiment, todo: Iterable[tuple[int, Sequence[int]]]) -> Iterator[Result]:
+def _serial(exp: Experiment, out: Path, todo: Iterable[tuple[int, Sequence[int]]]) -> Iterator[Result]:
     for cid, ids in todo:
-        yield cid, len(ids), run_chunk(exp, ids)
+        yield cid, *_chunk_to_disk(exp, out, cid, ids)
 
 
-def _processes(exp: Experiment, todo: Iterable[tuple[int, Sequence[int]]], workers: int) -> Iterator[Result]:
-    ctx = get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+def _processes(exp: Experiment, out: Path, todo: Iterable[tuple[int, Sequence[int]]], workers: int) -> Iterator[Result]:
+    """Local worker processes; each writes its chunks' parts itself, so the driver stays idle."""
+    if sys.platform.startswith("linux"):
+        ctx = get_context("forkserver")
+        ctx.set_forkserver_preload(["sim.sweep"])  # workers fork with the package already imported
+    else:
+        ctx = get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(exp,)) as pool:
         it = iter(todo)
-        running: dict[Any, tuple[int, int]] = {}
+        running: dict[Any, int] = {}
         try:
             for cid, ids in it:
-                running[pool.submit(_worker_chunk, ids)] = (cid, len(ids))
+                running[pool.submit(_worker_chunk, out, cid, ids)] = cid
                 if len(running) >= 2 * workers:
                     break
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    cid, n = running.pop(fut)
-                    yield cid, n, fut.result()
+                    cid = running.pop(fut)
+                    yield cid, *fut.result()
                     nxt = next(it, None)
                     if nxt is not None:
-                        running[pool.submit(_worker_chunk, nxt[1])] = (nxt[0], len(nxt[1]))
+                        running[pool.submit(_worker_chunk, out, *nxt)] = nxt[0]
         except BaseException:
             for fut in running:
                 fut.cancel()
@@ -273,28 +285,33 @@ def _processes(exp: Experiment, todo: Iterable[tuple[int, Sequence[int]]], worke
             raise
 
 
-def _dask(exp: Experiment, todo: Iterable[tuple[int, Sequence[int]]], address: str, workers: int) -> Iterator[Result]:
+def _dask(exp: Experiment, out: Path, todo: Iterable[tuple[int, Sequence[int]]], address: str) -> Iterator[Result]:
+    """Dask distributed: workers may be on other machines, so they return the tables and the
+    driver writes them."""
     from distributed import Client, as_completed
 
+    store = ResultStore(out)
     with Client(address, timeout="30s") as client:
         exp_f = client.scatter(exp, broadcast=True)
         n_workers = max(1, len(client.scheduler_info()["workers"]))
         it = iter(todo)
-        meta: dict[str, tuple[int, int]] = {}
+        meta: dict[str, int] = {}
         ac = as_completed()
         for cid, ids in it:
             f = client.submit(run_chunk, exp_f, ids, pure=False)
-            meta[f.key] = (cid, len(ids))
+            meta[f.key] = cid
             ac.add(f)
             if len(meta) >= 2 * n_workers:
                 break
         for f in ac:
-            cid, n = meta.pop(f.key)
-            yield cid, n, f.result()
+            cid = meta.pop(f.key)
+            runs, ts = f.result()
+            store.write(cid, runs, ts)
+            yield cid, runs.num_rows, runs.num_rows - pc_count_ok(runs)
             nxt = next(it, None)
             if nxt is not None:
                 g = client.submit(run_chunk, exp_f, nxt[1], pure=False)
-                meta[g.key] = (nxt[0], len(nxt[1]))
+                meta[g.key] = nxt[0]
                 ac.add(g)
 
 
@@ -355,20 +372,20 @@ def run_sweep(exp: Experiment, out: str | Path, workers: int | None = None, sche
     already = sum(len(ids) for cid, ids in plan if cid in done)
     bar = Progress(exp.n_runs, already) if progress else None
     t0 = time.monotonic()
+    out = Path(out)
     if scheduler:
-        results = _dask(exp, todo, scheduler, workers)
+        results = _dask(exp, out, todo, scheduler)
         executor = f"dask:{scheduler}"
     elif workers > 1 and len(todo) > 1:
-        results = _processes(exp, todo, workers)
+        results = _processes(exp, out, todo, workers)
         executor = f"processes:{workers}"
     else:
-        results = _serial(exp, todo)
+        results = _serial(exp, out, todo)
         executor = "serial"
     n_new = failed = 0
     try:
-        for cid, n, (runs, ts) in results:
-            store.write(cid, runs, ts)
-            failed += runs.num_rows - pc_count_ok(runs)
+        for cid, n, n_failed in results:
+            failed += n_failed
             n_new += n
             if bar:
                 bar.update(n)

@@ -193,9 +193,10 @@ def _two_by_two():
 def test_newcomer_familiarity_no_handover_no_memory():
     side, cross, F = _two_by_two()
     leave = np.array([[True, False, False, False]])
-    alumni_ij = np.full((1, 4, 4), 0.9)  # plenty to recall, but memory is 0
+    alumni = np.full((1, 2, 2), 0.9)  # plenty to recall, but memory is 0
     zeros = np.zeros((1, 4))
-    out = rules.newcomer_familiarity(F, leave, zeros, zeros, alumni_ij, cross[None])
+    active = np.ones((1, 4), bool)
+    out = rules.newcomer_familiarity(F, leave, zeros, zeros, alumni, side, active, cross)
     # the leaver's pairs are wiped
     np.testing.assert_array_equal(out[0, 0, :], 0.0)
     np.testing.assert_array_equal(out[0, :, 0], 0.0)
@@ -209,8 +210,9 @@ def test_newcomer_familiarity_handover_and_memory():
     leave = np.array([[True, False, False, False]])
     handover = np.full((1, 4), 0.5)
     memory = np.full((1, 4), 0.5)
-    alumni_ij = np.full((1, 4, 4), 0.4)
-    out = rules.newcomer_familiarity(F, leave, handover, memory, alumni_ij, cross[None])
+    alumni = np.full((1, 2, 2), 0.4)
+    active = np.ones((1, 4), bool)
+    out = rules.newcomer_familiarity(F, leave, handover, memory, alumni, side, active, cross)
     # max(h F, mu A) for the leaver's cross pairs: max(0.5 * F, 0.2)
     for j in (2, 3):
         assert out[0, 0, j] == pytest.approx(max(0.5 * F[0, 0, j], 0.2))
@@ -224,16 +226,16 @@ def test_alumni_update_takes_best_leaver():
     A = np.zeros((1, 2, 2))
     leave = np.array([[True, True, False, False]])
     active = np.ones((1, 4), bool)
-    out = rules.alumni_update(A, F, leave, active, np.array([0, 2]))
+    out = rules.alumni_update(A, F, leave, active, side, np.array([0, 2]))
     best = max(F[0, 0, 2:].mean(), F[0, 1, 2:].mean())
     assert out[0, 0, 1] == pytest.approx(best)
     assert out[0, 0, 0] == 0.0
     np.testing.assert_array_equal(out[0, 1], 0.0)  # side 1 lost nobody
     # only active members of the other side count; the alumni never forget a better contact
     active[0, 3] = False
-    out2 = rules.alumni_update(np.full((1, 2, 2), 0.99), F, leave, active, np.array([0, 2]))
+    out2 = rules.alumni_update(np.full((1, 2, 2), 0.99), F, leave, active, side, np.array([0, 2]))
     np.testing.assert_allclose(out2, 0.99)
-    out3 = rules.alumni_update(A, F, leave, active, np.array([0, 2]))
+    out3 = rules.alumni_update(A, F, leave, active, side, np.array([0, 2]))
     assert out3[0, 0, 1] == pytest.approx(max(F[0, 0, 2], F[0, 1, 2]))
 
 

@@ -456,7 +456,7 @@ def test_result_store_refuses_folder_without_manifest(tmp_path, ripe_path):
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(sim.sweep.InputError, match="manifest.json"):
-        ResultStore(out).open(exp, resume=True, n_chunks=3)
+        ResultStore(out).open(exp, resume=True, plan=list(chunks(exp)))
     with pytest.raises(sim.sweep.InputError, match="--resume"):
-        ResultStore(out).open(exp, resume=False, n_chunks=3)
+        ResultStore(out).open(exp, resume=False, plan=list(chunks(exp)))
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
