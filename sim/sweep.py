@@ -20,6 +20,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -176,9 +177,7 @@ class ResultStore:
     def _write_parquet(path: Path, table: pa.Table) -> None:
         tmp = path.with_suffix(".parquet.tmp")
         pq.write_table(table, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # atomic: a reader (or a resume) sees the whole part or none of it
 
     @staticmethod
     def _write_json(path: Path, obj: dict) -> None:
@@ -257,7 +256,9 @@ def _serial(exp: Experiment, out: Path, todo: Iterable[tuple[int, Sequence[int]]
 
 def _processes(exp: Experiment, out: Path, todo: Iterable[tuple[int, Sequence[int]]], workers: int) -> Iterator[Result]:
     """Local worker processes; each writes its chunks' parts itself, so the driver stays idle."""
-    if sys.platform.startswith("linux"):
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        ctx = get_context("fork")  # single-threaded driver: fork is safe and starts at once
+    elif sys.platform.startswith("linux"):
         ctx = get_context("forkserver")
         ctx.set_forkserver_preload(["sim.sweep"])  # workers fork with the package already imported
     else:
@@ -331,6 +332,7 @@ class Progress:
         if self.stream.isatty():
             from tqdm import tqdm
 
+            tqdm.monitor_interval = 0  # no monitor thread, so local workers can fork
             self.bar = tqdm(total=total, initial=done, unit="run", file=self.stream, smoothing=0.1)
 
     def update(self, n: int) -> None:
