@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
@@ -268,7 +269,11 @@ def _processes(exp: Experiment, out: Path, todo: Iterable[tuple[int, Sequence[in
         running: dict[Any, int] = {}
         try:
             for cid, ids in it:
-                running[pool.submit(_worker_chunk, out, cid, ids)] = cid
+                with warnings.catch_warnings():
+                    # with fork, all workers start at the first submit, while the only other threads
+                    # are numpy's BLAS pool, which is fork-safe (it registers at-fork handlers)
+                    warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+                    running[pool.submit(_worker_chunk, out, cid, ids)] = cid
                 if len(running) >= 2 * workers:
                     break
             while running:
