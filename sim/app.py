@@ -11,6 +11,7 @@ sides, as ``--set`` does), so a scenario with different values per side keeps th
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Sequence
 
 import matplotlib
@@ -21,9 +22,9 @@ import numpy as np  # noqa: E402
 import solara  # noqa: E402
 import solara.lab  # noqa: E402
 
-from .model import DialogueModel  # noqa: E402
-from .params import PARAMS, Param, Scope  # noqa: E402
-from .scenario import load_scenario, resolve, scenario_names  # noqa: E402
+from sim.model import DialogueModel  # noqa: E402
+from sim.params import PARAMS, Param, Scope  # noqa: E402
+from sim.scenario import load_scenario, resolve, scenario_names  # noqa: E402
 
 #: Parameters offered as sliders, in this order (each slider's label, bounds, step, units and
 #: default come from the spec in sim.params).
@@ -132,6 +133,8 @@ def network_figure(model: DialogueModel) -> plt.Figure:
         ax.scatter(*pos[idx[~act]].T, s=80, facecolor="none", edgecolor=f"C{s}", zorder=2)
     ax.set_title("delegates: size = rank, ring = openness, edges = familiarity", fontsize=9)
     ax.legend(fontsize=7, loc="lower left", markerscale=0.5)
+    ax.set_xlim(-1.6, 1.6)
+    ax.set_ylim(-1.6, 1.6)
     ax.set_aspect("equal")
     ax.axis("off")
     fig.tight_layout()
@@ -220,34 +223,38 @@ def Page():
 
     solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=False)
 
-    with solara.Sidebar():
-        solara.Markdown("### Dialogue channels")
-        solara.Select("scenario", value=scenario, values=scenario_names(),
-                      on_value=lambda v: (setattr(overrides, "value", {}), setattr(playing, "value", False)))
-        solara.InputInt("seed", value=seed)
-        with solara.Row():
-            solara.Button("Step", on_click=do_step, color="primary")
-            solara.Button("Pause" if playing.value else "Play",
-                          on_click=lambda: setattr(playing, "value", not playing.value))
-            solara.Button("Reset", on_click=do_reset)
-        solara.Checkbox(label="compare mode (B: same seed, one parameter changed)", value=compare)
-        if compare.value:
-            solara.Select("B changes", value=compare_param, values=EXPLORER_PARAMS)
-            p = PARAMS[compare_param.value]
-            solara.SliderFloat(f"B's {compare_param.value} ({p.units})", value=compare_value, min=p.low, max=p.high,
-                               step=slider_step(p))
-        solara.Markdown("#### Parameters (scenario values until moved)")
-        for pname in EXPLORER_PARAMS:
-            ParamSlider(pname, params.get(pname, defaults[pname]))
-
     sc = models[0][1].setup.scenario
-    solara.Markdown(f"## {sc.name}\n{sc.description}  \n*Source:* {sc.source}")
-    for label, m in models:
-        solara.Text(readout(label, m), classes=[f"readout-{label}"])
-    solara.FigureMatplotlib(curves_figure(models), format="png")
-    with solara.Columns([1, 1]):
-        solara.FigureMatplotlib(network_figure(models[0][1]), format="png")
-        solara.FigureMatplotlib(positions_figure(models[0][1]), format="png")
-    plt.close("all")
-    log = models[0][1].log[-14:]
-    solara.Markdown("#### Log (A)\n" + ("\n".join(f"- {line}" for line in log) if log else "_nothing yet_"))
+    with solara.Columns([1, 3]):
+        with solara.Column():
+            solara.HTML(tag="h3", unsafe_innerHTML="Dialogue channels")
+            solara.Select("scenario", value=scenario, values=scenario_names(),
+                          on_value=lambda v: (setattr(overrides, "value", {}), setattr(playing, "value", False)))
+            solara.InputInt("seed", value=seed)
+            with solara.Row():
+                solara.Button("Step", on_click=do_step, color="primary")
+                solara.Button("Pause" if playing.value else "Play",
+                              on_click=lambda: setattr(playing, "value", not playing.value))
+                solara.Button("Reset", on_click=do_reset)
+            solara.Switch(label="compare mode: B on the same seed", value=compare)
+            if compare.value:
+                solara.Select("B changes", value=compare_param, values=EXPLORER_PARAMS)
+                p = PARAMS[compare_param.value]
+                solara.SliderFloat(f"B's {compare_param.value} ({p.units})", value=compare_value, min=p.low,
+                                   max=p.high, step=slider_step(p))
+            solara.HTML(tag="h4", unsafe_innerHTML="Parameters (scenario values until moved)")
+            for pname in EXPLORER_PARAMS:
+                ParamSlider(pname, params.get(pname, defaults[pname]))
+        with solara.Column():
+            solara.HTML(tag="h2", unsafe_innerHTML=html.escape(sc.name))
+            solara.HTML(tag="p", unsafe_innerHTML=f"{html.escape(sc.description)}<br><i>Source:</i> "
+                                                  f"{html.escape(sc.source)}")
+            for label, m in models:
+                solara.HTML(tag="div", unsafe_innerHTML=html.escape(readout(label, m)), classes=[f"readout-{label}"])
+            solara.FigureMatplotlib(curves_figure(models), format="png")
+            with solara.Columns([1, 1]):
+                solara.FigureMatplotlib(network_figure(models[0][1]), format="png")
+                solara.FigureMatplotlib(positions_figure(models[0][1]), format="png")
+            plt.close("all")
+            log = models[0][1].log[-14:]
+            items = "".join(f"<li>{html.escape(line)}</li>" for line in log) or "<li>nothing yet</li>"
+            solara.HTML(tag="div", unsafe_innerHTML=f"<h4>Log (A)</h4><ul>{items}</ul>")

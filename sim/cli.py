@@ -185,6 +185,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    import subprocess
+
+    if not 0 < args.port < 65536:
+        raise InputError("--port", "port", args.port, "allowed: a whole number in [1, 65535]")
+    app = Path(__file__).resolve().parent / "app.py"
+    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
+           "--no-open", "--production"]
+    print(f"explorer on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="dialogue-sim", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -221,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="the HTML file (default RESULTS/report.html)")
     p.add_argument("--no-cases", action="store_true", help="skip the case-study runs")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("app", help="the interactive explorer in the browser (Solara)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.set_defaults(func=cmd_app)
     return ap
 
 
