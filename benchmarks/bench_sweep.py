@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -113,26 +112,61 @@ def main() -> None:
     print(f"wrote {path}")
 
 
-def million() -> dict:
-    """Run a 1,000,000-run sweep in a child process and report its peak memory."""
-    out = Path(tempfile.mkdtemp(prefix="bench-million-")) / "out"
+def tree_pss_mib(root: int) -> float:
+    """Proportional set size (MiB) of a process and all its descendants (shared pages split fairly)."""
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def memory_run(n: int, workers: int = 2) -> dict:
+    """Run an n-run sweep in a child process, sampling the PSS of its process tree."""
+    out = Path(tempfile.mkdtemp(prefix="bench-mem-")) / "out"
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from benchmarks.bench_sweep import reference\n"
         "from sim.sweep import run_sweep\n"
-        "exp = reference(1_000_000, chunk_size=2000)\n"
-        f"run_sweep(exp, {str(out)!r}, workers=2, progress=True)\n"
+        f"exp = reference({n}, chunk_size=2000)\n"
+        f"if __name__ == '__main__':\n    run_sweep(exp, {str(out)!r}, workers={workers}, progress=False)\n"
     )
+    script = out.parent / "run.py"
+    script.write_text(code)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, tree_pss_mib(proc.pid))
+        time.sleep(0.5)
+    if proc.returncode:
+        raise SystemExit(f"memory run failed with status {proc.returncode}")
     t = time.perf_counter() - t0
-    # ru_maxrss of children: the largest single process among the driver and its workers (KiB)
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     disk = sum(p.stat().st_size for p in out.rglob("*.parquet"))
-    print(f"1,000,000 runs in {t:.0f}s ({1e6 / t:.0f} runs/s); peak RSS of the largest process "
-          f"{peak_kib / 1024:.0f} MiB; results on disk {disk / 2**20:.0f} MiB")
-    return {"seconds": t, "runs_per_s": 1e6 / t, "peak_rss_largest_process_mib": peak_kib / 1024,
-            "disk_mib": disk / 2**20}
+    print(f"  {n:>9,d} runs in {t:5.0f}s ({n / t:5.0f} runs/s); peak memory (PSS, driver + workers) "
+          f"{peak:5.0f} MiB; results on disk {disk / 2**20:.0f} MiB")
+    return {"runs": n, "seconds": t, "runs_per_s": n / t, "peak_pss_mib": peak, "disk_mib": disk / 2**20}
+
+
+def million() -> list[dict]:
+    """Peak memory of sweeps of growing size, up to 1,000,000 runs: it should stay flat."""
+    print("memory (scalar outcomes, time series every 10 rounds, 2 workers):")
+    return [memory_run(n) for n in (10_000, 100_000, 1_000_000)]
 
 
 if __name__ == "__main__":
