@@ -14,6 +14,7 @@ __all__ = [
     "CHANNELS",
     "PARAMS",
     "DialogueModel",
+    "Experiment",
     "Event",
     "EventKind",
     "InputError",
@@ -32,4 +33,8 @@ def __getattr__(name: str):
         from .model import DialogueModel
 
         return DialogueModel
+    if name == "Experiment":
+        from .experiment import Experiment
+
+        return Experiment
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -317,16 +317,25 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
     problem = {"num_vars": len(names), "names": names, "bounds": [res.spec["design_params"][n] for n in names]}
     main = res.analysis.get("main", res.scenarios[0])
     r = res.with_window()
-    g = r[(r["scenario"] == main) & (r["arm"] == res.treatment)]
-    y = g.groupby("point")["in_window"].mean().sort_index()
-    X = g.groupby("point")[names].first().sort_index().to_numpy()
+    r = r[r["scenario"] == main]
+    X = r.groupby("point")[names].first().sort_index().to_numpy()
+    if len(res.arms) > 1 and res.reference != res.treatment:
+        d = stats.paired(r, "in_window", res.treatment, res.reference, by=["point"])
+        y = d.groupby("point")["diff"].mean().sort_index()
+        what = f"the payoff: P(agreement within {res.window} rounds), {res.treatment} − {res.reference}"
+    else:
+        y = r[r["arm"] == res.treatment].groupby("point")["in_window"].mean().sort_index()
+        what = f"P(agreement within {res.window} rounds), {res.treatment}"
     if kind == "sobol":
         idx = stats.sobol_indices(problem, y.to_numpy(), bool(res.spec.get("second_order", False)))
     else:
         idx = stats.morris_indices(problem, X, y.to_numpy())
-    p = figures.sensitivity_bars(idx, out, f"{kind.title()} indices: P(agreement within {res.window} rounds), "
-                                           f"{res.treatment}, {main}")
-    return idx, [p], f"{kind.title()} indices of P(agreement within {res.window} rounds) in {main} ({res.treatment})."
+    p = figures.sensitivity_bars(idx, out, f"{kind.title()} indices of the outcome below\n({main}, mean over replications)")
+    note = f"{kind.title()} indices of {what} in {main}, one value per design point (mean over replications)."
+    if kind == "sobol" and (idx["S1"].min() < -0.1 or idx["ST"].sum() > 2):
+        note += (" Warning: negative first-order or inflated total indices mean replication noise dominates the "
+                 "per-point values; run more replications (or --full) before reading these indices.")
+    return idx, [p], note
 
 
 # ---------------------------------------------------------------- HTML

@@ -1,0 +1,310 @@
+"""sim.stats on synthetic data with known answers: interval coverage, paired differences,
+replication adequacy, Kaplan–Meier by hand, Sobol indices of the Ishigami function and
+Morris elementary effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from sim import stats
+
+# ---------------------------------------------------------------- confidence intervals
+
+TRUE_MEAN = 3.0
+
+
+def _coverage(interval, reps: int = 300, n: int = 40) -> float:
+    """Share of ``reps`` normal samples (mean 3, sd 2, size n) whose 95% interval covers 3."""
+    rng = np.random.default_rng(20240611)
+    hits = 0
+    for i in range(reps):
+        e = interval(rng.normal(TRUE_MEAN, 2.0, n), i)
+        assert e.low < e.value < e.high, "a non-degenerate sample must give an interval around its mean"
+        hits += e.low <= TRUE_MEAN <= e.high
+    return hits / reps
+
+
+def test_bootstrap_ci_covers_the_true_mean_at_about_the_nominal_rate():
+    cov = _coverage(lambda x, i: stats.bootstrap_ci(x, level=0.95, n_resamples=999, seed=i))
+    assert 0.90 <= cov <= 0.99, f"bootstrap 95% CI covered the true mean in {cov:.1%} of 300 samples"
+
+
+def test_t_interval_covers_the_true_mean_at_about_the_nominal_rate():
+    cov = _coverage(lambda x, i: stats.t_interval(x, level=0.95))
+    assert 0.90 <= cov <= 0.99, f"t 95% interval covered the true mean in {cov:.1%} of 300 samples"
+
+
+def test_bootstrap_ci_narrows_with_the_level_and_differs_by_seed():
+    x = np.random.default_rng(5).normal(0, 1, 60)
+    e95 = stats.bootstrap_ci(x, level=0.95, n_resamples=999, seed=1)
+    e80 = stats.bootstrap_ci(x, level=0.80, n_resamples=999, seed=1)
+    assert e80.low > e95.low and e80.high < e95.high
+    assert e95.value == pytest.approx(x.mean())
+    assert e95.n == 60
+    # the same seed reproduces the interval exactly
+    again = stats.bootstrap_ci(x, level=0.95, n_resamples=999, seed=1)
+    assert (again.low, again.high) == (e95.low, e95.high)
+
+
+def test_t_interval_matches_the_textbook_formula():
+    x = np.array([2.0, 4.0, 4.0, 5.0, 7.0, 9.0])
+    e = stats.t_interval(x, level=0.9)
+    lo, hi = sps.t.interval(0.9, len(x) - 1, loc=x.mean(), scale=sps.sem(x))
+    assert e.value == pytest.approx(x.mean())
+    assert (e.low, e.high) == pytest.approx((lo, hi))
+    assert e.half_width == pytest.approx((hi - lo) / 2)
+    assert e.n == 6
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, -2.5, 7.25])
+def test_constant_data_gives_a_zero_width_interval_at_the_value(value):
+    x = np.full(25, value)
+    for e in (stats.bootstrap_ci(x, n_resamples=999), stats.t_interval(x)):
+        assert (e.value, e.low, e.high) == pytest.approx((value, value, value))
+        assert e.half_width == 0
+        assert e.n == 25
+
+
+def test_nans_are_dropped():
+    clean = np.array([1.0, 2.0, 4.0, 8.0, 3.0, 5.0, 2.5])
+    dirty = np.insert(clean, [0, 3, 7], np.nan)
+    for f in (lambda x: stats.bootstrap_ci(x, n_resamples=999, seed=3), stats.t_interval):
+        a, b = f(clean), f(dirty)
+        assert b.n == len(clean)
+        assert np.isfinite([b.value, b.low, b.high]).all()
+        assert (b.value, b.low, b.high) == pytest.approx((a.value, a.low, a.high))
+    # NaNs among constant values: still a zero-width interval at the value
+    e = stats.bootstrap_ci([np.nan, 2.0, 2.0, np.nan, 2.0])
+    assert (e.value, e.low, e.high, e.n) == (2.0, 2.0, 2.0, 3)
+
+
+def test_empty_or_all_nan_input_gives_nan_and_n_zero():
+    for f in (stats.bootstrap_ci, stats.t_interval):
+        e = f([np.nan, np.nan])
+        assert e.n == 0 and np.isnan(e.value) and np.isnan(e.low) and np.isnan(e.high)
+
+
+def test_estimate_excludes_zero():
+    assert stats.Estimate(1.0, 0.2, 1.8, 10).excludes_zero()
+    assert stats.Estimate(-1.0, -1.8, -0.2, 10).excludes_zero()
+    assert not stats.Estimate(0.5, -0.1, 1.1, 10).excludes_zero()
+    assert not stats.Estimate(0.0, 0.0, 0.0, 10).excludes_zero()
+
+
+def test_mean_band_is_the_column_wise_t_interval():
+    rng = np.random.default_rng(11)
+    v = rng.normal(0, 1, (12, 5))
+    v[3, 2] = np.nan  # a missing value in one column only
+    m, lo, hi = stats.mean_band(v, level=0.95)
+    for j in range(v.shape[1]):
+        e = stats.t_interval(v[:, j], 0.95)
+        assert (m[j], lo[j], hi[j]) == pytest.approx((e.value, e.low, e.high))
+
+
+# ---------------------------------------------------------------- paired effects
+
+
+def _runs(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["scenario", "point", "replication", "arm", "status", "turnover", "y"])
+
+
+def test_paired_matches_by_scenario_point_replication_and_subtracts_the_reference():
+    runs = _runs([
+        # scenario, point, replication, arm, status, turnover, y
+        ("s1", 0, 0, "ref", "ok", 0.1, 1.0),
+        ("s1", 0, 1, "ref", "ok", 0.1, 2.0),
+        ("s1", 1, 0, "ref", "ok", 0.5, 4.0),
+        ("s2", 0, 0, "ref", "ok", 0.1, 10.0),
+        ("s2", 0, 1, "ref", "ok", 0.1, 20.0),  # its partner failed: dropped
+        ("s2", 1, 1, "ref", "ok", 0.5, 7.0),  # no partner at all: dropped
+        # the treatment arm in another order than the reference
+        ("s2", 0, 0, "arm", "ok", 0.1, 13.5),
+        ("s1", 1, 0, "arm", "ok", 0.5, 3.0),
+        ("s1", 0, 1, "arm", "ok", 0.1, 2.25),
+        ("s1", 0, 0, "arm", "ok", 0.1, 6.0),
+        ("s2", 0, 1, "arm", "error", 0.1, np.nan),
+        # a third arm that must not be used
+        ("s1", 0, 0, "other", "ok", 0.1, 100.0),
+        ("s1", 0, 1, "other", "ok", 0.1, 100.0),
+    ])
+    d = stats.paired(runs, "y", "arm", "ref")
+    got = {(r.scenario, r.point, r.replication): r.diff for r in d.itertuples()}
+    assert got == {("s1", 0, 0): 5.0, ("s1", 0, 1): 0.25, ("s1", 1, 0): -1.0, ("s2", 0, 0): 3.5}
+    # grouping columns are carried along
+    d2 = stats.paired(runs, "y", "arm", "ref", by=("scenario", "turnover"))
+    got2 = {(r.scenario, r.point, r.replication): (r.turnover, r.diff) for r in d2.itertuples()}
+    assert got2 == {("s1", 0, 0): (0.1, 5.0), ("s1", 0, 1): (0.1, 0.25), ("s1", 1, 0): (0.5, -1.0),
+                    ("s2", 0, 0): (0.1, 3.5)}
+    # swapping arm and reference flips the sign
+    back = stats.paired(runs, "y", "ref", "arm")
+    assert {(r.scenario, r.point, r.replication): r.diff for r in back.itertuples()} == {
+        k: -v for k, v in got.items()}
+
+
+def test_paired_effect_per_group_mean_ci_and_d_z():
+    rng = np.random.default_rng(3)
+    rows = []
+    for sc, shift in (("a", 0.5), ("b", -0.2)):
+        base = rng.normal(0, 1, 30)
+        for rep in range(30):
+            rows.append((sc, 0, rep, "ref", "ok", 0.1, base[rep]))
+            rows.append((sc, 0, rep, "arm", "ok", 0.1, base[rep] + shift + rng.normal(0, 0.3)))
+    runs = _runs(rows)
+    eff = stats.paired_effect(runs, "y", "arm", "ref", by=("scenario",), seed=1)
+    assert list(eff["scenario"]) == ["a", "b"]
+    d = stats.paired(runs, "y", "arm", "ref")
+    for _, e in eff.iterrows():
+        diffs = d[d["scenario"] == e["scenario"]]["diff"]
+        assert e["mean_diff"] == pytest.approx(diffs.mean())
+        assert e["ci_low"] <= e["mean_diff"] <= e["ci_high"]
+        assert e["ci_low"] < e["ci_high"]
+        assert e["n_pairs"] == 30
+        assert e["d_z"] == pytest.approx(diffs.mean() / diffs.std(ddof=1))
+        assert e["outcome"] == "y" and e["arm"] == "arm" and e["reference"] == "ref"
+    a, b = eff.iloc[0], eff.iloc[1]
+    assert a["excludes_zero"] and a["ci_low"] > 0  # +0.5 with noise 0.3, 30 pairs
+    assert b["excludes_zero"] and b["ci_high"] < 0  # −0.2 with noise 0.3, 30 pairs
+
+
+def test_replication_adequacy_flags_wide_intervals():
+    rng = np.random.default_rng(8)
+    rows = []
+    # "few": 10 coin flips (share half-width ≈ 0.37 > 0.05); "many": 4000 runs that never agree
+    for i in range(10):
+        rows.append({"scenario": "few", "arm": "x", "status": "ok", "agreement": float(i % 2), "cost": 100 + rng.normal(0, 60)})
+    for _ in range(4000):
+        rows.append({"scenario": "many", "arm": "x", "status": "ok", "agreement": 0.0, "cost": 100 + rng.normal(0, 1)})
+    rows.append({"scenario": "many", "arm": "x", "status": "error", "agreement": np.nan, "cost": np.nan})
+    runs = pd.DataFrame(rows)
+    ad = stats.replication_adequacy(runs, ["agreement", "cost"]).set_index(["scenario", "outcome"])
+    few_a, few_c = ad.loc[("few", "agreement")], ad.loc[("few", "cost")]
+    many_a, many_c = ad.loc[("many", "agreement")], ad.loc[("many", "cost")]
+    assert not few_a["adequate"] and not few_c["adequate"]
+    assert many_a["adequate"] and many_c["adequate"]
+    assert few_a["tolerance"] == 0.05 and many_a["tolerance"] == 0.05  # shares
+    assert many_c["tolerance"] == pytest.approx(0.05 * abs(many_c["mean"]))  # 5% of the mean otherwise
+    assert few_a["half_width"] == pytest.approx(stats.t_interval(np.arange(10) % 2).half_width)
+    assert many_a["n"] == 4000  # the failed run is left out
+    # an explicit tolerance overrides the default
+    loose = stats.replication_adequacy(runs, ["agreement"], tolerance={"agreement": 0.5}).set_index("scenario")
+    assert loose.loc["few", "adequate"] and loose.loc["few", "tolerance"] == 0.5
+
+
+# ---------------------------------------------------------------- time to agreement
+
+
+def test_time_to_agreement_censors_at_the_horizon_and_counts_early_agreement_as_zero():
+    runs = pd.DataFrame({"agreement_round": [np.nan, 35.0, 40.0, 47.0, 60.0, np.nan]})
+    t, observed = stats.time_to_agreement(runs, shift=40, horizon=60)
+    assert list(t) == [20, 0, 0, 7, 20, 20]
+    assert list(observed) == [False, True, True, True, True, False]
+
+
+def _step(times: np.ndarray, surv: np.ndarray, t: float) -> float:
+    """S(t) of the returned step function (1 before the first time)."""
+    i = np.searchsorted(times, t, side="right") - 1
+    return 1.0 if i < 0 else float(surv[i])
+
+
+def _product_limit(d: np.ndarray, o: np.ndarray) -> dict[float, float]:
+    """The Kaplan–Meier estimate written out: S(t) = Π over event times u ≤ t of (1 − d_u / n_u)."""
+    s, out = 1.0, {}
+    for u in np.unique(d[o]):
+        at_risk = np.sum(d >= u)
+        events = np.sum((d == u) & o)
+        s *= 1 - events / at_risk
+        out[float(u)] = s
+    return out
+
+
+def test_kaplan_meier_matches_the_hand_computed_example():
+    d = [2, 3, 3, 5, 8, 10]
+    o = [1, 1, 0, 1, 0, 1]
+    # t=2: 6 at risk, 1 event -> 5/6
+    # t=3: 5 at risk (the censored 3 is still at risk at 3), 1 event -> 5/6 * 4/5 = 2/3
+    # t=5: 3 at risk, 1 event -> 2/3 * 2/3 = 4/9
+    # t=8: censored, S stays 4/9
+    # t=10: 1 at risk, 1 event -> 0
+    expected = {0: 1.0, 1.9: 1.0, 2: 5 / 6, 2.5: 5 / 6, 3: 2 / 3, 4: 2 / 3, 5: 4 / 9, 8: 4 / 9, 9.9: 4 / 9, 10: 0.0,
+                12: 0.0}
+    times, surv = stats.kaplan_meier(d, o)
+    assert np.all(np.diff(times) > 0)
+    assert {2.0, 3.0, 5.0, 10.0} <= set(times.tolist())
+    for t, s in expected.items():
+        assert _step(times, surv, t) == pytest.approx(s), f"S({t})"
+    # the values the brief spells out: 5/6, 2/3, 4/9, 4/9, 0 at 2, 3, 5, 8, 10
+    assert list(times) == [2, 3, 5, 8, 10]
+    assert surv == pytest.approx([5 / 6, 2 / 3, 4 / 9, 4 / 9, 0.0])
+
+
+def test_kaplan_meier_matches_the_product_limit_on_random_censored_data():
+    rng = np.random.default_rng(17)
+    d = rng.integers(0, 15, 80).astype(float)  # many ties
+    o = rng.random(80) < 0.6
+    times, surv = stats.kaplan_meier(d, o)
+    for u, s in _product_limit(d, o).items():
+        assert _step(times, surv, u) == pytest.approx(s), f"S({u})"
+        assert _step(times, surv, u - 0.5) >= s - 1e-12
+
+
+def test_kaplan_meier_without_events_stays_at_one():
+    times, surv = stats.kaplan_meier([20, 20, 20], [False, False, False])
+    assert np.all(surv == 1.0)
+    assert _step(times, surv, 1000) == 1.0
+
+
+def test_kaplan_meier_without_censoring_is_one_minus_the_ecdf():
+    d = np.array([1, 2, 2, 4, 7, 7, 7, 9])
+    times, surv = stats.kaplan_meier(d, np.ones(len(d), bool))
+    assert list(times) == [1, 2, 4, 7, 9]
+    assert surv == pytest.approx([1 - np.mean(d <= t) for t in times])
+
+
+# ---------------------------------------------------------------- sensitivity
+
+ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
+# Analytic indices for a = 7, b = 0.1.
+S1_TRUE = [0.3139, 0.4424, 0.0]
+ST_TRUE = [0.5576, 0.4424, 0.2437]
+
+
+def test_sobol_indices_of_the_ishigami_function():
+    from SALib.sample import sobol as sobol_sample
+    from SALib.test_functions import Ishigami
+
+    X = sobol_sample.sample(ISHIGAMI, 2048, calc_second_order=False, seed=1)
+    idx = stats.sobol_indices(ISHIGAMI, Ishigami.evaluate(X), seed=1)
+    assert list(idx["parameter"]) == ["x1", "x2", "x3"]
+    assert idx["S1"].to_numpy() == pytest.approx(S1_TRUE, abs=0.05)
+    assert idx["ST"].to_numpy() == pytest.approx(ST_TRUE, abs=0.05)
+    assert np.all(idx["S1_conf"] > 0) and np.all(idx["ST_conf"] > 0)
+    assert np.all(idx["S1_conf"] < 0.1) and np.all(idx["ST_conf"] < 0.1)
+
+
+def test_morris_indices_of_a_linear_function_are_exact():
+    from SALib.sample import morris as morris_sample
+
+    problem = {"num_vars": 3, "names": ["a", "b", "c"], "bounds": [[0, 1], [0, 2], [0, 1]]}
+    X = morris_sample.sample(problem, 20, num_levels=4, seed=1)
+    idx = stats.morris_indices(problem, X, 3 * X[:, 0] + X[:, 1], seed=1)
+    # SALib's elementary effects are per unit of the scaled input: coefficient × range
+    assert idx["mu_star"].to_numpy() == pytest.approx([3.0, 2.0, 0.0], abs=1e-9)
+    assert idx["sigma"].to_numpy() == pytest.approx([0.0, 0.0, 0.0], abs=1e-9)
+    assert list(idx.columns) == ["parameter", "mu_star", "mu_star_conf", "sigma"]
+
+
+def test_morris_ranks_ishigami_x3_last_and_flags_its_interaction():
+    from SALib.sample import morris as morris_sample
+    from SALib.test_functions import Ishigami
+
+    X = morris_sample.sample(ISHIGAMI, 400, num_levels=4, seed=2)
+    idx = stats.morris_indices(ISHIGAMI, X, Ishigami.evaluate(X), seed=2).set_index("parameter")
+    assert idx.loc["x3", "mu_star"] < idx.loc["x1", "mu_star"]
+    assert idx.loc["x3", "mu_star"] < idx.loc["x2", "mu_star"]
+    # x2 enters additively (7 sin² x2), so its |elementary effect| is the same everywhere on the grid
+    assert idx.loc["x2", "mu_star_conf"] == pytest.approx(0.0, abs=1e-6)
+    # x3 acts only through its interaction with x1: its effects change sign, σ > μ*
+    assert idx.loc["x3", "sigma"] > idx.loc["x3", "mu_star"]
