@@ -82,6 +82,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     sc = load_scenario(path)
     out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-seed{args.seed}"
     check_out_dir(out)
+    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").exists():
+        raise InputError("--out", "out", str(out), "is a folder that holds something other than a run; "
+                         "allowed: a new folder or an earlier run's folder (which is replaced)")
     model = DialogueModel(sc, rounds=args.rounds, overrides=parse_set(args.set), rng=args.seed)
     model.run_for(model.setup.rounds)
     df = model.datacollector.get_model_vars_dataframe()

@@ -67,7 +67,7 @@ def outcome_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, out: str |
     """Mean over runs per round with a t-interval band and a 10–90% quantile fan, one panel per
     scenario on shared axes, one colour per value of ``by``."""
     scenarios = sorted(runs["scenario"].unique())
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(5.2 * len(scenarios), 4.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.2), sharey=True, squeeze=False)
     for ax, sc in zip(axes[0], scenarios, strict=True):
         sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
         for i, (val, g) in enumerate(sub.groupby(by, sort=True)):
@@ -95,7 +95,7 @@ def difference_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, arm: st
                       out: str | Path, events: dict[str, Sequence[int]] | None = None, level: float = 0.95) -> Path:
     """Paired difference ``arm − reference`` per round (common random numbers), mean with CI."""
     scenarios = sorted(runs["scenario"].unique())
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(5.2 * len(scenarios), 4.0), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.0), sharey=True, squeeze=False)
     for ax, sc in zip(axes[0], scenarios, strict=True):
         sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
         a = sub[sub["arm"] == arm].set_index(stats.KEYS)["run_id"]
@@ -127,7 +127,7 @@ def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str
     """Kaplan–Meier curves of the rounds from the shift to agreement; runs without agreement are
     censored at the horizon (marked +)."""
     scenarios = sorted(runs["scenario"].unique())
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(5.2 * len(scenarios), 4.0), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.0), sharey=True, squeeze=False)
     for ax, sc in zip(axes[0], scenarios, strict=True):
         sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
         for i, (val, g) in enumerate(sub.groupby(by, sort=True)):

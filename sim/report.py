@@ -124,6 +124,7 @@ def phase_cells(res: Results, x: str, y: str, scenario: str) -> pd.DataFrame:
     of ``x`` × ``y`` (``window`` may be one of them), averaged over all other swept parameters,
     with a bootstrap CI and the diagnostics used to name the mechanism behind a failure."""
     windows = res.analysis.get("windows", [res.window])
+    res = _binned(res, [c for c in (x, y) if c != "window"])
     frames = []
     for w in (windows if "window" in (x, y) else [res.window]):
         r = res.with_window(w)
@@ -150,6 +151,19 @@ def phase_cells(res: Results, x: str, y: str, scenario: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _binned(res: Results, cols: list[str], bins: int = 4) -> Results:
+    """For sampled designs (lhs, sobol, morris) replace each swept value by the midpoint of its
+    quantile bin, so a phase diagram has ``bins`` rows and columns; grids and tables are kept."""
+    if res.spec.get("design") not in ("lhs", "sobol", "morris"):
+        return res
+    runs = res.runs.copy()
+    for c in cols:
+        q = pd.qcut(runs[c], bins, duplicates="drop")
+        runs[c] = q.map(lambda iv: round(iv.mid, 3)).astype(float)
+    out = Results(res.path, res.manifest, runs, res.ts)
+    return out
+
+
 def _trust_at_shift(res: Results) -> pd.Series:
     if "trust" not in res.ts:
         return pd.Series(dtype=float)
@@ -173,7 +187,7 @@ def mechanism(cell: pd.Series, x: str, y: str) -> str:
                 f"kept-open channel should carry ({facts})")
     if np.isfinite(tt) and np.isfinite(tr) and tt - tr < 0.05:
         return f"little familiarity advantage at the shift ({facts})"
-    if np.isfinite(pt) and pt <= 0.05:
+    if np.isfinite(pt) and np.isfinite(pr) and pt <= 0.05 and pr <= 0.05:
         return f"no arm reaches agreement in the window: reporting or win-sets bind ({facts}; {ideas:.1f} ideas reported per run)"
     return f"a familiarity advantage at the shift that does not turn into agreements in time ({facts})"
 
@@ -255,7 +269,7 @@ def summary(res: Results, effects: pd.DataFrame, phases: list[tuple[str, str, pd
     if len(bad):
         out.append(f"Replication warning: {len(bad)} of {len(adequacy)} estimates have a CI half-width above their "
                    f"tolerance (e.g. {bad.iloc[0]['outcome']} in {bad.iloc[0]['scenario']}/{bad.iloc[0]['arm']}: "
-                   f"±{bad.iloc[0]['half_width']:.3f}); run more replications (--full) before relying on them.")
+                   f"±{bad.iloc[0]['half_width']:.3f}); run more replications before relying on them.")
     else:
         out.append("Every reported estimate is within its replication tolerance.")
     for cr in case_results:
@@ -329,7 +343,7 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
     if kind == "sobol":
         idx = stats.sobol_indices(problem, y.to_numpy(), bool(res.spec.get("second_order", False)))
     else:
-        idx = stats.morris_indices(problem, X, y.to_numpy())
+        idx = stats.morris_indices(problem, X, y.to_numpy(), levels=int(res.spec.get("levels", 4)))
     p = figures.sensitivity_bars(idx, out, f"{kind.title()} indices of the outcome below\n({main}, mean over replications)")
     note = f"{kind.title()} indices of {what} in {main}, one value per design point (mean over replications)."
     if kind == "sobol" and (idx["S1"].min() < -0.1 or idx["ST"].sum() > 2):

@@ -168,11 +168,12 @@ def sobol_indices(problem: dict, y: np.ndarray, second_order: bool = False, seed
                          "ST": r["ST"], "ST_conf": r["ST_conf"]})
 
 
-def morris_indices(problem: dict, X: np.ndarray, y: np.ndarray, seed: int = 0) -> pd.DataFrame:
-    """Morris elementary effects μ*, its confidence interval and σ (SALib)."""
+def morris_indices(problem: dict, X: np.ndarray, y: np.ndarray, seed: int = 0, levels: int = 4) -> pd.DataFrame:
+    """Morris elementary effects μ*, its confidence interval and σ (SALib); ``levels`` must be the
+    sampling's number of grid levels."""
     from SALib.analyze import morris
 
-    r = morris.analyze(problem, np.asarray(X, dtype=float), np.asarray(y, dtype=float), seed=seed,
-                       print_to_console=False)
+    r = morris.analyze(problem, np.asarray(X, dtype=float), np.asarray(y, dtype=float), num_levels=levels,
+                       seed=seed, print_to_console=False)
     return pd.DataFrame({"parameter": problem["names"], "mu_star": r["mu_star"],
                          "mu_star_conf": r["mu_star_conf"], "sigma": r["sigma"]})

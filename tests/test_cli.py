@@ -210,15 +210,26 @@ def test_cli_run_csv(tmp_path, capsys):
     assert summary["meetings_held"] == int(df["meeting"].sum())
 
 
-def test_cli_run_replaces_existing_output(tmp_path, capsys):
+def test_cli_run_replaces_an_earlier_run(tmp_path, capsys):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
-    assert main(["run", "canada-china-hrd", "--out", str(out)]) == 0
+    assert main(["run", "canada-china-hrd", "--seed", "1", "--out", str(out)]) == 0
+    (out / "stale.txt").write_text("old")  # left over in an earlier run's folder
+    assert main(["run", "canada-china-hrd", "--seed", "2", "--out", str(out)]) == 0
     capsys.readouterr()
     assert not (out / "stale.txt").exists()
-    assert (out / "timeseries.csv").is_file()
+    assert json.loads((out / "summary.json").read_text())["seed"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_cli_run_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep")
+    assert main(["run", "canada-china-hrd", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and str(out) in err[0]
+    assert (out / "notes.txt").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
 
 
 def test_cli_run_parquet(tmp_path, capsys):

@@ -284,6 +284,35 @@ def test_sobol_indices_of_the_ishigami_function():
     assert np.all(idx["S1_conf"] < 0.1) and np.all(idx["ST_conf"] < 0.1)
 
 
+@pytest.mark.parametrize("seed", [None, 0, 5], ids=["default-seed", "seed-0", "seed-5"])
+def test_sobol_indices_are_reproducible_for_a_given_seed(seed):
+    """The confidence intervals are bootstrap draws: the same seed (including the default) must
+    give the same table every time."""
+    from SALib.sample import sobol as sobol_sample
+    from SALib.test_functions import Ishigami
+
+    X = sobol_sample.sample(ISHIGAMI, 128, calc_second_order=False, seed=1)
+    y = Ishigami.evaluate(X)
+    kw = {} if seed is None else {"seed": seed}
+    saved = np.random.get_state()
+    try:
+        first = stats.sobol_indices(ISHIGAMI, y, **kw)
+        np.random.seed(12345)  # the global generator in another state (as after any other code)
+        second = stats.sobol_indices(ISHIGAMI, y, **kw)
+    finally:
+        np.random.set_state(saved)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_morris_indices_are_reproducible_for_a_given_seed():
+    from SALib.sample import morris as morris_sample
+    from SALib.test_functions import Ishigami
+
+    X = morris_sample.sample(ISHIGAMI, 30, num_levels=4, seed=1)
+    y = Ishigami.evaluate(X)
+    pd.testing.assert_frame_equal(stats.morris_indices(ISHIGAMI, X, y), stats.morris_indices(ISHIGAMI, X, y))
+
+
 def test_morris_indices_of_a_linear_function_are_exact():
     from SALib.sample import morris as morris_sample
 

@@ -1,0 +1,533 @@
+"""sim.report and the plot/report commands on a small real sweep: the tables and sentences
+carry numbers recomputed here from the runs, the HTML is self-contained and complete, the
+verdict follows the data (a treatment that does worse is not reported as a success), and bad
+input to the commands gives exit 2 and one error line."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from sim import stats
+from sim.cases import cases as case_list
+from sim.cases import run_cases
+from sim.cli import main
+from sim.experiment import Arm, Experiment
+from sim.report import (
+    SECTIONS,
+    Results,
+    build_report,
+    effects_table,
+    mechanism,
+    outcome_table,
+    phase_cells,
+    sensitivity,
+    summary,
+)
+from sim.sweep import read_runs, run_sweep
+
+SHIFT, WINDOW, HORIZON = 40, 10, 60
+MAIN, PLACEBO = "leadership-change", "lean-years"
+WIND_DOWN = Arm("wind-down", events=[{"round": 10, "kind": "channel_close"}, {"round": 40, "kind": "channel_reopen"}])
+ANALYSIS = {"shift_round": SHIFT, "window": WINDOW, "windows": [5, 10], "reference": "wind-down",
+            "treatment": "keep-open", "main": MAIN, "placebo": PLACEBO,
+            "phase": [["turnover", "handover"], ["window", "turnover"]]}
+
+
+def small_experiment(**kw) -> Experiment:
+    """Like experiments/lean-years.toml, small: 2 scenarios × 2×2 grid × 2 arms × 4 replications."""
+    base = dict(
+        name="small-lean-years", description="A small version of experiments/lean-years.toml.",
+        scenarios=[MAIN, PLACEBO], seed=1997, replications=4, rounds=HORIZON,
+        arms=[Arm("keep-open"), WIND_DOWN],
+        design="grid", design_params={"turnover": [0.05, 0.3], "handover": [0.0, 1.0]},
+        timeseries=["agreement", "trust", "progress", "cost"], analysis=ANALYSIS,
+    )
+    return Experiment(**(base | kw))
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report-sweep") / "results"
+    s = run_sweep(small_experiment(), out, workers=1, progress=False)
+    assert s["completed"] == 64 and s["failed"] == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(results) -> pd.DataFrame:
+    r = read_runs(results)
+    assert (r["status"] == "ok").all()
+    return r
+
+
+@pytest.fixture(scope="module")
+def report(results, tmp_path_factory) -> str:
+    path = build_report(results, tmp_path_factory.mktemp("report") / "report.html", cases=False)
+    assert path.name == "report.html"
+    return path.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- helpers computed from the runs
+
+
+def in_window(runs: pd.DataFrame, w: int = WINDOW) -> pd.Series:
+    ar = runs["agreement_round"].astype(float)
+    return ((ar >= SHIFT) & (ar < SHIFT + w)).astype(float)
+
+
+def pairs(runs: pd.DataFrame, scenario: str, values: pd.Series) -> pd.DataFrame:
+    """keep-open − wind-down per (point, replication) within ``scenario``, with the swept values."""
+    r = runs.assign(v=values)
+    r = r[r["scenario"] == scenario]
+    a = r[r["arm"] == "keep-open"].set_index(["point", "replication"])
+    b = r[r["arm"] == "wind-down"].set_index(["point", "replication"])
+    return a[["turnover", "handover"]].assign(diff=a["v"] - b.loc[a.index, "v"]).reset_index()
+
+
+def km_median(durations: np.ndarray, observed: np.ndarray) -> float | None:
+    """First event time at which the product-limit estimate drops to 0.5 or below."""
+    s = 1.0
+    for u in np.unique(durations[observed]):
+        s *= 1 - np.sum((durations == u) & observed) / np.sum(durations >= u)
+        if s <= 0.5:
+            return float(u)
+    return None
+
+
+def sections(page: str) -> dict[str, str]:
+    found = re.findall(r"<section id='([^']+)'>(.*?)</section>", page, flags=re.S)
+    return dict(found)
+
+
+def summary_items(page: str) -> list[str]:
+    return [html.unescape(s) for s in re.findall(r"<li>(.*?)</li>", sections(page)["summary"], flags=re.S)]
+
+
+def html_table(fragment: str) -> list[dict[str, str]]:
+    head = [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", fragment, flags=re.S)]
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", fragment, flags=re.S):
+        cells = [html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", tr, flags=re.S)]
+        if cells:
+            rows.append(dict(zip(head, cells, strict=True)))
+    return rows
+
+
+def main_sentence(lines: list[str]) -> str:
+    hits = [s for s in lines if s.startswith(f"In {MAIN}, keeping the channel open")]
+    assert len(hits) == 1, lines
+    return hits[0]
+
+
+# ---------------------------------------------------------------- tables
+
+
+def test_outcome_table_matches_the_runs(results, runs):
+    res = Results.load(results)
+    t = outcome_table(res).set_index(["scenario", "arm"])
+    assert len(t) == 4
+    iw = in_window(runs)
+    for (sc, arm), g in runs.groupby(["scenario", "arm"]):
+        row = t.loc[(sc, arm)]
+        assert row["runs"] == len(g) == 16
+        assert row[f"P(agreement within {WINDOW} rounds of the shift)"].startswith(f"{iw[g.index].mean():.0%} [")
+        assert row["P(agreement by the horizon)"] == f"{g['agreement'].mean():.0%}"
+        assert row["agreements before the shift"] == int((g["agreement_round"] < SHIFT).sum())
+        ar = g["agreement_round"].astype(float).to_numpy()
+        obs = ~np.isnan(ar)
+        med = km_median(np.where(obs, np.maximum(ar - SHIFT, 0), HORIZON - SHIFT), obs)
+        assert row["median rounds from shift to agreement (KM)"] == ("not reached" if med is None else f"{med:.0f}")
+        assert row["mean cost"].startswith(f"{g['cost'].mean():.1f} [")
+
+
+def test_effects_table_matches_the_runs(results, runs):
+    res = Results.load(results)
+    e = effects_table(res)
+    label = f"P(agreement within {WINDOW} rounds)"
+    assert set(e["outcome"]) == {label, "cost"}
+    assert set(e["arm"]) == {"keep-open"} and set(e["reference"]) == {"wind-down"}
+    for sc in (MAIN, PLACEBO):
+        for outcome, values in ((label, in_window(runs)), ("cost", runs["cost"])):
+            row = e[(e["scenario"] == sc) & (e["outcome"] == outcome)].iloc[0]
+            d = pairs(runs, sc, values)["diff"]
+            assert row["n_pairs"] == len(d) == 16
+            assert row["mean_diff"] == pytest.approx(d.mean())
+            assert row["ci_low"] <= row["mean_diff"] <= row["ci_high"]
+
+
+def test_phase_cells_match_the_runs(results, runs):
+    res = Results.load(results)
+    cells = phase_cells(res, "turnover", "handover", MAIN)
+    d = pairs(runs, MAIN, in_window(runs))
+    assert len(cells) == 4
+    for _, c in cells.iterrows():
+        g = d[(d["turnover"] == c["turnover"]) & (d["handover"] == c["handover"])]
+        assert c["n_pairs"] == len(g) == 4
+        assert c["mean_diff"] == pytest.approx(g["diff"].mean())
+        sub = runs[(runs["scenario"] == MAIN) & (runs["turnover"] == c["turnover"]) & (runs["handover"] == c["handover"])]
+        assert c["p_treatment"] == pytest.approx(in_window(sub[sub["arm"] == "keep-open"]).mean())
+        assert c["p_reference"] == pytest.approx(in_window(sub[sub["arm"] == "wind-down"]).mean())
+    # "window" as an axis: each cell uses its own window length
+    cells = phase_cells(res, "window", "turnover", MAIN)
+    assert sorted(cells["window"].unique()) == [5, 10]
+    for _, c in cells.iterrows():
+        dw = pairs(runs, MAIN, in_window(runs, int(c["window"])))
+        g = dw[dw["turnover"] == c["turnover"]]
+        assert c["n_pairs"] == len(g) == 8
+        assert c["mean_diff"] == pytest.approx(g["diff"].mean())
+
+
+@pytest.mark.parametrize(("cell", "words"), [
+    ({"p_treatment": 1.0, "p_reference": 0.95, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1},
+     "ceiling"),
+    ({"p_treatment": 0.2, "p_reference": 0.2, "trust_at_shift_treatment": 0.05, "trust_at_shift_reference": 0.0},
+     "familiarity did not survive"),
+    ({"p_treatment": 0.2, "p_reference": 0.2, "trust_at_shift_treatment": 0.40, "trust_at_shift_reference": 0.38},
+     "little familiarity advantage"),
+    ({"p_treatment": 0.0, "p_reference": 0.0, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1,
+      "ideas_treatment": 1.25}, "no arm reaches agreement"),
+    ({"p_treatment": 0.3, "p_reference": 0.3, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1},
+     "does not turn into agreements"),
+])
+def test_mechanism_is_named_from_the_cell_numbers(cell, words):
+    text = mechanism(pd.Series(cell), "turnover", "handover")
+    assert words in text
+    assert f"trust at the shift {cell['trust_at_shift_treatment']:.2f} kept open vs " \
+           f"{cell['trust_at_shift_reference']:.2f} restarted" in text
+
+
+# ---------------------------------------------------------------- the HTML report
+
+
+def test_report_has_every_section_once_in_order(report):
+    ids = re.findall(r"<section id='([^']+)'>", report)
+    assert ids == SECTIONS
+    assert report.startswith("<!doctype html>") and report.rstrip().endswith("</html>")
+
+
+def test_report_is_self_contained(report):
+    srcs = re.findall(r"""src\s*=\s*["']([^"']*)""", report)
+    # outcome/difference curves for agreement, trust, progress, cost; survival; 2 phase diagrams
+    assert len(srcs) == 4 * 2 + 1 + 2
+    for s in srcs:
+        assert s.startswith("data:image/png;base64,")
+        png = base64.b64decode(s.split(",", 1)[1], validate=True)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    img = mpimg.imread(io.BytesIO(base64.b64decode(srcs[0].split(",", 1)[1])), format="png")
+    assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 200
+    assert "figures/" not in report
+    assert not re.search(r"""(href|src)\s*=\s*["'](?!data:)""", report)
+    s = sections(report)
+    assert s["curves"].count("data:image/png;base64,") == 8
+    assert s["survival"].count("data:image/png;base64,") == 1
+    assert s["phase"].count("data:image/png;base64,") == 2
+
+
+def test_report_includes_the_experiment_spec(report):
+    pre = re.search(r"<pre>(.*?)</pre>", sections(report)["experiment"], flags=re.S)
+    assert pre
+    assert json.loads(html.unescape(pre.group(1))) == small_experiment().spec()
+
+
+def test_report_tables_and_notes(report, runs):
+    s = sections(report)
+    outcomes = html_table(s["outcomes"])
+    assert [(r["scenario"], r["arm"]) for r in outcomes] == [
+        (MAIN, "keep-open"), (MAIN, "wind-down"), (PLACEBO, "keep-open"), (PLACEBO, "wind-down")]
+    effects = html_table(s["effects"])
+    assert len(effects) == 4
+    assert "not Sobol or Morris" in s["sensitivity"] and "'grid'" in html.unescape(s["sensitivity"])
+    adequacy = html_table(s["adequacy"])
+    assert len(adequacy) == 2 * 2 * 3  # scenarios × arms × outcomes
+    assert "Case studies not run" in s["cases"]
+    assert f"{len(runs)} runs (0 failed)" in report
+
+
+def test_report_summary_states_numbers_from_the_runs(report, runs):
+    lines = summary_items(report)
+    main = main_sentence(lines)
+    g = runs[runs["scenario"] == MAIN]
+    iw = in_window(g)
+    pt, pr = iw[g["arm"] == "keep-open"].mean(), iw[g["arm"] == "wind-down"].mean()
+    d = pairs(runs, MAIN, in_window(runs))["diff"]
+    assert f"from {pr:.0%} to {pt:.0%}" in main
+    assert f"paired difference {d.mean():+.2f}" in main
+    assert "16 pairs" in main
+    # cost
+    ct, cr = g[g["arm"] == "keep-open"]["cost"].mean(), g[g["arm"] == "wind-down"]["cost"].mean()
+    assert any(f"It cost {ct / cr:.1f}× as much over the run ({ct:.0f} vs {cr:.0f}" in s for s in lines)
+    # placebo: the exact count of kept-open agreements in lean-years
+    p = runs[(runs["scenario"] == PLACEBO) & (runs["arm"] == "keep-open")]
+    k = int(p["agreement"].sum())
+    placebo = [s for s in lines if s.startswith(f"Placebo ({PLACEBO}, no shift)")]
+    assert len(placebo) == 1
+    assert f"reached agreement in {k} of {len(p)} runs" in placebo[0]
+    assert ("does not manufacture agreements" in placebo[0]) == (k == 0)
+
+
+def test_report_summary_verdict_agrees_with_the_effects_table(report):
+    main = main_sentence(summary_items(report))
+    m = re.search(r"95% CI \[([+-][\d.]+), ([+-][\d.]+)\]", main)
+    assert m
+    lo, hi = float(m.group(1)), float(m.group(2))
+    row = [r for r in html_table(sections(report)["effects"])
+           if r["scenario"] == MAIN and r["outcome"].startswith("P(agreement")][0]
+    assert lo == pytest.approx(float(row["ci_low"]), abs=0.006) and hi == pytest.approx(float(row["ci_high"]), abs=0.006)
+    if lo > 0:
+        assert "the claim holds" in main
+    elif hi < 0:
+        assert "the claim fails" in main
+    else:
+        assert "do not support the claim" in main
+
+
+def test_report_summary_phase_and_replication_sentences(report, results, runs):
+    lines = summary_items(report)
+    res = Results.load(results)
+    for x, y in ANALYSIS["phase"]:
+        cells = phase_cells(res, x, y, MAIN)
+        s = [line for line in lines if line.startswith(f"Over {x} × {y} ({MAIN}")]
+        assert len(s) == 1
+        m = re.search(r"in (\d+) of (\d+) cells, reverses \(CI below zero\) in (\d+) and is inconclusive in (\d+)", s[0])
+        assert m
+        holds, total, rev, flat = map(int, m.groups())
+        assert total == len(cells) == 4 and holds + rev + flat == total
+        assert holds == int((cells["ci_low"] > 0).sum()) and rev == int((cells["ci_high"] < 0).sum())
+        assert ("It holds at" in s[0]) == (holds > 0)
+    # replication warning: recount the intervals wider than their tolerance (t interval, 95%)
+    r = runs.assign(in_window=in_window(runs))
+    bad = 0
+    for _, g in r.groupby(["scenario", "arm"]):
+        for o in ("in_window", "agreement", "cost"):
+            x = g[o].astype(float).to_numpy()
+            hw = sps.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+            tol = 0.05 if set(np.unique(x)) <= {0.0, 1.0} else 0.05 * abs(x.mean())
+            bad += hw > tol
+    if bad:
+        assert any(s.startswith(f"Replication warning: {bad} of 12 estimates") for s in lines)
+    else:
+        assert "Every reported estimate is within its replication tolerance." in lines
+
+
+def test_report_with_cases(results, tmp_path):
+    page = build_report(results, tmp_path / "with-cases.html", cases=True, case_runs=20).read_text(encoding="utf-8")
+    rows = html_table(sections(page)["cases"])
+    expected = {c.name: c for c in case_list()}
+    assert [r["case"] for r in rows] == list(expected)
+    direct = {c.case.name: c.reproduced for c in run_cases(20)}
+    lines = summary_items(page)
+    for r in rows:
+        assert r["reproduced"] in ("yes", "no")
+        assert r["reproduced"] == ("yes" if direct[r["case"]] else "no")
+        assert r["runs"] == "20"
+        assert r["scenario"] == expected[r["case"]].scenario
+        verdict = "reproduced" if r["reproduced"] == "yes" else "NOT reproduced"
+        assert any(s.startswith(f"Case study — {r['case']} ({r['scenario']}): {verdict};") for s in lines)
+
+
+# ---------------------------------------------------------------- the verdict follows the data
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory) -> Path:
+    """The kept-open arm reports nothing upward (gatekeeping 1.0); the reference channel is open
+    throughout and ungated, so keeping the (gated) channel open does worse."""
+    exp = small_experiment(
+        name="gated-keep-open",
+        arms=[Arm("keep-open", params={"gatekeeping": 1.0}), Arm("open-ungated")],
+        analysis=ANALYSIS | {"reference": "open-ungated"},
+    )
+    out = tmp_path_factory.mktemp("failing-sweep") / "results"
+    run_sweep(exp, out, workers=1, progress=False)
+    return out
+
+
+def test_summary_says_the_claim_fails_when_the_treatment_does_worse(failing, tmp_path):
+    runs = read_runs(failing)
+    g = runs[runs["scenario"] == MAIN]
+    iw = in_window(g)
+    pt, pr = iw[g["arm"] == "keep-open"].mean(), iw[g["arm"] == "open-ungated"].mean()
+    assert pt == 0 and pr > 0.3  # the data: the gated kept-open channel never agrees in the window
+    page = build_report(failing, tmp_path / "report.html", cases=False).read_text(encoding="utf-8")
+    lines = summary_items(page)
+    main = main_sentence(lines)
+    assert f"from {pr:.0%} to {pt:.0%}" in main
+    assert "claim holds" not in main
+    assert "the claim fails here" in main or "do not support the claim" in main
+    # every pair is ≤ 0 and most are < 0: the interval must lie below zero, and the verdict say so
+    assert "the claim fails here: the kept-open channel did worse" in main
+    for line in lines:
+        if line.startswith("Over "):
+            assert "It holds at" not in line, line
+
+
+def test_summary_placebo_and_one_sided_follow_the_data(results, runs):
+    """Point the placebo at the scenario with a shift: agreements happen, so the check must fail."""
+    res = Results.load(results)
+    manifest = json.loads(json.dumps(res.manifest))
+    manifest["experiment"]["analysis"] |= {"placebo": MAIN, "one_sided": PLACEBO}
+    fake = Results(res.path, manifest, res.runs, res.ts)
+    adequacy = stats.replication_adequacy(fake.with_window(), ["in_window", "agreement", "cost"])
+    lines = summary(fake, effects_table(fake), [], adequacy, [])
+    g = runs[(runs["scenario"] == MAIN) & (runs["arm"] == "keep-open")]
+    k = int(g["agreement"].sum())
+    assert k > 0
+    placebo = [s for s in lines if s.startswith(f"Placebo ({MAIN}, no shift)")][0]
+    assert f"reached agreement in {k} of {len(g)} runs" in placebo
+    assert "the placebo check fails" in placebo
+    o = runs[(runs["scenario"] == PLACEBO) & (runs["arm"] == "keep-open")]
+    one = [s for s in lines if s.startswith(f"After a one-sided shift ({PLACEBO})")][0]
+    assert f"reached agreement in {o['agreement'].mean():.0%} of runs while carrying " \
+           f"{o['ideas_reported'].mean():.1f} ideas upward" in one
+    assert "transfer fails without a serious counterpart" in one
+
+
+# ---------------------------------------------------------------- sensitivity designs
+
+
+def fake_design_results(tmp_path: Path, kind: str, X: np.ndarray) -> Results:
+    """Results of a Sobol/Morris design whose kept-open arm agrees in the window in the share of
+    replications below ``a`` (so the outcome depends on ``a`` only, never on ``b``)."""
+    names, reps = ["a", "b"], 4
+    rows = []
+    for p, (a, b) in enumerate(X):
+        for arm in ("keep-open", "wind-down"):
+            for r in range(reps):
+                agree = arm == "keep-open" and a > (r + 0.5) / reps
+                rows.append({"run_id": len(rows), "scenario": MAIN, "arm": arm, "point": p, "replication": r,
+                             "a": a, "b": b, "status": "ok", "agreement": agree,
+                             "agreement_round": SHIFT + 3 if agree else np.nan, "cost": 1.0, "ideas_reported": 0.0})
+    manifest = {"experiment": {"name": kind, "scenarios": [MAIN], "arms": [{"name": "keep-open"}, {"name": "wind-down"}],
+                               "design": kind, "design_params": {"a": [0.0, 1.0], "b": [0.0, 1.0]}, "second_order": False,
+                               "analysis": {"shift_round": SHIFT, "window": WINDOW, "main": MAIN,
+                                            "treatment": "keep-open", "reference": "wind-down"}},
+                "design_names": names, "horizons": {MAIN: HORIZON}}
+    return Results(tmp_path, manifest, pd.DataFrame(rows), pd.DataFrame())
+
+
+def _y(X: np.ndarray) -> np.ndarray:
+    return np.array([np.mean([a > (r + 0.5) / 4 for r in range(4)]) for a in X[:, 0]])
+
+
+def test_sensitivity_with_a_morris_design(tmp_path):
+    from SALib.sample import morris as morris_sample
+
+    problem = {"num_vars": 2, "names": ["a", "b"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
+    X = morris_sample.sample(problem, 15, num_levels=4, seed=3)
+    idx, paths, note = sensitivity(fake_design_results(tmp_path, "morris", X), tmp_path / "fig")
+    direct = stats.morris_indices(problem, X, _y(X))
+    pd.testing.assert_frame_equal(idx, direct)
+    assert idx.set_index("parameter").loc["b", "mu_star"] == 0
+    assert idx.set_index("parameter").loc["a", "mu_star"] > 0
+    assert len(paths) == 1 and paths[0].is_file() and paths[0].with_suffix(".svg").is_file()
+    assert note.startswith("Morris indices")
+
+
+def test_sensitivity_with_a_sobol_design(tmp_path):
+    from SALib.sample import sobol as sobol_sample
+
+    problem = {"num_vars": 2, "names": ["a", "b"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
+    X = sobol_sample.sample(problem, 64, calc_second_order=False, seed=3)
+    idx, paths, note = sensitivity(fake_design_results(tmp_path, "sobol", X), tmp_path / "fig")
+    direct = stats.sobol_indices(problem, _y(X))
+    # the indices themselves (the *_conf columns are bootstrap draws: reproducibility is tested in test_stats)
+    pd.testing.assert_frame_equal(idx[["parameter", "S1", "ST"]], direct[["parameter", "S1", "ST"]])
+    assert (idx["S1_conf"] >= 0).all() and (idx["ST_conf"] >= 0).all()
+    b = idx.set_index("parameter").loc["b"]
+    assert b["ST"] == pytest.approx(0.0, abs=1e-12)
+    assert idx.set_index("parameter").loc["a", "ST"] > 0.5
+    assert len(paths) == 1 and paths[0].is_file()
+    assert note.startswith("Sobol indices")
+
+
+# ---------------------------------------------------------------- the commands
+
+
+@pytest.fixture
+def results_copy(results, tmp_path) -> Path:
+    dst = tmp_path / "results"
+    shutil.copytree(results, dst)
+    return dst
+
+
+def test_cli_plot(results_copy, capsys):
+    assert main(["plot", str(results_copy), "--metric", "trust"]) == 0
+    out = results_copy / "figures"
+    names = ["curves-trust", "diff-trust-keep-open-vs-wind-down", "survival"]
+    for n in names:
+        for ext in ("png", "svg"):
+            f = out / f"{n}.{ext}"
+            assert f.is_file() and f.stat().st_size > 1000, f
+    assert sorted(p.stem for p in out.glob("*.png")) == sorted(names)
+    assert f"wrote {len(names)} figures" in capsys.readouterr().out
+
+
+def test_cli_plot_to_another_folder_by_parameter(results, tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert main(["plot", str(results), "--metric", "cost", "--metric", "agreement", "--by", "turnover",
+                 "--out", str(out)]) == 0
+    # by a parameter: outcome curves only (no arm differences), plus survival
+    assert sorted(p.name for p in out.glob("*.png")) == ["curves-agreement.png", "curves-cost.png", "survival.png"]
+    assert not (results / "figures").exists()
+
+
+def test_cli_report(results_copy, capsys):
+    assert main(["report", str(results_copy), "--no-cases"]) == 0
+    page = results_copy / "report.html"
+    assert page.is_file() and page.stat().st_size > 10_000
+    assert f"wrote {page}" in capsys.readouterr().out
+    text = page.read_text(encoding="utf-8")
+    assert re.findall(r"<section id='([^']+)'>", text) == SECTIONS
+    assert "Case studies not run" in text
+
+
+def test_cli_report_to_a_file(results, tmp_path, capsys):
+    target = tmp_path / "sub" / "r.html"
+    target.parent.mkdir()
+    assert main(["report", str(results), "--no-cases", "--out", str(target)]) == 0
+    assert target.is_file() and (target.parent / "figures" / "survival.png").is_file()
+
+
+def _bad_cases(results: Path, tmp: Path) -> list[tuple[list[str], str]]:
+    (tmp / "empty").mkdir()
+    (tmp / "manifest-only").mkdir()
+    (tmp / "manifest-only" / "manifest.json").write_text("{}")
+    return [
+        (["plot", str(tmp / "empty")], "not a sweep results folder"),
+        (["report", str(tmp / "empty"), "--no-cases"], "not a sweep results folder"),
+        (["plot", str(tmp / "missing")], "not a sweep results folder"),
+        (["report", str(tmp / "manifest-only"), "--no-cases"], "not a sweep results folder"),
+        (["plot", str(results), "--metric", "bogus"], "bogus"),
+        (["plot", str(results), "--metric", "position_gap"], "position_gap"),  # a metric, but not kept
+        (["plot", str(results), "--by", "bogus"], "bogus"),
+        (["report", str(results), "--no-cases", "--out", str(tmp)], "is a folder"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_cli_bad_input_gives_exit_2_and_one_error_line(case, results, tmp_path, capsys):
+    argv, words = _bad_cases(results, tmp_path)[case]
+    before = sorted(p.relative_to(results) for p in results.rglob("*"))
+    assert main(argv) == 2
+    cap = capsys.readouterr()
+    err = cap.err.strip()
+    assert len(err.splitlines()) == 1, cap.err
+    assert err.startswith("dialogue-sim: error:")
+    assert words in err
+    assert "Traceback" not in cap.err and cap.out == ""
+    assert sorted(p.relative_to(results) for p in results.rglob("*")) == before  # nothing written
+    if "--metric" in argv:
+        assert "allowed: agreement, trust, progress, cost" in err
+    assert not (tmp_path / "empty" / "figures").exists()
