@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,3 +87,22 @@ def side_slice(model_or_layout: Any, side: int) -> slice:
     starts = np.concatenate([[0], np.cumsum(layout.members)])
     return slice(int(starts[side]), int(starts[side + 1]))
 
+
+
+DIALOGUE_SIM = Path(sys.executable).parent / "dialogue-sim"
+
+# Both leaderships ripe from the start: most runs reach an agreement within 20 rounds.
+RIPE_SCENARIO = """
+name = "ripe"
+rounds = 30
+channel = "back-channel"
+[[sides]]
+name = "A"
+regime = "ripe"
+[[sides]]
+name = "B"
+regime = "ripe"
+[[events]]
+round = 5
+kind = "crisis"
+"""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -16,22 +15,7 @@ from sim.experiment import Arm, Design, Experiment, chunks, load_experiment, see
 from sim.params import PARAMS
 from sim.scenario import InputError
 
-DIALOGUE_SIM = Path(sys.executable).parent / "dialogue-sim"
-
-RIPE_SCENARIO = """
-name = "ripe"
-rounds = 30
-channel = "back-channel"
-[[sides]]
-name = "A"
-regime = "ripe"
-[[sides]]
-name = "B"
-regime = "ripe"
-[[events]]
-round = 5
-kind = "crisis"
-"""
+from .conftest import DIALOGUE_SIM, RIPE_SCENARIO
 
 
 def expected_seed(seed: int, point: int, replication: int) -> int:

@@ -10,7 +10,6 @@ import platform
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,23 +26,7 @@ from sim.cli import main
 from sim.experiment import Arm, Experiment, chunks, load_experiment
 from sim.sweep import Progress, ResultStore, read_runs, read_timeseries, run_chunk, run_sweep
 
-DIALOGUE_SIM = Path(sys.executable).parent / "dialogue-sim"
-
-# Both leaderships ripe from the start: most runs reach an agreement within 20 rounds.
-RIPE_SCENARIO = """
-name = "ripe"
-rounds = 30
-channel = "back-channel"
-[[sides]]
-name = "A"
-regime = "ripe"
-[[sides]]
-name = "B"
-regime = "ripe"
-[[events]]
-round = 5
-kind = "crisis"
-"""
+from .conftest import DIALOGUE_SIM, RIPE_SCENARIO
 
 ARMS = [
     Arm("keep"),
