@@ -204,6 +204,8 @@ def summary(res: Results, effects: pd.DataFrame, phases: list[tuple[str, str, pd
     out = []
     r = res.with_window()
     label = f"P(agreement within {w} rounds)"
+    if effects.empty:
+        effects = pd.DataFrame(columns=["scenario", "arm", "outcome", "mean_diff", "ci_low", "ci_high", "n_pairs"])
     e = effects[(effects["scenario"] == main) & (effects["arm"] == res.treatment) & (effects["outcome"] == label)]
     if len(e):
         e = e.iloc[0]
@@ -404,7 +406,8 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: bool
         "<section id='phase'><h2>Phase diagrams: where the claim holds and where it fails</h2>"
         + "".join(_img(p) for p in phase_paths)
         + "".join(f"<h3>{html.escape(x)} × {html.escape(y)}</h3>" + _table(c) for x, y, c in phases)
-        + ("" if phases else "<p><em>No phase diagrams: the experiment sweeps fewer than two parameters.</em></p>")
+        + ("" if phases else "<p><em>No phase diagrams: they need two or more arms and two swept parameters "
+                                "(or [analysis] phase = [] turned them off).</em></p>")
         + "</section>",
         f"<section id='sensitivity'><h2>Sensitivity</h2><p>{html.escape(sens_note)}</p>"
         + "".join(_img(p) for p in sens_paths) + _table(sens) + "</section>",

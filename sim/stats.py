@@ -45,7 +45,9 @@ def bootstrap_ci(x: Sequence[float], level: float = 0.95, n_resamples: int = 200
     if n == 0:
         return Estimate(np.nan, np.nan, np.nan, 0)
     v = float(statistic(x))
-    if n == 1 or np.all(x == x[0]):
+    if n == 1:  # one observation says nothing about spread
+        return Estimate(v, np.nan, np.nan, 1)
+    if np.all(x == x[0]):
         return Estimate(v, v, v, n)
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
@@ -145,7 +147,7 @@ def time_to_agreement(runs: pd.DataFrame, shift: int, horizon: int) -> tuple[np.
 def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan–Meier survival S(t) = P(no agreement yet after t rounds) via ``scipy.stats.ecdf``.
 
-    Returns the distinct event times and S just after each; S(0⁻) = 1."""
+    Returns the distinct observed times (events and censorings) and S just after each; S(0⁻) = 1."""
     d = np.asarray(durations, dtype=float)
     o = np.asarray(observed, dtype=bool)
     if not o.any():
@@ -162,8 +164,9 @@ def sobol_indices(problem: dict, y: np.ndarray, second_order: bool = False, seed
     """First-order and total Sobol indices with confidence intervals (SALib)."""
     from SALib.analyze import sobol
 
-    r = sobol.analyze(problem, np.asarray(y, dtype=float), calc_second_order=second_order, seed=seed,
-                      print_to_console=False)
+    # SALib treats seed 0 as "no seed"; a Generator makes every seed, 0 included, reproducible
+    r = sobol.analyze(problem, np.asarray(y, dtype=float), calc_second_order=second_order,
+                      seed=np.random.default_rng(seed), print_to_console=False)
     return pd.DataFrame({"parameter": problem["names"], "S1": r["S1"], "S1_conf": r["S1_conf"],
                          "ST": r["ST"], "ST_conf": r["ST_conf"]})
 

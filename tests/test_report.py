@@ -16,6 +16,9 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from scipy import stats as sps
 
@@ -394,18 +397,47 @@ def test_summary_placebo_and_one_sided_follow_the_data(results, runs):
     assert "transfer fails without a serious counterpart" in one
 
 
+def test_report_of_a_single_arm_experiment(results, tmp_path):
+    """A results folder with one arm (no paired comparison possible) still gets a full report:
+    the effects table is empty and the summary says nothing about a treatment effect."""
+    one = tmp_path / "one-arm"
+    shutil.copytree(results, one)
+    for sub in ("runs", "timeseries"):
+        t = pq.read_table(one / sub)
+        for part in (one / sub).glob("*.parquet"):
+            part.unlink()
+        if sub == "runs":
+            t = t.filter(pc.equal(t.column("arm"), "keep-open"))
+            keep = set(t.column("run_id").to_pylist())
+        else:
+            t = t.filter(pc.is_in(t.column("run_id"), value_set=pa.array(sorted(keep), pa.int64())))
+        pq.write_table(t, one / sub / "part-000000.parquet")
+    m = json.loads((one / "manifest.json").read_text())
+    m["experiment"]["arms"] = [a for a in m["experiment"]["arms"] if a["name"] == "keep-open"]
+    m["experiment"]["analysis"] = {k: v for k, v in m["experiment"]["analysis"].items()
+                                   if k not in ("reference", "treatment", "phase")}
+    (one / "manifest.json").write_text(json.dumps(m))
+    assert set(read_runs(one)["arm"]) == {"keep-open"}
+    page = build_report(one, tmp_path / "one.html", cases=False).read_text(encoding="utf-8")
+    assert re.findall(r"<section id='([^']+)'>", page) == SECTIONS
+    lines = summary_items(page)
+    assert not any(s.startswith(f"In {MAIN}, keeping the channel open") for s in lines)
+    assert any(s.startswith(f"Placebo ({PLACEBO}, no shift)") for s in lines)
+
+
 # ---------------------------------------------------------------- sensitivity designs
 
 
 def fake_design_results(tmp_path: Path, kind: str, X: np.ndarray) -> Results:
-    """Results of a Sobol/Morris design whose kept-open arm agrees in the window in the share of
-    replications below ``a`` (so the outcome depends on ``a`` only, never on ``b``)."""
+    """Results of a Sobol/Morris design: in replication r (of 4) the kept-open arm agrees in the
+    window if 0.8·a + 0.2·b > (r + ½)/4, the reference arm if 0.5·a > (r + ½)/4."""
     names, reps = ["a", "b"], 4
     rows = []
     for p, (a, b) in enumerate(X):
         for arm in ("keep-open", "wind-down"):
             for r in range(reps):
-                agree = arm == "keep-open" and a > (r + 0.5) / reps
+                level = 0.8 * a + 0.2 * b if arm == "keep-open" else 0.5 * a
+                agree = bool(level > (r + 0.5) / reps)
                 rows.append({"run_id": len(rows), "scenario": MAIN, "arm": arm, "point": p, "replication": r,
                              "a": a, "b": b, "status": "ok", "agreement": agree,
                              "agreement_round": SHIFT + 3 if agree else np.nan, "cost": 1.0, "ideas_reported": 0.0})
@@ -417,8 +449,15 @@ def fake_design_results(tmp_path: Path, kind: str, X: np.ndarray) -> Results:
     return Results(tmp_path, manifest, pd.DataFrame(rows), pd.DataFrame())
 
 
-def _y(X: np.ndarray) -> np.ndarray:
-    return np.array([np.mean([a > (r + 0.5) / 4 for r in range(4)]) for a in X[:, 0]])
+def _payoff(X: np.ndarray) -> np.ndarray:
+    """Per design point: P(agreement in the window), kept-open minus reference (the paired payoff)."""
+    q = (np.arange(4) + 0.5) / 4
+    return np.array([np.mean(0.8 * a + 0.2 * b > q) - np.mean(0.5 * a > q) for a, b in X])
+
+
+def _treatment(X: np.ndarray) -> np.ndarray:
+    q = (np.arange(4) + 0.5) / 4
+    return np.array([np.mean(0.8 * a + 0.2 * b > q) for a, b in X])
 
 
 def test_sensitivity_with_a_morris_design(tmp_path):
@@ -427,10 +466,12 @@ def test_sensitivity_with_a_morris_design(tmp_path):
     problem = {"num_vars": 2, "names": ["a", "b"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
     X = morris_sample.sample(problem, 15, num_levels=4, seed=3)
     idx, paths, note = sensitivity(fake_design_results(tmp_path, "morris", X), tmp_path / "fig")
-    direct = stats.morris_indices(problem, X, _y(X))
+    direct = stats.morris_indices(problem, X, _payoff(X))
     pd.testing.assert_frame_equal(idx, direct)
-    assert idx.set_index("parameter").loc["b", "mu_star"] == 0
-    assert idx.set_index("parameter").loc["a", "mu_star"] > 0
+    assert (idx["mu_star"] > 0).all()
+    # the payoff, not the kept-open arm's own outcome
+    own = stats.morris_indices(problem, X, _treatment(X))
+    assert not np.allclose(idx["mu_star"], own["mu_star"])
     assert len(paths) == 1 and paths[0].is_file() and paths[0].with_suffix(".svg").is_file()
     assert note.startswith("Morris indices")
 
@@ -441,13 +482,14 @@ def test_sensitivity_with_a_sobol_design(tmp_path):
     problem = {"num_vars": 2, "names": ["a", "b"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
     X = sobol_sample.sample(problem, 64, calc_second_order=False, seed=3)
     idx, paths, note = sensitivity(fake_design_results(tmp_path, "sobol", X), tmp_path / "fig")
-    direct = stats.sobol_indices(problem, _y(X))
+    direct = stats.sobol_indices(problem, _payoff(X))
     # the indices themselves (the *_conf columns are bootstrap draws: reproducibility is tested in test_stats)
     pd.testing.assert_frame_equal(idx[["parameter", "S1", "ST"]], direct[["parameter", "S1", "ST"]])
     assert (idx["S1_conf"] >= 0).all() and (idx["ST_conf"] >= 0).all()
-    b = idx.set_index("parameter").loc["b"]
-    assert b["ST"] == pytest.approx(0.0, abs=1e-12)
-    assert idx.set_index("parameter").loc["a", "ST"] > 0.5
+    st = idx.set_index("parameter")["ST"]
+    assert st["a"] > st["b"] > 0
+    own = stats.sobol_indices(problem, _treatment(X))
+    assert not np.allclose(idx["ST"], own["ST"])
     assert len(paths) == 1 and paths[0].is_file()
     assert note.startswith("Sobol indices")
 
