@@ -53,7 +53,7 @@ def _check_hrd(out: dict) -> tuple[bool, str]:
                       f"{ideas:.2f} ideas reported per run")
 
 
-def _window(out: dict, shift: int, k: int) -> tuple[slice, slice]:
+def _window(out: dict, shift: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     r = out["round"]
     before = (r >= shift - k) & (r < shift)
     after = (r >= shift) & (r < shift + k)

@@ -17,10 +17,6 @@ from .state import BIN_CENTERS, IDEA_BINS, Layout, Params, State, newcomer_posit
 # ---------------------------------------------------------------- membership changes
 
 
-def _starts(layout: Layout) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(layout.members)[:-1]])
-
-
 def _alumni_ij(state: State, layout: Layout) -> np.ndarray:
     s = layout.side_of
     return state.alumni[:, s][:, :, s]
@@ -31,7 +27,7 @@ def depart(state: State, layout: Layout, leave: np.ndarray) -> None:
     if not leave.any():
         return
     state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of,
-                                       _starts(layout))
+                                       layout.starts)
     state.active = state.active & ~leave
     gone = leave[:, :, None] | leave[:, None, :]
     state.familiarity = np.where(gone, 0.0, state.familiarity)
@@ -44,7 +40,7 @@ def replace(state: State, layout: Layout, P: Params, leave: np.ndarray, u_new: n
     if not leave.any():
         return
     state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of,
-                                       _starts(layout))
+                                       layout.starts)
     h = P.member("handover", layout) if handover is None else handover
     state.familiarity = rules.newcomer_familiarity(
         state.familiarity, leave, h, P.member("institutional_memory", layout), state.alumni, layout.side_of,
@@ -126,7 +122,7 @@ def apply_event(state: State, layout: Layout, P: Params, ev: Event, runs: np.nda
 def _most_junior(state: State, layout: Layout, sides: np.ndarray, share: float) -> np.ndarray:
     """The round(share × active) most junior active members of each side in ``sides``."""
     out = np.zeros_like(state.active)
-    for s, (a, m) in enumerate(zip(_starts(layout), layout.members, strict=True)):
+    for s, (a, m) in enumerate(zip(layout.starts, layout.members, strict=True)):
         act = state.active[:, a:a + m]
         k = np.floor(share * act.sum(axis=1) + 0.5)
         from_end = np.cumsum(act[:, ::-1], axis=1)[:, ::-1]  # slots are ordered by rank
@@ -201,8 +197,8 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     q = np.where(state.active, rules.report_chance(
         P.member("reporting", layout), rank, state.tenure, P.member("tenure_ramp", layout),
         state.gatekeeping[:, so], P.member("translation_loss", layout)), 0.0)
-    head_rank = np.maximum.reduceat(np.where(state.active, rank, -1.0), _starts(layout), axis=1)
-    q_head = np.maximum.reduceat(np.where(state.active & (rank == head_rank[:, so]), q, 0.0), _starts(layout), axis=1)
+    head_rank = np.maximum.reduceat(np.where(state.active, rank, -1.0), layout.starts, axis=1)
+    q_head = np.maximum.reduceat(np.where(state.active & (rank == head_rank[:, so]), q, 0.0), layout.starts, axis=1)
     # each side hears of a pair's idea from its own member of the pair, else from its head
     Q = np.concatenate([q, q_head], axis=1)[:, layout.reporter]  # (B, P, S)
     rep = gen[:, :, None] & (d["report"] < Q)

@@ -20,9 +20,8 @@ def trust(state: State, layout: Layout) -> np.ndarray:
 
 
 def _side_means(v: np.ndarray, state: State, layout: Layout) -> np.ndarray:
-    starts = np.concatenate([[0], np.cumsum(layout.members)[:-1]])
-    cnt = np.add.reduceat(state.active, starts, axis=1)
-    tot = np.add.reduceat(np.where(state.active, v, 0.0), starts, axis=1)
+    cnt = np.add.reduceat(state.active, layout.starts, axis=1)
+    tot = np.add.reduceat(np.where(state.active, v, 0.0), layout.starts, axis=1)
     return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
 
 

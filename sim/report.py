@@ -9,7 +9,6 @@ import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -430,7 +429,3 @@ def _cases_html(case_results: list) -> str:
              "reproduced": "yes" if c.reproduced else "no", "evidence": c.evidence, "runs": c.runs}
             for c in case_results]
     return _table(pd.DataFrame(rows))
-
-
-def describe(res: Results) -> dict[str, Any]:
-    return {"runs": len(res.runs), "scenarios": res.scenarios, "arms": res.arms}

@@ -57,9 +57,9 @@ class Layout:
         return i, j
 
     @cached_property
-    def onehot(self) -> np.ndarray:
-        """(N, S) membership matrix."""
-        return (self.side_of[:, None] == np.arange(self.S)[None, :]).astype(float)
+    def starts(self) -> np.ndarray:
+        """Index of each side's first slot (sides are contiguous runs of slots)."""
+        return np.concatenate([[0], np.cumsum(self.members)[:-1]]).astype(int)
 
     @cached_property
     def reporter(self) -> np.ndarray:

@@ -239,7 +239,7 @@ def _chunk_to_disk(exp: Experiment, out: Path, cid: int, ids: Sequence[int]) -> 
     """Run one chunk and write its parts (atomically); return (runs, failed runs)."""
     runs, ts = run_chunk(exp, ids)
     ResultStore(out).write(cid, runs, ts)
-    return runs.num_rows, runs.num_rows - pc_count_ok(runs)
+    return runs.num_rows, runs.num_rows - count_ok(runs)
 
 
 def _worker_chunk(out: Path, cid: int, ids: Sequence[int]) -> tuple[int, int]:
@@ -313,7 +313,7 @@ def _dask(exp: Experiment, out: Path, todo: Iterable[tuple[int, Sequence[int]]],
             cid = meta.pop(f.key)
             runs, ts = f.result()
             store.write(cid, runs, ts)
-            yield cid, runs.num_rows, runs.num_rows - pc_count_ok(runs)
+            yield cid, runs.num_rows, runs.num_rows - count_ok(runs)
             nxt = next(it, None)
             if nxt is not None:
                 g = client.submit(run_chunk, exp_f, nxt[1], pure=False)
@@ -411,5 +411,5 @@ def run_sweep(exp: Experiment, out: str | Path, workers: int | None = None, sche
     return {"out": str(out), "n_runs": exp.n_runs, "completed": already + n_new, "failed": total_failed, **info}
 
 
-def pc_count_ok(runs: pa.Table) -> int:
+def count_ok(runs: pa.Table) -> int:
     return runs.column("status").to_pylist().count("ok")
