@@ -63,7 +63,8 @@ def _wide(ts: pd.DataFrame, metric: str, run_ids: Sequence[int]) -> tuple[np.nda
 
 
 def outcome_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, out: str | Path,
-                   by: str = "arm", events: dict[str, Sequence[int]] | None = None, level: float = 0.95) -> Path:
+                   by: str = "arm", events: dict[str, Sequence[tuple[int, str]]] | None = None,
+                   level: float = 0.95) -> Path:
     """Mean over runs per round with a t-interval band and a 10–90% quantile fan, one panel per
     scenario on shared axes, one colour per value of ``by``."""
     scenarios = sorted(runs["scenario"].unique())
@@ -80,8 +81,8 @@ def outcome_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, out: str |
             ax.fill_between(rounds, q10, q90, color=col, alpha=0.10, lw=0)
             ax.fill_between(rounds, lo, hi, color=col, alpha=0.30, lw=0)
             ax.plot(rounds, m, color=col, lw=2, label=f"{val} (n={v.shape[0]})")
-        for r in (events or {}).get(sc, []):
-            _mark(ax, [r], "shift")
+        for r, label in (events or {}).get(sc, []):
+            _mark(ax, [r], label)
         ax.set_title(sc)
         ax.set_xlabel("round")
         ax.grid(alpha=0.3)
@@ -92,7 +93,8 @@ def outcome_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, out: str |
 
 
 def difference_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, arm: str, reference: str,
-                      out: str | Path, events: dict[str, Sequence[int]] | None = None, level: float = 0.95) -> Path:
+                      out: str | Path, events: dict[str, Sequence[tuple[int, str]]] | None = None,
+                      level: float = 0.95) -> Path:
     """Paired difference ``arm − reference`` per round (common random numbers), mean with CI."""
     scenarios = sorted(runs["scenario"].unique())
     fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.0), sharey=True, squeeze=False)
@@ -111,8 +113,8 @@ def difference_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, arm: st
         ax.axhline(0, color="k", lw=0.8)
         ax.fill_between(wa.columns, lo, hi, color="C3", alpha=0.3, lw=0, label=f"{int(level * 100)}% CI")
         ax.plot(wa.columns, m, color="C3", lw=2, label=f"mean difference (n={len(common)} pairs)")
-        for r in (events or {}).get(sc, []):
-            _mark(ax, [r], "shift")
+        for r, label in (events or {}).get(sc, []):
+            _mark(ax, [r], label)
         ax.set_title(sc)
         ax.set_xlabel("round")
         ax.grid(alpha=0.3)

@@ -291,7 +291,9 @@ def _ci(e: stats.Estimate, pct: bool = False) -> str:
 def make_figures(res: Results, out: Path, metrics: list[str] | None = None, by: str = "arm") -> dict[str, list[Path]]:
     """Every figure of the report, saved under ``out`` (PNG and SVG)."""
     figs: dict[str, list[Path]] = {"curves": [], "survival": [], "phase": [], "sensitivity": []}
-    events = {sc: [res.shift] for sc in res.scenarios} if res.shift else {}
+    events = {sc: [tuple(e) for e in evs] for sc, evs in res.manifest.get("events", {}).items()}
+    if not events and res.shift:  # results written before scenario events were kept in the manifest
+        events = {sc: [(res.shift, "shift")] for sc in res.scenarios}
     metrics = metrics or [m for m in ("agreement", "trust", "progress", "ideas_reported", "cost") if m in res.ts]
     for m in metrics:
         figs["curves"].append(figures.outcome_curves(res.runs, res.ts, m, out, by=by, events=events))

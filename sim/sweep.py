@@ -207,6 +207,8 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
         "n_chunks": n_chunks,
         "horizons": {name: (exp.rounds or sc.rounds) for name, sc in zip(exp.scenarios, exp._scenarios, strict=True)},
         "design_names": exp.design_names,
+        "events": {name: [[e.round, e.kind.value] for e in sc.events]
+                   for name, sc in zip(exp.scenarios, exp._scenarios, strict=True)},
         "versions": {"dialogue-sim": __version__, "git_commit": commit, "python": platform.python_version(),
                      "numpy": np.__version__, "scipy": scipy.__version__, "mesa": mesa.__version__,
                      "pyarrow": pa.__version__},
