@@ -74,7 +74,7 @@ def check_figure(png: Path, name: str) -> str:
 def test_outcome_curves(tables, tmp_path, svg_text):
     runs, ts = tables
     png = figures.outcome_curves(runs, ts, "trust", tmp_path, by="arm",
-                                 events={sc: [SHIFT] for sc in SCENARIOS})
+                                 events={sc: [(SHIFT, "shift")] for sc in SCENARIOS})
     svg = check_figure(png, "curves-trust")
     # one panel per scenario, one curve per arm labelled with its number of runs
     for sc in SCENARIOS:
@@ -94,7 +94,7 @@ def test_outcome_curves_by_a_swept_parameter(tables, tmp_path):
 def test_difference_curves(tables, tmp_path, svg_text):
     runs, ts = tables
     png = figures.difference_curves(runs, ts, "cost", "keep-open", "wind-down", tmp_path,
-                                    events={sc: [SHIFT] for sc in SCENARIOS})
+                                    events={sc: [(SHIFT, "shift")] for sc in SCENARIOS})
     svg = check_figure(png, "diff-cost-keep-open-vs-wind-down")
     pairs = len(stats.paired(runs[runs["scenario"] == "lean-years"], "cost", "keep-open", "wind-down"))
     assert pairs == 16
