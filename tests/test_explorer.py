@@ -153,3 +153,14 @@ def test_compare_mode_shows_two_runs(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "explorer-compare.png"), full_page=True)
     assert page.errors == []
+
+
+def test_play_advances_and_pause_stops(page):
+    page.get_by_role("button", name="Play").click()
+    expect(page.locator(".readout-A")).to_contain_text("A: round 3 ", timeout=30000)
+    page.get_by_role("button", name="Pause").click()
+    page.wait_for_timeout(1500)
+    stopped = values(page)[0]
+    page.wait_for_timeout(1500)
+    assert values(page)[0] == stopped >= 3
+    assert page.errors == []

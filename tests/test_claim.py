@@ -1,0 +1,48 @@
+"""The answer is not built in: the same mechanisms make keeping a channel open pay in one
+region of parameter space and not pay in another (paired arms, common random numbers)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sim import Event, EventKind, load_scenario, resolve
+from sim.ensemble import simulate
+
+SHIFT, WINDOW, RUNS = 40, 10, 300
+
+
+def _arms():
+    sc = load_scenario("leadership-change")
+    reopen = Event(SHIFT, EventKind.CHANNEL_REOPEN, (), (("setup_rounds", None), ("fresh_personnel", True)))
+    wind = dataclasses.replace(sc, events=sorted([*sc.events, Event(10, EventKind.CHANNEL_CLOSE), reopen],
+                                                 key=lambda e: e.round))
+    return sc, wind
+
+
+def payoff(**overrides) -> tuple[float, float]:
+    """Mean paired difference keep-open − wind-down in P(agreement within the window), and its SE."""
+    keep, wind = _arms()
+    seeds = list(range(RUNS))
+    hit = []
+    for sc in (keep, wind):
+        r = simulate([resolve(sc, overrides)] * RUNS, seeds, metrics=["agreement"])["agreement_round"]
+        hit.append(((r >= SHIFT) & (r < SHIFT + WINDOW)).astype(float))
+    d = hit[0] - hit[1]
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(RUNS))
+
+
+def test_keeping_the_channel_open_pays_with_stable_delegations():
+    m, se = payoff(turnover=0.05, handover=0.67)
+    assert m - 3 * se > 0.1
+
+
+def test_it_does_not_pay_when_turnover_wipes_familiarity():
+    m, se = payoff(turnover=0.6, handover=0.0)
+    assert abs(m) < 0.05 and abs(m) < 3 * se + 0.02
+
+
+def test_it_does_not_pay_when_the_ministry_blocks_every_report():
+    m, se = payoff(gatekeeping=1.0)
+    assert m == 0.0 and se == 0.0  # no idea ever reaches a leadership, in either arm
