@@ -5,6 +5,8 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from .state import rank_of
+
 
 class Delegate(mesa.Agent):
     """A member slot of a side's delegation. Its attributes read the model's state arrays,
@@ -43,8 +45,7 @@ class Delegate(mesa.Agent):
 
     @property
     def rank(self) -> float:
-        lay = self.model.layout
-        return float(self.model.state.level[0, lay.side_of[self.slot]] * lay.base_rank[self.slot])
+        return float(rank_of(self.model.state, self.model.layout)[0, self.slot])
 
     @property
     def reporting(self) -> float:

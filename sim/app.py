@@ -25,6 +25,7 @@ import solara.lab  # noqa: E402
 from sim.model import DialogueModel  # noqa: E402
 from sim.params import PARAMS, Param, Scope  # noqa: E402
 from sim.scenario import load_scenario, resolve, scenario_names  # noqa: E402
+from sim.state import rank_of  # noqa: E402
 
 #: Parameters offered as sliders, in this order (each slider's label, bounds, step, units and
 #: default come from the spec in sim.params).
@@ -124,7 +125,7 @@ def network_figure(model: DialogueModel) -> plt.Figure:
     i, j = np.nonzero(np.triu(F, 1) > 0.02)
     for a, b in zip(i, j, strict=True):
         ax.plot(*pos[[a, b]].T, color="0.3", lw=0.3 + 3 * F[a, b], alpha=0.2 + 0.7 * F[a, b], zorder=1)
-    rank = st.level[0, lay.side_of] * lay.base_rank
+    rank = rank_of(st, lay)[0]
     for s in range(S):
         idx = np.flatnonzero(lay.side_of == s)
         act = st.active[0, idx]

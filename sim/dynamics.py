@@ -202,14 +202,11 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     # each side hears of a pair's idea from its own member of the pair, else from its head
     Q = np.concatenate([q, q_head], axis=1)[:, layout.reporter]  # (B, P, S)
     rep = gen[:, :, None] & (d["report"] < Q)
-    state.memory_age = state.memory_age + (1 - state.follow_up * state.open)[:, None, None]
+    state.memory_age = state.memory_age + (1 - state.follow_up * meeting)[:, None, None]
     b, p, s = np.nonzero(rep)
     state.memory_age[b, s, bins[b, p]] = 0.0
     state.ideas_generated = state.ideas_generated + gen.sum(axis=1)
-    reached_up = np.zeros_like(gen)
-    for side in np.flatnonzero(player):
-        reached_up |= rep[:, :, side]
-    state.ideas_reported = state.ideas_reported + reached_up.sum(axis=1)
+    state.ideas_reported = state.ideas_reported + rep[:, :, player].any(axis=2).sum(axis=1)
 
     # positions (bounded-confidence Friedkin–Johnsen) and familiarity
     W = rules.influence_weights(x, y, eps, present, P.self_weight)

@@ -304,7 +304,14 @@ class Experiment:
         return json.loads(json.dumps(d, default=str))
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode()).hexdigest()[:16]
+        """What a resumed sweep must share with the interrupted one: the spec (without the
+        report-only [analysis]), the resolved scenarios and the package version."""
+        from . import __version__
+
+        spec = {k: v for k, v in self.spec().items() if k != "analysis"}
+        scenarios = [repr(dataclasses.replace(sc, path="")) for sc in self._scenarios]
+        blob = json.dumps([spec, scenarios, __version__], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 _TOP = {"name", "description", "seed", "replications", "rounds", "scenarios", "params", "arms", "design", "analysis", "full",

@@ -30,7 +30,9 @@ def _gap(v: np.ndarray, state: State, layout: Layout) -> np.ndarray:
     m = _side_means(v, state, layout)[:, ~layout.host]
     k = m.shape[1]
     d = np.abs(m[:, :, None] - m[:, None, :])[:, *np.triu_indices(k, 1)]
-    return np.nan_to_num(d.mean(axis=1))
+    # pairs with an empty side are left out; with no pair left the gap is 0
+    n = np.sum(~np.isnan(d), axis=1)
+    return np.where(n > 0, np.nansum(d, axis=1) / np.maximum(n, 1), 0.0)
 
 
 def position_gap(state: State, layout: Layout) -> np.ndarray:

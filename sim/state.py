@@ -147,11 +147,6 @@ class State:
         return State(**{f.name: (getattr(self, f.name).copy() if isinstance(getattr(self, f.name), np.ndarray)
                                  else getattr(self, f.name)) for f in fields(self)})
 
-    def take(self, b: int) -> State:
-        """Run ``b`` as a batch of one."""
-        return State(**{f.name: (getattr(self, f.name)[b:b + 1] if isinstance(getattr(self, f.name), np.ndarray)
-                                 else getattr(self, f.name)) for f in fields(self)})
-
 
 def rank_of(state: State, layout: Layout) -> np.ndarray:
     """r_i = level_{s(i)} × b_i, (B, N)."""

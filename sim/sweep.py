@@ -216,14 +216,22 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
     }
 
 
+def _read_parts(folder: Path, columns: list[str] | None = None) -> pa.Table:
+    """The completed parts only (a ``.tmp`` left by an interrupted write is ignored)."""
+    parts = sorted(folder.glob("part-*.parquet"))
+    if not parts:
+        raise FileNotFoundError(f"no result parts in {folder}")
+    return pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
+
+
 def read_runs(out: str | Path):
     """The runs table of a results folder as a pandas DataFrame sorted by run_id."""
-    t = pq.read_table(Path(out) / "runs")
+    t = _read_parts(Path(out) / "runs")
     return t.to_pandas().sort_values("run_id").reset_index(drop=True)
 
 
 def read_timeseries(out: str | Path, columns: list[str] | None = None):
-    t = pq.read_table(Path(out) / "timeseries", columns=columns)
+    t = _read_parts(Path(out) / "timeseries", columns)
     return t.to_pandas().sort_values(["run_id", "round"]).reset_index(drop=True)
 
 
