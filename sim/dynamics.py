@@ -196,7 +196,7 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     bins = np.rint(z * (IDEA_BINS - 1)).astype(int)
     q = np.where(state.active, rules.report_chance(
         P.member("reporting", layout), rank, state.tenure, P.member("tenure_ramp", layout),
-        state.gatekeeping[:, so], P.member("translation_loss", layout)), 0.0)
+        state.gatekeeping[:, so], P.member("translation_loss", layout), state.cynicism[:, so]), 0.0)
     head_rank = np.maximum.reduceat(np.where(state.active, rank, -1.0), layout.starts, axis=1)
     q_head = np.maximum.reduceat(np.where(state.active & (rank == head_rank[:, so]), q, 0.0), layout.starts, axis=1)
     # each side hears of a pair's idea from its own member of the pair, else from its head
@@ -214,6 +214,12 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     state.expressed = np.where(present, y, state.expressed)
     F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain, P.familiarity_fatigue, state.follow_up)
     state.familiarity = rules.familiarity_decay(F, P.familiarity_decay, meeting)
+    # a side's cynicism: how scripted its members' cross-side exchanges were this meeting
+    pairs_s = np.add.reduceat(meet_pairs.sum(axis=2), layout.starts, axis=1)
+    candid_s = np.add.reduceat((c * meet_pairs).sum(axis=2), layout.starts, axis=1)
+    hollow = np.where(pairs_s > 0, 1 - candid_s / np.maximum(pairs_s, 1), state.cynicism)
+    state.cynicism = rules.cynicism_step(state.cynicism, hollow, meeting & (pairs_s > 0).any(axis=1),
+                                         P.cynicism_rate, P.familiarity_decay)
     state.alumni = state.alumni * (1 - P.familiarity_decay)[:, None, None]
 
     # agreement: a remembered idea inside every serious leadership's win-set

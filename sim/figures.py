@@ -34,6 +34,7 @@ LABELS = {
     "motivation": "motivation of the least serious leadership",
     "delegation_level": "delegation level (0–1)",
     "delegates": "delegates present (count)",
+    "cynicism": "cynicism about the channel (0–1)",
 }
 
 

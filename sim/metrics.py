@@ -69,5 +69,6 @@ METRICS: dict[str, Callable[[State, Layout], np.ndarray]] = {
     "meeting": lambda s, _: s.meeting.astype(float),
     "motivation": motivation,
     "delegation_level": delegation_level,
+    "cynicism": lambda s, lay: s.cynicism[:, ~lay.host].mean(axis=1),
     "delegates": lambda s, _: s.active.sum(axis=1).astype(float),
 }

@@ -76,6 +76,7 @@ _SPEC = [
     Param("winset_gain", 0.25, 0, 1, "issue scale", "widening of the acceptable set at full motivation", S),
     Param("participation_shift", 0.8, 0, 1, "share", "strength of the upgrade when motivation crosses the threshold", S),
     Param("script_relief", 0.5, 0, 1, "share", "how far a motivated leadership lifts script pressure", S),
+    Param("cynicism_rate", 0, 0, 1, "per meeting", "speed at which hollow meetings make a side cynical about the channel", S),
     # --- channel (one value per run) ---
     Param("familiarity_gain", 0.3, 0, 1, "per meeting", "growth of familiarity from a fully candid exchange", C),
     Param("familiarity_fatigue", 0.05, 0, 1, "per meeting", "loss of familiarity from a fully scripted exchange", C),

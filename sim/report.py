@@ -132,7 +132,8 @@ def phase_cells(res: Results, x: str, y: str, scenario: str) -> pd.DataFrame:
         d["window"] = w
         frames.append(d)
     d = pd.concat(frames, ignore_index=True)
-    trust = _trust_at_shift(res)
+    trust = _at_shift(res, "trust")
+    cyn = _at_shift(res, "cynicism")
     base = res.with_window()
     base = base[base["scenario"] == scenario].set_index(stats.KEYS)
     rows = []
@@ -146,6 +147,8 @@ def phase_cells(res: Results, x: str, y: str, scenario: str) -> pd.DataFrame:
                      "p_reference": r_arm["in_window"].mean() if "window" not in (x, y) else np.nan,
                      "trust_at_shift_treatment": trust.reindex(t_arm["run_id"]).mean(),
                      "trust_at_shift_reference": trust.reindex(r_arm["run_id"]).mean(),
+                     "cynicism_at_shift_treatment": cyn.reindex(t_arm["run_id"]).mean(),
+                     "cynicism_at_shift_reference": cyn.reindex(r_arm["run_id"]).mean(),
                      "ideas_treatment": t_arm["ideas_reported"].mean()})
     return pd.DataFrame(rows)
 
@@ -163,12 +166,13 @@ def _binned(res: Results, cols: list[str], bins: int = 4) -> Results:
     return out
 
 
-def _trust_at_shift(res: Results) -> pd.Series:
-    if "trust" not in res.ts:
+def _at_shift(res: Results, metric: str) -> pd.Series:
+    """Each run's ``metric`` at the last kept round before (or at) the shift."""
+    if metric not in res.ts:
         return pd.Series(dtype=float)
     rounds = np.sort(res.ts["round"].unique())
     at = rounds[rounds <= res.shift].max() if (rounds <= res.shift).any() else rounds[0]
-    return res.ts[res.ts["round"] == at].set_index("run_id")["trust"]
+    return res.ts[res.ts["round"] == at].set_index("run_id")[metric]
 
 
 def mechanism(cell: pd.Series, x: str, y: str) -> str:
@@ -179,11 +183,15 @@ def mechanism(cell: pd.Series, x: str, y: str) -> str:
     facts = f"trust at the shift {tt:.2f} kept open vs {tr:.2f} restarted"
     if np.isfinite(pt) and np.isfinite(pr):
         facts += f"; P(agreement in the window) {pt:.0%} vs {pr:.0%}"
+    ct, cr = cell.get("cynicism_at_shift_treatment", np.nan), cell.get("cynicism_at_shift_reference", np.nan)
     if np.isfinite(pt) and np.isfinite(pr) and pt >= 0.9 and pr >= 0.9:
         return f"ceiling: both arms reach agreement, the restarted channel catches up within the window ({facts})"
     if np.isfinite(tt) and tt < 0.15:
         return (f"familiarity did not survive the lean years: turnover, lost handover or fatigue wiped the stock the "
                 f"kept-open channel should carry ({facts})")
+    if np.isfinite(ct) and np.isfinite(cr) and ct - cr > 0.2:
+        return (f"cynicism built up in the lean years: the kept-open channel's sides discount what it sends upward "
+                f"(cynicism at the shift {ct:.2f} kept open vs {cr:.2f} restarted; {facts})")
     if np.isfinite(tt) and np.isfinite(tr) and tt - tr < 0.05:
         return f"little familiarity advantage at the shift ({facts})"
     if np.isfinite(pt) and np.isfinite(pr) and pt <= 0.05 and pr <= 0.05:

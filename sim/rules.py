@@ -117,17 +117,31 @@ def idea_location(x_i: Array, x_j: Array, u: Array) -> Array:
 
 
 def report_chance(reporting: Array, rank: Array, tenure: Array, ramp: Array,
-                  gatekeeping: Array, loss: Array) -> Array:
-    """q = ρ r min(1, (τ + 1)/τ_ramp)(1 − g)(1 − ℓ): the chance a delegate's report of an idea
-    reaches the leadership.
+                  gatekeeping: Array, loss: Array, cynicism: Array | float = 0.0) -> Array:
+    """q = ρ r min(1, (τ + 1)/τ_ramp)(1 − g)(1 − ℓ)(1 − C): the chance a delegate's report of an
+    idea reaches the leadership.
 
     Reporting weight ρ and rank r, a newcomer's learning of reporting lines, a gatekeeping
     ministry g that passes nothing upward (no evidence of reporting beyond one division of
-    the Chinese MFA, source 002) and translation loss ℓ (untranslated Canadian materials).
+    the Chinese MFA, source 002), translation loss ℓ (untranslated Canadian materials) and the
+    side's cynicism C about the channel (nobody upstairs reads what a hollow channel sends).
     Two-level games: Putnam (1988, *IO* 42:427).
     """
     learn = np.minimum(1.0, (tenure + 1) / ramp)
-    return reporting * rank * learn * (1 - gatekeeping) * (1 - loss)
+    return reporting * rank * learn * (1 - gatekeeping) * (1 - loss) * (1 - cynicism)
+
+
+def cynicism_step(C: Array, hollow: Array, meeting: Array, rate: Array, decay: Array) -> Array:
+    """C' = C + κ (h − C) after a meeting whose exchanges were a share h scripted (h = 1 − mean
+    candor of the side's cross-side pairs); C' = (1 − d) C in a round without a meeting.
+
+    Repeated meetings that are "little more than forums for statements" breed "pervasive
+    cynicism" and "dialogue fatigue" among the officials who run them (sources 001, 002); candid
+    meetings wear it down, and a closed channel is slowly forgotten. The cost of keeping a hollow
+    channel open: off by default (κ = 0), so that experiments can switch it on.
+    """
+    after = C + rate * (hollow - C)
+    return np.where(meeting[:, None], after, C * (1 - decay[:, None]))
 
 
 def winset_half_width(m: Array, w0: Array, gain: Array) -> Array:

@@ -122,6 +122,7 @@ class State:
     alumni: np.ndarray  # (B, S, S) A: familiarity of side s's former delegates with side t
     level: np.ndarray  # (B, S) delegation level, multiplies members' base rank
     gatekeeping: np.ndarray  # (B, S) share of reports blocked
+    cynicism: np.ndarray  # (B, S) a side's disillusion with the channel, C
     line: np.ndarray  # (B, S) leadership's position L
     ripe: np.ndarray  # (B, S) bool: regime
     motivation: np.ndarray  # (B, S) m
@@ -177,6 +178,7 @@ def initial_state(setups: list[Setup], layout: Layout, P: Params, u0: np.ndarray
         alumni=np.zeros((B, S, S)),
         level=P.rank.copy(),
         gatekeeping=P.gatekeeping.copy(),
+        cynicism=np.zeros((B, S)),
         line=line,
         ripe=ripe,
         motivation=m,

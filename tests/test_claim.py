@@ -46,3 +46,10 @@ def test_it_does_not_pay_when_turnover_wipes_familiarity():
 def test_it_does_not_pay_when_the_ministry_blocks_every_report():
     m, se = payoff(gatekeeping=1.0)
     assert m == 0.0 and se == 0.0  # no idea ever reaches a leadership, in either arm
+
+
+def test_it_does_not_pay_when_hollow_meetings_breed_cynicism():
+    off, _ = payoff()
+    m, se = payoff(cynicism_rate=0.1)
+    assert off > 0.15  # the default (cynicism off) pays ...
+    assert m < 0.03 and m < off - 0.15  # ... the same runs with cynicism on do not

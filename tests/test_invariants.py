@@ -98,6 +98,7 @@ def check_state(st_: State, model: DialogueModel) -> None:
     assert np.all((lv > 0) & (lv <= 1)), f"level outside (0, 1]: {lv}"
     assert 0 <= st_.progress[b] <= 1, f"progress {st_.progress[b]}"
     assert np.all((st_.gatekeeping[b] >= 0) & (st_.gatekeeping[b] <= 1))
+    assert np.all((st_.cynicism[b] >= 0) & (st_.cynicism[b] <= 1)), f"cynicism outside [0, 1]: {st_.cynicism[b]}"
     assert np.all(st_.tenure[b] >= 0)
     assert np.all(st_.tenure[b][~active] == 0), "an empty slot has tenure"
     assert st_.ideas_reported[b] <= st_.ideas_generated[b]

@@ -21,8 +21,8 @@ def _by_hand(model: DialogueModel) -> dict[str, float]:
 
     def gap(v):
         means = {s: v[(lay.side_of == s) & active].mean() for s in players if ((lay.side_of == s) & active).any()}
-        pairs = list(itertools.combinations(players, 2))
-        return float(np.mean([abs(means[a] - means[b]) for a, b in pairs]))
+        pairs = [(a, b) for a, b in itertools.combinations(players, 2) if a in means and b in means]
+        return float(np.mean([abs(means[a] - means[b]) for a, b in pairs])) if pairs else 0.0
 
     return {
         "trust": trust,
@@ -39,6 +39,7 @@ def _by_hand(model: DialogueModel) -> dict[str, float]:
         "ideas_generated": float(st.ideas_generated[0]),
         "ideas_reported": float(st.ideas_reported[0]),
         "progress": float(st.progress[0]),
+        "cynicism": float(np.mean([st.cynicism[0, s] for s in players])),
     }
 
 

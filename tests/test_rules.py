@@ -313,3 +313,20 @@ def test_confidence_bound_widens_with_familiarity():
     F = np.array([[[0.0, 0.5], [0.5, 0.0]]])
     eps = rules.confidence_bound(F, np.array([0.1]), np.array([0.4]))
     np.testing.assert_allclose(eps[0], [[0.1, 0.3], [0.3, 0.1]])
+
+
+def test_cynicism_grows_after_hollow_meetings_and_fades_when_closed():
+    C = np.array([[0.2, 0.5]])
+    hollow = np.array([[1.0, 0.0]])  # side 0 only read scripts; side 1 spoke candidly
+    met = rules.cynicism_step(C, hollow, np.array([True]), np.array([[0.5, 0.5]]), np.array([0.1]))
+    np.testing.assert_allclose(met, [[0.6, 0.25]])  # C + κ (h − C)
+    closed = rules.cynicism_step(C, hollow, np.array([False]), np.array([[0.5, 0.5]]), np.array([0.1]))
+    np.testing.assert_allclose(closed, [[0.18, 0.45]])  # (1 − d) C
+    off = rules.cynicism_step(C, hollow, np.array([True]), np.zeros((1, 2)), np.array([0.1]))
+    np.testing.assert_array_equal(off, C)  # κ = 0: no change in a meeting round
+
+
+def test_report_chance_is_discounted_by_cynicism():
+    ones = np.ones((1, 2))
+    q = rules.report_chance(ones, ones, ones * 10, ones, ones * 0, ones * 0, np.array([[0.0, 0.75]]))
+    np.testing.assert_allclose(q, [[1.0, 0.25]])
