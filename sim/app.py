@@ -24,6 +24,7 @@ import solara.lab  # noqa: E402
 
 from sim.model import DialogueModel  # noqa: E402
 from sim.params import PARAMS, Param, Scope  # noqa: E402
+from sim.plots import mark  # noqa: E402
 from sim.scenario import load_scenario, resolve, scenario_names  # noqa: E402
 from sim.state import rank_of  # noqa: E402
 
@@ -102,9 +103,7 @@ def curves_figure(models: Sequence[tuple[str, DialogueModel]]) -> plt.Figure:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
         for r, kind in _events(models[0][1]):
-            ax.axvline(r, color="0.5", ls=":", lw=1)
-            ax.text(r, 0.98, f" {kind}", rotation=90, va="top", fontsize=6, color="0.35",
-                    transform=ax.get_xaxis_transform())
+            mark(ax, r, kind)
     fig.tight_layout()
     return fig
 

@@ -49,7 +49,9 @@ def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None =
     if len(setups) != len(seeds):
         raise ValueError("one seed per setup")
     layout = check_layout(setups)
-    T = rounds if rounds is not None else max(s.rounds for s in setups)
+    if rounds is None and len({s.rounds for s in setups}) > 1:
+        raise ValueError("runs of a batch have different horizons; pass rounds= explicitly")
+    T = rounds if rounds is not None else setups[0].rounds
     names = list(METRICS if metrics is None else metrics)
     if len(setups) > batch:  # consecutive sub-batches, always cut the same way
         parts = [_batch(setups[i:i + batch], seeds[i:i + batch], layout, T, names, every)

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import stats  # noqa: E402
+from .plots import mark  # noqa: E402
 
 LABELS = {
     "agreement": "share of runs with agreement",
@@ -51,10 +52,7 @@ def _save(fig: plt.Figure, out: str | Path, name: str) -> Path:
 
 def _mark(ax: plt.Axes, rounds: Sequence[int], label: str = "") -> None:
     for r in rounds:
-        ax.axvline(r, color="0.4", ls=":", lw=1)
-        if label:
-            ax.text(r, 0.99, f" {label}", rotation=90, va="top", ha="left", fontsize=7, color="0.3",
-                    transform=ax.get_xaxis_transform())
+        mark(ax, r, label)
 
 
 def _wide(ts: pd.DataFrame, metric: str, run_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -17,9 +17,15 @@ from .scenario import Event  # noqa: E402
 def mark_events(ax: plt.Axes, events: Sequence[Event], side_names: list[str]) -> None:
     """Dotted vertical lines at event rounds, labelled with the event kind."""
     for ev in events:
-        ax.axvline(ev.round, color="0.5", ls=":", lw=1)
-        ax.text(ev.round, 1.0, " " + ev.kind.value, rotation=90, va="top", ha="left", fontsize=7,
-                color="0.35", transform=ax.get_xaxis_transform())
+        mark(ax, ev.round, ev.kind.value)
+
+
+def mark(ax: plt.Axes, round_: int, label: str = "") -> None:
+    """One dotted vertical line at ``round_`` with a small rotated label (all figures use this)."""
+    ax.axvline(round_, color="0.5", ls=":", lw=1)
+    if label:
+        ax.text(round_, 0.99, f" {label}", rotation=90, va="top", ha="left", fontsize=7, color="0.35",
+                transform=ax.get_xaxis_transform())
 
 
 def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: list[str], title: str,

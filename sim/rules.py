@@ -101,6 +101,8 @@ def familiarity_exchange(F: Array, c: Array, meet: Array, gain: Array, fatigue: 
 
 def familiarity_decay(F: Array, rate: Array, contact: Array) -> Array:
     """F' = (1 − d) F in rounds without contact (a closed channel, or one still being set up)."""
+    if contact.all():
+        return F
     return np.where(contact[:, None, None], F, F * (1 - rate[:, None, None]))
 
 

@@ -104,8 +104,12 @@ class Params:
             setattr(self, p, np.array([s.channel[p] for s in setups], dtype=float))
 
     def member(self, name: str, layout: Layout) -> np.ndarray:
-        """A side parameter expanded to members, (B, N)."""
-        return getattr(self, name)[:, layout.side_of]
+        """A side parameter expanded to members, (B, N); computed once per batch (read-only)."""
+        cache = self.__dict__.setdefault("_member", {})
+        if name not in cache:
+            cache[name] = getattr(self, name)[:, layout.side_of]
+            cache[name].flags.writeable = False
+        return cache[name]
 
 
 @dataclass
