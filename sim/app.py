@@ -32,7 +32,7 @@ from sim.state import rank_of  # noqa: E402
 #: default come from the spec in sim.params).
 EXPLORER_PARAMS = ["turnover", "handover", "institutional_memory", "familiarity_gain", "familiarity_fatigue",
                    "familiarity_decay", "follow_up", "openness", "script_pressure", "reporting", "gatekeeping",
-                   "translation_loss", "idea_rate", "confidence_bound", "setup_rounds"]
+                   "translation_loss", "cynicism_rate", "idea_rate", "confidence_bound", "setup_rounds"]
 CURVES = [("agreement", "agreement reached"), ("progress", "progress"), ("trust", "trust (familiarity)"),
           ("position_gap", "private position gap")]
 PLAY_INTERVAL = 0.4  # seconds between rounds while playing
