@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import figures, stats
+from .params import PARAMS
 from .sweep import read_runs, read_timeseries
 
 SECTIONS = ["summary", "experiment", "outcomes", "effects", "curves", "survival", "phase", "sensitivity",
@@ -235,6 +236,19 @@ def summary(res: Results, effects: pd.DataFrame, phases: list[tuple[str, str, pd
             ratio = f"{ct / cr:.1f}× as much" if cr > 0 else "something where the reference cost nothing"
             out.append(f"It cost {ratio} over the whole run ({ct:.0f} vs {cr:.0f} rank-weighted "
                        f"delegate-meetings){per}.")
+        # the same effect holding one swept parameter at its default, where the grid has it
+        parts = []
+        for name in res.manifest.get("design_names", []):
+            default = PARAMS[name.rpartition(".")[2]].default
+            sub = r[(r["scenario"] == main) & np.isclose(r[name], default)] if name in r else r.iloc[:0]
+            if len(sub) and sub[name].nunique() == 1 and r[name].nunique() > 1:
+                e3 = stats.paired_effect(sub, "in_window", res.treatment, res.reference, by=("scenario",))
+                if len(e3):
+                    e3 = e3.iloc[0]
+                    parts.append(f"{name} = {default:g}: {e3['mean_diff']:+.2f} [{e3['ci_low']:+.2f}, {e3['ci_high']:+.2f}]")
+        if parts:
+            out.append("The same paired difference with one swept parameter held at its default (95% CI): "
+                       + "; ".join(parts) + ".")
     for arm in res.arms:
         if arm in (res.treatment, res.reference):
             continue
