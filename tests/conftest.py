@@ -106,3 +106,43 @@ regime = "ripe"
 round = 5
 kind = "crisis"
 """
+
+
+# ---------------------------------------------------------------- a small real sweep (analysis tests)
+
+SHIFT, WINDOW, HORIZON = 40, 10, 60
+MAIN, PLACEBO = "leadership-change", "lean-years"
+ANALYSIS = {"shift_round": SHIFT, "window": WINDOW, "windows": [5, 10], "reference": "wind-down",
+            "treatment": "keep-open", "main": MAIN, "placebo": PLACEBO,
+            "phase": [["turnover", "handover"], ["window", "turnover"]]}
+
+
+def wind_down_arm():
+    from sim.experiment import Arm
+
+    return Arm("wind-down", events=[{"round": 10, "kind": "channel_close"}, {"round": 40, "kind": "channel_reopen"}])
+
+
+def small_experiment(**kw):
+    """Like experiments/lean-years.toml, small: 2 scenarios × 2×2 grid × 2 arms × 4 replications."""
+    from sim.experiment import Arm, Experiment
+
+    base = dict(
+        name="small-lean-years", description="A small version of experiments/lean-years.toml.",
+        scenarios=[MAIN, PLACEBO], seed=1997, replications=4, rounds=HORIZON,
+        arms=[Arm("keep-open"), wind_down_arm()],
+        design="grid", design_params={"turnover": [0.05, 0.3], "handover": [0.0, 1.0]},
+        timeseries=["agreement", "trust", "progress", "cost"], analysis=ANALYSIS,
+    )
+    return Experiment(**(base | kw))
+
+
+@pytest.fixture(scope="session")
+def small_sweep(tmp_path_factory) -> Path:
+    """The small sweep's results folder, run once per test session."""
+    from sim.sweep import run_sweep
+
+    out = tmp_path_factory.mktemp("small-sweep") / "results"
+    s = run_sweep(small_experiment(), out, workers=1, progress=False)
+    assert s["completed"] == 64 and s["failed"] == 0
+    return out

@@ -12,35 +12,17 @@ import pandas as pd
 import pytest
 
 from sim import figures, stats
-from sim.experiment import Arm, Experiment
 from sim.report import Results, phase_cells
-from sim.sweep import read_runs, read_timeseries, run_sweep
+from sim.sweep import read_runs, read_timeseries
 
-SHIFT, HORIZON = 40, 60
-SCENARIOS = ["leadership-change", "lean-years"]
+from .conftest import HORIZON, MAIN, PLACEBO, SHIFT
 
-
-def small_experiment() -> Experiment:
-    """2 scenarios × 2×2 grid × 2 arms × 4 replications = 64 runs of 60 rounds."""
-    return Experiment(
-        name="small-lean-years", description="A small version of experiments/lean-years.toml.",
-        scenarios=SCENARIOS, seed=1997, replications=4, rounds=HORIZON,
-        arms=[Arm("keep-open"),
-              Arm("wind-down", events=[{"round": 10, "kind": "channel_close"}, {"round": 40, "kind": "channel_reopen"}])],
-        design="grid", design_params={"turnover": [0.05, 0.3], "handover": [0.0, 1.0]},
-        timeseries=["agreement", "trust", "progress", "cost"],
-        analysis={"shift_round": SHIFT, "window": 10, "windows": [5, 10], "reference": "wind-down",
-                  "treatment": "keep-open", "main": "leadership-change", "placebo": "lean-years",
-                  "phase": [["turnover", "handover"], ["window", "turnover"]]},
-    )
+SCENARIOS = [MAIN, PLACEBO]
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("figures-sweep") / "results"
-    summary = run_sweep(small_experiment(), out, workers=1, progress=False)
-    assert summary["completed"] == 64 and summary["failed"] == 0
-    return out
+def results(small_sweep) -> Path:
+    return small_sweep
 
 
 @pytest.fixture(scope="module")

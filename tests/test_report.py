@@ -26,7 +26,7 @@ from sim import stats
 from sim.cases import cases as case_list
 from sim.cases import run_cases
 from sim.cli import main
-from sim.experiment import Arm, Experiment
+from sim.experiment import Arm
 from sim.report import (
     SECTIONS,
     Results,
@@ -40,32 +40,14 @@ from sim.report import (
 )
 from sim.sweep import read_runs, run_sweep
 
-SHIFT, WINDOW, HORIZON = 40, 10, 60
-MAIN, PLACEBO = "leadership-change", "lean-years"
-WIND_DOWN = Arm("wind-down", events=[{"round": 10, "kind": "channel_close"}, {"round": 40, "kind": "channel_reopen"}])
-ANALYSIS = {"shift_round": SHIFT, "window": WINDOW, "windows": [5, 10], "reference": "wind-down",
-            "treatment": "keep-open", "main": MAIN, "placebo": PLACEBO,
-            "phase": [["turnover", "handover"], ["window", "turnover"]]}
+from .conftest import ANALYSIS, HORIZON, MAIN, PLACEBO, SHIFT, WINDOW, small_experiment, wind_down_arm
 
-
-def small_experiment(**kw) -> Experiment:
-    """Like experiments/lean-years.toml, small: 2 scenarios × 2×2 grid × 2 arms × 4 replications."""
-    base = dict(
-        name="small-lean-years", description="A small version of experiments/lean-years.toml.",
-        scenarios=[MAIN, PLACEBO], seed=1997, replications=4, rounds=HORIZON,
-        arms=[Arm("keep-open"), WIND_DOWN],
-        design="grid", design_params={"turnover": [0.05, 0.3], "handover": [0.0, 1.0]},
-        timeseries=["agreement", "trust", "progress", "cost"], analysis=ANALYSIS,
-    )
-    return Experiment(**(base | kw))
+WIND_DOWN = wind_down_arm()
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report-sweep") / "results"
-    s = run_sweep(small_experiment(), out, workers=1, progress=False)
-    assert s["completed"] == 64 and s["failed"] == 0
-    return out
+def results(small_sweep) -> Path:
+    return small_sweep
 
 
 @pytest.fixture(scope="module")
