@@ -213,7 +213,7 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     state.private = np.where(present, rules.fj_update(x, state.anchor, W, y, state.openness), x)
     state.expressed = np.where(present, y, state.expressed)
     F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain, P.familiarity_fatigue, state.follow_up)
-    state.familiarity = rules.familiarity_decay(F, P.familiarity_decay, meeting)
+    state.familiarity = rules.familiarity_decay(F, P.familiarity_decay, meeting, P.meeting_decay)
     # a side's cynicism: how scripted its members' cross-side exchanges were this meeting
     pairs_s = np.add.reduceat(meet_pairs.sum(axis=2), layout.starts, axis=1)
     candid_s = np.add.reduceat((c * meet_pairs).sum(axis=2), layout.starts, axis=1)

@@ -81,6 +81,7 @@ _SPEC = [
     Param("familiarity_gain", 0.3, 0, 1, "per meeting", "growth of familiarity from a fully candid exchange", C),
     Param("familiarity_fatigue", 0.05, 0, 1, "per meeting", "loss of familiarity from a fully scripted exchange", C),
     Param("familiarity_decay", 0.1, 0, 1, "per round", "loss of familiarity in a round without a meeting", C),
+    Param("meeting_decay", 0, 0, 1, "share", "share of that loss that also applies in rounds with a meeting", C),
     Param("initial_familiarity", 0, 0, 1, "share", "familiarity between counterparts at the start", C),
     Param("follow_up", 0, 0, 1, "share", "contact between meetings, as a share of a meeting's candid exchange", C),
     Param("confidence_bound", 0.15, 0, 1, "issue scale", "bound of confidence between strangers", C),

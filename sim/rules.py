@@ -99,11 +99,14 @@ def familiarity_exchange(F: Array, c: Array, meet: Array, gain: Array, fatigue: 
     return np.where(meet, F1 * (1 - fac) + fac, F)
 
 
-def familiarity_decay(F: Array, rate: Array, contact: Array) -> Array:
-    """F' = (1 − d) F in rounds without contact (a closed channel, or one still being set up)."""
-    if contact.all():
+def familiarity_decay(F: Array, rate: Array, contact: Array, in_contact: Array) -> Array:
+    """F' = (1 − d) F in rounds without contact (a closed channel, or one still being set up) and
+    F' = (1 − δ d) F in rounds with a meeting, δ = ``meeting_decay`` (default 0: people met, nothing
+    is forgotten; δ = 1: forgetting between, say, annual meetings is as fast as in a closed channel)."""
+    d = np.where(contact, rate * in_contact, rate)
+    if not d.any():
         return F
-    return np.where(contact[:, None, None], F, F * (1 - rate[:, None, None]))
+    return F * (1 - d[:, None, None])
 
 
 def idea_chance(c: Array, F: Array, x_i: Array, x_j: Array, eps: Array, rate: Array) -> Array:

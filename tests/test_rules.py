@@ -175,9 +175,16 @@ def test_familiarity_exchange_stays_in_unit_interval(F, c, a, b, phi):
 
 def test_familiarity_decay_only_without_contact():
     F = np.full((2, 2, 2), 0.5)
-    out = rules.familiarity_decay(F, np.array([0.2, 0.2]), np.array([True, False]))
+    out = rules.familiarity_decay(F, np.array([0.2, 0.2]), np.array([True, False]), np.zeros(2))
     np.testing.assert_allclose(out[0], 0.5)
     np.testing.assert_allclose(out[1], 0.4)
+
+
+def test_meeting_decay_forgets_between_meetings_too():
+    F = np.full((2, 2, 2), 0.5)
+    out = rules.familiarity_decay(F, np.array([0.2, 0.2]), np.array([True, False]), np.array([0.5, 0.5]))
+    np.testing.assert_allclose(out[0], 0.45)  # met: (1 − δ d) F
+    np.testing.assert_allclose(out[1], 0.4)  # no meeting: (1 − d) F
 
 
 def _two_by_two():
