@@ -30,6 +30,7 @@ class Results:
     runs: pd.DataFrame
     ts: pd.DataFrame
     spec: dict = field(init=False)
+    _windowed: dict = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.spec = self.manifest["experiment"]
@@ -73,13 +74,16 @@ class Results:
 
     def with_window(self, w: int | None = None) -> pd.DataFrame:
         """The runs table with ``in_window``: agreement within ``w`` rounds from the shift (rounds
-        shift … shift + w − 1), and ``before_shift``."""
+        shift … shift + w − 1), and ``before_shift``. Computed once per window; do not modify it."""
         w = self.window if w is None else w
+        if w in self._windowed:
+            return self._windowed[w]
         r = self.runs.copy()
         ar = r["agreement_round"].astype(float)
         r["in_window"] = ((ar >= self.shift) & (ar < self.shift + w)).astype(float)
         r["before_shift"] = (ar < self.shift).astype(float)
         r.loc[r["status"] != "ok", ["in_window", "before_shift"]] = np.nan
+        self._windowed[w] = r
         return r
 
 

@@ -412,8 +412,8 @@ def run_sweep(exp: Experiment, out: str | Path, workers: int | None = None, sche
         if bar:
             bar.close()
     elapsed = time.monotonic() - t0
-    total_failed = sum(pq.read_table(p, columns=["status"]).column("status").to_pylist().count("error")
-                       for p in store.runs_dir.glob("part-*.parquet"))
+    statuses = _read_parts(store.runs_dir, ["status"])
+    total_failed = statuses.num_rows - count_ok(statuses)
     info = {"executor": executor, "runs_this_session": n_new, "resumed_from": already, "elapsed_s": round(elapsed, 3),
             "runs_per_s": round(n_new / elapsed, 1) if elapsed > 0 else None, "failed_this_session": failed,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
