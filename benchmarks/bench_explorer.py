@@ -11,8 +11,8 @@ import time
 
 import matplotlib.pyplot as plt
 
-from sim.app import curves_figure, make_model, network_figure, positions_figure
-from sim.scenario import scenario_names
+from sim.abm.app import curves_figure, make_model, network_figure, positions_figure
+from sim.scenarios import scenario_names
 
 
 def render(models) -> None:

@@ -26,8 +26,8 @@ import mesa
 import numpy as np
 
 from sim import DialogueModel
-from sim.experiment import Experiment
-from sim.sweep import read_runs, run_sweep
+from sim.batch.experiment import Experiment
+from sim.batch.sweep import read_runs, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,7 +155,7 @@ def memory_run(n: int, workers: int = 2) -> dict:
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from benchmarks.bench_sweep import reference\n"
-        "from sim.sweep import run_sweep\n"
+        "from sim.batch.sweep import run_sweep\n"
         f"exp = reference({n}, chunk_size=2000)\n"
         f"if __name__ == '__main__':\n    run_sweep(exp, {str(out)!r}, workers={workers}, progress=False)\n"
     )

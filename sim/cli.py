@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .params import PARAMS, markdown_table
-from .scenario import InputError, find_scenario, load_scenario, scenario_names
+from sim.core.params import PARAMS, markdown_table
+from sim.scenarios import InputError, find_scenario, load_scenario, scenario_names
 
 FORMATS = ("csv", "parquet")
 
@@ -71,8 +71,8 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .model import DialogueModel
-    from .plots import plot_run
+    from sim.abm.model import DialogueModel
+    from sim.abm.plots import plot_run
 
     if args.format not in FORMATS:
         raise InputError("--format", "format", args.format, f"allowed: {', '.join(FORMATS)}")
@@ -128,8 +128,8 @@ def summarize(model) -> dict:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .experiment import load_experiment
-    from .sweep import run_sweep
+    from sim.batch.experiment import load_experiment
+    from sim.batch.sweep import run_sweep
 
     exp = load_experiment(args.experiment, full=args.full)  # every check happens here, before any run or output
     if args.workers is not None and args.workers < 1:
@@ -157,8 +157,8 @@ def _results_dir(path: str) -> Path:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .figures import LABELS
-    from .report import Results, make_figures
+    from sim.analysis.figures import LABELS
+    from sim.analysis.report import Results, make_figures
 
     res = Results.load(_results_dir(args.results))
     metrics = args.metric or None
@@ -177,7 +177,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import build_report
+    from sim.analysis.report import build_report
 
     res = _results_dir(args.results)
     out = Path(args.out) if args.out else None
@@ -193,7 +193,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise InputError("--port", "port", args.port, "allowed: a whole number in [1, 65535]")
-    app = Path(__file__).resolve().parent / "app.py"
+    app = Path(__file__).resolve().parent / "abm" / "app.py"
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--no-open", "--production"]
     print(f"explorer on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)

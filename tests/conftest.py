@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from sim import DialogueModel
-from sim.scenario import Scenario, scenario_from_dict
-from sim.state import State
+from sim.core.state import State
+from sim.scenarios import Scenario, scenario_from_dict
 
 # Hypothesis: modest example counts, no deadline (model runs vary in length), no example
 # database written into the working tree, and derandomized so that every run of the suite
@@ -118,14 +118,14 @@ ANALYSIS = {"shift_round": SHIFT, "window": WINDOW, "windows": [5, 10], "referen
 
 
 def wind_down_arm():
-    from sim.experiment import Arm
+    from sim.batch.experiment import Arm
 
     return Arm("wind-down", events=[{"round": 10, "kind": "channel_close"}, {"round": 40, "kind": "channel_reopen"}])
 
 
 def small_experiment(**kw):
     """Like experiments/lean-years.toml, small: 2 scenarios × 2×2 grid × 2 arms × 4 replications."""
-    from sim.experiment import Arm, Experiment
+    from sim.batch.experiment import Arm, Experiment
 
     base = dict(
         name="small-lean-years", description="A small version of experiments/lean-years.toml.",
@@ -140,7 +140,7 @@ def small_experiment(**kw):
 @pytest.fixture(scope="session")
 def small_sweep(tmp_path_factory) -> Path:
     """The small sweep's results folder, run once per test session."""
-    from sim.sweep import run_sweep
+    from sim.batch.sweep import run_sweep
 
     out = tmp_path_factory.mktemp("small-sweep") / "results"
     s = run_sweep(small_experiment(), out, workers=1, progress=False)

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 
 from sim import Event, EventKind, load_scenario, resolve
-from sim.ensemble import simulate
+from sim.batch.ensemble import simulate
 
 SHIFT, WINDOW, RUNS = 40, 10, 300
 

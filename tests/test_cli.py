@@ -14,8 +14,8 @@ import pytest
 
 from sim import DialogueModel
 from sim.cli import main
-from sim.params import PARAMS
-from sim.scenario import SCENARIO_DIR
+from sim.core.params import PARAMS
+from sim.scenarios import SCENARIO_DIR
 
 from .conftest import REQUIRED_AGENT_REPORTERS, REQUIRED_REPORTERS
 

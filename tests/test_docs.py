@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import sim
-from sim.params import markdown_table
+from sim.core.params import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

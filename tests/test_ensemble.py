@@ -1,4 +1,4 @@
-"""sim.ensemble.simulate must follow exactly the trajectories of the per-run DialogueModel."""
+"""sim.batch.ensemble.simulate must follow exactly the trajectories of the per-run DialogueModel."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import DialogueModel, load_scenario, resolve
-from sim.ensemble import simulate
-from sim.metrics import METRICS
-from sim.scenario import Scenario, scenario_from_dict
+from sim.batch.ensemble import simulate
+from sim.core.metrics import METRICS
+from sim.scenarios import Scenario, scenario_from_dict
 
 from .test_invariants import SCENARIOS, overrides
 
@@ -96,7 +96,7 @@ def test_ensemble_rejects_bad_batches():
 
 def test_ensemble_sub_batches_match_models():
     """More runs than one sub-batch: runs on both sides of the cut follow their models."""
-    from sim import ensemble
+    from sim.batch import ensemble
 
     sc = load_scenario("lean-years")
     n = ensemble.BATCH + 3
@@ -127,7 +127,7 @@ def test_ensemble_every_keeps_a_subset_of_rounds():
 
 
 def test_ensemble_outcomes_match_models():
-    from sim.ensemble import OUTCOMES
+    from sim.batch.ensemble import OUTCOMES
 
     sc = load_scenario("iran-us-track-two")
     overrides = [{}, {"turnover": 0.3}, {"script_pressure": 0.1}]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim import DialogueModel
-from sim.scenario import EventKind
+from sim.scenarios import EventKind
 
 from .conftest import QUIET, build_scenario, run_states, side_slice
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.batch.experiment import Arm, Design, Experiment, chunks, load_experiment, seeds_table
 from sim.cli import main
-from sim.experiment import Arm, Design, Experiment, chunks, load_experiment, seeds_table
-from sim.params import PARAMS
-from sim.scenario import InputError
+from sim.core.params import PARAMS
+from sim.scenarios import InputError
 
 from .conftest import DIALOGUE_SIM, RIPE_SCENARIO
 

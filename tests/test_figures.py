@@ -1,4 +1,4 @@
-"""sim.figures on a small real sweep: every plot function writes a non-empty PNG and SVG,
+"""sim.analysis.figures on a small real sweep: every plot function writes a non-empty PNG and SVG,
 the PNG is a real image, and the labels drawn come from the runs."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import figures, stats
-from sim.report import Results, phase_cells
-from sim.sweep import read_runs, read_timeseries
+from sim.analysis import figures, stats
+from sim.analysis.report import Results, phase_cells
+from sim.batch.sweep import read_runs, read_timeseries
 
 from .conftest import HORIZON, MAIN, PLACEBO, SHIFT
 

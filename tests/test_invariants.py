@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import DialogueModel, load_scenario
-from sim.params import PARAMS, SIDE_PARAMS
-from sim.state import State
+from sim.core.params import PARAMS, SIDE_PARAMS
+from sim.core.state import State
 
 from .conftest import build_scenario
 

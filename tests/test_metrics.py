@@ -1,4 +1,4 @@
-"""Outcome measures (sim/metrics.py) recomputed by hand from the state."""
+"""Outcome measures (sim/core/metrics.py) recomputed by hand from the state."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim import DialogueModel
-from sim.metrics import METRICS
+from sim.core.metrics import METRICS
 
 
 def _by_hand(model: DialogueModel) -> dict[str, float]:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sim import DialogueModel
-from sim.state import rank_of
+from sim.core.state import rank_of
 
 from .conftest import build_scenario
 
@@ -136,7 +136,7 @@ def test_rounds_argument_sets_horizon():
     m = DialogueModel("lean-years", rounds=7, rng=1)
     assert m.setup.rounds == 7
     m.run_for(7)
-    assert m.round == 7
+    assert m.steps == 7
     assert not m.running
     assert len(m.datacollector.get_model_vars_dataframe()) == 8
 

@@ -1,4 +1,4 @@
-"""sim.report and the plot/report commands on a small real sweep: the tables and sentences
+"""sim.analysis.report and the plot/report commands on a small real sweep: the tables and sentences
 carry numbers recomputed here from the runs, the HTML is self-contained and complete, the
 verdict follows the data (a treatment that does worse is not reported as a success), and bad
 input to the commands gives exit 2 and one error line."""
@@ -22,12 +22,10 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats as sps
 
-from sim import stats
-from sim.cases import cases as case_list
-from sim.cases import run_cases
-from sim.cli import main
-from sim.experiment import Arm
-from sim.report import (
+from sim.analysis import stats
+from sim.analysis.cases import cases as case_list
+from sim.analysis.cases import run_cases
+from sim.analysis.report import (
     SECTIONS,
     Results,
     build_report,
@@ -38,7 +36,9 @@ from sim.report import (
     sensitivity,
     summary,
 )
-from sim.sweep import read_runs, run_sweep
+from sim.batch.experiment import Arm
+from sim.batch.sweep import read_runs, run_sweep
+from sim.cli import main
 
 from .conftest import ANALYSIS, HORIZON, MAIN, PLACEBO, SHIFT, WINDOW, small_experiment, wind_down_arm
 

@@ -1,4 +1,4 @@
-"""Unit tests of the array rules in sim/rules.py."""
+"""Unit tests of the array rules in sim/core/rules.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim import rules
+from sim.core import rules
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 
@@ -83,7 +83,7 @@ def test_influence_weights_bound_and_absence():
        hnp.arrays(bool, (2, 5)))
 @example(np.zeros((2, 5)), np.ones((2, 5)), 0.0, 0.0, np.ones((2, 5), bool))  # self_weight 0, nobody in bound
 def test_influence_weights_row_stochastic(x, y, eps0, s, present):
-    """self_weight ranges over its whole spec [0, 10] (sim.params)."""
+    """self_weight ranges over its whole spec [0, 10] (sim.core.params)."""
     eps = np.full((2, 5, 5), eps0)
     W = rules.influence_weights(x, y, eps, present, np.array([s, s]))
     assert np.all(np.isfinite(W))

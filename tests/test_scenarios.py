@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from sim import DialogueModel, InputError, load_scenario, resolve, scenario_names
-from sim.params import CHANNEL_PARAMS, CHANNELS, PARAMS, SIDE_PARAMS, check_param, markdown_table
-from sim.scenario import scenario_from_dict
+from sim.core.params import CHANNEL_PARAMS, CHANNELS, PARAMS, SIDE_PARAMS, check_param, markdown_table
+from sim.scenarios import scenario_from_dict
 
 from .conftest import REQUIRED_AGENT_REPORTERS, REQUIRED_REPORTERS
 
@@ -39,7 +39,7 @@ def test_scenario_runs_to_horizon_with_reporters(name):
     model = DialogueModel(name, rng=1)
     assert model.setup.rounds == sc.rounds
     model.run_for(sc.rounds)
-    assert model.round == sc.rounds
+    assert model.steps == sc.rounds
     assert not model.running
     df = model.datacollector.get_model_vars_dataframe()
     assert len(df) == sc.rounds + 1
@@ -56,7 +56,7 @@ def test_scenario_runs_to_horizon_with_reporters(name):
 
 @pytest.mark.parametrize("name", scenario_names())
 def test_scenario_loads_by_path(name, tmp_path):
-    from sim.scenario import SCENARIO_DIR
+    from sim.scenarios import SCENARIO_DIR
 
     by_path = load_scenario(SCENARIO_DIR / f"{name}.toml")
     assert by_path.events == load_scenario(name).events

@@ -1,4 +1,4 @@
-"""sim.stats on synthetic data with known answers: interval coverage, paired differences,
+"""sim.analysis.stats on synthetic data with known answers: interval coverage, paired differences,
 replication adequacy, Kaplan–Meier by hand, Sobol indices of the Ishigami function and
 Morris elementary effects."""
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from sim import stats
+from sim.analysis import stats
 
 # ---------------------------------------------------------------- confidence intervals
 

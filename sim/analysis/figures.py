@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import stats  # noqa: E402
-from .plots import mark  # noqa: E402
+from sim.abm.plots import mark  # noqa: E402
+from sim.analysis import stats  # noqa: E402
 
 LABELS = {
     "agreement": "share of runs with agreement",

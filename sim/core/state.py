@@ -11,8 +11,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .params import CHANNEL_PARAMS, SIDE_PARAMS
-from .scenario import Regime, Setup
+from sim.core.params import CHANNEL_PARAMS, SIDE_PARAMS
+from sim.core.setup import Regime, Setup
 
 #: Idea bins on the issue scale [0, 1]: an idea is remembered by the bin it falls in.
 IDEA_BINS = 41

@@ -1,4 +1,4 @@
-"""Many runs advanced together through the same rules (:func:`sim.dynamics.step`).
+"""Many runs advanced together through the same rules (:func:`sim.core.step.step`).
 
 Run ``b`` draws its random numbers from ``numpy.random.default_rng(seeds[b])`` in the same
 order as :class:`sim.DialogueModel` with ``rng=seeds[b]``, so the two follow the same
@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .dynamics import step
-from .metrics import METRICS
-from .scenario import Setup
-from .state import Layout, Params, initial_state, layout_of
+from sim.core.metrics import METRICS
+from sim.core.state import Layout, Params, initial_state, layout_of
+from sim.core.step import step
+from sim.scenarios import Setup
 
 #: Per-run scalar outcomes of :func:`simulate` (besides the time series).
 OUTCOMES = ("agreement", "agreement_round", "cost", "meetings", "ideas_generated", "ideas_reported",
@@ -41,7 +41,7 @@ def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None =
              metrics: Sequence[str] | None = None, every: int = 1, batch: int = BATCH) -> dict:
     """Run every setup with its seed.
 
-    Returns each metric in ``metrics`` (default: all of :data:`sim.metrics.METRICS`) as an
+    Returns each metric in ``metrics`` (default: all of :data:`sim.core.metrics.METRICS`) as an
     array (B, R) over the kept rounds ``out["round"]`` (0, every, 2·every, …, and the last),
     ``agreement_round`` (B,) (−1 where no agreement was reached), and ``outcomes``: a dict of
     the scalar outcomes of :data:`OUTCOMES`, each an array (B,).

@@ -1,7 +1,7 @@
-"""One round of the model for a batch of runs: events, then the rules of :mod:`sim.rules`.
+"""One round of the model for a batch of runs: events, then the rules of :mod:`sim.core.rules`.
 
 This is the only place the rules are composed. :class:`sim.DialogueModel` calls
-:func:`step` with one run; :mod:`sim.ensemble` with many.
+:func:`step` with one run; :mod:`sim.batch.ensemble` with many.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import rules
-from .scenario import Event, EventKind
-from .state import BIN_CENTERS, IDEA_BINS, Layout, Params, State, newcomer_positions, rank_of
+from sim.core import rules
+from sim.core.setup import Event, EventKind
+from sim.core.state import BIN_CENTERS, IDEA_BINS, Layout, Params, State, newcomer_positions, rank_of
 
 # ---------------------------------------------------------------- membership changes
 

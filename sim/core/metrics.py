@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .state import Layout, State
+from sim.core.state import Layout, State
 
 
 def trust(state: State, layout: Layout) -> np.ndarray:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .scenario import Event  # noqa: E402
+from sim.scenarios import Event  # noqa: E402
 
 
 def mark_events(ax: plt.Axes, events: Sequence[Event], side_names: list[str]) -> None:

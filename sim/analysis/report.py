@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import figures, stats
-from .params import PARAMS
-from .sweep import read_runs, read_timeseries
+from sim.analysis import figures, stats
+from sim.batch.sweep import read_runs, read_timeseries
+from sim.core.params import PARAMS
 
 SECTIONS = ["summary", "experiment", "outcomes", "effects", "curves", "survival", "phase", "sensitivity",
             "adequacy", "cases"]
@@ -406,7 +406,7 @@ def _table(df: pd.DataFrame | None) -> str:
 
 def build_report(results: str | Path, out: str | Path | None = None, cases: bool = True, case_runs: int = 200) -> Path:
     """Write ``report.html`` (and its figures under ``figures/``) for a results folder."""
-    from .cases import run_cases
+    from sim.analysis.cases import run_cases
 
     res = Results.load(results)
     target = Path(out) if out else res.path / "report.html"

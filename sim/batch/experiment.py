@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import METRICS
-from .params import CHANNEL_PARAMS, PARAMS
-from .scenario import InputError, Scenario, Setup, _event, load_scenario, resolve
+from sim.core.metrics import METRICS
+from sim.core.params import CHANNEL_PARAMS, PARAMS
+from sim.scenarios import InputError, Scenario, Setup, load_scenario, parse_event, resolve
 
 
 class Design(Enum):
@@ -269,7 +269,7 @@ class Experiment:
     def scenario_for(self, sc: Scenario, arm: Arm) -> Scenario:
         """The scenario with the arm's events and channel state applied (validated)."""
         horizon = self.rounds or sc.rounds
-        evs = [_event(self.source, f"arms.{arm.name}.events[{i}]", e, [s.name for s in sc.sides], horizon)
+        evs = [parse_event(self.source, f"arms.{arm.name}.events[{i}]", e, [s.name for s in sc.sides], horizon)
                for i, e in enumerate(arm.events)]
         out = dataclasses.replace(
             sc,
@@ -306,7 +306,7 @@ class Experiment:
     def fingerprint(self) -> str:
         """What a resumed sweep must share with the interrupted one: the spec (without the
         report-only [analysis]), the resolved scenarios and the package version."""
-        from . import __version__
+        from sim.version import __version__
 
         spec = {k: v for k, v in self.spec().items() if k != "analysis"}
         scenarios = [repr(dataclasses.replace(sc, path="")) for sc in self._scenarios]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ensemble import simulate
-from .scenario import EventKind, Scenario, load_scenario, resolve
+from sim.batch.ensemble import simulate
+from sim.scenarios import EventKind, Scenario, load_scenario, resolve
 
 Check = Callable[[dict], tuple[bool, str]]
 

@@ -9,128 +9,16 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import Enum
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from .params import CHANNEL_PARAMS, CHANNELS, PARAMS, SIDE_PARAMS
+from sim.core.params import CHANNEL_PARAMS, CHANNELS, PARAMS, SIDE_PARAMS
+from sim.core.setup import BOOL, EVENT_FIELDS, INT, REGIME, SIDED, Event, EventKind, InputError, Regime, Scenario, Setup, SideSpec
 
-SCENARIO_DIR = Path(os.environ.get("DIALOGUE_SCENARIOS", Path(__file__).resolve().parent.parent / "scenarios"))
-
-
-class InputError(ValueError):
-    """Bad user input: one line naming source, field, value and what is allowed."""
-
-    def __init__(self, source: str, field: str, value: object, allowed: str):
-        self.source, self.field, self.value, self.allowed = source, field, value, allowed
-        super().__init__(f"{source}: {field} = {value!r}: {allowed}")
-
-
-class EventKind(Enum):
-    """Kinds of scheduled events."""
-
-    LEADERSHIP_CHANGE = "leadership_change"
-    DELEGATION_DOWNGRADE = "delegation_downgrade"
-    DELEGATION_UPGRADE = "delegation_upgrade"
-    CHANNEL_CLOSE = "channel_close"
-    CHANNEL_REOPEN = "channel_reopen"
-    TURNOVER_SHOCK = "turnover_shock"
-    CRISIS = "crisis"
-    GATEKEEPER_CHANGE = "gatekeeper_change"
-    FOLLOW_UP = "follow_up"
-
-
-class Regime(Enum):
-    """A leadership's regime: its motivation to settle follows the regime's target."""
-
-    LEAN = "lean"
-    RIPE = "ripe"
-
-
-# Fields each event kind takes: (kind of value, low, high, default). A default of None
-# means "the parameter of the same role" (downgrade_factor, setup_rounds) or "unchanged".
-_NUM, _INT, _BOOL, _REGIME = "number", "whole number", "true or false", "regime"
-EVENT_FIELDS: dict[EventKind, dict[str, tuple[str, float, float, Any]]] = {
-    EventKind.LEADERSHIP_CHANGE: {"regime": (_REGIME, 0, 0, "ripe"), "position": (_NUM, 0, 1, None)},
-    EventKind.DELEGATION_DOWNGRADE: {"factor": (_NUM, 0.05, 1, None), "drop": (_NUM, 0, 1, 0.0)},
-    EventKind.DELEGATION_UPGRADE: {"factor": (_NUM, 0.05, 1, None), "recall": (_NUM, 0, 1, 1.0)},
-    EventKind.CHANNEL_CLOSE: {},
-    EventKind.CHANNEL_REOPEN: {"setup_rounds": (_INT, 0, 50, None), "fresh_personnel": (_BOOL, 0, 0, True)},
-    EventKind.TURNOVER_SHOCK: {"fraction": (_NUM, 0, 1, 0.5)},
-    EventKind.CRISIS: {"severity": (_NUM, 0, 1, 0.5)},
-    EventKind.GATEKEEPER_CHANGE: {"value": (_NUM, 0, 1, 1.0)},
-    EventKind.FOLLOW_UP: {"value": (_NUM, 0, 1, 0.5)},
-}
-#: Kinds that act on sides (and so take ``side = "NAME"`` or ``"all"``).
-SIDED = {
-    EventKind.LEADERSHIP_CHANGE,
-    EventKind.DELEGATION_DOWNGRADE,
-    EventKind.DELEGATION_UPGRADE,
-    EventKind.TURNOVER_SHOCK,
-    EventKind.GATEKEEPER_CHANGE,
-}
-
-
-@dataclass(frozen=True)
-class Event:
-    """One scheduled event; ``sides`` are side indices, ``values`` its validated fields."""
-
-    round: int
-    kind: EventKind
-    sides: tuple[int, ...] = ()
-    values: tuple[tuple[str, Any], ...] = ()
-
-    def get(self, name: str) -> Any:
-        return dict(self.values)[name]
-
-    def describe(self, side_names: list[str]) -> str:
-        who = "" if not self.sides else " " + ("all" if len(self.sides) == len(side_names) else
-                                              ",".join(side_names[s] for s in self.sides))
-        vals = " ".join(f"{k}={v}" for k, v in self.values if v is not None)
-        return f"{self.kind.value}{who} {vals}".strip()
-
-
-@dataclass(frozen=True)
-class SideSpec:
-    name: str
-    host: bool = False
-    regime: Regime = Regime.LEAN
-    params: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Scenario:
-    """A validated scenario file (or one built in Python)."""
-
-    name: str
-    description: str = ""
-    source: str = ""
-    rounds: int = 60
-    channel: str = "track2"
-    channel_open: bool = True
-    sides: list[SideSpec] = field(default_factory=list)
-    params: dict[str, float] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-    path: str = "<python>"
-
-
-@dataclass
-class Setup:
-    """A scenario with every parameter resolved: what the state and rules are built from."""
-
-    scenario: Scenario
-    side_names: list[str]
-    host: list[bool]
-    regime: list[Regime]
-    side: dict[str, list[float]]  # side parameter -> one value per side
-    channel: dict[str, float]  # channel parameter -> value
-    events: list[Event]
-    rounds: int
-
-    @property
-    def members(self) -> list[int]:
-        return [int(m) for m in self.side["members"]]
+#: The shipped scenarios and experiments: package data (``sim/data``), so an installed wheel has them.
+SCENARIO_DIR = Path(str(files("sim").joinpath("data", "scenarios")))
+EXPERIMENT_DIR = Path(str(files("sim").joinpath("data", "experiments")))
 
 
 # ---------------------------------------------------------------- loading
@@ -209,7 +97,7 @@ def scenario_from_dict(data: Mapping[str, Any], src: str = "<python>", default_n
     raw_events = data.get("events", [])
     if not isinstance(raw_events, list):
         raise InputError(src, "events", raw_events, "allowed: a list of [[events]] tables")
-    events = [_event(src, f"events[{i}]", e, names, rounds) for i, e in enumerate(raw_events)]
+    events = [parse_event(src, f"events[{i}]", e, names, rounds) for i, e in enumerate(raw_events)]
     events.sort(key=lambda e: e.round)
     return Scenario(
         name=str(data.get("name", default_name)),
@@ -254,7 +142,7 @@ def _params(src: str, where: str, raw: Any, allow_side: bool) -> dict[str, float
     return out
 
 
-def _event(src: str, where: str, e: Any, names: list[str], rounds: int) -> Event:
+def parse_event(src: str, where: str, e: Any, names: list[str], rounds: int) -> Event:
     if not isinstance(e, dict):
         raise InputError(src, where, e, "allowed: a table with round, kind and the kind's fields")
     kinds = ", ".join(k.value for k in EventKind)
@@ -284,12 +172,12 @@ def _event(src: str, where: str, e: Any, names: list[str], rounds: int) -> Event
     for k, (typ, lo, hi, default) in fields.items():
         v = e.get(k, default)
         if v is not None and k in e:
-            if typ == _REGIME:
+            if typ == REGIME:
                 v = _regime(src, f"{where}.{k}", v).value
-            elif typ == _BOOL:
+            elif typ == BOOL:
                 if not isinstance(v, bool):
                     raise InputError(src, f"{where}.{k}", v, "allowed: true or false")
-            elif typ == _INT:
+            elif typ == INT:
                 v = _int(src, f"{where}.{k}", v, int(lo), int(hi))
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
                 raise InputError(src, f"{where}.{k}", v, f"allowed: a number in [{lo}, {hi}]")

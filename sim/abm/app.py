@@ -1,6 +1,6 @@
 """The interactive explorer (Solara, the stack under Mesa's SolaraViz).
 
-Start it with ``dialogue-sim app`` or ``solara run sim/app.py``. Pick a scenario, move the
+Start it with ``dialogue-sim app`` or ``solara run sim/abm/app.py``. Pick a scenario, move the
 sliders (generated from the parameter spec), set a seed, then step, play or reset. Compare
 mode runs a second setting on the same seed beside the first and plots the difference.
 
@@ -22,14 +22,14 @@ import numpy as np  # noqa: E402
 import solara  # noqa: E402
 import solara.lab  # noqa: E402
 
-from sim.model import DialogueModel  # noqa: E402
-from sim.params import PARAMS, Param, Scope  # noqa: E402
-from sim.plots import mark  # noqa: E402
-from sim.scenario import load_scenario, resolve, scenario_names  # noqa: E402
-from sim.state import rank_of  # noqa: E402
+from sim.abm.model import DialogueModel  # noqa: E402
+from sim.abm.plots import mark  # noqa: E402
+from sim.core.params import PARAMS, Param, Scope  # noqa: E402
+from sim.core.state import rank_of  # noqa: E402
+from sim.scenarios import load_scenario, resolve, scenario_names  # noqa: E402
 
 #: Parameters offered as sliders, in this order (each slider's label, bounds, step, units and
-#: default come from the spec in sim.params).
+#: default come from the spec in sim.core.params).
 EXPLORER_PARAMS = ["turnover", "handover", "institutional_memory", "familiarity_gain", "familiarity_fatigue",
                    "familiarity_decay", "follow_up", "openness", "script_pressure", "reporting", "gatekeeping",
                    "translation_loss", "cynicism_rate", "idea_rate", "confidence_bound", "setup_rounds"]
@@ -167,7 +167,7 @@ def positions_figure(model: DialogueModel) -> plt.Figure:
 def readout(label: str, model: DialogueModel) -> str:
     """One line of current values (also what the browser tests read)."""
     df = model.datacollector.get_model_vars_dataframe().iloc[-1]
-    return (f"{label}: round {model.round} · agreement {int(df['agreement'])} · progress {df['progress']:.3f} · "
+    return (f"{label}: round {model.steps} · agreement {int(df['agreement'])} · progress {df['progress']:.3f} · "
             f"trust {df['trust']:.3f} · position gap {df['position_gap']:.3f} · "
             f"ideas reported {int(df['ideas_reported'])} · cost {df['cost']:.1f}")
 
@@ -207,7 +207,7 @@ def Page():
 
     def do_step():
         for _, m in models:
-            if m.round < m.setup.rounds:
+            if m.steps < m.setup.rounds:
                 m.step()
         set_render(lambda x: x + 1)
 
@@ -216,7 +216,7 @@ def Page():
         tick.value = tick.value - 1  # a new negative value rebuilds the models
 
     async def play_loop():
-        while playing.value and models[0][1].round < models[0][1].setup.rounds:
+        while playing.value and models[0][1].steps < models[0][1].setup.rounds:
             await asyncio.sleep(PLAY_INTERVAL)
             do_step()
         playing.value = False

@@ -8,17 +8,17 @@ from typing import Any
 
 import mesa
 
-from .agents import Delegate
-from .dynamics import step as advance
-from .metrics import METRICS
-from .scenario import Scenario, load_scenario, resolve
-from .state import Params, initial_state, layout_of
+from sim.abm.agents import Delegate
+from sim.core.metrics import METRICS
+from sim.core.state import Params, initial_state, layout_of
+from sim.core.step import step as advance
+from sim.scenarios import Scenario, load_scenario, resolve
 
 AGENT_REPORTERS = ["side", "active", "private", "expressed", "openness", "rank", "tenure", "familiarity"]
 
 
 def report_metric(name: str, model: DialogueModel) -> float:
-    """Model reporter: one outcome of :data:`sim.metrics.METRICS` for this run."""
+    """Model reporter: one outcome of :data:`sim.core.metrics.METRICS` for this run."""
     return float(METRICS[name](model.state, model.layout)[0])
 
 
@@ -36,7 +36,7 @@ class DialogueModel(mesa.Model):
         rounds: the horizon (defaults to the scenario's); ``running`` turns False there.
         overrides: parameter values, ``{"turnover": 0.5, "Canada.turnover": 0.6}``.
         rng: seed or generator (Mesa's ``rng``); the same integer seed gives the same run.
-        **params: any parameter of :data:`sim.params.PARAMS`, applied to all sides
+        **params: any parameter of :data:`sim.core.params.PARAMS`, applied to all sides
             (so that ``mesa.batch_run`` can sweep them).
     """
 
@@ -66,10 +66,6 @@ class DialogueModel(mesa.Model):
             agent_reporters={k: k for k in AGENT_REPORTERS},
         )
         self.datacollector.collect(self)
-
-    @property
-    def round(self) -> int:
-        return self.state.round
 
     def step(self) -> None:
         """One round: events, turnover, motivation, the meeting, ideas, agreement, cost."""

@@ -1,7 +1,7 @@
 """Statistics on sweep results: confidence intervals, paired effects under common random
 numbers, replication adequacy, Kaplan–Meier time to agreement, Sobol and Morris indices.
 
-Everything here takes plain arrays or the runs table (pandas) of :func:`sim.sweep.read_runs`.
+Everything here takes plain arrays or the runs table (pandas) of :func:`sim.batch.sweep.read_runs`.
 """
 
 from __future__ import annotations

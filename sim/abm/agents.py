@@ -5,7 +5,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from .state import rank_of
+from sim.core.state import rank_of
 
 
 class Delegate(mesa.Agent):

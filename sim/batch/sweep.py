@@ -33,9 +33,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .ensemble import OUTCOMES, simulate
-from .experiment import Experiment, chunks
-from .scenario import InputError
+from sim.batch.ensemble import OUTCOMES, simulate
+from sim.batch.experiment import Experiment, chunks
+from sim.scenarios import InputError
 
 # ---------------------------------------------------------------- one chunk
 
@@ -191,7 +191,7 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
     import mesa
     import scipy
 
-    from . import __version__
+    from sim.version import __version__
 
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -271,7 +271,7 @@ def _processes(exp: Experiment, out: Path, todo: Iterable[tuple[int, Sequence[in
         ctx = get_context("fork")  # single-threaded driver: fork is safe and starts at once
     elif sys.platform.startswith("linux"):
         ctx = get_context("forkserver")
-        ctx.set_forkserver_preload(["sim.sweep"])  # workers fork with the package already imported
+        ctx.set_forkserver_preload(["sim.batch.sweep"])  # workers fork with the package already imported
     else:
         ctx = get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(exp,)) as pool:

@@ -1,8 +1,8 @@
 """The model's rules, each a short function over numpy arrays.
 
 Arrays carry a leading run axis ``B`` (one run in :class:`sim.DialogueModel`, many in
-:mod:`sim.ensemble`), then members ``N``, sides ``S`` or idea bins ``G``. Every rule is
-written once, here; the per-run model and the ensemble both call :func:`sim.dynamics.step`,
+:mod:`sim.batch.ensemble`), then members ``N``, sides ``S`` or idea bins ``G``. Every rule is
+written once, here; the per-run model and the ensemble both call :func:`sim.core.step.step`,
 which composes these. Equations use: x private position, y expressed position,
 L the leadership's line, σ script pressure, λ openness, F familiarity, m motivation.
 """
