@@ -34,8 +34,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def reference(n: int, rounds: int = 60, members: int = 6, name: str = "bench", **kw) -> Experiment:
     """The reference workload: leadership-change, 2 sides × ``members``, ``rounds`` rounds, n runs."""
-    return Experiment(name=name, scenarios=["leadership-change"], seed=2026, replications=n, rounds=rounds,
-                      params={"members": members}, timeseries=["agreement", "trust", "progress"], every=10, **kw)
+    return Experiment(
+        name=name,
+        scenarios=["leadership-change"],
+        seed=2026,
+        replications=n,
+        rounds=rounds,
+        params={"members": members},
+        timeseries=["agreement", "trust", "progress"],
+        every=10,
+        **kw,
+    )
 
 
 def time_sweep(exp: Experiment, workers: int) -> tuple[float, Path]:
@@ -48,9 +57,14 @@ def time_sweep(exp: Experiment, workers: int) -> tuple[float, Path]:
 def time_batch_run(exp: Experiment) -> tuple[float, list[dict]]:
     seeds = [exp.seed_of(0, r) for r in range(exp.replications)]
     t0 = time.perf_counter()
-    rows = mesa.batch_run(DialogueModel, parameters={"scenario": ["leadership-change"], "members": [6],
-                                                     "rounds": [exp.rounds]},
-                          rng=seeds, max_steps=exp.rounds, number_processes=1, display_progress=False)
+    rows = mesa.batch_run(
+        DialogueModel,
+        parameters={"scenario": ["leadership-change"], "members": [6], "rounds": [exp.rounds]},
+        rng=seeds,
+        max_steps=exp.rounds,
+        number_processes=1,
+        display_progress=False,
+    )
     return time.perf_counter() - t0, rows
 
 
@@ -60,9 +74,14 @@ def cli_sweep(n: int, workers: int) -> float:
     (d / "exp.toml").write_text(
         'name = "bench"\nseed = 2026\nscenarios = ["leadership-change"]\n'
         f"replications = {n}\nrounds = 60\nchunk_size = 500\n"
-        '[params]\nmembers = 6\n[output]\ntimeseries = ["agreement", "trust", "progress"]\nevery = 10\n')
-    subprocess.run([sys.executable, "-m", "sim", "sweep", str(d / "exp.toml"), "--out", str(d / "out"),
-                    "--workers", str(workers)], check=True, cwd=ROOT, capture_output=True)
+        '[params]\nmembers = 6\n[output]\ntimeseries = ["agreement", "trust", "progress"]\nevery = 10\n'
+    )
+    subprocess.run(
+        [sys.executable, "-m", "sim", "sweep", str(d / "exp.toml"), "--out", str(d / "out"), "--workers", str(workers)],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
     session = json.loads((d / "out" / "manifest.json").read_text())["sessions"][-1]
     return n / session["elapsed_s"]
 
@@ -73,8 +92,7 @@ def main() -> None:
     ap.add_argument("--million", action="store_true", help="also run the 1,000,000-run memory check")
     args = ap.parse_args()
     n_ref = 300 if args.quick else 2000
-    res: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                             "platform": platform.platform()}}
+    res: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}}
 
     # 1. one process: our sweep vs mesa.batch_run, same seeds
     exp = reference(n_ref)
@@ -86,12 +104,16 @@ def main() -> None:
         final.setdefault(r["RunId"], r)
     mesa_agree = np.array([bool(final[i]["agreement"]) for i in sorted(final)])
     same = bool((mesa_agree == ours["agreement"].to_numpy()).all()) if len(final) == len(ours) else None
-    res["reference"] = {"runs": n_ref, "ours_runs_per_s": n_ref / t_ours, "batch_run_runs_per_s": n_ref / t_mesa,
-                        "ratio": t_mesa / t_ours, "same_agreement_outcomes": same}
+    res["reference"] = {
+        "runs": n_ref,
+        "ours_runs_per_s": n_ref / t_ours,
+        "batch_run_runs_per_s": n_ref / t_mesa,
+        "ratio": t_mesa / t_ours,
+        "same_agreement_outcomes": same,
+    }
     print(f"reference workload ({n_ref} runs, leadership-change, 2×6 members, 60 rounds), one process:")
     print(f"  mesa.batch_run  {n_ref / t_mesa:9.1f} runs/s")
-    print(f"  our sweep       {n_ref / t_ours:9.1f} runs/s   ratio {t_mesa / t_ours:.1f}×   "
-          f"identical agreement outcomes: {same}")
+    print(f"  our sweep       {n_ref / t_ours:9.1f} runs/s   ratio {t_mesa / t_ours:.1f}×   identical agreement outcomes: {same}")
 
     # 2. scaling with members and rounds (one process)
     n_scale = 500 if args.quick else 2000
@@ -171,8 +193,10 @@ def memory_run(n: int, workers: int = 2) -> dict:
         raise SystemExit(f"memory run failed with status {proc.returncode}")
     t = time.perf_counter() - t0
     disk = sum(p.stat().st_size for p in out.rglob("*.parquet"))
-    print(f"  {n:>9,d} runs in {t:5.0f}s ({n / t:5.0f} runs/s); peak memory (PSS, driver + workers) "
-          f"{peak:5.0f} MiB; results on disk {disk / 2**20:.0f} MiB")
+    print(
+        f"  {n:>9,d} runs in {t:5.0f}s ({n / t:5.0f} runs/s); peak memory (PSS, driver + workers) "
+        f"{peak:5.0f} MiB; results on disk {disk / 2**20:.0f} MiB"
+    )
     return {"runs": n, "seconds": t, "runs_per_s": n / t, "peak_pss_mib": peak, "disk_mib": disk / 2**20}
 
 

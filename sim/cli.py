@@ -83,8 +83,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-seed{args.seed}"
     check_out_dir(out)
     if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").exists():
-        raise InputError("--out", "out", str(out), "is a folder that holds something other than a run; "
-                         "allowed: a new folder or an earlier run's folder (which is replaced)")
+        raise InputError(
+            "--out",
+            "out",
+            str(out),
+            "is a folder that holds something other than a run; allowed: a new folder or an earlier run's folder (which is replaced)",
+        )
     model = DialogueModel(sc, rounds=args.rounds, overrides=parse_set(args.set), rng=args.seed)
     model.run_for(model.setup.rounds)
     df = model.datacollector.get_model_vars_dataframe()
@@ -97,8 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             df.to_parquet(tmp / "timeseries.parquet")
             agents.to_parquet(tmp / "members.parquet", index=False)
-        plot_run(df, model.setup.events, model.layout.side_names,
-                 f"{sc.name} (seed {args.seed})", tmp / "curves.png")
+        plot_run(df, model.setup.events, model.layout.side_names, f"{sc.name} (seed {args.seed})", tmp / "curves.png")
         summary = summarize(model)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         (tmp / "events.log").write_text("\n".join(model.log) + "\n")
@@ -136,16 +139,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
     out = Path(args.out) if args.out else Path("results") / exp.name
     check_out_dir(out)
-    print(f"experiment {exp.name}: {exp.n_runs} runs ({len(exp.scenarios)} scenario(s) × {len(exp.points)} point(s) × "
-          f"{len(exp.arms)} arm(s) × {exp.replications} replication(s)) → {out}", file=sys.stderr)
+    print(
+        f"experiment {exp.name}: {exp.n_runs} runs ({len(exp.scenarios)} scenario(s) × {len(exp.points)} point(s) × "
+        f"{len(exp.arms)} arm(s) × {exp.replications} replication(s)) → {out}",
+        file=sys.stderr,
+    )
     try:
         summary = run_sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume)
     except KeyboardInterrupt:
         print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
         return 130
-    print(f"done: {summary['completed']}/{summary['n_runs']} runs, {summary['failed']} failed, "
-          f"{summary['runs_this_session']} this session in {summary['elapsed_s']:.1f}s "
-          f"({summary['runs_per_s']} runs/s, {summary['executor']}); results in {out}")
+    print(
+        f"done: {summary['completed']}/{summary['n_runs']} runs, {summary['failed']} failed, "
+        f"{summary['runs_this_session']} this session in {summary['elapsed_s']:.1f}s "
+        f"({summary['runs_per_s']} runs/s, {summary['executor']}); results in {out}"
+    )
     return 0
 
 
@@ -194,8 +202,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise InputError("--port", "port", args.port, "allowed: a whole number in [1, 65535]")
     app = Path(__file__).resolve().parent / "abm" / "app.py"
-    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
-           "--no-open", "--production"]
+    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port), "--no-open", "--production"]
     print(f"explorer on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
         return subprocess.call(cmd)
@@ -213,8 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_params)
     p = sub.add_parser("run", help="run one scenario and write its time series and curves")
     p.add_argument("scenario", help="a scenario name (see 'scenarios') or a path to a TOML file")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter for all sides, or SIDE.NAME=VALUE for one side")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter for all sides, or SIDE.NAME=VALUE for one side",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO-seedN)")

@@ -88,7 +88,6 @@ def side_slice(model_or_layout: Any, side: int) -> slice:
     return slice(int(starts[side]), int(starts[side + 1]))
 
 
-
 DIALOGUE_SIM = Path(sys.executable).parent / "dialogue-sim"
 
 # Both leaderships ripe from the start: most runs reach an agreement within 20 rounds.
@@ -112,9 +111,16 @@ kind = "crisis"
 
 SHIFT, WINDOW, HORIZON = 40, 10, 60
 MAIN, PLACEBO = "leadership-change", "lean-years"
-ANALYSIS = {"shift_round": SHIFT, "window": WINDOW, "windows": [5, 10], "reference": "wind-down",
-            "treatment": "keep-open", "main": MAIN, "placebo": PLACEBO,
-            "phase": [["turnover", "handover"], ["window", "turnover"]]}
+ANALYSIS = {
+    "shift_round": SHIFT,
+    "window": WINDOW,
+    "windows": [5, 10],
+    "reference": "wind-down",
+    "treatment": "keep-open",
+    "main": MAIN,
+    "placebo": PLACEBO,
+    "phase": [["turnover", "handover"], ["window", "turnover"]],
+}
 
 
 def wind_down_arm():
@@ -128,11 +134,17 @@ def small_experiment(**kw):
     from sim.batch.experiment import Arm, Experiment
 
     base = dict(
-        name="small-lean-years", description="A small version of experiments/lean-years.toml.",
-        scenarios=[MAIN, PLACEBO], seed=1997, replications=4, rounds=HORIZON,
+        name="small-lean-years",
+        description="A small version of experiments/lean-years.toml.",
+        scenarios=[MAIN, PLACEBO],
+        seed=1997,
+        replications=4,
+        rounds=HORIZON,
         arms=[Arm("keep-open"), wind_down_arm()],
-        design="grid", design_params={"turnover": [0.05, 0.3], "handover": [0.0, 1.0]},
-        timeseries=["agreement", "trust", "progress", "cost"], analysis=ANALYSIS,
+        design="grid",
+        design_params={"turnover": [0.05, 0.3], "handover": [0.0, 1.0]},
+        timeseries=["agreement", "trust", "progress", "cost"],
+        analysis=ANALYSIS,
     )
     return Experiment(**(base | kw))
 

@@ -17,8 +17,9 @@ LINT = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imp
 
 def lint(cwd: Path) -> subprocess.CompletedProcess:
     """Run import-linter on the package found in ``cwd`` with the contracts of ``cwd/pyproject.toml``."""
-    return subprocess.run([*LINT, "--no-cache"], cwd=cwd, env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*LINT, "--no-cache"], cwd=cwd, env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120
+    )
 
 
 def copy_tree(tmp: Path) -> Path:
@@ -33,12 +34,15 @@ class TestContracts:
         assert r.returncode == 0, r.stdout + r.stderr
         assert "2 kept, 0 broken" in r.stdout
 
-    @pytest.mark.parametrize(("module", "line", "contract"), [
-        ("core/rules.py", "import sim.analysis.stats", "layers follow the data flow"),
-        ("scenarios/loader.py", "from sim.batch import ensemble", "layers follow the data flow"),
-        ("batch/ensemble.py", "import sim.abm.model", "layers follow the data flow"),
-        ("core/state.py", "import pandas", "the model core is numpy only"),
-    ])
+    @pytest.mark.parametrize(
+        ("module", "line", "contract"),
+        [
+            ("core/rules.py", "import sim.analysis.stats", "layers follow the data flow"),
+            ("scenarios/loader.py", "from sim.batch import ensemble", "layers follow the data flow"),
+            ("batch/ensemble.py", "import sim.abm.model", "layers follow the data flow"),
+            ("core/state.py", "import pandas", "the model core is numpy only"),
+        ],
+    )
     def test_wrong_way_import_breaks_a_contract(self, tmp_path, module, line, contract):
         tree = copy_tree(tmp_path)
         target = tree / "sim" / module

@@ -16,8 +16,7 @@ SHIFT, WINDOW, RUNS = 40, 10, 300
 def _arms():
     sc = load_scenario("leadership-change")
     reopen = Event(SHIFT, EventKind.CHANNEL_REOPEN, (), (("setup_rounds", None), ("fresh_personnel", True)))
-    wind = dataclasses.replace(sc, events=sorted([*sc.events, Event(10, EventKind.CHANNEL_CLOSE), reopen],
-                                                 key=lambda e: e.round))
+    wind = dataclasses.replace(sc, events=sorted([*sc.events, Event(10, EventKind.CHANNEL_CLOSE), reopen], key=lambda e: e.round))
     return sc, wind
 
 

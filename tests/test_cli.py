@@ -28,70 +28,100 @@ GOOD_SIDES = '[[sides]]\nname = "A"\n[[sides]]\nname = "B"\n'
 #             file contents or None, substrings the error line must contain:
 #             source (file or --set), field, bad value, what is allowed)
 CASES = [
-    ("set-unknown-param", ["lean-years", "--set", "bogus=1"], None,
-     ["--set", "bogus", "1", "unknown parameter", "allowed", "turnover"]),
-    ("set-out-of-bounds", ["lean-years", "--set", "turnover=1.5"], None,
-     ["--set", "turnover", "1.5", "allowed", "[0, 1]"]),
-    ("set-not-a-number", ["lean-years", "--set", "turnover=high"], None,
-     ["--set", "turnover", "high", "allowed", "[0, 1]"]),
-    ("set-not-whole", ["lean-years", "--set", "members=2.5"], None,
-     ["--set", "members", "2.5", "allowed", "whole number", "[1, 40]"]),
-    ("set-unknown-side", ["lean-years", "--set", "Z.turnover=0.5"], None,
-     ["--set", "Z.turnover", "0.5", "unknown side", "allowed", "A, B"]),
-    ("set-side-channel-param", ["lean-years", "--set", "A.self_weight=2"], None,
-     ["--set", "A.self_weight", "2", "channel parameter"]),
-    ("set-syntax-no-equals", ["lean-years", "--set", "turnover"], None,
-     ["--set", "argument", "turnover", "name=value"]),
-    ("set-syntax-no-name", ["lean-years", "--set", "=0.5"], None,
-     ["--set", "argument", "=0.5", "name=value"]),
-    ("set-syntax-no-value", ["lean-years", "--set", "turnover="], None,
-     ["--set", "argument", "turnover=", "name=value"]),
-    ("file-unknown-param", ["FILE"], "rounds = 10\n[params]\nbogus = 1\n" + GOOD_SIDES,
-     ["FILE", "params.bogus", "1", "unknown parameter", "allowed", "turnover"]),
-    ("file-side-unknown-param", ["FILE"],
-     'rounds = 10\n[[sides]]\nname = "A"\n[sides.params]\nbogus = 0.5\n[[sides]]\nname = "B"\n',
-     ["FILE", "sides[0].params.bogus", "0.5", "unknown parameter", "allowed"]),
-    ("file-unknown-event-kind", ["FILE"],
-     "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 3\nkind = "meteor"\n',
-     ["FILE", "events[0].kind", "meteor", "unknown event kind", "allowed", "channel_close"]),
-    ("file-out-of-bounds", ["FILE"], "rounds = 10\n[params]\nturnover = 1.5\n" + GOOD_SIDES,
-     ["FILE", "params.turnover", "1.5", "allowed", "[0, 1]"]),
-    ("file-side-out-of-bounds", ["FILE"],
-     'rounds = 10\n[[sides]]\nname = "A"\n[[sides]]\nname = "B"\n[sides.params]\nmembers = 0\n',
-     ["FILE", "sides[1].params.members", "0", "allowed", "[1, 40]"]),
-    ("file-event-value-out-of-bounds", ["FILE"],
-     "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 3\nkind = "crisis"\nseverity = 2.0\n',
-     ["FILE", "events[0].severity", "2.0", "allowed", "[0, 1]"]),
-    ("file-event-past-horizon", ["FILE"],
-     "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 12\nkind = "channel_close"\n',
-     ["FILE", "events[0].round", "12", "allowed", "[1, 10]"]),
-    ("rounds-before-event-in-file", ["FILE", "--rounds", "5"],
-     "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 8\nkind = "channel_close"\n',
-     ["FILE", "round", "8", "horizon", "allowed", "[1, 5]"]),
-    ("rounds-before-event-shipped", ["leadership-change", "--rounds", "10"], None,
-     [LEADERSHIP, "round", "40", "horizon", "allowed", "[1, 10]"]),
-    ("rounds-zero", ["lean-years", "--rounds", "0"], None,
-     ["--rounds", "rounds", "0", "allowed"]),
-    ("malformed-toml", ["FILE"], "rounds = = 3\n[params\n",
-     ["FILE", "toml", "valid TOML"]),
-    ("file-unknown-field", ["FILE"], "rounds = 10\ncolour = 'red'\n" + GOOD_SIDES,
-     ["FILE", "colour", "red", "unknown field", "allowed"]),
-    ("unknown-scenario", ["no-such-scenario"], None,
-     ["scenario", "name", "no-such-scenario", "allowed", "lean-years"]),
-    ("missing-toml-file", ["MISSING"], None,
-     ["MISSING", "no such file"]),
-    ("bad-format", ["lean-years", "--format", "xml"], None,
-     ["--format", "format", "xml", "allowed", "csv", "parquet"]),
-    ("set-integer-infinite", ["lean-years", "--set", "members=inf"], None,
-     ["--set", "members", "inf", "allowed", "[1, 40]"]),
-    ("file-integer-infinite", ["FILE"], "rounds = 10\n[params]\nmembers = inf\n" + GOOD_SIDES,
-     ["FILE", "params.members", "inf", "allowed", "[1, 40]"]),
-    ("file-integer-nan", ["FILE"], "rounds = 10\n[params]\nsetup_rounds = nan\n" + GOOD_SIDES,
-     ["FILE", "params.setup_rounds", "nan", "allowed", "[0, 50]"]),
-    ("file-number-nan", ["FILE"], "rounds = 10\n[params]\nturnover = nan\n" + GOOD_SIDES,
-     ["FILE", "params.turnover", "nan", "allowed", "[0, 1]"]),
-    ("negative-seed", ["lean-years", "--rounds", "3", "--seed", "-1"], None,
-     ["--seed", "-1", "allowed"]),
+    ("set-unknown-param", ["lean-years", "--set", "bogus=1"], None, ["--set", "bogus", "1", "unknown parameter", "allowed", "turnover"]),
+    ("set-out-of-bounds", ["lean-years", "--set", "turnover=1.5"], None, ["--set", "turnover", "1.5", "allowed", "[0, 1]"]),
+    ("set-not-a-number", ["lean-years", "--set", "turnover=high"], None, ["--set", "turnover", "high", "allowed", "[0, 1]"]),
+    ("set-not-whole", ["lean-years", "--set", "members=2.5"], None, ["--set", "members", "2.5", "allowed", "whole number", "[1, 40]"]),
+    (
+        "set-unknown-side",
+        ["lean-years", "--set", "Z.turnover=0.5"],
+        None,
+        ["--set", "Z.turnover", "0.5", "unknown side", "allowed", "A, B"],
+    ),
+    ("set-side-channel-param", ["lean-years", "--set", "A.self_weight=2"], None, ["--set", "A.self_weight", "2", "channel parameter"]),
+    ("set-syntax-no-equals", ["lean-years", "--set", "turnover"], None, ["--set", "argument", "turnover", "name=value"]),
+    ("set-syntax-no-name", ["lean-years", "--set", "=0.5"], None, ["--set", "argument", "=0.5", "name=value"]),
+    ("set-syntax-no-value", ["lean-years", "--set", "turnover="], None, ["--set", "argument", "turnover=", "name=value"]),
+    (
+        "file-unknown-param",
+        ["FILE"],
+        "rounds = 10\n[params]\nbogus = 1\n" + GOOD_SIDES,
+        ["FILE", "params.bogus", "1", "unknown parameter", "allowed", "turnover"],
+    ),
+    (
+        "file-side-unknown-param",
+        ["FILE"],
+        'rounds = 10\n[[sides]]\nname = "A"\n[sides.params]\nbogus = 0.5\n[[sides]]\nname = "B"\n',
+        ["FILE", "sides[0].params.bogus", "0.5", "unknown parameter", "allowed"],
+    ),
+    (
+        "file-unknown-event-kind",
+        ["FILE"],
+        "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 3\nkind = "meteor"\n',
+        ["FILE", "events[0].kind", "meteor", "unknown event kind", "allowed", "channel_close"],
+    ),
+    (
+        "file-out-of-bounds",
+        ["FILE"],
+        "rounds = 10\n[params]\nturnover = 1.5\n" + GOOD_SIDES,
+        ["FILE", "params.turnover", "1.5", "allowed", "[0, 1]"],
+    ),
+    (
+        "file-side-out-of-bounds",
+        ["FILE"],
+        'rounds = 10\n[[sides]]\nname = "A"\n[[sides]]\nname = "B"\n[sides.params]\nmembers = 0\n',
+        ["FILE", "sides[1].params.members", "0", "allowed", "[1, 40]"],
+    ),
+    (
+        "file-event-value-out-of-bounds",
+        ["FILE"],
+        "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 3\nkind = "crisis"\nseverity = 2.0\n',
+        ["FILE", "events[0].severity", "2.0", "allowed", "[0, 1]"],
+    ),
+    (
+        "file-event-past-horizon",
+        ["FILE"],
+        "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 12\nkind = "channel_close"\n',
+        ["FILE", "events[0].round", "12", "allowed", "[1, 10]"],
+    ),
+    (
+        "rounds-before-event-in-file",
+        ["FILE", "--rounds", "5"],
+        "rounds = 10\n" + GOOD_SIDES + '[[events]]\nround = 8\nkind = "channel_close"\n',
+        ["FILE", "round", "8", "horizon", "allowed", "[1, 5]"],
+    ),
+    (
+        "rounds-before-event-shipped",
+        ["leadership-change", "--rounds", "10"],
+        None,
+        [LEADERSHIP, "round", "40", "horizon", "allowed", "[1, 10]"],
+    ),
+    ("rounds-zero", ["lean-years", "--rounds", "0"], None, ["--rounds", "rounds", "0", "allowed"]),
+    ("malformed-toml", ["FILE"], "rounds = = 3\n[params\n", ["FILE", "toml", "valid TOML"]),
+    ("file-unknown-field", ["FILE"], "rounds = 10\ncolour = 'red'\n" + GOOD_SIDES, ["FILE", "colour", "red", "unknown field", "allowed"]),
+    ("unknown-scenario", ["no-such-scenario"], None, ["scenario", "name", "no-such-scenario", "allowed", "lean-years"]),
+    ("missing-toml-file", ["MISSING"], None, ["MISSING", "no such file"]),
+    ("bad-format", ["lean-years", "--format", "xml"], None, ["--format", "format", "xml", "allowed", "csv", "parquet"]),
+    ("set-integer-infinite", ["lean-years", "--set", "members=inf"], None, ["--set", "members", "inf", "allowed", "[1, 40]"]),
+    (
+        "file-integer-infinite",
+        ["FILE"],
+        "rounds = 10\n[params]\nmembers = inf\n" + GOOD_SIDES,
+        ["FILE", "params.members", "inf", "allowed", "[1, 40]"],
+    ),
+    (
+        "file-integer-nan",
+        ["FILE"],
+        "rounds = 10\n[params]\nsetup_rounds = nan\n" + GOOD_SIDES,
+        ["FILE", "params.setup_rounds", "nan", "allowed", "[0, 50]"],
+    ),
+    (
+        "file-number-nan",
+        ["FILE"],
+        "rounds = 10\n[params]\nturnover = nan\n" + GOOD_SIDES,
+        ["FILE", "params.turnover", "nan", "allowed", "[0, 1]"],
+    ),
+    ("negative-seed", ["lean-years", "--rounds", "3", "--seed", "-1"], None, ["--seed", "-1", "allowed"]),
 ]
 
 
@@ -108,12 +138,10 @@ def _prepare(tmp_path: Path, argv: list[str], contents: str | None) -> tuple[lis
 
 
 def _expected(parts: list[str], tmp_path: Path) -> list[str]:
-    return [str(tmp_path / "bad.toml") if p == "FILE" else str(tmp_path / "missing.toml") if p == "MISSING" else p
-            for p in parts]
+    return [str(tmp_path / "bad.toml") if p == "FILE" else str(tmp_path / "missing.toml") if p == "MISSING" else p for p in parts]
 
 
-def _check_error(rc: int, stdout: str, stderr: str, expected: list[str], out: Path, tmp_path: Path,
-                 inputs: set[Path]) -> None:
+def _check_error(rc: int, stdout: str, stderr: str, expected: list[str], out: Path, tmp_path: Path, inputs: set[Path]) -> None:
     assert rc != 0
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, f"expected one error line, got: {stderr!r}"
@@ -262,8 +290,9 @@ def test_cli_run_toml_file(tmp_path, capsys):
 
 def test_cli_subprocess_happy_path(tmp_path):
     out = tmp_path / "sp"
-    proc = subprocess.run([str(EXE), "run", "lean-years", "--rounds", "5", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [str(EXE), "run", "lean-years", "--rounds", "5", "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / "summary.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sp"]

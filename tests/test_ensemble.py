@@ -37,8 +37,13 @@ def check_batch(runs: list[tuple[Scenario, dict]], seeds: list[int]) -> dict[str
         df = model.datacollector.get_model_vars_dataframe()
         assert len(df) == T + 1
         for name in METRICS:
-            np.testing.assert_allclose(out[name][b], df[name].to_numpy(dtype=float), rtol=1e-9, atol=1e-12,
-                                       err_msg=f"run {b} ({sc.name}, {ov}, seed {seed}): metric {name}")
+            np.testing.assert_allclose(
+                out[name][b],
+                df[name].to_numpy(dtype=float),
+                rtol=1e-9,
+                atol=1e-12,
+                err_msg=f"run {b} ({sc.name}, {ov}, seed {seed}): metric {name}",
+            )
         assert out["agreement_round"][b] == model.state.agreement_round[0]
     return out
 
@@ -50,14 +55,18 @@ def test_ensemble_identical_setups_match_models():
 
 def test_ensemble_mixed_parameters_and_timelines():
     sc = load_scenario("leadership-change")
-    closed = with_events(sc, [{"round": 10, "kind": "channel_close"},
-                              {"round": 25, "kind": "channel_reopen", "setup_rounds": 3}])
-    shocked = with_events(sc, [{"round": 12, "kind": "turnover_shock", "side": "A", "fraction": 0.7},
-                               {"round": 20, "kind": "delegation_downgrade", "side": "B", "drop": 0.5},
-                               {"round": 30, "kind": "delegation_upgrade", "side": "B"},
-                               {"round": 33, "kind": "crisis", "severity": 0.4},
-                               {"round": 35, "kind": "gatekeeper_change", "side": "A", "value": 0.9},
-                               {"round": 36, "kind": "follow_up", "value": 0.6}])
+    closed = with_events(sc, [{"round": 10, "kind": "channel_close"}, {"round": 25, "kind": "channel_reopen", "setup_rounds": 3}])
+    shocked = with_events(
+        sc,
+        [
+            {"round": 12, "kind": "turnover_shock", "side": "A", "fraction": 0.7},
+            {"round": 20, "kind": "delegation_downgrade", "side": "B", "drop": 0.5},
+            {"round": 30, "kind": "delegation_upgrade", "side": "B"},
+            {"round": 33, "kind": "crisis", "severity": 0.4},
+            {"round": 35, "kind": "gatekeeper_change", "side": "A", "value": 0.9},
+            {"round": 36, "kind": "follow_up", "value": 0.6},
+        ],
+    )
     runs = [
         (sc, {}),
         (sc, {"turnover": 0.5}),
@@ -110,8 +119,7 @@ def test_ensemble_sub_batches_match_models():
         model.run_for(12)
         df = model.datacollector.get_model_vars_dataframe()
         for name in METRICS:
-            np.testing.assert_allclose(out[name][b], df[name].to_numpy(dtype=float), rtol=1e-9, atol=1e-12,
-                                       err_msg=f"run {b}: {name}")
+            np.testing.assert_allclose(out[name][b], df[name].to_numpy(dtype=float), rtol=1e-9, atol=1e-12, err_msg=f"run {b}: {name}")
 
 
 def test_ensemble_every_keeps_a_subset_of_rounds():

@@ -27,8 +27,15 @@ def run(events=(), rounds=20, seed=3, **params):
 
 def test_every_event_kind_has_a_test():
     tested = {
-        "leadership_change", "delegation_downgrade", "delegation_upgrade", "channel_close", "channel_reopen",
-        "turnover_shock", "crisis", "gatekeeper_change", "follow_up",
+        "leadership_change",
+        "delegation_downgrade",
+        "delegation_upgrade",
+        "channel_close",
+        "channel_reopen",
+        "turnover_shock",
+        "crisis",
+        "gatekeeper_change",
+        "follow_up",
     }
     assert {k.value for k in EventKind} == tested
 
@@ -65,8 +72,10 @@ def test_leadership_change_without_position_keeps_line():
 
 
 def test_leadership_change_back_to_lean_lowers_motivation():
-    evs = [{"round": 2, "kind": "leadership_change", "side": "B", "regime": "ripe"},
-           {"round": 10, "kind": "leadership_change", "side": "B", "regime": "lean"}]
+    evs = [
+        {"round": 2, "kind": "leadership_change", "side": "B", "regime": "ripe"},
+        {"round": 10, "kind": "leadership_change", "side": "B", "regime": "lean"},
+    ]
     states, _ = run(evs)
     assert states[9].motivation[0, B] > 0.8
     assert states[20].motivation[0, B] < 0.2
@@ -108,8 +117,10 @@ def test_delegation_downgrade_default_factor_is_parameter():
 
 
 def _upgrade_run(recall: float):
-    evs = [{"round": 3, "kind": "delegation_downgrade", "side": "B", "factor": 0.5, "drop": 0.5},
-           {"round": 5, "kind": "delegation_upgrade", "side": "B", "factor": 0.5, "recall": recall}]
+    evs = [
+        {"round": 3, "kind": "delegation_downgrade", "side": "B", "factor": 0.5, "drop": 0.5},
+        {"round": 5, "kind": "delegation_upgrade", "side": "B", "factor": 0.5, "recall": recall},
+    ]
     return run(evs, initial_familiarity=0.6, institutional_memory=0.0, **QUIET)
 
 
@@ -286,9 +297,20 @@ def test_crisis_cuts_familiarity_by_severity():
 
 
 def _idea_rich(events):
-    return run(events, rounds=25, seed=5, idea_rate=1.0, initial_familiarity=1.0, script_pressure=0.0,
-               confidence_bound=1.0, reporting=1.0, rank=1.0, gatekeeping=0.0, translation_loss=0.0,
-               turnover=0.0)
+    return run(
+        events,
+        rounds=25,
+        seed=5,
+        idea_rate=1.0,
+        initial_familiarity=1.0,
+        script_pressure=0.0,
+        confidence_bound=1.0,
+        reporting=1.0,
+        rank=1.0,
+        gatekeeping=0.0,
+        translation_loss=0.0,
+        turnover=0.0,
+    )
 
 
 def test_gatekeeper_change_blocks_reports_to_that_side():

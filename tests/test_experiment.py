@@ -55,7 +55,9 @@ def test_arms_and_scenarios_share_seeds(tmp_path):
     exp = small(
         scenarios=["lean-years", str(tmp_path / "ripe.toml")],
         arms=[Arm("keep"), Arm("closed", channel_open=False), Arm("low", params={"turnover": 0.01})],
-        design="grid", design_params={"handover": [0.0, 1.0]}, replications=2,
+        design="grid",
+        design_params={"handover": [0.0, 1.0]},
+        replications=2,
     )
     ids = list(exp.run_ids())
     seeds = seeds_table(exp, ids)
@@ -71,8 +73,12 @@ def test_arms_and_scenarios_share_seeds(tmp_path):
 
 def test_run_index_enumerates_every_combination_once():
     exp = small(
-        scenarios=["lean-years", "one-sided-shift"], arms=[Arm("a"), Arm("b")],
-        design="grid", design_params={"turnover": [0.1, 0.2, 0.3]}, replications=2, rounds=None,
+        scenarios=["lean-years", "one-sided-shift"],
+        arms=[Arm("a"), Arm("b")],
+        design="grid",
+        design_params={"turnover": [0.1, 0.2, 0.3]},
+        replications=2,
+        rounds=None,
     )
     assert exp.n_runs == 2 * 3 * 2 * 2
     combos = [exp.run_index(r) for r in exp.run_ids()]
@@ -153,8 +159,12 @@ def test_none_design_is_one_point():
 
 
 def test_overrides_precedence_design_over_arm_over_params():
-    exp = small(params={"turnover": 0.3, "handover": 0.1}, arms=[Arm("x", params={"turnover": 0.2, "openness": 0.4})],
-                design="grid", design_params={"handover": [0.7]})
+    exp = small(
+        params={"turnover": 0.3, "handover": 0.1},
+        arms=[Arm("x", params={"turnover": 0.2, "openness": 0.4})],
+        design="grid",
+        design_params={"handover": [0.7]},
+    )
     assert exp.overrides(0, exp.arms[0]) == {"turnover": 0.2, "handover": 0.7, "openness": 0.4}
 
 
@@ -162,8 +172,7 @@ def test_overrides_precedence_design_over_arm_over_params():
 DESIGN_CASES = {
     "grid": (
         dict(design="grid", design_params=GRID),
-        '[design]\nkind = "grid"\n[design.params]\nturnover = [0.05, 0.2, 0.4]\nhandover = [0.0, 0.5, 1.0]\n'
-        "members = [4, 6]\n",
+        '[design]\nkind = "grid"\n[design.params]\nturnover = [0.05, 0.2, 0.4]\nhandover = [0.0, 0.5, 1.0]\nmembers = [4, 6]\n',
         18,
     ),
     "lhs": (
@@ -193,9 +202,17 @@ DESIGN_CASES = {
 @pytest.mark.parametrize("case", list(DESIGN_CASES))
 def test_python_and_toml_experiments_agree(tmp_path, case):
     kw, design_toml, n_points = DESIGN_CASES[case]
-    common = dict(name="same", scenarios=["lean-years"], seed=5, replications=2, rounds=15, chunk_size=5,
-                  arms=[Arm("keep"), Arm("wind", events=[{"round": 3, "kind": "channel_close"}])],
-                  timeseries=["agreement", "trust"], every=3)
+    common = dict(
+        name="same",
+        scenarios=["lean-years"],
+        seed=5,
+        replications=2,
+        rounds=15,
+        chunk_size=5,
+        arms=[Arm("keep"), Arm("wind", events=[{"round": 3, "kind": "channel_close"}])],
+        timeseries=["agreement", "trust"],
+        every=3,
+    )
     py = Experiment(**common, **kw)
     path = tmp_path / f"{case}.toml"
     path.write_text(
@@ -232,8 +249,7 @@ def test_shipped_experiment_files_load():
 
 
 def test_chunks_cover_every_run_once_in_order_and_respect_chunk_size():
-    exp = small(design="grid", design_params={"turnover": [0.1, 0.2, 0.3]}, arms=[Arm("a"), Arm("b")],
-                replications=4, chunk_size=5)
+    exp = small(design="grid", design_params={"turnover": [0.1, 0.2, 0.3]}, arms=[Arm("a"), Arm("b")], replications=4, chunk_size=5)
     plan = list(chunks(exp))
     assert [cid for cid, _ in plan] == list(range(len(plan)))
     assert [r for _, ids in plan for r in ids] == list(range(exp.n_runs))
@@ -257,22 +273,23 @@ BASE = 'name = "bad"\nscenarios = ["lean-years"]\nreplications = 2\nrounds = 15\
 #: (TOML text, field, value) of bad experiment files.
 BAD_FILES = {
     "unknown param": (BASE + "[params]\nnot_a_param = 0.5\n", "params.not_a_param", 0.5),
-    "unknown design param": (
-        BASE + '[design]\nkind = "grid"\n[design.params]\nbogus = [0.1, 0.2]\n', "design.params.bogus", [0.1, 0.2]),
+    "unknown design param": (BASE + '[design]\nkind = "grid"\n[design.params]\nbogus = [0.1, 0.2]\n', "design.params.bogus", [0.1, 0.2]),
     "bounds outside": (
         BASE + '[design]\nkind = "lhs"\nsamples = 4\n[design.params]\nturnover = [0.5, 1.5]\n',
-        "design.params.turnover", [0.5, 1.5]),
+        "design.params.turnover",
+        [0.5, 1.5],
+    ),
     "zero replications": (BASE.replace("replications = 2", "replications = 0"), "replications", 0),
     "unknown design kind": (BASE + '[design]\nkind = "factorial"\n', "design.kind", "factorial"),
     "unknown scenario": (BASE.replace("lean-years", "no-such-scenario"), "scenarios[0]", "no-such-scenario"),
     "arm event past horizon": (
         BASE + '[[arms]]\nname = "late"\nevents = [{ round = 30, kind = "channel_close" }]\n',
-        "arms.late.events[0].round", 30),
+        "arms.late.events[0].round",
+        30,
+    ),
     "scenario event past horizon": (BASE.replace("lean-years", "leadership-change"), "rounds", 15),
-    "grid value out of bounds": (
-        BASE + '[design]\nkind = "grid"\n[design.params]\nturnover = [0.1, 2.0]\n', "design.params.turnover", 2.0),
-    "arm param out of bounds": (
-        BASE + '[[arms]]\nname = "x"\nparams = { handover = -1.0 }\n', "arms.x.params.handover", -1.0),
+    "grid value out of bounds": (BASE + '[design]\nkind = "grid"\n[design.params]\nturnover = [0.1, 2.0]\n', "design.params.turnover", 2.0),
+    "arm param out of bounds": (BASE + '[[arms]]\nname = "x"\nparams = { handover = -1.0 }\n', "arms.x.params.handover", -1.0),
     "unknown top-level field": (BASE + "replicates = 3\n", "replicates", 3),
 }
 
@@ -309,17 +326,20 @@ def test_missing_file_raises_input_error(tmp_path):
     assert str(path) in str(ei.value)
 
 
-@pytest.mark.parametrize(("kw", "fld"), [
-    (dict(replications=0), "replications"),
-    (dict(design="lhs", design_params={"turnover": [0.0, 0.5]}, samples=0), "design.samples"),
-    (dict(design="grid", design_params={}), "design.params"),
-    (dict(design="table", rows=[]), "design.rows"),
-    (dict(arms=[Arm("a"), Arm("a")]), "arms"),
-    (dict(timeseries=["nonsense"]), "output.timeseries"),
-    (dict(every=0), "output.every"),
-    (dict(chunk_size=0), "chunk_size"),
-    (dict(design="grid", design_params={"Z.turnover": [0.1]}), "design.params.Z.turnover"),
-])
+@pytest.mark.parametrize(
+    ("kw", "fld"),
+    [
+        (dict(replications=0), "replications"),
+        (dict(design="lhs", design_params={"turnover": [0.0, 0.5]}, samples=0), "design.samples"),
+        (dict(design="grid", design_params={}), "design.params"),
+        (dict(design="table", rows=[]), "design.rows"),
+        (dict(arms=[Arm("a"), Arm("a")]), "arms"),
+        (dict(timeseries=["nonsense"]), "output.timeseries"),
+        (dict(every=0), "output.every"),
+        (dict(chunk_size=0), "chunk_size"),
+        (dict(design="grid", design_params={"Z.turnover": [0.1]}), "design.params.Z.turnover"),
+    ],
+)
 def test_bad_python_experiment_raises_input_error(kw, fld):
     with pytest.raises(InputError) as ei:
         small(**kw)
@@ -347,8 +367,9 @@ def test_cli_subprocess_exit_status_for_bad_experiment(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(BAD_FILES["bounds outside"][0])
     out = tmp_path / "results"
-    res = subprocess.run([str(DIALOGUE_SIM), "sweep", str(path), "--out", str(out)], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=60)
+    res = subprocess.run(
+        [str(DIALOGUE_SIM), "sweep", str(path), "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
     assert res.returncode != 0
     lines = res.stderr.splitlines()
     assert len(lines) == 1, res.stderr

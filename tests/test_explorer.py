@@ -20,10 +20,19 @@ from playwright.sync_api import expect, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-FIELDS = re.compile(r"round (\d+) · agreement (\d) · progress ([\d.]+) · trust ([\d.]+) · position gap ([\d.]+) · "
-                    r"ideas reported (\d+) · cost ([\d.]+)")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FIELDS = re.compile(
+    r"round (\d+) · agreement (\d) · progress ([\d.]+) · trust ([\d.]+) · position gap ([\d.]+) · "
+    r"ideas reported (\d+) · cost ([\d.]+)"
+)
 
 
 def _free_port() -> int:
@@ -37,8 +46,7 @@ def server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "server.log"
     with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "sim", "app", "--port", str(port)], cwd=ROOT,
-                                stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "sim", "app", "--port", str(port)], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
     while True:
@@ -102,7 +110,8 @@ def curves_src(page) -> int:
     """A hash of the bytes of the curves figure as the browser shows it."""
     return page.locator("img").first.evaluate(
         "async img => { const b = new Uint8Array(await (await fetch(img.src)).arrayBuffer());"
-        " let h = 7; for (const x of b) h = (h * 31 + x) >>> 0; return h; }")
+        " let h = 7; for (const x of b) h = (h * 31 + x) >>> 0; return h; }"
+    )
 
 
 def test_page_loads_without_console_errors(page):

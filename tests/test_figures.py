@@ -55,8 +55,7 @@ def check_figure(png: Path, name: str) -> str:
 
 def test_outcome_curves(tables, tmp_path, svg_text):
     runs, ts = tables
-    png = figures.outcome_curves(runs, ts, "trust", tmp_path, by="arm",
-                                 events={sc: [(SHIFT, "shift")] for sc in SCENARIOS})
+    png = figures.outcome_curves(runs, ts, "trust", tmp_path, by="arm", events={sc: [(SHIFT, "shift")] for sc in SCENARIOS})
     svg = check_figure(png, "curves-trust")
     # one panel per scenario, one curve per arm labelled with its number of runs
     for sc in SCENARIOS:
@@ -75,8 +74,9 @@ def test_outcome_curves_by_a_swept_parameter(tables, tmp_path):
 
 def test_difference_curves(tables, tmp_path, svg_text):
     runs, ts = tables
-    png = figures.difference_curves(runs, ts, "cost", "keep-open", "wind-down", tmp_path,
-                                    events={sc: [(SHIFT, "shift")] for sc in SCENARIOS})
+    png = figures.difference_curves(
+        runs, ts, "cost", "keep-open", "wind-down", tmp_path, events={sc: [(SHIFT, "shift")] for sc in SCENARIOS}
+    )
     svg = check_figure(png, "diff-cost-keep-open-vs-wind-down")
     pairs = len(stats.paired(runs[runs["scenario"] == "lean-years"], "cost", "keep-open", "wind-down"))
     assert pairs == 16
@@ -110,8 +110,7 @@ def test_difference_curves_are_the_paired_differences(tables, tmp_path, monkeypa
 
 def test_survival_curves(tables, tmp_path, svg_text):
     runs, _ = tables
-    png = figures.survival_curves(runs, {sc: SHIFT for sc in SCENARIOS}, {sc: HORIZON for sc in SCENARIOS},
-                                  tmp_path)
+    png = figures.survival_curves(runs, {sc: SHIFT for sc in SCENARIOS}, {sc: HORIZON for sc in SCENARIOS}, tmp_path)
     svg = check_figure(png, "survival")
     for (sc, arm), g in runs.groupby(["scenario", "arm"]):
         agreed = int(g["agreement"].sum())
@@ -129,8 +128,7 @@ def test_phase_diagram(results, tmp_path):
 
 def test_phase_diagram_with_all_zero_cells(tmp_path):
     """A grid where nothing differs (colour scale of zero width) still draws."""
-    cells = pd.DataFrame({"a": [0.1, 0.1, 0.2, 0.2], "b": [1.0, 2.0, 1.0, 2.0], "mean_diff": 0.0,
-                          "ci_low": 0.0, "ci_high": 0.0})
+    cells = pd.DataFrame({"a": [0.1, 0.1, 0.2, 0.2], "b": [1.0, 2.0, 1.0, 2.0], "mean_diff": 0.0, "ci_low": 0.0, "ci_high": 0.0})
     check_figure(figures.phase_diagram(cells, "a", "b", tmp_path, "flat"), "phase-a-b")
 
 

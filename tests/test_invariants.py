@@ -50,8 +50,7 @@ DRAWN = [p for p in PARAMS if p != "members"]
 
 @st.composite
 def overrides(draw, side_names: list[str], members: bool = True):
-    names = draw(st.lists(st.sampled_from(DRAWN + (["members"] if members else [])), min_size=1, max_size=8,
-                          unique=True))
+    names = draw(st.lists(st.sampled_from(DRAWN + (["members"] if members else [])), min_size=1, max_size=8, unique=True))
     out = {}
     for n in names:
         p = PARAMS[n]

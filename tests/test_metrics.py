@@ -15,8 +15,7 @@ def _by_hand(model: DialogueModel) -> dict[str, float]:
     st, lay = model.state, model.layout
     active = st.active[0]
     players = [s for s in range(lay.S) if not lay.host[s]]
-    cross_pairs = [(i, j) for i in range(lay.N) for j in range(lay.N)
-                   if lay.side_of[i] != lay.side_of[j] and active[i] and active[j]]
+    cross_pairs = [(i, j) for i in range(lay.N) for j in range(lay.N) if lay.side_of[i] != lay.side_of[j] and active[i] and active[j]]
     trust = float(np.mean([st.familiarity[0, i, j] for i, j in cross_pairs])) if cross_pairs else 0.0
 
     def gap(v):
@@ -43,8 +42,9 @@ def _by_hand(model: DialogueModel) -> dict[str, float]:
     }
 
 
-@pytest.mark.parametrize(("scenario", "rounds"), [("multilateral-track15", 4), ("multilateral-track15", 12),
-                                                  ("canada-china-hrd", 8), ("iran-us-track-two", 24)])
+@pytest.mark.parametrize(
+    ("scenario", "rounds"), [("multilateral-track15", 4), ("multilateral-track15", 12), ("canada-china-hrd", 8), ("iran-us-track-two", 24)]
+)
 def test_metrics_match_hand_computation(scenario, rounds):
     model = DialogueModel(scenario, rng=2)
     model.run_for(rounds)
@@ -57,8 +57,7 @@ def test_metrics_match_hand_computation(scenario, rounds):
 
 
 def test_trust_ignores_empty_slots_and_own_side():
-    model = DialogueModel("lean-years", rng=1, turnover=0.0, initial_familiarity=0.4, familiarity_gain=0.0,
-                          familiarity_fatigue=0.0)
+    model = DialogueModel("lean-years", rng=1, turnover=0.0, initial_familiarity=0.4, familiarity_gain=0.0, familiarity_fatigue=0.0)
     model.step()
     assert METRICS["trust"](model.state, model.layout)[0] == pytest.approx(0.4)
     # the position gap of two sides is the distance between their mean private positions

@@ -14,10 +14,7 @@ from .conftest import build_scenario
 
 def fj_scenario(openness: list[float], members: list[int], self_weight: float, rounds: int = 400):
     """Bound of confidence off, no turnover, no script, channel open, no events, lean sides."""
-    sides = [
-        {"name": f"S{k}", "params": {"openness": lam, "members": m}}
-        for k, (lam, m) in enumerate(zip(openness, members, strict=True))
-    ]
+    sides = [{"name": f"S{k}", "params": {"openness": lam, "members": m}} for k, (lam, m) in enumerate(zip(openness, members, strict=True))]
     return build_scenario(
         rounds=rounds,
         params={

@@ -174,23 +174,40 @@ def test_phase_cells_match_the_runs(results, runs):
         assert c["mean_diff"] == pytest.approx(g["diff"].mean())
 
 
-@pytest.mark.parametrize(("cell", "words"), [
-    ({"p_treatment": 1.0, "p_reference": 0.95, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1},
-     "ceiling"),
-    ({"p_treatment": 0.2, "p_reference": 0.2, "trust_at_shift_treatment": 0.05, "trust_at_shift_reference": 0.0},
-     "familiarity did not survive"),
-    ({"p_treatment": 0.2, "p_reference": 0.2, "trust_at_shift_treatment": 0.40, "trust_at_shift_reference": 0.38},
-     "little familiarity advantage"),
-    ({"p_treatment": 0.0, "p_reference": 0.0, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1,
-      "ideas_treatment": 1.25}, "no arm reaches agreement"),
-    ({"p_treatment": 0.3, "p_reference": 0.3, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1},
-     "does not turn into agreements"),
-])
+@pytest.mark.parametrize(
+    ("cell", "words"),
+    [
+        ({"p_treatment": 1.0, "p_reference": 0.95, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1}, "ceiling"),
+        (
+            {"p_treatment": 0.2, "p_reference": 0.2, "trust_at_shift_treatment": 0.05, "trust_at_shift_reference": 0.0},
+            "familiarity did not survive",
+        ),
+        (
+            {"p_treatment": 0.2, "p_reference": 0.2, "trust_at_shift_treatment": 0.40, "trust_at_shift_reference": 0.38},
+            "little familiarity advantage",
+        ),
+        (
+            {
+                "p_treatment": 0.0,
+                "p_reference": 0.0,
+                "trust_at_shift_treatment": 0.5,
+                "trust_at_shift_reference": 0.1,
+                "ideas_treatment": 1.25,
+            },
+            "no arm reaches agreement",
+        ),
+        (
+            {"p_treatment": 0.3, "p_reference": 0.3, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1},
+            "does not turn into agreements",
+        ),
+    ],
+)
 def test_mechanism_is_named_from_the_cell_numbers(cell, words):
     text = mechanism(pd.Series(cell), "turnover", "handover")
     assert words in text
-    assert f"trust at the shift {cell['trust_at_shift_treatment']:.2f} kept open vs " \
-           f"{cell['trust_at_shift_reference']:.2f} restarted" in text
+    assert (
+        f"trust at the shift {cell['trust_at_shift_treatment']:.2f} kept open vs {cell['trust_at_shift_reference']:.2f} restarted" in text
+    )
 
 
 # ---------------------------------------------------------------- the HTML report
@@ -230,7 +247,11 @@ def test_report_tables_and_notes(report, runs):
     s = sections(report)
     outcomes = html_table(s["outcomes"])
     assert [(r["scenario"], r["arm"]) for r in outcomes] == [
-        (MAIN, "keep-open"), (MAIN, "wind-down"), (PLACEBO, "keep-open"), (PLACEBO, "wind-down")]
+        (MAIN, "keep-open"),
+        (MAIN, "wind-down"),
+        (PLACEBO, "keep-open"),
+        (PLACEBO, "wind-down"),
+    ]
     effects = html_table(s["effects"])
     assert len(effects) == 4
     assert "not Sobol or Morris" in s["sensitivity"] and "'grid'" in html.unescape(s["sensitivity"])
@@ -267,8 +288,7 @@ def test_report_summary_verdict_agrees_with_the_effects_table(report):
     m = re.search(r"95% CI \[([+-][\d.]+), ([+-][\d.]+)\]", main)
     assert m
     lo, hi = float(m.group(1)), float(m.group(2))
-    row = [r for r in html_table(sections(report)["effects"])
-           if r["scenario"] == MAIN and r["outcome"].startswith("P(agreement")][0]
+    row = [r for r in html_table(sections(report)["effects"]) if r["scenario"] == MAIN and r["outcome"].startswith("P(agreement")][0]
     assert lo == pytest.approx(float(row["ci_low"]), abs=0.006) and hi == pytest.approx(float(row["ci_high"]), abs=0.006)
     if lo > 0:
         assert "the claim holds" in main
@@ -374,8 +394,7 @@ def test_summary_placebo_and_one_sided_follow_the_data(results, runs):
     assert "the placebo check fails" in placebo
     o = runs[(runs["scenario"] == PLACEBO) & (runs["arm"] == "keep-open")]
     one = [s for s in lines if s.startswith(f"After a one-sided shift ({PLACEBO})")][0]
-    assert f"reached agreement in {o['agreement'].mean():.0%} of runs while carrying " \
-           f"{o['ideas_reported'].mean():.1f} ideas upward" in one
+    assert f"reached agreement in {o['agreement'].mean():.0%} of runs while carrying {o['ideas_reported'].mean():.1f} ideas upward" in one
     assert "transfer fails without a serious counterpart" in one
 
 
@@ -396,8 +415,7 @@ def test_report_of_a_single_arm_experiment(results, tmp_path):
         pq.write_table(t, one / sub / "part-000000.parquet")
     m = json.loads((one / "manifest.json").read_text())
     m["experiment"]["arms"] = [a for a in m["experiment"]["arms"] if a["name"] == "keep-open"]
-    m["experiment"]["analysis"] = {k: v for k, v in m["experiment"]["analysis"].items()
-                                   if k not in ("reference", "treatment", "phase")}
+    m["experiment"]["analysis"] = {k: v for k, v in m["experiment"]["analysis"].items() if k not in ("reference", "treatment", "phase")}
     (one / "manifest.json").write_text(json.dumps(m))
     assert set(read_runs(one)["arm"]) == {"keep-open"}
     page = build_report(one, tmp_path / "one.html", cases=False).read_text(encoding="utf-8")
@@ -420,14 +438,35 @@ def fake_design_results(tmp_path: Path, kind: str, X: np.ndarray) -> Results:
             for r in range(reps):
                 level = 0.8 * a + 0.2 * b if arm == "keep-open" else 0.5 * a
                 agree = bool(level > (r + 0.5) / reps)
-                rows.append({"run_id": len(rows), "scenario": MAIN, "arm": arm, "point": p, "replication": r,
-                             "a": a, "b": b, "status": "ok", "agreement": agree,
-                             "agreement_round": SHIFT + 3 if agree else np.nan, "cost": 1.0, "ideas_reported": 0.0})
-    manifest = {"experiment": {"name": kind, "scenarios": [MAIN], "arms": [{"name": "keep-open"}, {"name": "wind-down"}],
-                               "design": kind, "design_params": {"a": [0.0, 1.0], "b": [0.0, 1.0]}, "second_order": False,
-                               "analysis": {"shift_round": SHIFT, "window": WINDOW, "main": MAIN,
-                                            "treatment": "keep-open", "reference": "wind-down"}},
-                "design_names": names, "horizons": {MAIN: HORIZON}}
+                rows.append(
+                    {
+                        "run_id": len(rows),
+                        "scenario": MAIN,
+                        "arm": arm,
+                        "point": p,
+                        "replication": r,
+                        "a": a,
+                        "b": b,
+                        "status": "ok",
+                        "agreement": agree,
+                        "agreement_round": SHIFT + 3 if agree else np.nan,
+                        "cost": 1.0,
+                        "ideas_reported": 0.0,
+                    }
+                )
+    manifest = {
+        "experiment": {
+            "name": kind,
+            "scenarios": [MAIN],
+            "arms": [{"name": "keep-open"}, {"name": "wind-down"}],
+            "design": kind,
+            "design_params": {"a": [0.0, 1.0], "b": [0.0, 1.0]},
+            "second_order": False,
+            "analysis": {"shift_round": SHIFT, "window": WINDOW, "main": MAIN, "treatment": "keep-open", "reference": "wind-down"},
+        },
+        "design_names": names,
+        "horizons": {MAIN: HORIZON},
+    }
     return Results(tmp_path, manifest, pd.DataFrame(rows), pd.DataFrame())
 
 
@@ -500,8 +539,7 @@ def test_cli_plot(results_copy, capsys):
 
 def test_cli_plot_to_another_folder_by_parameter(results, tmp_path, capsys):
     out = tmp_path / "figs"
-    assert main(["plot", str(results), "--metric", "cost", "--metric", "agreement", "--by", "turnover",
-                 "--out", str(out)]) == 0
+    assert main(["plot", str(results), "--metric", "cost", "--metric", "agreement", "--by", "turnover", "--out", str(out)]) == 0
     # by a parameter: outcome curves only (no arm differences), plus survival
     assert sorted(p.name for p in out.glob("*.png")) == ["curves-agreement.png", "curves-cost.png", "survival.png"]
     assert not (results / "figures").exists()

@@ -79,8 +79,7 @@ def test_influence_weights_bound_and_absence():
     np.testing.assert_allclose(W[0, 3], [0, 0, 0, 1])
 
 
-@given(unit_array((2, 5)), unit_array((2, 5)), st.floats(0.0, 1.0), st.floats(0.0, 10.0),
-       hnp.arrays(bool, (2, 5)))
+@given(unit_array((2, 5)), unit_array((2, 5)), st.floats(0.0, 1.0), st.floats(0.0, 10.0), hnp.arrays(bool, (2, 5)))
 @example(np.zeros((2, 5)), np.ones((2, 5)), 0.0, 0.0, np.ones((2, 5), bool))  # self_weight 0, nobody in bound
 def test_influence_weights_row_stochastic(x, y, eps0, s, present):
     """self_weight ranges over its whole spec [0, 10] (sim.core.params)."""

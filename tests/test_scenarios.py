@@ -63,11 +63,13 @@ def test_scenario_loads_by_path(name, tmp_path):
 
 
 def test_resolve_precedence():
-    sc = scenario_from_dict({
-        "channel": "track1",
-        "params": {"turnover": 0.2, "handover": 0.4},
-        "sides": [{"name": "A", "params": {"turnover": 0.3}}, {"name": "B"}],
-    })
+    sc = scenario_from_dict(
+        {
+            "channel": "track1",
+            "params": {"turnover": 0.2, "handover": 0.4},
+            "sides": [{"name": "A", "params": {"turnover": 0.3}}, {"name": "B"}],
+        }
+    )
     setup = resolve(sc)
     assert setup.side["turnover"] == [0.3, 0.2]  # side > scenario
     assert setup.side["openness"] == [CHANNELS["track1"]["openness"]] * 2  # channel preset
@@ -153,7 +155,6 @@ def test_param_spec_is_consistent():
     table = markdown_table()
     for name in PARAMS:
         assert f"`{name}`" in table
-
 
 
 def test_param_check_rejects_non_finite():

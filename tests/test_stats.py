@@ -112,36 +112,36 @@ def _runs(rows: list[tuple]) -> pd.DataFrame:
 
 
 def test_paired_matches_by_scenario_point_replication_and_subtracts_the_reference():
-    runs = _runs([
-        # scenario, point, replication, arm, status, turnover, y
-        ("s1", 0, 0, "ref", "ok", 0.1, 1.0),
-        ("s1", 0, 1, "ref", "ok", 0.1, 2.0),
-        ("s1", 1, 0, "ref", "ok", 0.5, 4.0),
-        ("s2", 0, 0, "ref", "ok", 0.1, 10.0),
-        ("s2", 0, 1, "ref", "ok", 0.1, 20.0),  # its partner failed: dropped
-        ("s2", 1, 1, "ref", "ok", 0.5, 7.0),  # no partner at all: dropped
-        # the treatment arm in another order than the reference
-        ("s2", 0, 0, "arm", "ok", 0.1, 13.5),
-        ("s1", 1, 0, "arm", "ok", 0.5, 3.0),
-        ("s1", 0, 1, "arm", "ok", 0.1, 2.25),
-        ("s1", 0, 0, "arm", "ok", 0.1, 6.0),
-        ("s2", 0, 1, "arm", "error", 0.1, np.nan),
-        # a third arm that must not be used
-        ("s1", 0, 0, "other", "ok", 0.1, 100.0),
-        ("s1", 0, 1, "other", "ok", 0.1, 100.0),
-    ])
+    runs = _runs(
+        [
+            # scenario, point, replication, arm, status, turnover, y
+            ("s1", 0, 0, "ref", "ok", 0.1, 1.0),
+            ("s1", 0, 1, "ref", "ok", 0.1, 2.0),
+            ("s1", 1, 0, "ref", "ok", 0.5, 4.0),
+            ("s2", 0, 0, "ref", "ok", 0.1, 10.0),
+            ("s2", 0, 1, "ref", "ok", 0.1, 20.0),  # its partner failed: dropped
+            ("s2", 1, 1, "ref", "ok", 0.5, 7.0),  # no partner at all: dropped
+            # the treatment arm in another order than the reference
+            ("s2", 0, 0, "arm", "ok", 0.1, 13.5),
+            ("s1", 1, 0, "arm", "ok", 0.5, 3.0),
+            ("s1", 0, 1, "arm", "ok", 0.1, 2.25),
+            ("s1", 0, 0, "arm", "ok", 0.1, 6.0),
+            ("s2", 0, 1, "arm", "error", 0.1, np.nan),
+            # a third arm that must not be used
+            ("s1", 0, 0, "other", "ok", 0.1, 100.0),
+            ("s1", 0, 1, "other", "ok", 0.1, 100.0),
+        ]
+    )
     d = stats.paired(runs, "y", "arm", "ref")
     got = {(r.scenario, r.point, r.replication): r.diff for r in d.itertuples()}
     assert got == {("s1", 0, 0): 5.0, ("s1", 0, 1): 0.25, ("s1", 1, 0): -1.0, ("s2", 0, 0): 3.5}
     # grouping columns are carried along
     d2 = stats.paired(runs, "y", "arm", "ref", by=("scenario", "turnover"))
     got2 = {(r.scenario, r.point, r.replication): (r.turnover, r.diff) for r in d2.itertuples()}
-    assert got2 == {("s1", 0, 0): (0.1, 5.0), ("s1", 0, 1): (0.1, 0.25), ("s1", 1, 0): (0.5, -1.0),
-                    ("s2", 0, 0): (0.1, 3.5)}
+    assert got2 == {("s1", 0, 0): (0.1, 5.0), ("s1", 0, 1): (0.1, 0.25), ("s1", 1, 0): (0.5, -1.0), ("s2", 0, 0): (0.1, 3.5)}
     # swapping arm and reference flips the sign
     back = stats.paired(runs, "y", "ref", "arm")
-    assert {(r.scenario, r.point, r.replication): r.diff for r in back.itertuples()} == {
-        k: -v for k, v in got.items()}
+    assert {(r.scenario, r.point, r.replication): r.diff for r in back.itertuples()} == {k: -v for k, v in got.items()}
 
 
 def test_paired_effect_per_group_mean_ci_and_d_z():
@@ -228,8 +228,7 @@ def test_kaplan_meier_matches_the_hand_computed_example():
     # t=5: 3 at risk, 1 event -> 2/3 * 2/3 = 4/9
     # t=8: censored, S stays 4/9
     # t=10: 1 at risk, 1 event -> 0
-    expected = {0: 1.0, 1.9: 1.0, 2: 5 / 6, 2.5: 5 / 6, 3: 2 / 3, 4: 2 / 3, 5: 4 / 9, 8: 4 / 9, 9.9: 4 / 9, 10: 0.0,
-                12: 0.0}
+    expected = {0: 1.0, 1.9: 1.0, 2: 5 / 6, 2.5: 5 / 6, 3: 2 / 3, 4: 2 / 3, 5: 4 / 9, 8: 4 / 9, 9.9: 4 / 9, 10: 0.0, 12: 0.0}
     times, surv = stats.kaplan_meier(d, o)
     assert np.all(np.diff(times) > 0)
     assert {2.0, 3.0, 5.0, 10.0} <= set(times.tolist())

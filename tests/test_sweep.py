@@ -44,8 +44,16 @@ def ripe_path(tmp_path_factory) -> Path:
 def make_exp(ripe_path: Path, **kw) -> Experiment:
     """2 scenarios × 4 points × 2 arms × 3 replications = 48 runs of 20 rounds, chunks of 5."""
     base = dict(
-        name="tiny", scenarios=[str(ripe_path), "lean-years"], seed=42, replications=3, rounds=20, arms=ARMS,
-        design="grid", design_params={"turnover": [0.05, 0.4], "handover": [0.0, 1.0]}, chunk_size=5, every=6,
+        name="tiny",
+        scenarios=[str(ripe_path), "lean-years"],
+        seed=42,
+        replications=3,
+        rounds=20,
+        arms=ARMS,
+        design="grid",
+        design_params={"turnover": [0.05, 0.4], "handover": [0.0, 1.0]},
+        chunk_size=5,
+        every=6,
         timeseries=["agreement", "progress", "trust", "cost"],
     )
     return Experiment(**(base | kw))
@@ -71,8 +79,7 @@ def expected_seed(seed: int, point: int, replication: int) -> int:
 def test_runs_table_seeds_follow_the_rule_and_are_paired(serial):
     exp, out, _ = serial
     df = read_runs(out)
-    assert (df["seed"] == [expected_seed(exp.seed, p, r) for p, r in zip(df["point"], df["replication"],
-                                                                          strict=True)]).all()
+    assert (df["seed"] == [expected_seed(exp.seed, p, r) for p, r in zip(df["point"], df["replication"], strict=True)]).all()
     # paired: every arm and scenario of a (point, replication) has the same seed ...
     per_pr = df.groupby(["point", "replication"])["seed"].nunique()
     assert (per_pr == 1).all()
@@ -107,8 +114,13 @@ def test_sweep_outcomes_equal_dialogue_model_runs(serial):
         mdf = model.datacollector.get_model_vars_dataframe()
         mine = ts[ts["run_id"] == row.run_id]
         for m in exp.timeseries:
-            np.testing.assert_allclose(mine[m].to_numpy(), mdf[m].to_numpy(dtype=float)[mine["round"].to_numpy()],
-                                       rtol=1e-9, atol=1e-12, err_msg=f"run {row.run_id} {m}")
+            np.testing.assert_allclose(
+                mine[m].to_numpy(),
+                mdf[m].to_numpy(dtype=float)[mine["round"].to_numpy()],
+                rtol=1e-9,
+                atol=1e-12,
+                err_msg=f"run {row.run_id} {m}",
+            )
 
 
 def test_run_chunk_alone_matches_run_chunk_in_a_batch(ripe_path):
@@ -140,8 +152,7 @@ def test_dask_local_cluster_matches_serial(serial, tmp_path):
     distributed = pytest.importorskip("distributed")
     exp, ref, _ = serial
     out = tmp_path / "dask"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
         summary = run_sweep(exp, out, scheduler=cluster.scheduler_address, progress=False)
     assert summary["executor"].startswith("dask:tcp://127.0.0.1")
     assert summary["completed"] == exp.n_runs
@@ -322,8 +333,7 @@ def test_failing_run_is_recorded_and_the_others_complete(serial, tmp_path, monke
     want = read_runs(ref)
     want = want[want["run_id"] != bad_run]
     # the chunk-mates of the failing run were retried alone: the same results (to rounding)
-    assert_frame_equal(good.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False,
-                       rtol=1e-12, atol=1e-12)
+    assert_frame_equal(good.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False, rtol=1e-12, atol=1e-12)
     ts = read_timeseries(out)
     assert bad_run not in set(ts["run_id"])
     ref_ts = read_timeseries(ref)
@@ -403,8 +413,20 @@ def test_runs_table_one_row_per_run(serial):
     exp, out, summary = serial
     df = read_runs(out)
     assert df["run_id"].tolist() == list(range(exp.n_runs))
-    for col in ("scenario", "arm", "point", "replication", "seed", "turnover", "handover", "status", "error",
-                "agreement", "agreement_round", "cost"):
+    for col in (
+        "scenario",
+        "arm",
+        "point",
+        "replication",
+        "seed",
+        "turnover",
+        "handover",
+        "status",
+        "error",
+        "agreement",
+        "agreement_round",
+        "cost",
+    ):
         assert col in df.columns, col
     assert (df["status"] == "ok").all()
     assert summary["failed"] == 0 and summary["completed"] == exp.n_runs

@@ -30,11 +30,30 @@ from sim.scenarios import load_scenario, resolve, scenario_names  # noqa: E402
 
 #: Parameters offered as sliders, in this order (each slider's label, bounds, step, units and
 #: default come from the spec in sim.core.params).
-EXPLORER_PARAMS = ["turnover", "handover", "institutional_memory", "familiarity_gain", "familiarity_fatigue",
-                   "familiarity_decay", "follow_up", "openness", "script_pressure", "reporting", "gatekeeping",
-                   "translation_loss", "cynicism_rate", "idea_rate", "confidence_bound", "setup_rounds"]
-CURVES = [("agreement", "agreement reached"), ("progress", "progress"), ("trust", "trust (familiarity)"),
-          ("position_gap", "private position gap")]
+EXPLORER_PARAMS = [
+    "turnover",
+    "handover",
+    "institutional_memory",
+    "familiarity_gain",
+    "familiarity_fatigue",
+    "familiarity_decay",
+    "follow_up",
+    "openness",
+    "script_pressure",
+    "reporting",
+    "gatekeeping",
+    "translation_loss",
+    "cynicism_rate",
+    "idea_rate",
+    "confidence_bound",
+    "setup_rounds",
+]
+CURVES = [
+    ("agreement", "agreement reached"),
+    ("progress", "progress"),
+    ("trust", "trust (familiarity)"),
+    ("position_gap", "private position gap"),
+]
 PLAY_INTERVAL = 0.4  # seconds between rounds while playing
 
 scenario = solara.reactive("leadership-change")
@@ -128,8 +147,15 @@ def network_figure(model: DialogueModel) -> plt.Figure:
     for s in range(S):
         idx = np.flatnonzero(lay.side_of == s)
         act = st.active[0, idx]
-        ax.scatter(*pos[idx[act]].T, s=80 + 320 * rank[idx[act]], color=f"C{s}", edgecolor="k",
-                   linewidth=0.5 + 3 * st.openness[0, idx[act]], zorder=2, label=lay.side_names[s])
+        ax.scatter(
+            *pos[idx[act]].T,
+            s=80 + 320 * rank[idx[act]],
+            color=f"C{s}",
+            edgecolor="k",
+            linewidth=0.5 + 3 * st.openness[0, idx[act]],
+            zorder=2,
+            label=lay.side_names[s],
+        )
         ax.scatter(*pos[idx[~act]].T, s=80, facecolor="none", edgecolor=f"C{s}", zorder=2)
     ax.set_title("delegates: size = rank, ring = openness, edges = familiarity", fontsize=9)
     ax.legend(fontsize=7, loc="lower left", markerscale=0.5)
@@ -167,9 +193,11 @@ def positions_figure(model: DialogueModel) -> plt.Figure:
 def readout(label: str, model: DialogueModel) -> str:
     """One line of current values (also what the browser tests read)."""
     df = model.datacollector.get_model_vars_dataframe().iloc[-1]
-    return (f"{label}: round {model.steps} · agreement {int(df['agreement'])} · progress {df['progress']:.3f} · "
-            f"trust {df['trust']:.3f} · position gap {df['position_gap']:.3f} · "
-            f"ideas reported {int(df['ideas_reported'])} · cost {df['cost']:.1f}")
+    return (
+        f"{label}: round {model.steps} · agreement {int(df['agreement'])} · progress {df['progress']:.3f} · "
+        f"trust {df['trust']:.3f} · position gap {df['position_gap']:.3f} · "
+        f"ideas reported {int(df['ideas_reported'])} · cost {df['cost']:.1f}"
+    )
 
 
 # ---------------------------------------------------------------- components
@@ -184,11 +212,9 @@ def ParamSlider(name: str, current: float):
 
     label = f"{name.replace('_', ' ')} ({p.units})"
     if p.integer:
-        solara.SliderInt(label, value=int(current), min=int(p.low), max=int(min(p.high, 20)), step=1,
-                         on_value=set_value)
+        solara.SliderInt(label, value=int(current), min=int(p.low), max=int(min(p.high, 20)), step=1, on_value=set_value)
     else:
-        solara.SliderFloat(label, value=float(current), min=p.low, max=p.high, step=slider_step(p),
-                           on_value=set_value)
+        solara.SliderFloat(label, value=float(current), min=p.low, max=p.high, step=slider_step(p), on_value=set_value)
 
 
 @solara.component
@@ -198,10 +224,10 @@ def Page():
     params = dict(overrides.value)
     compare_params = {**params, compare_param.value: compare_value.value}
     models = solara.use_memo(
-        lambda: [("A", make_model(name, seed.value, params))]
-        + ([("B", make_model(name, seed.value, compare_params))] if compare.value else []),
-        [name, seed.value, tuple(sorted(params.items())), compare.value, compare_param.value, compare_value.value,
-         tick.value],
+        lambda: (
+            [("A", make_model(name, seed.value, params))] + ([("B", make_model(name, seed.value, compare_params))] if compare.value else [])
+        ),
+        [name, seed.value, tuple(sorted(params.items())), compare.value, compare_param.value, compare_value.value, tick.value],
     )
     _, set_render = solara.use_state(0)
 
@@ -227,27 +253,30 @@ def Page():
     with solara.Columns([1, 3]):
         with solara.Column():
             solara.HTML(tag="h3", unsafe_innerHTML="Dialogue channels")
-            solara.Select("scenario", value=scenario, values=scenario_names(),
-                          on_value=lambda v: (setattr(overrides, "value", {}), setattr(playing, "value", False)))
+            solara.Select(
+                "scenario",
+                value=scenario,
+                values=scenario_names(),
+                on_value=lambda v: (setattr(overrides, "value", {}), setattr(playing, "value", False)),
+            )
             solara.InputInt("seed", value=seed)
             with solara.Row():
                 solara.Button("Step", on_click=do_step, color="primary")
-                solara.Button("Pause" if playing.value else "Play",
-                              on_click=lambda: setattr(playing, "value", not playing.value))
+                solara.Button("Pause" if playing.value else "Play", on_click=lambda: setattr(playing, "value", not playing.value))
                 solara.Button("Reset", on_click=do_reset)
             solara.Switch(label="compare mode: B on the same seed", value=compare)
             if compare.value:
                 solara.Select("B changes", value=compare_param, values=EXPLORER_PARAMS)
                 p = PARAMS[compare_param.value]
-                solara.SliderFloat(f"B's {compare_param.value} ({p.units})", value=compare_value, min=p.low,
-                                   max=p.high, step=slider_step(p))
+                solara.SliderFloat(
+                    f"B's {compare_param.value} ({p.units})", value=compare_value, min=p.low, max=p.high, step=slider_step(p)
+                )
             solara.HTML(tag="h4", unsafe_innerHTML="Parameters (scenario values until moved)")
             for pname in EXPLORER_PARAMS:
                 ParamSlider(pname, params.get(pname, defaults[pname]))
         with solara.Column():
             solara.HTML(tag="h2", unsafe_innerHTML=html.escape(sc.name))
-            solara.HTML(tag="p", unsafe_innerHTML=f"{html.escape(sc.description)}<br><i>Source:</i> "
-                                                  f"{html.escape(sc.source)}")
+            solara.HTML(tag="p", unsafe_innerHTML=f"{html.escape(sc.description)}<br><i>Source:</i> {html.escape(sc.source)}")
             for label, m in models:
                 solara.HTML(tag="div", unsafe_innerHTML=html.escape(readout(label, m)), classes=[f"readout-{label}"])
             solara.FigureMatplotlib(curves_figure(models), format="png")

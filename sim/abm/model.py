@@ -61,8 +61,7 @@ class DialogueModel(mesa.Model):
         self.log: list[str] = []
         self.delegates = Delegate.create_agents(self, self.layout.N, slot=list(range(self.layout.N)))
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: partial(report_metric, name) for name in METRICS}
-            | {"agreement_round": agreement_round},
+            model_reporters={name: partial(report_metric, name) for name in METRICS} | {"agreement_round": agreement_round},
             agent_reporters={k: k for k in AGENT_REPORTERS},
         )
         self.datacollector.collect(self)

@@ -24,12 +24,10 @@ def mark(ax: plt.Axes, round_: int, label: str = "") -> None:
     """One dotted vertical line at ``round_`` with a small rotated label (all figures use this)."""
     ax.axvline(round_, color="0.5", ls=":", lw=1)
     if label:
-        ax.text(round_, 0.99, f" {label}", rotation=90, va="top", ha="left", fontsize=7, color="0.35",
-                transform=ax.get_xaxis_transform())
+        ax.text(round_, 0.99, f" {label}", rotation=90, va="top", ha="left", fontsize=7, color="0.35", transform=ax.get_xaxis_transform())
 
 
-def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: list[str], title: str,
-             path: str | Path) -> Path:
+def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: list[str], title: str, path: str | Path) -> Path:
     """The main curves of one run (one row per round in ``df``) as a 2×2 PNG."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     r = df.index

@@ -48,9 +48,11 @@ def _check_hrd(out: dict) -> tuple[bool, str]:
     falling = np.mean(t1 < t0)
     ideas = out["outcomes"]["ideas_reported"].mean()
     ok = agree <= 0.05 and prog <= 0.05 and falling >= 0.8
-    return bool(ok), (f"agreement in {agree:.0%} of runs; final progress {prog:.2f}; trust fell from "
-                      f"{t0.mean():.2f} to {t1.mean():.2f} (lower at the end in {falling:.0%} of runs); "
-                      f"{ideas:.2f} ideas reported per run")
+    return bool(ok), (
+        f"agreement in {agree:.0%} of runs; final progress {prog:.2f}; trust fell from "
+        f"{t0.mean():.2f} to {t1.mean():.2f} (lower at the end in {falling:.0%} of runs); "
+        f"{ideas:.2f} ideas reported per run"
+    )
 
 
 def _window(out: dict, shift: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,9 +71,12 @@ def _check_blossom(shift: int) -> Check:
         rate_a = np.diff(ideas[:, after], axis=1).mean() if after.sum() > 1 else 0.0
         agree = out["outcomes"]["agreement"].mean()
         ok = trust_a > trust_b + 0.05 and rate_a > 2 * rate_b and rate_a > 0
-        return bool(ok), (f"mean trust {trust_b:.2f} in the 4 rounds before the shift, {trust_a:.2f} in the 4 after; "
-                          f"ideas reported per round {rate_b:.2f} before, {rate_a:.2f} after; agreement by the "
-                          f"horizon in {agree:.0%} of runs")
+        return bool(ok), (
+            f"mean trust {trust_b:.2f} in the 4 rounds before the shift, {trust_a:.2f} in the 4 after; "
+            f"ideas reported per round {rate_b:.2f} before, {rate_a:.2f} after; agreement by the "
+            f"horizon in {agree:.0%} of runs"
+        )
+
     return check
 
 
@@ -84,28 +89,41 @@ def _one_sided(sc: Scenario) -> Scenario:
 def _check_no_transfer(out: dict) -> tuple[bool, str]:
     agree = out["outcomes"]["agreement"].mean()
     ideas = out["outcomes"]["ideas_reported"].mean()
-    return bool(agree <= 0.05), (f"agreement in {agree:.0%} of runs, although {ideas:.1f} ideas were reported per run "
-                                 "(this follows from the agreement rule, which needs every leadership serious: a "
-                                 "consistency check, not an emergent finding)")
+    return bool(agree <= 0.05), (
+        f"agreement in {agree:.0%} of runs, although {ideas:.1f} ideas were reported per run "
+        "(this follows from the agreement rule, which needs every leadership serious: a "
+        "consistency check, not an emergent finding)"
+    )
 
 
 def cases() -> list[Case]:
     iran = load_scenario("iran-us-track-two")
     return [
-        Case("Scripted, downgraded, high-turnover dialogue", "canada-china-hrd",
-             "A scripted dialogue with a downgraded delegation, constantly changing Canadian participants and "
-             "nothing reported beyond one ministry division yields no progress, and trust wears down "
-             "(\"dialogue fatigue\").",
-             "001 (Globe and Mail on the Burton report); 002 (Burton, Assessment of the Canada-China Bilateral "
-             "Human Rights Dialogue)", _check_hrd),
-        Case("Blossoming after a two-sided shift", "iran-us-track-two",
-             "Long-standing Track Twos that were forums for statements blossom within months once both leaderships "
-             "become serious: trust and ideas carried upward rise right after the shift.",
-             "000 (CIPS blog): the Iran-US dialogues in Obama's second term", _check_blossom(_shift_round(iran))),
-        Case("No transfer after a one-sided shift", "iran-us-track-two",
-             "If only one leadership becomes serious, ideas do not turn into an agreement.",
-             "000 (CIPS blog): the years before 'the leadership of both countries finally became serious'",
-             _check_no_transfer, _one_sided),
+        Case(
+            "Scripted, downgraded, high-turnover dialogue",
+            "canada-china-hrd",
+            "A scripted dialogue with a downgraded delegation, constantly changing Canadian participants and "
+            "nothing reported beyond one ministry division yields no progress, and trust wears down "
+            '("dialogue fatigue").',
+            "001 (Globe and Mail on the Burton report); 002 (Burton, Assessment of the Canada-China Bilateral Human Rights Dialogue)",
+            _check_hrd,
+        ),
+        Case(
+            "Blossoming after a two-sided shift",
+            "iran-us-track-two",
+            "Long-standing Track Twos that were forums for statements blossom within months once both leaderships "
+            "become serious: trust and ideas carried upward rise right after the shift.",
+            "000 (CIPS blog): the Iran-US dialogues in Obama's second term",
+            _check_blossom(_shift_round(iran)),
+        ),
+        Case(
+            "No transfer after a one-sided shift",
+            "iran-us-track-two",
+            "If only one leadership becomes serious, ideas do not turn into an agreement.",
+            "000 (CIPS blog): the years before 'the leadership of both countries finally became serious'",
+            _check_no_transfer,
+            _one_sided,
+        ),
     ]
 
 

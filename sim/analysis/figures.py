@@ -61,9 +61,15 @@ def _wide(ts: pd.DataFrame, metric: str, run_ids: Sequence[int]) -> tuple[np.nda
     return w.columns.to_numpy(), w.to_numpy(dtype=float)
 
 
-def outcome_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, out: str | Path,
-                   by: str = "arm", events: dict[str, Sequence[tuple[int, str]]] | None = None,
-                   level: float = 0.95) -> Path:
+def outcome_curves(
+    runs: pd.DataFrame,
+    ts: pd.DataFrame,
+    metric: str,
+    out: str | Path,
+    by: str = "arm",
+    events: dict[str, Sequence[tuple[int, str]]] | None = None,
+    level: float = 0.95,
+) -> Path:
     """Mean over runs per round with a t-interval band and a 10–90% quantile fan, one panel per
     scenario on shared axes, one colour per value of ``by``."""
     scenarios = sorted(runs["scenario"].unique())
@@ -91,9 +97,16 @@ def outcome_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, out: str |
     return _save(fig, out, f"curves-{metric}")
 
 
-def difference_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, arm: str, reference: str,
-                      out: str | Path, events: dict[str, Sequence[tuple[int, str]]] | None = None,
-                      level: float = 0.95) -> Path:
+def difference_curves(
+    runs: pd.DataFrame,
+    ts: pd.DataFrame,
+    metric: str,
+    arm: str,
+    reference: str,
+    out: str | Path,
+    events: dict[str, Sequence[tuple[int, str]]] | None = None,
+    level: float = 0.95,
+) -> Path:
     """Paired difference ``arm − reference`` per round (common random numbers), mean with CI."""
     scenarios = sorted(runs["scenario"].unique())
     fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.0), sharey=True, squeeze=False)
@@ -123,8 +136,7 @@ def difference_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, arm: st
     return _save(fig, out, f"diff-{metric}-{arm}-vs-{reference}")
 
 
-def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str, int], out: str | Path,
-                    by: str = "arm") -> Path:
+def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str, int], out: str | Path, by: str = "arm") -> Path:
     """Kaplan–Meier curves of the rounds from the shift to agreement; runs without agreement are
     censored at the horizon (marked +)."""
     scenarios = sorted(runs["scenario"].unique())
@@ -151,8 +163,9 @@ def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str
     return _save(fig, out, "survival")
 
 
-def phase_diagram(cells: pd.DataFrame, x: str, y: str, out: str | Path, title: str, value: str = "mean_diff",
-                  label: str = "payoff") -> Path:
+def phase_diagram(
+    cells: pd.DataFrame, x: str, y: str, out: str | Path, title: str, value: str = "mean_diff", label: str = "payoff"
+) -> Path:
     """Heatmap of ``value`` over the grid of ``x`` × ``y``; cells whose CI excludes zero are
     outlined (solid: above zero, dashed: below)."""
     xs = np.sort(cells[x].unique())
@@ -165,8 +178,7 @@ def phase_diagram(cells: pd.DataFrame, x: str, y: str, out: str | Path, title: s
         i, j = int(np.searchsorted(ys, c[y])), int(np.searchsorted(xs, c[x]))
         ax.text(j, i, f"{c[value]:+.2f}", ha="center", va="center", fontsize=8)
         if c["ci_low"] > 0 or c["ci_high"] < 0:
-            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, color="k",
-                                       ls="-" if c["ci_low"] > 0 else "--"))
+            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, color="k", ls="-" if c["ci_low"] > 0 else "--"))
     ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
     ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
     ax.set_xlabel(x)

@@ -17,8 +17,7 @@ from sim.analysis import figures, stats
 from sim.batch.sweep import read_runs, read_timeseries
 from sim.core.params import PARAMS
 
-SECTIONS = ["summary", "experiment", "outcomes", "effects", "curves", "survival", "phase", "sensitivity",
-            "adequacy", "cases"]
+SECTIONS = ["summary", "experiment", "outcomes", "effects", "curves", "survival", "phase", "sensitivity", "adequacy", "cases"]
 
 
 @dataclass
@@ -99,12 +98,18 @@ def outcome_table(res: Results) -> pd.DataFrame:
         t, obs = stats.time_to_agreement(g, res.shift, res.horizon(sc))
         times, surv = stats.kaplan_meier(t, obs)
         below = times[surv <= 0.5]
-        rows.append({"scenario": sc, "arm": arm, "runs": len(g),
-                     f"P(agreement within {res.window} rounds of the shift)": _ci(p, pct=True),
-                     "P(agreement by the horizon)": f"{g['agreement'].mean():.0%}",
-                     "agreements before the shift": int(g["before_shift"].sum()),
-                     "median rounds from shift to agreement (KM)": f"{below[0]:.0f}" if len(below) else "not reached",
-                     "mean cost": _ci(c)})
+        rows.append(
+            {
+                "scenario": sc,
+                "arm": arm,
+                "runs": len(g),
+                f"P(agreement within {res.window} rounds of the shift)": _ci(p, pct=True),
+                "P(agreement by the horizon)": f"{g['agreement'].mean():.0%}",
+                "agreements before the shift": int(g["before_shift"].sum()),
+                "median rounds from shift to agreement (KM)": f"{below[0]:.0f}" if len(below) else "not reached",
+                "mean cost": _ci(c),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -130,7 +135,7 @@ def phase_cells(res: Results, x: str, y: str, scenario: str) -> pd.DataFrame:
     windows = res.analysis.get("windows", [res.window])
     res = _binned(res, [c for c in (x, y) if c != "window"])
     frames = []
-    for w in (windows if "window" in (x, y) else [res.window]):
+    for w in windows if "window" in (x, y) else [res.window]:
         r = res.with_window(w)
         r = r[r["scenario"] == scenario]
         d = stats.paired(r, "in_window", res.treatment, res.reference, by=[c for c in (x, y) if c != "window"])
@@ -147,14 +152,23 @@ def phase_cells(res: Results, x: str, y: str, scenario: str) -> pd.DataFrame:
         keys = pd.MultiIndex.from_frame(g[stats.KEYS])
         t_arm = base[base["arm"] == res.treatment].reindex(keys)
         r_arm = base[base["arm"] == res.reference].reindex(keys)
-        rows.append({x: xv, y: yv, "mean_diff": e.value, "ci_low": e.low, "ci_high": e.high, "n_pairs": e.n,
-                     "p_treatment": t_arm["in_window"].mean() if "window" not in (x, y) else np.nan,
-                     "p_reference": r_arm["in_window"].mean() if "window" not in (x, y) else np.nan,
-                     "trust_at_shift_treatment": trust.reindex(t_arm["run_id"]).mean(),
-                     "trust_at_shift_reference": trust.reindex(r_arm["run_id"]).mean(),
-                     "cynicism_at_shift_treatment": cyn.reindex(t_arm["run_id"]).mean(),
-                     "cynicism_at_shift_reference": cyn.reindex(r_arm["run_id"]).mean(),
-                     "ideas_treatment": t_arm["ideas_reported"].mean()})
+        rows.append(
+            {
+                x: xv,
+                y: yv,
+                "mean_diff": e.value,
+                "ci_low": e.low,
+                "ci_high": e.high,
+                "n_pairs": e.n,
+                "p_treatment": t_arm["in_window"].mean() if "window" not in (x, y) else np.nan,
+                "p_reference": r_arm["in_window"].mean() if "window" not in (x, y) else np.nan,
+                "trust_at_shift_treatment": trust.reindex(t_arm["run_id"]).mean(),
+                "trust_at_shift_reference": trust.reindex(r_arm["run_id"]).mean(),
+                "cynicism_at_shift_treatment": cyn.reindex(t_arm["run_id"]).mean(),
+                "cynicism_at_shift_reference": cyn.reindex(r_arm["run_id"]).mean(),
+                "ideas_treatment": t_arm["ideas_reported"].mean(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -192,11 +206,15 @@ def mechanism(cell: pd.Series, x: str, y: str) -> str:
     if np.isfinite(pt) and np.isfinite(pr) and pt >= 0.9 and pr >= 0.9:
         return f"ceiling: both arms reach agreement, the restarted channel catches up within the window ({facts})"
     if np.isfinite(tt) and tt < 0.15:
-        return (f"familiarity did not survive the lean years: turnover, lost handover or fatigue wiped the stock the "
-                f"kept-open channel should carry ({facts})")
+        return (
+            f"familiarity did not survive the lean years: turnover, lost handover or fatigue wiped the stock the "
+            f"kept-open channel should carry ({facts})"
+        )
     if np.isfinite(ct) and np.isfinite(cr) and ct - cr > 0.2:
-        return (f"cynicism built up in the lean years: the kept-open channel's sides discount what it sends upward "
-                f"(cynicism at the shift {ct:.2f} kept open vs {cr:.2f} restarted; {facts})")
+        return (
+            f"cynicism built up in the lean years: the kept-open channel's sides discount what it sends upward "
+            f"(cynicism at the shift {ct:.2f} kept open vs {cr:.2f} restarted; {facts})"
+        )
     if np.isfinite(tt) and np.isfinite(tr) and tt - tr < 0.05:
         return f"little familiarity advantage at the shift ({facts})"
     if np.isfinite(pt) and np.isfinite(pr) and pt <= 0.05 and pr <= 0.05:
@@ -207,8 +225,9 @@ def mechanism(cell: pd.Series, x: str, y: str) -> str:
 # ---------------------------------------------------------------- summary text
 
 
-def summary(res: Results, effects: pd.DataFrame, phases: list[tuple[str, str, pd.DataFrame]],
-            adequacy: pd.DataFrame, case_results: list) -> list[str]:
+def summary(
+    res: Results, effects: pd.DataFrame, phases: list[tuple[str, str, pd.DataFrame]], adequacy: pd.DataFrame, case_results: list
+) -> list[str]:
     """Plain-language findings, each sentence built from the numbers."""
     a = res.analysis
     main = a.get("main", res.scenarios[0])
@@ -224,13 +243,19 @@ def summary(res: Results, effects: pd.DataFrame, phases: list[tuple[str, str, pd
         g = r[r["scenario"] == main]
         pt = g[g["arm"] == res.treatment]["in_window"].mean()
         pr = g[g["arm"] == res.reference]["in_window"].mean()
-        verdict = ("so, on average over the swept conditions, the claim holds in this experiment" if e["ci_low"] > 0
-                   else "so, on average, the claim fails here: the kept-open channel did worse" if e["ci_high"] < 0
-                   else "so the data do not support the claim: the difference cannot be told from zero")
-        out.append(f"In {main}, keeping the channel open ({res.treatment}) rather than {res.reference} changed the "
-                   f"probability of agreement within {w} rounds of the shift from {pr:.0%} to {pt:.0%} "
-                   f"(paired difference {e['mean_diff']:+.2f}, 95% CI [{e['ci_low']:+.2f}, {e['ci_high']:+.2f}], "
-                   f"{int(e['n_pairs'])} pairs), {verdict}.")
+        verdict = (
+            "so, on average over the swept conditions, the claim holds in this experiment"
+            if e["ci_low"] > 0
+            else "so, on average, the claim fails here: the kept-open channel did worse"
+            if e["ci_high"] < 0
+            else "so the data do not support the claim: the difference cannot be told from zero"
+        )
+        out.append(
+            f"In {main}, keeping the channel open ({res.treatment}) rather than {res.reference} changed the "
+            f"probability of agreement within {w} rounds of the shift from {pr:.0%} to {pt:.0%} "
+            f"(paired difference {e['mean_diff']:+.2f}, 95% CI [{e['ci_low']:+.2f}, {e['ci_high']:+.2f}], "
+            f"{int(e['n_pairs'])} pairs), {verdict}."
+        )
         c = effects[(effects["scenario"] == main) & (effects["arm"] == res.treatment) & (effects["outcome"] == "cost")]
         if len(c):
             ct = g[g["arm"] == res.treatment]["cost"].mean()
@@ -238,8 +263,7 @@ def summary(res: Results, effects: pd.DataFrame, phases: list[tuple[str, str, pd
             extra = pt - pr
             per = f"; about {(ct - cr) / extra:.0f} cost units per additional agreement" if extra > 0.005 else ""
             ratio = f"{ct / cr:.1f}× as much" if cr > 0 else "something where the reference cost nothing"
-            out.append(f"It cost {ratio} over the whole run ({ct:.0f} vs {cr:.0f} rank-weighted "
-                       f"delegate-meetings){per}.")
+            out.append(f"It cost {ratio} over the whole run ({ct:.0f} vs {cr:.0f} rank-weighted delegate-meetings){per}.")
         # the same effect holding one swept parameter at its default, where the grid has it
         parts = []
         for name in res.manifest.get("design_names", []):
@@ -251,66 +275,89 @@ def summary(res: Results, effects: pd.DataFrame, phases: list[tuple[str, str, pd
                     e3 = e3.iloc[0]
                     parts.append(f"{name} = {default:g}: {e3['mean_diff']:+.2f} [{e3['ci_low']:+.2f}, {e3['ci_high']:+.2f}]")
         if parts:
-            out.append("The same paired difference with one swept parameter held at its default (95% CI): "
-                       + "; ".join(parts) + ".")
+            out.append("The same paired difference with one swept parameter held at its default (95% CI): " + "; ".join(parts) + ".")
     for arm in res.arms:
         if arm in (res.treatment, res.reference):
             continue
         e2 = effects[(effects["scenario"] == main) & (effects["arm"] == arm) & (effects["outcome"] == label)]
         if len(e2):
             e2 = e2.iloc[0]
-            out.append(f"Compared with {res.reference}, {arm} differs by {e2['mean_diff']:+.2f} "
-                       f"(95% CI [{e2['ci_low']:+.2f}, {e2['ci_high']:+.2f}]) in that probability.")
+            out.append(
+                f"Compared with {res.reference}, {arm} differs by {e2['mean_diff']:+.2f} "
+                f"(95% CI [{e2['ci_low']:+.2f}, {e2['ci_high']:+.2f}]) in that probability."
+            )
     if "placebo" in a:
         g = r[(r["scenario"] == a["placebo"]) & (r["arm"] == res.treatment)]
         k = int(g["agreement"].sum())
-        out.append(f"Placebo ({a['placebo']}, no shift): the kept-open channel reached agreement in {k} of {len(g)} "
-                   f"runs, " + ("so it does not manufacture agreements. This is a consistency check rather than a "
-                                "finding: the agreement rule needs every leadership serious, which no lean regime is; "
-                                f"what the channel does produce without a shift is a peak progress of "
-                                f"{g['peak_progress'].mean():.2f} and {g['ideas_reported'].mean():.1f} ideas carried "
-                                "upward per run." if k == 0 else
-                                "so it manufactures agreements without a shift: the placebo check fails."))
+        out.append(
+            f"Placebo ({a['placebo']}, no shift): the kept-open channel reached agreement in {k} of {len(g)} "
+            f"runs, "
+            + (
+                "so it does not manufacture agreements. This is a consistency check rather than a "
+                "finding: the agreement rule needs every leadership serious, which no lean regime is; "
+                f"what the channel does produce without a shift is a peak progress of "
+                f"{g['peak_progress'].mean():.2f} and {g['ideas_reported'].mean():.1f} ideas carried "
+                "upward per run."
+                if k == 0
+                else "so it manufactures agreements without a shift: the placebo check fails."
+            )
+        )
     if "one_sided" in a:
         g = r[r["scenario"] == a["one_sided"]]
         pt = g[g["arm"] == res.treatment]["agreement"].mean()
         ideas = g[g["arm"] == res.treatment]["ideas_reported"].mean()
-        out.append(f"After a one-sided shift ({a['one_sided']}), the kept-open channel reached agreement in {pt:.0%} "
-                   f"of runs while carrying {ideas:.1f} ideas upward per run: "
-                   + ("transfer fails without a serious counterpart (as the agreement rule requires: a consistency "
-                      "check)." if pt < 0.05 else "some transfer happens."))
+        out.append(
+            f"After a one-sided shift ({a['one_sided']}), the kept-open channel reached agreement in {pt:.0%} "
+            f"of runs while carrying {ideas:.1f} ideas upward per run: "
+            + (
+                "transfer fails without a serious counterpart (as the agreement rule requires: a consistency check)."
+                if pt < 0.05
+                else "some transfer happens."
+            )
+        )
     for x, y, cells in phases:
         if cells.empty:
             continue
         holds = cells[cells["ci_low"] > 0]
         rev = cells[cells["ci_high"] < 0]
         flat = cells[(cells["ci_low"] <= 0) & (cells["ci_high"] >= 0)]
-        s = (f"Over {x} × {y} ({main}, averaged over the other swept parameters), the claim holds (CI above zero) "
-             f"in {len(holds)} of {len(cells)} cells, reverses (CI below zero) in {len(rev)} and is inconclusive in "
-             f"{len(flat)}.")
+        s = (
+            f"Over {x} × {y} ({main}, averaged over the other swept parameters), the claim holds (CI above zero) "
+            f"in {len(holds)} of {len(cells)} cells, reverses (CI below zero) in {len(rev)} and is inconclusive in "
+            f"{len(flat)}."
+        )
         if len(holds):
-            s += " It holds at " + "; ".join(
-                f"{y} = {yv:g} with {x} = {', '.join(f'{v:g}' for v in sorted(g[x]))}"
-                for yv, g in holds.groupby(y, sort=True)) + "."
-        s += (f" Each cell has its own 95% CI, so about {0.05 * len(cells):.1f} of the {len(cells)} cells would "
-              "exclude zero by chance alone if keeping the channel open made no difference anywhere.")
+            s += (
+                " It holds at "
+                + "; ".join(f"{y} = {yv:g} with {x} = {', '.join(f'{v:g}' for v in sorted(g[x]))}" for yv, g in holds.groupby(y, sort=True))
+                + "."
+            )
+        s += (
+            f" Each cell has its own 95% CI, so about {0.05 * len(cells):.1f} of the {len(cells)} cells would "
+            "exclude zero by chance alone if keeping the channel open made no difference anywhere."
+        )
         out.append(s)
         for _, c in pd.concat([rev, flat]).head(6).iterrows():
-            out.append(f"— Where {x} = {c[x]:g} and {y} = {c[y]:g} (difference {c['mean_diff']:+.2f}, CI "
-                       f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]), a mechanism consistent with the cell's numbers: "
-                       f"{mechanism(c, x, y)}.")
+            out.append(
+                f"— Where {x} = {c[x]:g} and {y} = {c[y]:g} (difference {c['mean_diff']:+.2f}, CI "
+                f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]), a mechanism consistent with the cell's numbers: "
+                f"{mechanism(c, x, y)}."
+            )
         if len(rev) + len(flat) > 6:
             out.append(f"— … and {len(rev) + len(flat) - 6} more cells where it does not hold (see the phase diagram).")
     bad = adequacy[~adequacy["adequate"]] if len(adequacy) else adequacy
     if len(bad):
-        out.append(f"Replication warning: {len(bad)} of {len(adequacy)} estimates have a CI half-width above their "
-                   f"tolerance (e.g. {bad.iloc[0]['outcome']} in {bad.iloc[0]['scenario']}/{bad.iloc[0]['arm']}: "
-                   f"±{bad.iloc[0]['half_width']:.3f}); run more replications before relying on them.")
+        out.append(
+            f"Replication warning: {len(bad)} of {len(adequacy)} estimates have a CI half-width above their "
+            f"tolerance (e.g. {bad.iloc[0]['outcome']} in {bad.iloc[0]['scenario']}/{bad.iloc[0]['arm']}: "
+            f"±{bad.iloc[0]['half_width']:.3f}); run more replications before relying on them."
+        )
     else:
         out.append("Every reported estimate is within its replication tolerance.")
     for cr in case_results:
-        out.append(f"Case study — {cr.case.name} ({cr.case.scenario}): "
-                   f"{'reproduced' if cr.reproduced else 'NOT reproduced'}; {cr.evidence}.")
+        out.append(
+            f"Case study — {cr.case.name} ({cr.case.scenario}): {'reproduced' if cr.reproduced else 'NOT reproduced'}; {cr.evidence}."
+        )
     return out
 
 
@@ -333,10 +380,10 @@ def make_figures(res: Results, out: Path, metrics: list[str] | None = None, by: 
     for m in metrics:
         figs["curves"].append(figures.outcome_curves(res.runs, res.ts, m, out, by=by, events=events))
         if len(res.arms) > 1 and by == "arm":
-            figs["curves"].append(figures.difference_curves(res.runs, res.ts, m, res.treatment, res.reference, out,
-                                                            events=events))
-    figs["survival"].append(figures.survival_curves(res.runs, {s: res.shift for s in res.scenarios},
-                                                    {s: res.horizon(s) for s in res.scenarios}, out, by=by))
+            figs["curves"].append(figures.difference_curves(res.runs, res.ts, m, res.treatment, res.reference, out, events=events))
+    figs["survival"].append(
+        figures.survival_curves(res.runs, {s: res.shift for s in res.scenarios}, {s: res.horizon(s) for s in res.scenarios}, out, by=by)
+    )
     return figs
 
 
@@ -346,16 +393,24 @@ def phase_diagrams(res: Results, out: Path) -> tuple[list[tuple[str, str, pd.Dat
     pairs = a.get("phase")
     if pairs is None:
         names = res.manifest.get("design_names", [])
-        pairs = [names[i:i + 2] for i in range(0, len(names) - 1, 2)]
+        pairs = [names[i : i + 2] for i in range(0, len(names) - 1, 2)]
     phases, paths = [], []
     if len(res.arms) < 2:
         return phases, paths
     for x, y in pairs:
         cells = phase_cells(res, x, y, main)
         phases.append((x, y, cells))
-        paths.append(figures.phase_diagram(
-            cells, x, y, out, f"{main}: P(agreement within the window), {res.treatment} − {res.reference}\n"
-            "outlined: 95% CI excludes zero (solid above, dashed below)", label="paired difference in probability"))
+        paths.append(
+            figures.phase_diagram(
+                cells,
+                x,
+                y,
+                out,
+                f"{main}: P(agreement within the window), {res.treatment} − {res.reference}\n"
+                "outlined: 95% CI excludes zero (solid above, dashed below)",
+                label="paired difference in probability",
+            )
+        )
     return phases, paths
 
 
@@ -385,8 +440,10 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
     p = figures.sensitivity_bars(idx, out, f"{kind.title()} indices of the outcome below\n({main}, mean over replications)")
     note = f"{kind.title()} indices of {what} in {main}, one value per design point (mean over replications)."
     if kind == "sobol" and (idx["S1"].min() < -0.1 or idx["ST"].sum() > 2):
-        note += (" Warning: negative first-order or inflated total indices mean replication noise dominates the "
-                 "per-point values; run more replications (or --full) before reading these indices.")
+        note += (
+            " Warning: negative first-order or inflated total indices mean replication noise dominates the "
+            "per-point values; run more replications (or --full) before reading these indices."
+        )
     return idx, [p], note
 
 
@@ -442,11 +499,17 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: bool
         "<section id='phase'><h2>Phase diagrams: where the claim holds and where it fails</h2>"
         + "".join(_img(p) for p in phase_paths)
         + "".join(f"<h3>{html.escape(x)} × {html.escape(y)}</h3>" + _table(c) for x, y, c in phases)
-        + ("" if phases else "<p><em>No phase diagrams: they need two or more arms and two swept parameters "
-                                "(or [analysis] phase = [] turned them off).</em></p>")
+        + (
+            ""
+            if phases
+            else "<p><em>No phase diagrams: they need two or more arms and two swept parameters "
+            "(or [analysis] phase = [] turned them off).</em></p>"
+        )
         + "</section>",
         f"<section id='sensitivity'><h2>Sensitivity</h2><p>{html.escape(sens_note)}</p>"
-        + "".join(_img(p) for p in sens_paths) + _table(sens) + "</section>",
+        + "".join(_img(p) for p in sens_paths)
+        + _table(sens)
+        + "</section>",
         "<section id='adequacy'><h2>Replication adequacy</h2><p>95% CI half-width per estimate; "
         "<code>adequate</code> is false where it exceeds the tolerance (0.05 for probabilities, 5% of the mean "
         "otherwise).</p>" + _table(adequacy) + "</section>",
@@ -462,7 +525,16 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: bool
 def _cases_html(case_results: list) -> str:
     if not case_results:
         return "<p><em>Case studies not run.</em></p>"
-    rows = [{"case": c.case.name, "scenario": c.case.scenario, "pattern": c.case.pattern, "source": c.case.source,
-             "reproduced": "yes" if c.reproduced else "no", "evidence": c.evidence, "runs": c.runs}
-            for c in case_results]
+    rows = [
+        {
+            "case": c.case.name,
+            "scenario": c.case.scenario,
+            "pattern": c.case.pattern,
+            "source": c.case.source,
+            "reproduced": "yes" if c.reproduced else "no",
+            "evidence": c.evidence,
+            "runs": c.runs,
+        }
+        for c in case_results
+    ]
     return _table(pd.DataFrame(rows))

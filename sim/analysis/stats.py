@@ -34,8 +34,9 @@ class Estimate:
         return self.low > 0 or self.high < 0
 
 
-def bootstrap_ci(x: Sequence[float], level: float = 0.95, n_resamples: int = 2000, seed: int = 0,
-                 statistic: Callable = np.mean) -> Estimate:
+def bootstrap_ci(
+    x: Sequence[float], level: float = 0.95, n_resamples: int = 2000, seed: int = 0, statistic: Callable = np.mean
+) -> Estimate:
     """Bootstrap (BCa, falling back to percentile) CI of ``statistic`` via ``scipy.stats.bootstrap``.
 
     A constant sample has a zero-width interval at its value."""
@@ -52,8 +53,15 @@ def bootstrap_ci(x: Sequence[float], level: float = 0.95, n_resamples: int = 200
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = stats.bootstrap((x,), statistic, confidence_level=level, n_resamples=n_resamples,
-                                method=method, rng=np.random.default_rng(seed), vectorized=True)
+            r = stats.bootstrap(
+                (x,),
+                statistic,
+                confidence_level=level,
+                n_resamples=n_resamples,
+                method=method,
+                rng=np.random.default_rng(seed),
+                vectorized=True,
+            )
         lo, hi = r.confidence_interval
         if np.isfinite(lo) and np.isfinite(hi):
             return Estimate(v, float(lo), float(hi), n)
@@ -99,23 +107,39 @@ def paired(runs: pd.DataFrame, outcome: str, arm: str, reference: str, by: Seque
     return d.reset_index()
 
 
-def paired_effect(runs: pd.DataFrame, outcome: str, arm: str, reference: str, by: Sequence[str] = ("scenario",),
-                  level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def paired_effect(
+    runs: pd.DataFrame, outcome: str, arm: str, reference: str, by: Sequence[str] = ("scenario",), level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """Mean paired difference per group with a bootstrap CI and Cohen's d_z."""
     d = paired(runs, outcome, arm, reference, by)
     rows = []
     for key, g in d.groupby(list(by), sort=True):
         e = bootstrap_ci(g["diff"].to_numpy(), level, seed=seed)
         sd = g["diff"].std(ddof=1)
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
-                     "outcome": outcome, "arm": arm, "reference": reference, "mean_diff": e.value,
-                     "ci_low": e.low, "ci_high": e.high, "n_pairs": e.n,
-                     "d_z": e.value / sd if sd and sd > 0 else np.nan, "excludes_zero": e.excludes_zero()})
+        rows.append(
+            {
+                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                "outcome": outcome,
+                "arm": arm,
+                "reference": reference,
+                "mean_diff": e.value,
+                "ci_low": e.low,
+                "ci_high": e.high,
+                "n_pairs": e.n,
+                "d_z": e.value / sd if sd and sd > 0 else np.nan,
+                "excludes_zero": e.excludes_zero(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def replication_adequacy(runs: pd.DataFrame, outcomes: Sequence[str], by: Sequence[str] = ("scenario", "arm"),
-                         tolerance: dict[str, float] | None = None, level: float = 0.95) -> pd.DataFrame:
+def replication_adequacy(
+    runs: pd.DataFrame,
+    outcomes: Sequence[str],
+    by: Sequence[str] = ("scenario", "arm"),
+    tolerance: dict[str, float] | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """CI half-width per group and outcome; ``adequate`` is False where it exceeds the tolerance
     (default: 0.05 for shares, 5% of the mean's magnitude otherwise)."""
     ok = runs[runs["status"] == "ok"]
@@ -126,9 +150,17 @@ def replication_adequacy(runs: pd.DataFrame, outcomes: Sequence[str], by: Sequen
             e = t_interval(x, level)
             share = set(np.unique(x[~np.isnan(x)])) <= {0.0, 1.0}
             tol = (tolerance or {}).get(o, 0.05 if share else 0.05 * max(abs(e.value), 1e-9))
-            rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
-                         "outcome": o, "mean": e.value, "half_width": e.half_width, "n": e.n,
-                         "tolerance": tol, "adequate": bool(e.half_width <= tol) if np.isfinite(e.half_width) else False})
+            rows.append(
+                {
+                    **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                    "outcome": o,
+                    "mean": e.value,
+                    "half_width": e.half_width,
+                    "n": e.n,
+                    "tolerance": tol,
+                    "adequate": bool(e.half_width <= tol) if np.isfinite(e.half_width) else False,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -165,10 +197,10 @@ def sobol_indices(problem: dict, y: np.ndarray, second_order: bool = False, seed
     from SALib.analyze import sobol
 
     # SALib treats seed 0 as "no seed"; a Generator makes every seed, 0 included, reproducible
-    r = sobol.analyze(problem, np.asarray(y, dtype=float), calc_second_order=second_order,
-                      seed=np.random.default_rng(seed), print_to_console=False)
-    return pd.DataFrame({"parameter": problem["names"], "S1": r["S1"], "S1_conf": r["S1_conf"],
-                         "ST": r["ST"], "ST_conf": r["ST_conf"]})
+    r = sobol.analyze(
+        problem, np.asarray(y, dtype=float), calc_second_order=second_order, seed=np.random.default_rng(seed), print_to_console=False
+    )
+    return pd.DataFrame({"parameter": problem["names"], "S1": r["S1"], "S1_conf": r["S1_conf"], "ST": r["ST"], "ST_conf": r["ST_conf"]})
 
 
 def morris_indices(problem: dict, X: np.ndarray, y: np.ndarray, seed: int = 0, levels: int = 4) -> pd.DataFrame:
@@ -176,7 +208,7 @@ def morris_indices(problem: dict, X: np.ndarray, y: np.ndarray, seed: int = 0, l
     sampling's number of grid levels."""
     from SALib.analyze import morris
 
-    r = morris.analyze(problem, np.asarray(X, dtype=float), np.asarray(y, dtype=float), num_levels=levels,
-                       seed=seed, print_to_console=False)
-    return pd.DataFrame({"parameter": problem["names"], "mu_star": r["mu_star"],
-                         "mu_star_conf": r["mu_star_conf"], "sigma": r["sigma"]})
+    r = morris.analyze(
+        problem, np.asarray(X, dtype=float), np.asarray(y, dtype=float), num_levels=levels, seed=seed, print_to_console=False
+    )
+    return pd.DataFrame({"parameter": problem["names"], "mu_star": r["mu_star"], "mu_star_conf": r["mu_star_conf"], "sigma": r["sigma"]})

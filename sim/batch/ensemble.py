@@ -18,8 +18,17 @@ from sim.core.step import step
 from sim.scenarios import Setup
 
 #: Per-run scalar outcomes of :func:`simulate` (besides the time series).
-OUTCOMES = ("agreement", "agreement_round", "cost", "meetings", "ideas_generated", "ideas_reported",
-            "final_trust", "final_position_gap", "peak_progress")
+OUTCOMES = (
+    "agreement",
+    "agreement_round",
+    "cost",
+    "meetings",
+    "ideas_generated",
+    "ideas_reported",
+    "final_trust",
+    "final_position_gap",
+    "peak_progress",
+)
 
 #: Rounds of random numbers drawn per generator call (a block keeps memory small and calls few).
 DRAW_BLOCK = 16
@@ -37,8 +46,14 @@ def check_layout(setups: Sequence[Setup]) -> Layout:
     return layout
 
 
-def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None = None,
-             metrics: Sequence[str] | None = None, every: int = 1, batch: int = BATCH) -> dict:
+def simulate(
+    setups: Sequence[Setup],
+    seeds: Sequence[int],
+    rounds: int | None = None,
+    metrics: Sequence[str] | None = None,
+    every: int = 1,
+    batch: int = BATCH,
+) -> dict:
     """Run every setup with its seed.
 
     Returns each metric in ``metrics`` (default: all of :data:`sim.core.metrics.METRICS`) as an
@@ -54,8 +69,7 @@ def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None =
     T = rounds if rounds is not None else setups[0].rounds
     names = list(METRICS if metrics is None else metrics)
     if len(setups) > batch:  # consecutive sub-batches, always cut the same way
-        parts = [_batch(setups[i:i + batch], seeds[i:i + batch], layout, T, names, every)
-                 for i in range(0, len(setups), batch)]
+        parts = [_batch(setups[i : i + batch], seeds[i : i + batch], layout, T, names, every) for i in range(0, len(setups), batch)]
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k not in ("round", "outcomes")}
         out["round"] = parts[0]["round"]
         out["outcomes"] = {k: np.concatenate([p["outcomes"][k] for p in parts]) for k in OUTCOMES}
@@ -63,8 +77,7 @@ def simulate(setups: Sequence[Setup], seeds: Sequence[int], rounds: int | None =
     return _batch(setups, seeds, layout, T, names, every)
 
 
-def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int, names: list[str],
-           every: int) -> dict:
+def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int, names: list[str], every: int) -> dict:
     kept = sorted(set(range(0, T + 1, max(1, every))) | {T})
     P = Params(list(setups))
     gens = [np.random.default_rng(int(s)) for s in seeds]

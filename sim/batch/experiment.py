@@ -114,8 +114,7 @@ class Experiment:
                     self._check_value(where, k, x)
             elif kind in (Design.LHS, Design.SOBOL, Design.MORRIS):
                 p = PARAMS[k.rpartition(".")[2]]
-                if (not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, (int, float)) for x in v)
-                        or not v[0] < v[1]):
+                if not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, (int, float)) for x in v) or not v[0] < v[1]:
                     raise InputError(src, where, v, "allowed: [low, high] with low < high")
                 if v[0] < p.low or v[1] > p.high:
                     raise InputError(src, where, v, f"bounds outside the parameter's own [{p.low:g}, {p.high:g}]")
@@ -129,7 +128,8 @@ class Experiment:
                 for k, v in row.items():
                     self._check_value(f"design.rows[{i}].{k}", k, v)
         if kind in (Design.LHS, Design.SOBOL, Design.MORRIS) and (
-                isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1):
+            isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1
+        ):
             raise InputError(src, "design.samples", self.samples, "allowed: a whole number ≥ 1")
         for a in self.arms:
             for k, v in a.params.items():
@@ -154,8 +154,11 @@ class Experiment:
         for k in ("shift_round", "window"):
             if k in a and (isinstance(a[k], bool) or not isinstance(a[k], int) or not 0 <= a[k] <= horizon):
                 raise InputError(src, f"analysis.{k}", a[k], f"allowed: a whole number in [0, {horizon}]")
-        if "windows" in a and (not isinstance(a["windows"], list) or not a["windows"] or not all(
-                isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= horizon for w in a["windows"])):
+        if "windows" in a and (
+            not isinstance(a["windows"], list)
+            or not a["windows"]
+            or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= horizon for w in a["windows"])
+        ):
             raise InputError(src, "analysis.windows", a["windows"], f"allowed: a list of whole numbers in [1, {horizon}]")
         for k in ("reference", "treatment"):
             if k in a and a[k] not in [x.name for x in self.arms]:
@@ -164,11 +167,11 @@ class Experiment:
             if k in a and a[k] not in self.scenarios:
                 raise InputError(src, f"analysis.{k}", a[k], f"allowed: {', '.join(self.scenarios)}")
         for i, pair in enumerate(a.get("phase", [])):
-            ok = isinstance(pair, list) and len(pair) == 2 and all(
-                p == "window" or p in self.design_params for p in pair)
+            ok = isinstance(pair, list) and len(pair) == 2 and all(p == "window" or p in self.design_params for p in pair)
             if not ok:
-                raise InputError(src, f"analysis.phase[{i}]", pair,
-                                 f"allowed: a pair of swept parameters ({', '.join(self.design_params)}) or 'window'")
+                raise InputError(
+                    src, f"analysis.phase[{i}]", pair, f"allowed: a pair of swept parameters ({', '.join(self.design_params)}) or 'window'"
+                )
 
     def _load(self, i: int, s: str) -> Scenario:
         """A scenario name, or a path (relative paths also tried beside the experiment file)."""
@@ -233,8 +236,7 @@ class Experiment:
         if self.design is Design.SOBOL:
             from SALib.sample import sobol
 
-            return sobol.sample(self.salib_problem(), self.samples, calc_second_order=self.second_order,
-                                seed=self.seed)
+            return sobol.sample(self.salib_problem(), self.samples, calc_second_order=self.second_order, seed=self.seed)
         from SALib.sample import morris
 
         return morris.sample(self.salib_problem(), self.samples, num_levels=self.levels, seed=self.seed)
@@ -269,8 +271,10 @@ class Experiment:
     def scenario_for(self, sc: Scenario, arm: Arm) -> Scenario:
         """The scenario with the arm's events and channel state applied (validated)."""
         horizon = self.rounds or sc.rounds
-        evs = [parse_event(self.source, f"arms.{arm.name}.events[{i}]", e, [s.name for s in sc.sides], horizon)
-               for i, e in enumerate(arm.events)]
+        evs = [
+            parse_event(self.source, f"arms.{arm.name}.events[{i}]", e, [s.name for s in sc.sides], horizon)
+            for i, e in enumerate(arm.events)
+        ]
         out = dataclasses.replace(
             sc,
             events=sorted(sc.events + evs, key=lambda e: e.round),
@@ -279,8 +283,9 @@ class Experiment:
         if self.rounds:
             late = [e for e in out.events if e.round > self.rounds]
             if late:
-                raise InputError(self.source, "rounds", self.rounds,
-                                 f"scenario {sc.name} has an event at round {late[0].round}, past the horizon")
+                raise InputError(
+                    self.source, "rounds", self.rounds, f"scenario {sc.name} has an event at round {late[0].round}, past the horizon"
+                )
         return out
 
     def overrides(self, point: int, arm: Arm) -> dict[str, float]:
@@ -314,8 +319,21 @@ class Experiment:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-_TOP = {"name", "description", "seed", "replications", "rounds", "scenarios", "params", "arms", "design", "analysis", "full",
-        "output", "chunk_size"}
+_TOP = {
+    "name",
+    "description",
+    "seed",
+    "replications",
+    "rounds",
+    "scenarios",
+    "params",
+    "arms",
+    "design",
+    "analysis",
+    "full",
+    "output",
+    "chunk_size",
+}
 
 
 def load_experiment(path: str | Path, full: bool = False) -> Experiment:
@@ -387,8 +405,7 @@ def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_na
         "analysis": dict(d.get("analysis", {})),
         "source": src,
     }
-    if kw["rounds"] is not None and (isinstance(kw["rounds"], bool) or not isinstance(kw["rounds"], int)
-                                     or kw["rounds"] < 1):
+    if kw["rounds"] is not None and (isinstance(kw["rounds"], bool) or not isinstance(kw["rounds"], int) or kw["rounds"] < 1):
         raise InputError(src, "rounds", kw["rounds"], "allowed: a whole number ≥ 1")
     return Experiment(**kw)
 
@@ -397,8 +414,7 @@ def chunks(exp: Experiment) -> Iterator[tuple[int, range]]:
     """(chunk id, run ids): consecutive runs that share a layout, at most ``chunk_size`` each.
 
     Deterministic for a given experiment, so a resumed sweep finds the same chunks."""
-    per_point = any(k.rpartition(".")[2] == "members"
-                    for k in [*exp.design_names, *(k for a in exp.arms for k in a.params)])
+    per_point = any(k.rpartition(".")[2] == "members" for k in [*exp.design_names, *(k for a in exp.arms for k in a.params)])
     cid, start, key = 0, 0, None
     cache: dict[tuple[int, int], tuple] = {}
     for rid in exp.run_ids():

@@ -82,8 +82,9 @@ def _collect(exp: Experiment, run_ids: list[int], res: dict, outcomes: dict[str,
     parts.append({"run_id": np.asarray(run_ids), "round": res["round"], **{m: res[m] for m in exp.timeseries}})
 
 
-def _tables(exp: Experiment, run_ids: list[int], idx: list, seeds: list[int], outc: dict[str, list],
-            ts_parts: list, errors: list) -> tuple[pa.Table, pa.Table]:
+def _tables(
+    exp: Experiment, run_ids: list[int], idx: list, seeds: list[int], outc: dict[str, list], ts_parts: list, errors: list
+) -> tuple[pa.Table, pa.Table]:
     ok = [e is None for e in errors]
     cols: dict[str, pa.Array] = {
         "run_id": pa.array(run_ids, pa.int64()),
@@ -148,11 +149,11 @@ class ResultStore:
                 raise InputError("--out", "out", str(self.out), "has no manifest.json: not a sweep results folder")
             old = json.loads(self.manifest_path.read_text())
             if old.get("fingerprint") != exp.fingerprint():
-                raise InputError("--resume", "experiment", exp.name,
-                                 f"differs from the one in {self.manifest_path}; use a new --out")
+                raise InputError("--resume", "experiment", exp.name, f"differs from the one in {self.manifest_path}; use a new --out")
             if old.get("plan") != plan_hash:
-                raise InputError("--resume", "out", str(self.out),
-                                 "was chunked differently (another version of dialogue-sim); use a new --out")
+                raise InputError(
+                    "--resume", "out", str(self.out), "was chunked differently (another version of dialogue-sim); use a new --out"
+                )
             for tmp in self.out.rglob("*.tmp"):
                 tmp.unlink()
             return self.done()
@@ -194,24 +195,33 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
     from sim.version import __version__
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).parent).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {
         "experiment": exp.spec(),
         "fingerprint": exp.fingerprint(),
         "seeds": "numpy.random.SeedSequence(experiment.seed, spawn_key=(point, replication)), "
-                 "first 64-bit word >> 1; arms and scenarios share seeds",
+        "first 64-bit word >> 1; arms and scenarios share seeds",
         "n_runs": exp.n_runs,
         "n_chunks": n_chunks,
         "horizons": {name: (exp.rounds or sc.rounds) for name, sc in zip(exp.scenarios, exp._scenarios, strict=True)},
         "design_names": exp.design_names,
-        "events": {name: [[e.round, e.kind.value] for e in sc.events]
-                   for name, sc in zip(exp.scenarios, exp._scenarios, strict=True)},
-        "versions": {"dialogue-sim": __version__, "git_commit": commit, "python": platform.python_version(),
-                     "numpy": np.__version__, "scipy": scipy.__version__, "mesa": mesa.__version__,
-                     "pyarrow": pa.__version__},
+        "events": {name: [[e.round, e.kind.value] for e in sc.events] for name, sc in zip(exp.scenarios, exp._scenarios, strict=True)},
+        "versions": {
+            "dialogue-sim": __version__,
+            "git_commit": commit,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "mesa": mesa.__version__,
+            "pyarrow": pa.__version__,
+        },
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -377,9 +387,15 @@ class Progress:
 # ---------------------------------------------------------------- the sweep
 
 
-def run_sweep(exp: Experiment, out: str | Path, workers: int | None = None, scheduler: str | None = None,
-              resume: bool = False, progress: bool = True,
-              on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run_sweep(
+    exp: Experiment,
+    out: str | Path,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_chunk: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Run (or resume) ``exp`` into ``out``; return a summary dict."""
     workers = workers or os.cpu_count() or 1
     plan = list(chunks(exp))
@@ -414,9 +430,15 @@ def run_sweep(exp: Experiment, out: str | Path, workers: int | None = None, sche
     elapsed = time.monotonic() - t0
     statuses = _read_parts(store.runs_dir, ["status"])
     total_failed = statuses.num_rows - count_ok(statuses)
-    info = {"executor": executor, "runs_this_session": n_new, "resumed_from": already, "elapsed_s": round(elapsed, 3),
-            "runs_per_s": round(n_new / elapsed, 1) if elapsed > 0 else None, "failed_this_session": failed,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    info = {
+        "executor": executor,
+        "runs_this_session": n_new,
+        "resumed_from": already,
+        "elapsed_s": round(elapsed, 3),
+        "runs_per_s": round(n_new / elapsed, 1) if elapsed > 0 else None,
+        "failed_this_session": failed,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     store.finish(**info)
     return {"out": str(out), "n_runs": exp.n_runs, "completed": already + n_new, "failed": total_failed, **info}
 

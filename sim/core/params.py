@@ -123,8 +123,5 @@ def markdown_table() -> str:
     """The parameter table as Markdown (used in docs/ODD.md)."""
     rows = ["| name | scope | default | bounds | units | meaning |", "|---|---|---|---|---|---|"]
     for p in _SPEC:
-        rows.append(
-            f"| `{p.name}` | {p.scope.value} | {_fmt(p.default)} | [{_fmt(p.low)}, {_fmt(p.high)}] "
-            f"| {p.units} | {p.meaning} |"
-        )
+        rows.append(f"| `{p.name}` | {p.scope.value} | {_fmt(p.default)} | [{_fmt(p.low)}, {_fmt(p.high)}] | {p.units} | {p.meaning} |")
     return "\n".join(rows)

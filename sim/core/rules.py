@@ -121,8 +121,9 @@ def idea_location(x_i: Array, x_j: Array, u: Array) -> Array:
     return x_i + u * (x_j - x_i)
 
 
-def report_chance(reporting: Array, rank: Array, tenure: Array, ramp: Array,
-                  gatekeeping: Array, loss: Array, cynicism: Array | float = 0.0) -> Array:
+def report_chance(
+    reporting: Array, rank: Array, tenure: Array, ramp: Array, gatekeeping: Array, loss: Array, cynicism: Array | float = 0.0
+) -> Array:
     """q = ρ r min(1, (τ + 1)/τ_ramp)(1 − g)(1 − ℓ)(1 − C): the chance a delegate's report of an
     idea reaches the leadership.
 
@@ -173,8 +174,9 @@ def member_cost(meeting: Array, active: Array, rank: Array) -> Array:
     return meeting * (active * rank).sum(axis=1)
 
 
-def newcomer_familiarity(F: Array, leave: Array, handover: Array, memory: Array, A: Array, side_of: Array,
-                         active: Array, cross: Array) -> Array:
+def newcomer_familiarity(
+    F: Array, leave: Array, handover: Array, memory: Array, A: Array, side_of: Array, active: Array, cross: Array
+) -> Array:
     """F'_ij = max(h_i h_j F_ij, μ_i A_{s_i s_j}, μ_j A_{s_j s_i}) for pairs with a delegate who leaves,
     where h and μA count only for leavers (h = 1, μA = 0 for stayers); other pairs keep F.
 

@@ -77,8 +77,7 @@ class Event:
         return dict(self.values)[name]
 
     def describe(self, side_names: list[str]) -> str:
-        who = "" if not self.sides else " " + ("all" if len(self.sides) == len(side_names) else
-                                              ",".join(side_names[s] for s in self.sides))
+        who = "" if not self.sides else " " + ("all" if len(self.sides) == len(side_names) else ",".join(side_names[s] for s in self.sides))
         vals = " ".join(f"{k}={v}" for k, v in self.values if v is not None)
         return f"{self.kind.value}{who} {vals}".strip()
 

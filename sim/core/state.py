@@ -84,7 +84,7 @@ class Layout:
         """Split a (B, K) block of uniforms into named arrays."""
         out, k = {}, 0
         for name, size in self.draw_sizes().items():
-            out[name] = u[:, k:k + size]
+            out[name] = u[:, k : k + size]
             k += size
         out["report"] = out["report"].reshape(u.shape[0], -1, self.S)
         return out
@@ -149,8 +149,12 @@ class State:
         return self.private.shape[0]
 
     def copy(self) -> State:
-        return State(**{f.name: (getattr(self, f.name).copy() if isinstance(getattr(self, f.name), np.ndarray)
-                                 else getattr(self, f.name)) for f in fields(self)})
+        return State(
+            **{
+                f.name: (getattr(self, f.name).copy() if isinstance(getattr(self, f.name), np.ndarray) else getattr(self, f.name))
+                for f in fields(self)
+            }
+        )
 
 
 def rank_of(state: State, layout: Layout) -> np.ndarray:

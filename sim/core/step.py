@@ -26,25 +26,22 @@ def depart(state: State, layout: Layout, leave: np.ndarray) -> None:
     """Members in ``leave`` (B, N) leave their slot; their contacts join the side's alumni."""
     if not leave.any():
         return
-    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of,
-                                       layout.starts)
+    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of, layout.starts)
     state.active = state.active & ~leave
     gone = leave[:, :, None] | leave[:, None, :]
     state.familiarity = np.where(gone, 0.0, state.familiarity)
     state.tenure = np.where(leave, 0.0, state.tenure)
 
 
-def replace(state: State, layout: Layout, P: Params, leave: np.ndarray, u_new: np.ndarray,
-            handover: np.ndarray | None = None) -> None:
+def replace(state: State, layout: Layout, P: Params, leave: np.ndarray, u_new: np.ndarray, handover: np.ndarray | None = None) -> None:
     """Turnover: members in ``leave`` are succeeded by newcomers (rules.newcomer_familiarity)."""
     if not leave.any():
         return
-    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of,
-                                       layout.starts)
+    state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of, layout.starts)
     h = P.member("handover", layout) if handover is None else handover
     state.familiarity = rules.newcomer_familiarity(
-        state.familiarity, leave, h, P.member("institutional_memory", layout), state.alumni, layout.side_of,
-        state.active, layout.cross)
+        state.familiarity, leave, h, P.member("institutional_memory", layout), state.alumni, layout.side_of, state.active, layout.cross
+    )
     _fill(state, layout, P, leave, u_new)
 
 
@@ -59,8 +56,9 @@ def _fill(state: State, layout: Layout, P: Params, slots: np.ndarray, u_new: np.
     state.active = state.active | slots
 
 
-def upgrade(state: State, layout: Layout, P: Params, sides: np.ndarray, new_level: np.ndarray,
-            recall: np.ndarray, u_new: np.ndarray) -> None:
+def upgrade(
+    state: State, layout: Layout, P: Params, sides: np.ndarray, new_level: np.ndarray, recall: np.ndarray, u_new: np.ndarray
+) -> None:
     """Raise the level of ``sides`` (B, S), refill empty slots and draw on alumni contacts."""
     state.level = np.where(sides, new_level, state.level)
     empty = sides[:, layout.side_of] & ~state.active
@@ -68,8 +66,15 @@ def upgrade(state: State, layout: Layout, P: Params, sides: np.ndarray, new_leve
         _fill(state, layout, P, empty, u_new)
         # newcomers get what institutional memory carries, as in turnover
         state.familiarity = rules.newcomer_familiarity(
-            state.familiarity, empty, np.zeros_like(state.tenure), P.member("institutional_memory", layout),
-            state.alumni, layout.side_of, state.active, layout.cross)
+            state.familiarity,
+            empty,
+            np.zeros_like(state.tenure),
+            P.member("institutional_memory", layout),
+            state.alumni,
+            layout.side_of,
+            state.active,
+            layout.cross,
+        )
     pair_ok = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
     member_recall = np.where(sides, recall, 0.0)[:, layout.side_of]
     state.familiarity = rules.recall_contacts(state.familiarity, member_recall, _alumni_ij(state, layout), pair_ok)
@@ -78,8 +83,7 @@ def upgrade(state: State, layout: Layout, P: Params, sides: np.ndarray, new_leve
 # ---------------------------------------------------------------- events
 
 
-def apply_event(state: State, layout: Layout, P: Params, ev: Event, runs: np.ndarray,
-                d: dict[str, np.ndarray]) -> None:
+def apply_event(state: State, layout: Layout, P: Params, ev: Event, runs: np.ndarray, d: dict[str, np.ndarray]) -> None:
     """Apply one event to the runs in ``runs`` (B,) bool."""
     B, S = state.B, layout.S
     sides = np.zeros((B, S), dtype=bool)
@@ -111,8 +115,7 @@ def apply_event(state: State, layout: Layout, P: Params, ev: Event, runs: np.nda
         leave = state.active & sides[:, layout.side_of] & (d["shock"] < ev.get("fraction"))
         replace(state, layout, P, leave, d["newcomer"])
     elif k is EventKind.CRISIS:
-        state.familiarity = np.where(runs[:, None, None], state.familiarity * (1 - ev.get("severity")),
-                                     state.familiarity)
+        state.familiarity = np.where(runs[:, None, None], state.familiarity * (1 - ev.get("severity")), state.familiarity)
     elif k is EventKind.GATEKEEPER_CHANGE:
         state.gatekeeping = np.where(sides, ev.get("value"), state.gatekeeping)
     elif k is EventKind.FOLLOW_UP:
@@ -123,15 +126,14 @@ def _most_junior(state: State, layout: Layout, sides: np.ndarray, share: float) 
     """The round(share × active) most junior active members of each side in ``sides``."""
     out = np.zeros_like(state.active)
     for s, (a, m) in enumerate(zip(layout.starts, layout.members, strict=True)):
-        act = state.active[:, a:a + m]
+        act = state.active[:, a : a + m]
         k = np.floor(share * act.sum(axis=1) + 0.5)
         from_end = np.cumsum(act[:, ::-1], axis=1)[:, ::-1]  # slots are ordered by rank
-        out[:, a:a + m] = act & (from_end <= k[:, None]) & sides[:, s:s + 1]
+        out[:, a : a + m] = act & (from_end <= k[:, None]) & sides[:, s : s + 1]
     return out
 
 
-def apply_events(state: State, layout: Layout, P: Params, schedule: Sequence[Sequence[Event]],
-                 d: dict[str, np.ndarray]) -> None:
+def apply_events(state: State, layout: Layout, P: Params, schedule: Sequence[Sequence[Event]], d: dict[str, np.ndarray]) -> None:
     """Apply this round's events; ``schedule[b]`` lists run b's events for the round, in order
     (an empty ``schedule`` means no run has an event this round)."""
     depth = max((len(e) for e in schedule), default=0)
@@ -180,8 +182,7 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
 
     # what is said, and who hears whom
     host_present = (present[:, layout.host[so]]).any(axis=1) if layout.host.any() else np.zeros(state.B, bool)
-    sigma = rules.effective_script(P.script_pressure, state.motivation, P.script_relief, host_present,
-                                   P.host_facilitation)[:, so]
+    sigma = rules.effective_script(P.script_pressure, state.motivation, P.script_relief, host_present, P.host_facilitation)[:, so]
     x, F = state.private, state.familiarity
     y = rules.expressed_positions(x, state.line[:, so], sigma)
     c = rules.candor(sigma)
@@ -194,9 +195,19 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     gen = meet_pairs[:, pi, pj] & (d["idea"] < p_gen)
     z = rules.idea_location(x[:, pi], x[:, pj], d["location"])
     bins = np.rint(z * (IDEA_BINS - 1)).astype(int)
-    q = np.where(state.active, rules.report_chance(
-        P.member("reporting", layout), rank, state.tenure, P.member("tenure_ramp", layout),
-        state.gatekeeping[:, so], P.member("translation_loss", layout), state.cynicism[:, so]), 0.0)
+    q = np.where(
+        state.active,
+        rules.report_chance(
+            P.member("reporting", layout),
+            rank,
+            state.tenure,
+            P.member("tenure_ramp", layout),
+            state.gatekeeping[:, so],
+            P.member("translation_loss", layout),
+            state.cynicism[:, so],
+        ),
+        0.0,
+    )
     head_rank = np.maximum.reduceat(np.where(state.active, rank, -1.0), layout.starts, axis=1)
     q_head = np.maximum.reduceat(np.where(state.active & (rank == head_rank[:, so]), q, 0.0), layout.starts, axis=1)
     # each side hears of a pair's idea from its own member of the pair, else from its head
@@ -218,8 +229,7 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     pairs_s = np.add.reduceat(meet_pairs.sum(axis=2), layout.starts, axis=1)
     candid_s = np.add.reduceat((c * meet_pairs).sum(axis=2), layout.starts, axis=1)
     hollow = np.where(pairs_s > 0, 1 - candid_s / np.maximum(pairs_s, 1), state.cynicism)
-    state.cynicism = rules.cynicism_step(state.cynicism, hollow, meeting & (pairs_s > 0).any(axis=1),
-                                         P.cynicism_rate, P.familiarity_decay)
+    state.cynicism = rules.cynicism_step(state.cynicism, hollow, meeting & (pairs_s > 0).any(axis=1), P.cynicism_rate, P.familiarity_decay)
     state.alumni = state.alumni * (1 - P.familiarity_decay)[:, None, None]
 
     # agreement: a remembered idea inside every serious leadership's win-set

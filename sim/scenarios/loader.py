@@ -157,8 +157,7 @@ def parse_event(src: str, where: str, e: Any, names: list[str], rounds: int) -> 
     allowed_keys = {"round", "kind", *fields} | ({"side"} if kind in SIDED else set())
     for k in e:
         if k not in allowed_keys:
-            raise InputError(src, f"{where}.{k}", e[k],
-                             f"not a field of {kind.value}; allowed: {', '.join(sorted(allowed_keys))}")
+            raise InputError(src, f"{where}.{k}", e[k], f"not a field of {kind.value}; allowed: {', '.join(sorted(allowed_keys))}")
     sides: tuple[int, ...] = ()
     if kind in SIDED:
         who = e.get("side", "all")
@@ -221,8 +220,7 @@ def resolve(sc: Scenario, overrides: Mapping[str, Any] | None = None, rounds: in
         rounds = _int("--rounds", "rounds", rounds, 1, 100_000)
         late = [e for e in sc.events if e.round > rounds]
         if late:
-            raise InputError(sc.path, "events.round", late[0].round,
-                             f"past the horizon of {rounds} rounds; allowed: [1, {rounds}]")
+            raise InputError(sc.path, "events.round", late[0].round, f"past the horizon of {rounds} rounds; allowed: [1, {rounds}]")
     preset = CHANNELS[sc.channel]
     side_vals: dict[str, list[float]] = {}
     n_players = sum(not s.host for s in sc.sides)
