@@ -20,11 +20,14 @@ import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal
 
-import sim.batch.sweep
+import sim.batch.executors
 from sim import DialogueModel
+from sim.batch.executors import run_chunk
 from sim.batch.experiment import Arm, Experiment, chunks, load_experiment
-from sim.batch.sweep import Progress, ResultStore, read_runs, read_timeseries, run_chunk, run_sweep
+from sim.batch.store import ResultStore, read_runs, read_timeseries
+from sim.batch.sweep import Progress, run_sweep
 from sim.cli import main
+from sim.scenarios import InputError
 
 from .conftest import DIALOGUE_SIM, RIPE_SCENARIO
 
@@ -304,7 +307,7 @@ def test_failing_run_is_recorded_and_the_others_complete(serial, tmp_path, monke
     s, p, a, _ = exp.run_index(bad_run)
     bad_setup = exp.setup(s, p, a)
     assert exp.arms[a].name == "wind" and exp.scenarios[s].endswith("ripe.toml")
-    real = sim.batch.sweep._simulate
+    real = sim.batch.executors._simulate
 
     def flaky(exp_, setups, seeds):
         # the run crashes whenever it is simulated, in a batch or alone; runs sharing its
@@ -313,7 +316,7 @@ def test_failing_run_is_recorded_and_the_others_complete(serial, tmp_path, monke
             raise RuntimeError(f"boom in run with seed {bad_seed}")
         return real(exp_, setups, seeds)
 
-    monkeypatch.setattr(sim.batch.sweep, "_simulate", flaky)
+    monkeypatch.setattr(sim.batch.executors, "_simulate", flaky)
     out = tmp_path / "failing"
     summary = run_sweep(exp, out, workers=1, progress=False)
     assert summary["failed"] == 1
@@ -460,8 +463,8 @@ def test_result_store_refuses_folder_without_manifest(tmp_path, ripe_path):
     out = tmp_path / "stuff"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(sim.batch.sweep.InputError, match="manifest.json"):
+    with pytest.raises(InputError, match="manifest.json"):
         ResultStore(out).open(exp, resume=True, plan=list(chunks(exp)))
-    with pytest.raises(sim.batch.sweep.InputError, match="--resume"):
+    with pytest.raises(InputError, match="--resume"):
         ResultStore(out).open(exp, resume=False, plan=list(chunks(exp)))
     assert [p.name for p in out.iterdir()] == ["notes.txt"]

@@ -51,7 +51,12 @@ class Arm:
 @dataclass
 class Experiment:
     """Everything that defines a sweep. ``design_params`` maps a parameter to its grid values
-    (grid) or its ``[low, high]`` bounds (lhs, sobol, morris); ``rows`` is the explicit table."""
+    (grid) or its ``[low, high]`` bounds (lhs, sobol, morris); ``rows`` is the explicit table.
+
+    After validation, :attr:`loaded_scenarios` holds the :class:`~sim.scenarios.Scenario` of
+    each entry of :attr:`scenarios` (a name or a path), in the same order."""
+
+    loaded_scenarios: list[Scenario] = field(init=False, repr=False, compare=False)
 
     name: str
     scenarios: list[str]
@@ -98,7 +103,7 @@ class Experiment:
                 raise InputError(src, "output.timeseries", m, f"allowed: {', '.join(METRICS)}")
         if not self.arms or len({a.name for a in self.arms}) != len(self.arms):
             raise InputError(src, "arms", [a.name for a in self.arms], "allowed: one or more arms with unique names")
-        self._scenarios = [self._load(i, s) for i, s in enumerate(self.scenarios)]
+        self.loaded_scenarios = [self._load(i, s) for i, s in enumerate(self.scenarios)]
         for k, v in self.params.items():
             self._check_value(f"params.{k}", k, v)
         kind = self.design
@@ -137,7 +142,7 @@ class Experiment:
             if a.channel_open is not None and not isinstance(a.channel_open, bool):
                 raise InputError(src, f"arms.{a.name}.channel_open", a.channel_open, "allowed: true or false")
         # every arm × scenario must resolve (events within the horizon, sides known)
-        for sc in self._scenarios:
+        for sc in self.loaded_scenarios:
             for a in self.arms:
                 self.scenario_for(sc, a)
         self._check_analysis()
@@ -150,7 +155,7 @@ class Experiment:
         for k, v in a.items():
             if k not in allowed:
                 raise InputError(src, f"analysis.{k}", v, f"unknown field; allowed: {', '.join(sorted(allowed))}")
-        horizon = min(self.rounds or sc.rounds for sc in self._scenarios)
+        horizon = min(self.rounds or sc.rounds for sc in self.loaded_scenarios)
         for k in ("shift_round", "window"):
             if k in a and (isinstance(a[k], bool) or not isinstance(a[k], int) or not 0 <= a[k] <= horizon):
                 raise InputError(src, f"analysis.{k}", a[k], f"allowed: a whole number in [0, {horizon}]")
@@ -193,7 +198,7 @@ class Experiment:
         if side:
             if name in CHANNEL_PARAMS:
                 raise InputError(self.source, where, v, "a channel parameter takes one value for all sides")
-            for sc in self._scenarios:
+            for sc in self.loaded_scenarios:
                 if side not in [x.name for x in sc.sides]:
                     raise InputError(self.source, where, v, f"side {side!r} is not in scenario {sc.name}")
 
@@ -254,7 +259,7 @@ class Experiment:
     # ------------------------------------------------------------ runs
     @property
     def n_runs(self) -> int:
-        return len(self._scenarios) * len(self._points) * len(self.arms) * self.replications
+        return len(self.loaded_scenarios) * len(self._points) * len(self.arms) * self.replications
 
     def run_index(self, run_id: int) -> tuple[int, int, int, int]:
         """run_id → (scenario, point, arm, replication)."""
@@ -295,7 +300,7 @@ class Experiment:
 
     def setup(self, s: int, p: int, a: int) -> Setup:
         arm = self.arms[a]
-        return resolve(self.scenario_for(self._scenarios[s], arm), self.overrides(p, arm), self.rounds)
+        return resolve(self.scenario_for(self.loaded_scenarios[s], arm), self.overrides(p, arm), self.rounds)
 
     def run_ids(self) -> Iterator[int]:
         return iter(range(self.n_runs))
@@ -314,7 +319,7 @@ class Experiment:
         from sim.version import __version__
 
         spec = {k: v for k, v in self.spec().items() if k != "analysis"}
-        scenarios = [repr(dataclasses.replace(sc, path="")) for sc in self._scenarios]
+        scenarios = [repr(dataclasses.replace(sc, path="")) for sc in self.loaded_scenarios]
         blob = json.dumps([spec, scenarios, __version__], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

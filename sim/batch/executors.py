@@ -1,0 +1,283 @@
+"""Executors: where the chunks of a sweep run, behind one interface (as the EMA Workbench's evaluators).
+
+Every executor takes the chunks still to do and yields one :class:`ChunkDone` per finished
+chunk, after its parts are in the :class:`~sim.batch.store.ResultStore`. Results do not
+depend on the executor: chunks are fixed by the experiment, and each chunk is one batch of
+the ensemble (:func:`run_chunk`). :func:`make_executor` picks one from the command line's
+``--workers`` / ``--scheduler``.
+
+- :class:`SerialExecutor` — in this process;
+- :class:`LocalProcessExecutor` — local worker processes, each writing its own parts;
+- :class:`DaskExecutor` — a Dask distributed scheduler; workers (maybe on other machines)
+  return the tables and this process writes them.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+
+from sim.batch.ensemble import OUTCOMES, simulate
+from sim.batch.experiment import Experiment
+from sim.batch.store import ResultStore, count_ok
+
+# ---------------------------------------------------------------- one chunk
+
+
+def run_chunk(exp: Experiment, run_ids: Sequence[int]) -> tuple[pa.Table, pa.Table]:
+    """Simulate the runs of one chunk as a batch; return (runs table, time-series table).
+
+    If the batch raises, each run is retried alone and a run that still raises is recorded
+    with status ``error`` and its message, so the others complete."""
+    run_ids = list(run_ids)
+    idx = [exp.run_index(r) for r in run_ids]
+    cache: dict[tuple[int, int, int], Any] = {}
+    setups = []
+    for s, p, a, _ in idx:
+        if (s, p, a) not in cache:
+            cache[(s, p, a)] = exp.setup(s, p, a)
+        setups.append(cache[(s, p, a)])
+    seeds = [exp.seed_of(p, r) for _, p, _, r in idx]
+    outcomes: dict[str, list] = {k: [] for k in OUTCOMES}
+    parts: list[dict[str, np.ndarray]] = []
+    try:
+        _collect(exp, run_ids, _simulate(exp, setups, seeds), outcomes, parts)
+        errors: list[str | None] = [None] * len(run_ids)
+    except Exception:
+        outcomes, parts, errors = {k: [] for k in OUTCOMES}, [], []
+        for rid, st, sd in zip(run_ids, setups, seeds, strict=True):
+            try:
+                _collect(exp, [rid], _simulate(exp, [st], [sd]), outcomes, parts)
+                errors.append(None)
+            except Exception as e:  # noqa: BLE001 - recorded, the sweep goes on
+                for k in OUTCOMES:
+                    outcomes[k].append(None)
+                errors.append(f"{type(e).__name__}: {e}")
+    return _tables(exp, run_ids, idx, seeds, outcomes, parts, errors)
+
+
+def _simulate(exp: Experiment, setups: list, seeds: list[int]) -> dict:
+    return simulate(setups, seeds, metrics=exp.timeseries, every=exp.every)
+
+
+def _collect(exp: Experiment, run_ids: list[int], res: dict, outcomes: dict[str, list], parts: list) -> None:
+    for k in OUTCOMES:
+        outcomes[k].extend(res["outcomes"][k].tolist())
+    parts.append({"run_id": np.asarray(run_ids), "round": res["round"], **{m: res[m] for m in exp.timeseries}})
+
+
+def _tables(
+    exp: Experiment, run_ids: list[int], idx: list, seeds: list[int], outc: dict[str, list], ts_parts: list, errors: list
+) -> tuple[pa.Table, pa.Table]:
+    ok = [e is None for e in errors]
+    cols: dict[str, pa.Array] = {
+        "run_id": pa.array(run_ids, pa.int64()),
+        "scenario": pa.array([exp.scenarios[s] for s, _, _, _ in idx], pa.string()),
+        "arm": pa.array([exp.arms[a].name for _, _, a, _ in idx], pa.string()),
+        "point": pa.array([p for _, p, _, _ in idx], pa.int32()),
+        "replication": pa.array([r for _, _, _, r in idx], pa.int32()),
+        "seed": pa.array(seeds, pa.int64()),
+    }
+    for j, name in enumerate(exp.design_names):
+        cols[name] = pa.array([float(exp.points[p, j]) for _, p, _, _ in idx], pa.float64())
+    cols["status"] = pa.array(["ok" if o else "error" for o in ok], pa.string())
+    cols["error"] = pa.array(errors, pa.string())
+    for k in OUTCOMES:
+        vals = outc[k]
+        if k == "agreement":
+            cols[k] = pa.array([None if v is None else bool(v) for v in vals], pa.bool_())
+        elif k == "agreement_round":
+            cols[k] = pa.array([None if v is None or v < 0 else int(v) for v in vals], pa.int32())
+        else:
+            cols[k] = pa.array([None if v is None else float(v) for v in vals], pa.float64())
+    runs = pa.table(cols)
+    ts = _long_timeseries(exp, ts_parts)
+    return runs, ts
+
+
+def _long_timeseries(exp: Experiment, parts: list[dict[str, np.ndarray]]) -> pa.Table:
+    schema = pa.schema([("run_id", pa.int64()), ("round", pa.int32())] + [(m, pa.float64()) for m in exp.timeseries])
+    if not parts:
+        return schema.empty_table()
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in schema.names}
+    for part in parts:
+        B, R = len(part["run_id"]), len(part["round"])
+        cols["run_id"].append(np.repeat(part["run_id"], R))
+        cols["round"].append(np.tile(part["round"], B))
+        for m in exp.timeseries:
+            cols[m].append(np.asarray(part[m], dtype=float).reshape(-1))
+    return pa.table({k: np.concatenate(v) for k, v in cols.items()}, schema=schema)
+
+
+def chunk_to_store(exp: Experiment, store: ResultStore, cid: int, ids: Sequence[int]) -> ChunkDone:
+    """Run one chunk and write its parts into ``store``."""
+    runs, ts = run_chunk(exp, ids)
+    store.write(cid, runs, ts)
+    return ChunkDone(cid, runs.num_rows, runs.num_rows - count_ok(runs))
+
+
+# ---------------------------------------------------------------- the interface
+
+#: Chunks still to do: (chunk id, run ids).
+Todo = Iterable[tuple[int, Sequence[int]]]
+
+
+class ChunkDone(NamedTuple):
+    """One finished chunk, its parts already in the store."""
+
+    chunk: int
+    runs: int
+    failed: int
+
+
+class Executor(ABC):
+    """Runs chunks of an experiment and stores their results."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """How the manifest and the summary name this executor (e.g. ``processes:4``)."""
+
+    @abstractmethod
+    def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
+        """Run every chunk of ``todo``, yielding each as it finishes (in any order).
+
+        Closing the iterator early (Ctrl-C, an error) must stop all work it started."""
+
+
+class SerialExecutor(Executor):
+    """Every chunk in this process, in order."""
+
+    name = "serial"
+
+    def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
+        for cid, ids in todo:
+            yield chunk_to_store(exp, store, cid, ids)
+
+
+# the experiment and the store of a local worker process, set once by its initializer
+_WORKER: tuple[Experiment, ResultStore] | None = None
+
+
+def _init_worker(exp: Experiment, store: ResultStore) -> None:
+    global _WORKER
+    _WORKER = (exp, store)
+
+
+def _worker_chunk(cid: int, ids: Sequence[int]) -> ChunkDone:
+    assert _WORKER is not None, "worker not initialised"
+    return chunk_to_store(*_WORKER, cid, ids)
+
+
+class LocalProcessExecutor(Executor):
+    """Local worker processes; each writes its chunks' parts itself, so the driver stays idle.
+
+    At most two chunks per worker are queued at a time, so a million-run sweep holds little
+    in memory."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    @property
+    def name(self) -> str:
+        return f"processes:{self.workers}"
+
+    @staticmethod
+    def context() -> Any:
+        if sys.platform.startswith("linux") and threading.active_count() == 1:
+            return get_context("fork")  # single-threaded driver: fork is safe and starts at once
+        if sys.platform.startswith("linux"):
+            ctx = get_context("forkserver")
+            ctx.set_forkserver_preload(["sim.batch.executors"])  # workers fork with the package already imported
+            return ctx
+        return get_context("spawn")
+
+    def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
+        ctx = self.context()
+        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(exp, store)) as pool:
+            it = iter(todo)
+            running: dict[Future[ChunkDone], int] = {}
+
+            def submit(cid: int, ids: Sequence[int]) -> None:
+                with warnings.catch_warnings():
+                    # with fork, all workers start at the first submit, while the only other threads
+                    # are numpy's BLAS pool, which is fork-safe (it registers at-fork handlers)
+                    warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+                    running[pool.submit(_worker_chunk, cid, ids)] = cid
+
+            try:
+                for cid, ids in it:
+                    submit(cid, ids)
+                    if len(running) >= 2 * self.workers:
+                        break
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        running.pop(fut)
+                        yield fut.result()
+                        nxt = next(it, None)
+                        if nxt is not None:
+                            submit(*nxt)
+            except BaseException:
+                for fut in running:
+                    fut.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
+
+class DaskExecutor(Executor):
+    """A Dask distributed scheduler at ``address``: workers may be on other machines, so they
+    return the tables and the driver writes them."""
+
+    def __init__(self, address: str):
+        self.address = address
+
+    @property
+    def name(self) -> str:
+        return f"dask:{self.address}"
+
+    def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
+        from distributed import Client, as_completed
+
+        with Client(self.address, timeout="30s") as client:
+            exp_f = client.scatter(exp, broadcast=True)
+            n_workers = max(1, len(client.scheduler_info()["workers"]))
+            it = iter(todo)
+            meta: dict[str, int] = {}
+            ac = as_completed()
+
+            def submit(cid: int, ids: Sequence[int]) -> None:
+                f = client.submit(run_chunk, exp_f, ids, pure=False)
+                meta[f.key] = cid
+                ac.add(f)
+
+            for cid, ids in it:
+                submit(cid, ids)
+                if len(meta) >= 2 * n_workers:
+                    break
+            for f in ac:
+                cid = meta.pop(f.key)
+                runs, ts = f.result()
+                store.write(cid, runs, ts)
+                yield ChunkDone(cid, runs.num_rows, runs.num_rows - count_ok(runs))
+                nxt = next(it, None)
+                if nxt is not None:
+                    submit(*nxt)
+
+
+def make_executor(workers: int = 1, scheduler: str | None = None, n_chunks: int = 2) -> Executor:
+    """The executor for ``--scheduler`` (Dask) or ``--workers``; serial for one worker or one chunk."""
+    if scheduler:
+        return DaskExecutor(scheduler)
+    if workers > 1 and n_chunks > 1:
+        return LocalProcessExecutor(workers)
+    return SerialExecutor()
