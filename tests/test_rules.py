@@ -336,3 +336,52 @@ def test_report_chance_is_discounted_by_cynicism():
     ones = np.ones((1, 2))
     q = rules.report_chance(ones, ones, ones * 10, ones, ones * 0, ones * 0, np.array([[0.0, 0.75]]))
     np.testing.assert_allclose(q, [[1.0, 0.25]])
+
+
+class TestRulesMovedOutOfStep:
+    """The rules that used to be inline in sim/core/step.py."""
+
+    def test_participation_shift_and_threshold_crossing(self):
+        np.testing.assert_allclose(rules.participation_shift(np.array([[0.4, 1.0]]), np.array([[0.8, 0.8]])), [[0.88, 1.0]])
+        crossed = rules.crossed_threshold(
+            np.array([[0.5, 0.7, 0.5]]), np.array([[0.7, 0.8, 0.55]]), np.array([[0.6]]), np.array([True, True, True])
+        )
+        assert crossed.tolist() == [[True, False, False]]
+        assert not rules.crossed_threshold(np.array([[0.5]]), np.array([[0.7]]), np.array([[0.6]]), np.array([False])).any()
+
+    def test_setup_countdown_only_in_open_channels_that_do_not_meet(self):
+        is_open = np.array([True, True, False])
+        left = np.array([2, 0, 3])
+        meeting = rules.meets(is_open, left)
+        assert meeting.tolist() == [False, True, False]
+        assert rules.setup_countdown(left, is_open, meeting).tolist() == [1, 0, 3]
+
+    def test_head_relays_with_its_own_chance(self):
+        q = np.array([[0.2, 0.5, 0.9, 0.1]])
+        rank = np.array([[0.7, 0.9, 0.6, 0.8]])
+        active = np.array([[True, False, True, True]])
+        side_of = np.array([0, 0, 1, 1])
+        # side 0: the inactive slot 1 is not head; side 1: slot 3 outranks slot 2
+        np.testing.assert_allclose(rules.head_report_chance(q, rank, active, side_of, np.array([0, 2])), [[0.2, 0.1]])
+
+    def test_memory_ages_and_expires(self):
+        age = np.array([[[0.0, 9.0, np.inf]]])
+        aged = rules.age_memory(age, np.array([0.5]), np.array([True]))
+        np.testing.assert_allclose(aged, [[[0.5, 9.5, np.inf]]])
+        assert rules.idea_known(aged, np.array([10.0])).tolist() == [[[True, True, False]]]
+
+    def test_hollow_share_and_agreement_progress(self):
+        c = np.full((1, 2, 2), 0.25)
+        meet = np.array([[[False, True], [True, False]]])
+        h, n = rules.hollow_share(c, meet, np.array([0, 1]))
+        np.testing.assert_allclose(h, [[0.75, 0.75]])
+        assert n.tolist() == [[1, 1]]
+        ok = np.array([[[True, False], [True, True]]])
+        progress, reached = rules.agreement_progress(ok, np.array([True, True]))
+        assert progress.tolist() == [1.0] and reached.tolist() == [True]
+
+    def test_event_rules(self):
+        np.testing.assert_allclose(rules.downgraded_level(np.array([0.8]), 0.5), [0.4])
+        np.testing.assert_allclose(rules.upgraded_level(np.array([0.8]), 0.5), [1.0])
+        np.testing.assert_allclose(rules.crisis_familiarity(np.array([0.6]), 0.5), [0.3])
+        np.testing.assert_allclose(rules.alumni_decay(np.full((1, 2, 2), 0.5), np.array([0.1])), np.full((1, 2, 2), 0.45))

@@ -219,3 +219,83 @@ def recall_contacts(F: Array, member_recall: Array, alumni_ij: Array, pair_ok: A
     with prior contact ("participation patterns changed quickly", source 000)."""
     pull = member_recall[:, :, None] * alumni_ij
     return np.where(pair_ok, np.maximum(F, np.maximum(pull, np.swapaxes(pull, 1, 2))), F)
+
+
+def leaves(u: Array, rate: Array, active: Array) -> Array:
+    """leave_i = a_i ∧ u_i < p_i: each active delegate is replaced with probability p per round
+    (the "constantly changing" Canadian participants, source 002)."""
+    return active & (u < rate)
+
+
+def participation_shift(level: Array, shift: Array) -> Array:
+    """v' = v + π (1 − v): a leadership that turns serious sends more senior people
+    ("participation patterns changed quickly", source 000)."""
+    return level + shift * (1 - level)
+
+
+def crossed_threshold(before: Array, after: Array, theta: Array, player: Array) -> Array:
+    """A player side whose motivation crosses θ upward in this step: m < θ ≤ m'."""
+    return (after >= theta) & (before < theta) & player[None, :]
+
+
+def meets(is_open: Array, setup_left: Array) -> Array:
+    """μ = o ∧ (k = 0): an open channel meets once its set-up is over."""
+    return is_open & (setup_left == 0)
+
+
+def setup_countdown(setup_left: Array, is_open: Array, meeting: Array) -> Array:
+    """k' = max(k − 1, 0) in an open channel that did not meet; unchanged otherwise."""
+    return np.where(is_open & ~meeting, np.maximum(setup_left - 1, 0), setup_left)
+
+
+def head_report_chance(q: Array, rank: Array, active: Array, side_of: Array, starts: Array) -> Array:
+    """q_head(s): the report chance of side s's head of delegation (its active member of
+    highest rank), who relays ideas of pairs without a member of s (shape B, S)."""
+    head_rank = np.maximum.reduceat(np.where(active, rank, -1.0), starts, axis=1)
+    return np.maximum.reduceat(np.where(active & (rank == head_rank[:, side_of]), q, 0.0), starts, axis=1)
+
+
+def age_memory(age: Array, follow_up: Array, meeting: Array) -> Array:
+    """age' = age + (1 − φ μ): remembered ideas age by one round, more slowly when follow-up
+    keeps them alive between meetings."""
+    return age + (1 - follow_up * meeting)[:, None, None]
+
+
+def idea_known(age: Array, lifetime: Array) -> Array:
+    """known_sz = age_sz < T_idea: a leadership uses an idea for T_idea rounds after its report."""
+    return age < lifetime[:, None, None]
+
+
+def hollow_share(c: Array, meet_pairs: Array, starts: Array) -> tuple[Array, Array]:
+    """h_s = 1 − mean candor over side s's cross-side meeting pairs, and the number of those pairs
+    (h_s is 0 where a side had no meeting pair)."""
+    pairs_s = np.add.reduceat(meet_pairs.sum(axis=2), starts, axis=1)
+    candid_s = np.add.reduceat((c * meet_pairs).sum(axis=2), starts, axis=1)
+    return np.where(pairs_s > 0, 1 - candid_s / np.maximum(pairs_s, 1), 0.0), pairs_s
+
+
+def alumni_decay(A: Array, rate: Array) -> Array:
+    """A' = (1 − d) A every round: former delegates' contacts fade like familiarity."""
+    return A * (1 - rate)[:, None, None]
+
+
+def agreement_progress(ok: Array, player: Array) -> tuple[Array, Array]:
+    """progress = max_z (1/#players) Σ_players ok_sz; reached = ∃z ∀s ok_sz."""
+    progress = (ok & player[None, :, None]).sum(axis=1).max(axis=1) / player.sum()
+    return progress, ok.all(axis=1).any(axis=1)
+
+
+def downgraded_level(level: Array, factor: Array | float) -> Array:
+    """v' = f v: a downgrade sends more junior people (China's MFA downgrading its head of
+    delegation, source 002)."""
+    return level * factor
+
+
+def upgraded_level(level: Array, factor: Array | float) -> Array:
+    """v' = min(1, v / f): an upgrade undoes a downgrade of the same factor."""
+    return np.minimum(1.0, level / factor)
+
+
+def crisis_familiarity(F: Array, severity: float) -> Array:
+    """F' = (1 − severity) F: a crisis destroys a share of the trust built up."""
+    return F * (1 - severity)

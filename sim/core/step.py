@@ -95,12 +95,12 @@ def apply_event(state: State, layout: Layout, P: Params, ev: Event, runs: np.nda
             state.line = np.where(sides, ev.get("position"), state.line)
     elif k is EventKind.DELEGATION_DOWNGRADE:
         f = P.downgrade_factor[:, None] if ev.get("factor") is None else ev.get("factor")
-        state.level = np.where(sides, state.level * f, state.level)
+        state.level = np.where(sides, rules.downgraded_level(state.level, f), state.level)
         if ev.get("drop") > 0:
             depart(state, layout, _most_junior(state, layout, sides, ev.get("drop")))
     elif k is EventKind.DELEGATION_UPGRADE:
         f = P.downgrade_factor[:, None] if ev.get("factor") is None else ev.get("factor")
-        new_level = np.minimum(1.0, state.level / f)
+        new_level = rules.upgraded_level(state.level, f)
         upgrade(state, layout, P, sides, new_level, np.full((B, S), ev.get("recall")), d["newcomer"])
     elif k is EventKind.CHANNEL_CLOSE:
         state.open = state.open & ~runs
@@ -115,7 +115,9 @@ def apply_event(state: State, layout: Layout, P: Params, ev: Event, runs: np.nda
         leave = state.active & sides[:, layout.side_of] & (d["shock"] < ev.get("fraction"))
         replace(state, layout, P, leave, d["newcomer"])
     elif k is EventKind.CRISIS:
-        state.familiarity = np.where(runs[:, None, None], state.familiarity * (1 - ev.get("severity")), state.familiarity)
+        state.familiarity = np.where(
+            runs[:, None, None], rules.crisis_familiarity(state.familiarity, ev.get("severity")), state.familiarity
+        )
     elif k is EventKind.GATEKEEPER_CHANGE:
         state.gatekeeping = np.where(sides, ev.get("value"), state.gatekeeping)
     elif k is EventKind.FOLLOW_UP:
@@ -161,22 +163,22 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     apply_events(state, layout, P, schedule, d)
 
     # turnover
-    leave = state.active & (d["turnover"] < P.member("turnover", layout))
+    leave = rules.leaves(d["turnover"], P.member("turnover", layout), state.active)
     replace(state, layout, P, leave, d["newcomer"])
 
     # leadership motivation and the participation shift
     theta = P.motivation_threshold[:, None]
     target = np.where(state.ripe, P.motivation_ripe, P.motivation_lean)
-    was = state.motivation >= theta
+    before = state.motivation
     state.motivation = rules.motivation_step(state.motivation, target, P.motivation_speed)
-    crossed = (state.motivation >= theta) & ~was & player[None, :]
+    crossed = rules.crossed_threshold(before, state.motivation, theta, player)
     if crossed.any():
-        new_level = state.level + P.participation_shift * (1 - state.level)
+        new_level = rules.participation_shift(state.level, P.participation_shift)
         upgrade(state, layout, P, crossed, new_level, P.participation_shift, d["newcomer"])
 
     # does the channel meet?
-    meeting = state.open & (state.setup_left == 0)
-    state.setup_left = np.where(state.open & ~meeting, np.maximum(state.setup_left - 1, 0), state.setup_left)
+    meeting = rules.meets(state.open, state.setup_left)
+    state.setup_left = rules.setup_countdown(state.setup_left, state.open, meeting)
     present = state.active & meeting[:, None]
     rank = rank_of(state, layout)
 
@@ -208,12 +210,11 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
         ),
         0.0,
     )
-    head_rank = np.maximum.reduceat(np.where(state.active, rank, -1.0), layout.starts, axis=1)
-    q_head = np.maximum.reduceat(np.where(state.active & (rank == head_rank[:, so]), q, 0.0), layout.starts, axis=1)
+    q_head = rules.head_report_chance(q, rank, state.active, so, layout.starts)
     # each side hears of a pair's idea from its own member of the pair, else from its head
     Q = np.concatenate([q, q_head], axis=1)[:, layout.reporter]  # (B, P, S)
     rep = gen[:, :, None] & (d["report"] < Q)
-    state.memory_age = state.memory_age + (1 - state.follow_up * meeting)[:, None, None]
+    state.memory_age = rules.age_memory(state.memory_age, state.follow_up, meeting)
     b, p, s = np.nonzero(rep)
     state.memory_age[b, s, bins[b, p]] = 0.0
     state.ideas_generated = state.ideas_generated + gen.sum(axis=1)
@@ -226,19 +227,17 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain, P.familiarity_fatigue, state.follow_up)
     state.familiarity = rules.familiarity_decay(F, P.familiarity_decay, meeting, P.meeting_decay)
     # a side's cynicism: how scripted its members' cross-side exchanges were this meeting
-    pairs_s = np.add.reduceat(meet_pairs.sum(axis=2), layout.starts, axis=1)
-    candid_s = np.add.reduceat((c * meet_pairs).sum(axis=2), layout.starts, axis=1)
-    hollow = np.where(pairs_s > 0, 1 - candid_s / np.maximum(pairs_s, 1), state.cynicism)
+    hollow, pairs_s = rules.hollow_share(c, meet_pairs, layout.starts)
+    hollow = np.where(pairs_s > 0, hollow, state.cynicism)
     state.cynicism = rules.cynicism_step(state.cynicism, hollow, meeting & (pairs_s > 0).any(axis=1), P.cynicism_rate, P.familiarity_decay)
-    state.alumni = state.alumni * (1 - P.familiarity_decay)[:, None, None]
+    state.alumni = rules.alumni_decay(state.alumni, P.familiarity_decay)
 
     # agreement: a remembered idea inside every serious leadership's win-set
-    known = state.memory_age < P.idea_lifetime[:, None, None]
+    known = rules.idea_known(state.memory_age, P.idea_lifetime)
     w = rules.winset_half_width(state.motivation, P.winset, P.winset_gain)
     inside = rules.acceptable(BIN_CENTERS, state.line, w)
     ok = rules.agreement_support(known, inside, state.motivation >= theta, player)
-    state.progress = (ok & player[None, :, None]).sum(axis=1).max(axis=1) / player.sum()
-    reached = ok.all(axis=1).any(axis=1)
+    state.progress, reached = rules.agreement_progress(ok, player)
     state.agreement_round = np.where(reached & ~state.agreed, state.round, state.agreement_round)
     state.agreed = state.agreed | reached
 
