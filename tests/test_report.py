@@ -97,7 +97,12 @@ def sections(page: str) -> dict[str, str]:
 
 
 def summary_items(page: str) -> list[str]:
-    return [html.unescape(s) for s in re.findall(r"<li>(.*?)</li>", sections(page)["summary"], flags=re.S)]
+    """Every summary sentence, wherever the layout put it (answer, conditions, mechanisms, ...)."""
+    found = []
+    for sid, body in sections(page).items():
+        if sid != "experiment":
+            found += [html.unescape(s) for s in re.findall(r"<li>(.*?)</li>", body, flags=re.S)]
+    return found
 
 
 def html_table(fragment: str) -> list[dict[str, str]]:
@@ -221,8 +226,8 @@ def test_report_has_every_section_once_in_order(report):
 
 def test_report_is_self_contained(report):
     srcs = re.findall(r"""src\s*=\s*["']([^"']*)""", report)
-    # outcome/difference curves for agreement, trust, progress, cost; survival; 2 phase diagrams
-    assert len(srcs) == 4 * 2 + 1 + 2
+    # the answer's effect curve; outcome/difference curves for agreement, trust, progress, cost; survival; 2 phase diagrams
+    assert len(srcs) == 1 + 4 * 2 + 1 + 2
     for s in srcs:
         assert s.startswith("data:image/png;base64,")
         png = base64.b64decode(s.split(",", 1)[1], validate=True)
@@ -230,14 +235,15 @@ def test_report_is_self_contained(report):
     img = mpimg.imread(io.BytesIO(base64.b64decode(srcs[0].split(",", 1)[1])), format="png")
     assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 200
     assert "figures/" not in report
-    assert not re.search(r"""(href|src)\s*=\s*["'](?!data:)""", report)
+    assert not re.search(r"""(href|src)\s*=\s*["'](?!data:|#)""", report)  # only in-page links
     s = sections(report)
-    assert s["curves"].count("data:image/png;base64,") == 8
-    assert s["survival"].count("data:image/png;base64,") == 1
-    assert s["phase"].count("data:image/png;base64,") == 2
+    assert s["answer"].count("data:image/png;base64,") == 1
+    assert s["effect"].count("data:image/png;base64,") == 8 + 1
+    assert s["conditions"].count("data:image/png;base64,") == 2
 
 
 def test_report_includes_the_experiment_spec(report):
+    assert "<details>" in sections(report)["experiment"]  # collapsed
     pre = re.search(r"<pre>(.*?)</pre>", sections(report)["experiment"], flags=re.S)
     assert pre
     assert json.loads(html.unescape(pre.group(1))) == small_experiment().spec()
@@ -245,14 +251,14 @@ def test_report_includes_the_experiment_spec(report):
 
 def test_report_tables_and_notes(report, runs):
     s = sections(report)
-    outcomes = html_table(s["outcomes"])
+    outcomes = html_table(s["effect"].split("<h3>Paired effects</h3>")[0])
     assert [(r["scenario"], r["arm"]) for r in outcomes] == [
         (MAIN, "keep-open"),
         (MAIN, "wind-down"),
         (PLACEBO, "keep-open"),
         (PLACEBO, "wind-down"),
     ]
-    effects = html_table(s["effects"])
+    effects = html_table(s["effect"].split("<h3>Paired effects</h3>")[1])
     assert len(effects) == 4
     assert "not Sobol or Morris" in s["sensitivity"] and "'grid'" in html.unescape(s["sensitivity"])
     adequacy = html_table(s["adequacy"])
@@ -288,8 +294,9 @@ def test_report_summary_verdict_agrees_with_the_effects_table(report):
     m = re.search(r"95% CI \[([+-][\d.]+), ([+-][\d.]+)\]", main)
     assert m
     lo, hi = float(m.group(1)), float(m.group(2))
-    row = [r for r in html_table(sections(report)["effects"]) if r["scenario"] == MAIN and r["outcome"].startswith("P(agreement")][0]
-    assert lo == pytest.approx(float(row["ci_low"]), abs=0.006) and hi == pytest.approx(float(row["ci_high"]), abs=0.006)
+    effects = html_table(sections(report)["effect"].split("<h3>Paired effects</h3>")[1])
+    row = [r for r in effects if r["scenario"] == MAIN and r["outcome"].startswith("P(agreement")][0]
+    assert row["95% CI"] == f"[{lo:+.2f}, {hi:+.2f}]"
     if lo > 0:
         assert "the claim holds" in main
     elif hi < 0:
@@ -593,3 +600,50 @@ def test_cli_bad_input_gives_exit_2_and_one_error_line(case, results, tmp_path, 
     if "--metric" in argv:
         assert "allowed: agreement, trust, progress, cost" in err
     assert not (tmp_path / "empty" / "figures").exists()
+
+
+# ---------------------------------------------------------------- layout and number formats
+
+
+class TestLayout:
+    def test_answer_first_then_a_table_of_contents(self, report):
+        body = report.split("<body>", 1)[1]
+        assert body.index("<section id='answer'>") < body.index("<nav class='toc'>") < body.index("<section id='effect'>")
+        links = re.findall(r"<a href='#([^']+)'>", body)
+        assert links == SECTIONS
+
+    def test_no_scientific_notation_or_nan_in_the_tables(self, report):
+        for sid, body in sections(report).items():
+            for row in re.findall(r"<td>(.*?)</td>", body, flags=re.S):
+                assert not re.search(r"\de[+-]\d", row) and "nan" not in row.lower(), (sid, row)
+
+    def test_probabilities_are_percentages(self, report):
+        outcomes = html_table(sections(report)["effect"].split("<h3>Paired effects</h3>")[0])
+        for r in outcomes:
+            assert re.fullmatch(r"\d+% \[\d+%, \d+%\]", r[f"P(agreement within {WINDOW} rounds of the shift)"])
+
+
+class TestEffectSizeWords:
+    def test_zero_spread_is_said_in_words(self):
+        from sim.analysis.report import effect_size_words
+
+        assert effect_size_words(np.nan).startswith("undefined")
+        assert effect_size_words(0.4567) == "0.46"
+
+    def test_constant_paired_differences_give_an_undefined_d_z(self):
+        # every pair differs by 10.1, up to floating-point rounding (sd ~1e-15, not 0)
+        x = np.linspace(0.1, 7.3, 8)
+        r = pd.DataFrame(
+            {
+                "scenario": "s",
+                "point": np.tile(np.arange(8), 2),
+                "replication": 0,
+                "arm": ["a"] * 8 + ["b"] * 8,
+                "status": "ok",
+                "cost": np.concatenate([x + 10.1, x]),
+            }
+        )
+        assert 0 < (r["cost"][:8].to_numpy() - x).std() < 1e-12
+        e = stats.paired_effect(r, "cost", "a", "b").iloc[0]
+        assert e["mean_diff"] == pytest.approx(10.1)
+        assert np.isnan(e["d_z"])

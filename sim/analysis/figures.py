@@ -16,8 +16,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from sim.abm.plots import mark  # noqa: E402
+from sim.abm.plots import mark_all  # noqa: E402
 from sim.analysis import stats  # noqa: E402
 
 LABELS = {
@@ -39,10 +41,10 @@ LABELS = {
 }
 
 
-def _save(fig: plt.Figure, out: str | Path, name: str) -> Path:
+def _save(fig: plt.Figure, out: str | Path, name: str, bottom: float = 0.0) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     png = out / f"{name}.png"
     fig.savefig(png, dpi=110)
     fig.savefig(out / f"{name}.svg")
@@ -50,9 +52,50 @@ def _save(fig: plt.Figure, out: str | Path, name: str) -> Path:
     return png
 
 
-def _mark(ax: plt.Axes, rounds: Sequence[int], label: str = "") -> None:
-    for r in rounds:
-        mark(ax, r, label)
+#: Metrics whose per-run value is 0 or 1: their curves are a share of runs, drawn with the share's
+#: CI band only (a 10–90% quantile fan of a 0/1 variable is a meaningless 0–1 block).
+BINARY = {"agreement", "channel_open", "meeting"}
+
+
+def is_binary(metric: str, values: np.ndarray | None = None) -> bool:
+    """True for a 0/1 metric (by name, or because every value is 0 or 1)."""
+    if metric in BINARY:
+        return True
+    if values is None:
+        return False
+    v = values[np.isfinite(values)]
+    return v.size > 0 and bool(np.all((v == 0) | (v == 1)))
+
+
+def _events(ax: plt.Axes, events: dict[str, Sequence[tuple[int, str]]] | None, scenario: str, shift: int | None) -> None:
+    mark_all(ax, list((events or {}).get(scenario, [])), shift=shift)
+
+
+def _shift_of(events: dict[str, Sequence[tuple[int, str]]] | None, shift: int | None) -> int | None:
+    return shift
+
+
+def _finish_axes(ax: plt.Axes, lo: float, hi: float) -> None:
+    """Integer round ticks, and a visible range when a metric is constant (e.g. zero ideas)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 1e-9:
+        pad = max(abs(hi) * 0.1, 1.0 if abs(hi) >= 1 or hi == 0 else 0.1)
+        ax.set_ylim(lo - (0 if lo == 0 else pad), hi + pad)
+
+
+def _legend_below(fig: plt.Figure, axes: Sequence[plt.Axes], title: str | None = None, ncol: int = 3) -> float:
+    """One legend for the whole figure, under the panels, so that it never hides curves or event
+    labels (entries from every panel, each label once). Returns the height it takes (figure share)."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, h)
+    if not seen:
+        return 0.0
+    ncol = max(1, min(ncol, len(seen)))
+    rows = -(-len(seen) // ncol) + (1 if title else 0)
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=ncol, fontsize=8, title=title, title_fontsize=8, frameon=False)
+    return min(0.45, (0.04 + 0.04 * rows) * 4.6 / fig.get_figheight())
 
 
 def _wide(ts: pd.DataFrame, metric: str, run_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -69,11 +112,16 @@ def outcome_curves(
     by: str = "arm",
     events: dict[str, Sequence[tuple[int, str]]] | None = None,
     level: float = 0.95,
+    shift: int | None = None,
 ) -> Path:
-    """Mean over runs per round with a t-interval band and a 10–90% quantile fan, one panel per
-    scenario on shared axes, one colour per value of ``by``."""
+    """Mean over runs per round with its CI band, one panel per scenario on shared axes, one
+    colour per value of ``by``. A 0/1 metric is the share of runs with its CI band only; a
+    continuous metric also gets a 10–90% quantile fan. Every band is in the legend."""
     scenarios = sorted(runs["scenario"].unique())
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.2), sharey=True, squeeze=False)
+    shift = _shift_of(events, shift)
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.6), sharey=True, squeeze=False)
+    binary = is_binary(metric, ts[metric].to_numpy(dtype=float) if metric in ts else None)
+    lo_all, hi_all = np.inf, -np.inf
     for ax, sc in zip(axes[0], scenarios, strict=True):
         sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
         for i, (val, g) in enumerate(sub.groupby(by, sort=True)):
@@ -81,20 +129,30 @@ def outcome_curves(
             if v.size == 0:
                 continue
             m, lo, hi = stats.mean_band(v, level)
-            q10, q90 = np.nanquantile(v, [0.1, 0.9], axis=0)
+            if binary:  # a share's band stays within 0–1
+                lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
             col = f"C{i}"
-            ax.fill_between(rounds, q10, q90, color=col, alpha=0.10, lw=0)
-            ax.fill_between(rounds, lo, hi, color=col, alpha=0.30, lw=0)
-            ax.plot(rounds, m, color=col, lw=2, label=f"{val} (n={v.shape[0]})")
-        for r, label in (events or {}).get(sc, []):
-            _mark(ax, [r], label)
+            name = f"{val:g}" if isinstance(val, float) else str(val)
+            if not binary:
+                q10, q90 = np.nanquantile(v, [0.1, 0.9], axis=0)
+                ax.fill_between(rounds, q10, q90, color=col, alpha=0.10, lw=0, label=f"{name}: 10–90% of runs")
+            ax.fill_between(rounds, lo, hi, color=col, alpha=0.30, lw=0, label=f"{name}: {int(level * 100)}% CI of the mean")
+            ax.plot(rounds, m, color=col, lw=2, label=f"{name} (n={v.shape[0]})")
+            lo_all, hi_all = min(lo_all, np.nanmin(v)), max(hi_all, np.nanmax(v))
         ax.set_title(sc)
         ax.set_xlabel("round")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best", title=by, title_fontsize=8)
+    for ax, sc in zip(axes[0], scenarios, strict=True):
+        _finish_axes(ax, lo_all, hi_all)
+        if binary:
+            ax.set_ylim(-0.02, 1.02)
+        _events(ax, events, sc, shift)
+    bottom = _legend_below(fig, axes[0], title=by, ncol=3 if binary else 3)
     axes[0, 0].set_ylabel(LABELS.get(metric, metric))
-    fig.suptitle(f"{metric}: mean, {int(level * 100)}% CI band and 10–90% quantile fan")
-    return _save(fig, out, f"curves-{metric}")
+    what = "share of runs with its" if binary else "mean with its"
+    fan = "" if binary else " and the 10–90% quantile fan of the runs"
+    fig.suptitle(f"{metric}: {what} {int(level * 100)}% CI band{fan}, by {by}")
+    return _save(fig, out, f"curves-{metric}", bottom)
 
 
 def difference_curves(
@@ -106,15 +164,22 @@ def difference_curves(
     out: str | Path,
     events: dict[str, Sequence[tuple[int, str]]] | None = None,
     level: float = 0.95,
+    shift: int | None = None,
+    name: str | None = None,
+    figsize: tuple[float, float] | None = None,
 ) -> Path:
     """Paired difference ``arm − reference`` per round (common random numbers), mean with CI."""
     scenarios = sorted(runs["scenario"].unique())
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.0), sharey=True, squeeze=False)
+    shift = _shift_of(events, shift)
+    size = figsize or (max(5.2 * len(scenarios), 8), 4.4)
+    fig, axes = plt.subplots(1, len(scenarios), figsize=size, sharey=True, squeeze=False)
+    lo_all, hi_all = np.inf, -np.inf
     for ax, sc in zip(axes[0], scenarios, strict=True):
         sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
         a = sub[sub["arm"] == arm].set_index(stats.KEYS)["run_id"]
         b = sub[sub["arm"] == reference].set_index(stats.KEYS)["run_id"]
         common = a.index.intersection(b.index)
+        ax.set_title(sc)
         if len(common) == 0:
             continue
         # rows aligned by pair
@@ -123,17 +188,18 @@ def difference_curves(
         d = wa.loc[a.loc[common].to_numpy()].to_numpy() - wb.loc[b.loc[common].to_numpy()].to_numpy()
         m, lo, hi = stats.mean_band(d, level)
         ax.axhline(0, color="k", lw=0.8)
-        ax.fill_between(wa.columns, lo, hi, color="C3", alpha=0.3, lw=0, label=f"{int(level * 100)}% CI")
+        ax.fill_between(wa.columns, lo, hi, color="C3", alpha=0.3, lw=0, label=f"{int(level * 100)}% CI of the mean difference")
         ax.plot(wa.columns, m, color="C3", lw=2, label=f"mean difference (n={len(common)} pairs)")
-        for r, label in (events or {}).get(sc, []):
-            _mark(ax, [r], label)
-        ax.set_title(sc)
+        lo_all, hi_all = min(lo_all, np.nanmin(lo)), max(hi_all, np.nanmax(hi))
         ax.set_xlabel("round")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    for ax, sc in zip(axes[0], scenarios, strict=True):
+        _finish_axes(ax, lo_all, hi_all)
+        _events(ax, events, sc, shift)
+    bottom = _legend_below(fig, axes[0], ncol=2)
     axes[0, 0].set_ylabel(f"{metric}: {arm} − {reference}")
-    fig.suptitle(f"Paired difference in {metric}, {arm} minus {reference} (same seeds)")
-    return _save(fig, out, f"diff-{metric}-{arm}-vs-{reference}")
+    fig.suptitle(f"Paired difference in {metric}, {arm} minus {reference} (same seeds)", fontsize=11 if figsize else 12)
+    return _save(fig, out, name or f"diff-{metric}-{arm}-vs-{reference}", bottom)
 
 
 def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str, int], out: str | Path, by: str = "arm") -> Path:
@@ -156,11 +222,19 @@ def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str
         ax.set_title(sc)
         ax.set_xlabel("rounds after the shift")
         ax.set_ylim(-0.02, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, title=by, title_fontsize=8)
     axes[0, 0].set_ylabel("share still without agreement (Kaplan–Meier)")
     fig.suptitle("Time from the shift to agreement (censored at the horizon)")
     return _save(fig, out, "survival")
+
+
+def text_colour(rgba: Sequence[float]) -> str:
+    """Black on light cells, white on dark ones (relative luminance, WCAG 2.x)."""
+    lin = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in rgba[:3]]
+    lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return "black" if lum > 0.179 else "white"
 
 
 def phase_diagram(
@@ -172,19 +246,22 @@ def phase_diagram(
     ys = np.sort(cells[y].unique())
     grid = cells.pivot_table(index=y, columns=x, values=value).reindex(index=ys, columns=xs)
     lim = np.nanmax(np.abs(grid.to_numpy())) if np.isfinite(grid.to_numpy()).any() else 1.0
-    fig, ax = plt.subplots(figsize=(6.2, 4.8))
-    im = ax.imshow(grid.to_numpy(), origin="lower", cmap="RdBu", vmin=-lim or -1, vmax=lim or 1, aspect="auto")
+    fig, ax = plt.subplots(figsize=(6.8, 4.8))
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-(lim or 1), vmax=lim or 1)  # diverging, centred at 0
+    cmap = plt.get_cmap("RdBu")
+    im = ax.imshow(grid.to_numpy(), origin="lower", cmap=cmap, norm=norm, aspect="auto")
     for _, c in cells.iterrows():
         i, j = int(np.searchsorted(ys, c[y])), int(np.searchsorted(xs, c[x]))
-        ax.text(j, i, f"{c[value]:+.2f}", ha="center", va="center", fontsize=8)
+        ax.text(j, i, f"{c[value]:+.2f}", ha="center", va="center", fontsize=8, color=text_colour(cmap(norm(c[value]))))
         if c["ci_low"] > 0 or c["ci_high"] < 0:
-            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, color="k", ls="-" if c["ci_low"] > 0 else "--"))
+            edge = text_colour(cmap(norm(c[value])))
+            ax.add_patch(plt.Rectangle((j - 0.48, i - 0.48), 0.96, 0.96, fill=False, lw=2, color=edge, ls="-" if c["ci_low"] > 0 else "--"))
     ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
     ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     fig.colorbar(im, ax=ax, label=label)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=9)
     return _save(fig, out, f"phase-{x}-{y}")
 
 

@@ -17,8 +17,6 @@ from sim.analysis import figures, stats
 from sim.batch.sweep import read_runs, read_timeseries
 from sim.core.params import PARAMS
 
-SECTIONS = ["summary", "experiment", "outcomes", "effects", "curves", "survival", "phase", "sensitivity", "adequacy", "cases"]
-
 
 @dataclass
 class Results:
@@ -373,18 +371,26 @@ def _ci(e: stats.Estimate, pct: bool = False) -> str:
 def make_figures(res: Results, out: Path, metrics: list[str] | None = None, by: str = "arm") -> dict[str, list[Path]]:
     """Every figure of the report, saved under ``out`` (PNG and SVG)."""
     figs: dict[str, list[Path]] = {"curves": [], "survival": [], "phase": [], "sensitivity": []}
-    events = {sc: [tuple(e) for e in evs] for sc, evs in res.manifest.get("events", {}).items()}
-    if not events and res.shift:  # results written before scenario events were kept in the manifest
-        events = {sc: [(res.shift, "shift")] for sc in res.scenarios}
+    events = _events(res)
     metrics = metrics or [m for m in ("agreement", "trust", "progress", "ideas_reported", "cost") if m in res.ts]
     for m in metrics:
-        figs["curves"].append(figures.outcome_curves(res.runs, res.ts, m, out, by=by, events=events))
         if len(res.arms) > 1 and by == "arm":
-            figs["curves"].append(figures.difference_curves(res.runs, res.ts, m, res.treatment, res.reference, out, events=events))
+            figs["curves"].append(
+                figures.difference_curves(res.runs, res.ts, m, res.treatment, res.reference, out, events=events, shift=res.shift)
+            )
+        figs["curves"].append(figures.outcome_curves(res.runs, res.ts, m, out, by=by, events=events, shift=res.shift))
     figs["survival"].append(
         figures.survival_curves(res.runs, {s: res.shift for s in res.scenarios}, {s: res.horizon(s) for s in res.scenarios}, out, by=by)
     )
     return figs
+
+
+def _events(res: Results) -> dict[str, list[tuple[int, str]]]:
+    """Each scenario's event marks (round, label) as kept in the manifest."""
+    events = {sc: [(int(e[0]), str(e[1])) for e in evs] for sc, evs in res.manifest.get("events", {}).items()}
+    if not events and res.shift:  # results written before scenario events were kept in the manifest
+        events = {sc: [(res.shift, "shift")] for sc in res.scenarios}
+    return events
 
 
 def phase_diagrams(res: Results, out: Path) -> tuple[list[tuple[str, str, pd.DataFrame]], list[Path]]:
@@ -437,7 +443,7 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
         idx = stats.sobol_indices(problem, y.to_numpy(), bool(res.spec.get("second_order", False)))
     else:
         idx = stats.morris_indices(problem, X, y.to_numpy(), levels=int(res.spec.get("levels", 4)))
-    p = figures.sensitivity_bars(idx, out, f"{kind.title()} indices of the outcome below\n({main}, mean over replications)")
+    p = figures.sensitivity_bars(idx, out, f"{kind.title()} indices of {what}\n({main}, mean over replications)")
     note = f"{kind.title()} indices of {what} in {main}, one value per design point (mean over replications)."
     if kind == "sobol" and (idx["S1"].min() < -0.1 or idx["ST"].sum() > 2):
         note += (
@@ -449,6 +455,38 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
 
 # ---------------------------------------------------------------- HTML
 
+#: The report's sections in the order a reader asks: (id, heading).
+TOC = [
+    ("answer", "Answer"),
+    ("effect", "Effect over time"),
+    ("conditions", "Where it holds: conditions"),
+    ("mechanisms", "Why: mechanisms"),
+    ("cases", "Case studies"),
+    ("sensitivity", "Sensitivity"),
+    ("adequacy", "Replication adequacy"),
+    ("experiment", "Experiment specification"),
+]
+SECTIONS = [s for s, _ in TOC]
+
+CSS = (
+    "body{font-family:sans-serif;max-width:1180px;margin:1em auto;padding:0 16px;line-height:1.4;color:#222}"
+    "h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.25em;border-bottom:1px solid #ccc;margin-top:1.6em}"
+    "p.meta{margin:.2em 0 .6em;color:#444;font-size:14px}"
+    "#answer .box{display:grid;grid-template-columns:minmax(0,5fr) minmax(0,6fr);gap:16px;align-items:start;"
+    "background:#f3f7fb;border:2px solid #2b6cb0;border-radius:6px;padding:10px 14px}"
+    "#answer .box h2{border:0;margin:.1em 0 .3em}#answer .box ul{margin:0;padding-left:1.1em;font-size:14px}"
+    "#answer .box li{margin-bottom:.35em}#answer figure{margin:0}"
+    "@media (max-width:900px){#answer .box{grid-template-columns:1fr}}"
+    "nav.toc{font-size:14px;margin:.8em 0}nav.toc ol{display:flex;flex-wrap:wrap;gap:4px 18px;padding-left:1.2em;margin:0}"
+    ".tw{max-width:100%;overflow-x:auto}"
+    "table.t{border-collapse:collapse;font-size:13px;width:100%;table-layout:auto}"
+    "table.t td,table.t th{padding:3px 6px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top;"
+    "overflow-wrap:anywhere}table.t th{background:#f4f4f4;font-weight:600}"
+    "figure{margin:1em 0}img{max-width:100%;height:auto}"
+    "details{margin:1em 0}summary{cursor:pointer;font-weight:600}"
+    "pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px;white-space:pre-wrap}"
+)
+
 
 def _img(path: Path) -> str:
     b64 = base64.b64encode(path.read_bytes()).decode()
@@ -458,7 +496,133 @@ def _img(path: Path) -> str:
 def _table(df: pd.DataFrame | None) -> str:
     if df is None or df.empty:
         return "<p><em>No rows.</em></p>"
-    return df.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0, classes="t")
+    return "<div class='tw'>" + df.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0, classes="t") + "</div>"
+
+
+def _items(lines: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in lines) + "</ul>" if lines else ""
+
+
+# number formats, one per quantity: probabilities as percentages, differences in probability as
+# signed two-decimal fractions (as in the summary and the phase diagrams), familiarity and
+# cynicism (0–1 scales) with two decimals, costs and counts of ideas with one.
+
+
+def _pct(v: float) -> str:
+    return f"{v:.0%}" if np.isfinite(v) else "–"
+
+
+def _diff(v: float) -> str:
+    return f"{v:+.2f}" if np.isfinite(v) else "–"
+
+
+def _num(v: float, decimals: int) -> str:
+    return f"{v:.{decimals}f}" if np.isfinite(v) else "–"
+
+
+def effect_size_words(d_z: float) -> str:
+    """Cohen's d_z for the table; undefined (zero spread of the paired differences) said in words."""
+    return f"{d_z:.2f}" if np.isfinite(d_z) else "undefined: every pair differs by the same amount"
+
+
+def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
+    """The paired effects as shown: a difference in probability as ±0.00, a cost difference with
+    one decimal, and Cohen's d_z (or why it is undefined)."""
+    if effects.empty:
+        return effects
+    rows = []
+    for _, e in effects.iterrows():
+        prob = str(e["outcome"]).startswith("P(")
+        f = _diff if prob else (lambda v: f"{v:+.1f}")
+        rows.append(
+            {
+                "scenario": e["scenario"],
+                "outcome": e["outcome"] + (" (difference in probability)" if prob else " (difference, cost units)"),
+                "arm − reference": f"{e['arm']} − {e['reference']}",
+                "mean difference": f(e["mean_diff"]),
+                "95% CI": f"[{f(e['ci_low'])}, {f(e['ci_high'])}]",
+                "pairs": int(e["n_pairs"]),
+                "Cohen's d_z": effect_size_words(e["d_z"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def cells_display(cells: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """A phase diagram's cells as shown, with readable column names and one format per quantity."""
+    if cells.empty:
+        return cells
+    out = pd.DataFrame({x: cells[x].map(lambda v: f"{v:g}"), y: cells[y].map(lambda v: f"{v:g}")})
+    out["paired difference in probability [95% CI]"] = [
+        f"{_diff(m)} [{_diff(lo)}, {_diff(hi)}]" for m, lo, hi in zip(cells["mean_diff"], cells["ci_low"], cells["ci_high"], strict=True)
+    ]
+    out["pairs"] = cells["n_pairs"].astype(int)
+    if cells["p_treatment"].notna().any():
+        out["P(agreement in window), treatment vs reference"] = [
+            f"{_pct(a)} vs {_pct(b)}" for a, b in zip(cells["p_treatment"], cells["p_reference"], strict=True)
+        ]
+    out["trust at the shift, treatment vs reference"] = [
+        f"{_num(a, 2)} vs {_num(b, 2)}" for a, b in zip(cells["trust_at_shift_treatment"], cells["trust_at_shift_reference"], strict=True)
+    ]
+    out["cynicism at the shift, treatment vs reference"] = [
+        f"{_num(a, 2)} vs {_num(b, 2)}"
+        for a, b in zip(cells["cynicism_at_shift_treatment"], cells["cynicism_at_shift_reference"], strict=True)
+    ]
+    out["ideas reported per treatment run"] = cells["ideas_treatment"].map(lambda v: _num(v, 1))
+    return out
+
+
+def adequacy_display(adequacy: pd.DataFrame) -> pd.DataFrame:
+    """Replication adequacy as shown: shares of runs as percentages, half-widths of probabilities
+    with three decimals, costs with one decimal."""
+    if adequacy.empty:
+        return adequacy
+    rows = []
+    for _, a in adequacy.iterrows():
+        prob = a["outcome"] in ("in_window", "agreement")
+        rows.append(
+            {
+                "scenario": a["scenario"],
+                "arm": a["arm"],
+                "outcome": {"in_window": "P(agreement in the window)", "agreement": "P(agreement by the horizon)"}.get(
+                    a["outcome"], a["outcome"]
+                ),
+                "mean": _pct(a["mean"]) if prob else _num(a["mean"], 1),
+                "CI half-width": f"±{a['half_width']:.3f}" if prob else f"±{a['half_width']:.1f}",
+                "tolerance": f"±{a['tolerance']:.3f}" if prob else f"±{a['tolerance']:.1f}",
+                "runs": int(a["n"]),
+                "adequate": "yes" if a["adequate"] else "no",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sensitivity_display(idx: pd.DataFrame | None) -> pd.DataFrame | None:
+    if idx is None or idx.empty:
+        return idx
+    return idx.assign(**{c: idx[c].map(lambda v: _num(v, 3)) for c in idx.columns if c != "parameter"})
+
+
+def sort_findings(lines: list[str]) -> dict[str, list[str]]:
+    """The summary's sentences by the section that answers their question (answer, conditions,
+    mechanisms, cases, adequacy)."""
+    out: dict[str, list[str]] = {"answer": [], "conditions": [], "mechanisms": [], "cases": [], "adequacy": []}
+    for s in lines:
+        if s.startswith("—"):
+            out["mechanisms"].append(s)
+        elif s.startswith(("Over ", "The same paired difference")):
+            out["conditions"].append(s)
+        elif s.startswith("Case study"):
+            out["cases"].append(s)
+        elif s.startswith(("Replication warning", "Every reported estimate")):
+            out["adequacy"].append(s)
+        else:
+            out["answer"].append(s)
+    return out
+
+
+def _section(sid: str, body: str) -> str:
+    return f"<section id='{sid}'><h2>{html.escape(dict(TOC)[sid])}</h2>{body}</section>"
 
 
 def build_report(results: str | Path, out: str | Path | None = None, cases: bool = True, case_runs: int = 200) -> Path:
@@ -476,50 +640,104 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: bool
     adequacy = stats.replication_adequacy(res.with_window(), ["in_window", "agreement", "cost"])
     case_results = run_cases(case_runs) if cases else []
     lines = summary(res, effects, phases, adequacy, case_results)
+    found = sort_findings(lines)
     n_fail = int((res.runs["status"] != "ok").sum())
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Report: {html.escape(res.spec['name'])}</title>",
-        "<style>body{font-family:sans-serif;max-width:1150px;margin:2em auto;line-height:1.45}"
-        "table.t{border-collapse:collapse;font-size:13px}table.t td,table.t th{padding:3px 8px;"
-        "border-bottom:1px solid #ddd}figure{margin:1em 0}img{max-width:100%}pre{background:#f6f6f6;padding:1em;"
-        "overflow:auto;font-size:12px}</style></head><body>",
-        f"<h1>{html.escape(res.spec['name'])}</h1><p>{html.escape(res.spec.get('description', ''))}</p>",
-        f"<p>{len(res.runs)} runs ({n_fail} failed); window: {res.window} rounds from the shift at round "
-        f"{res.shift}; arms compared pair by pair with <b>{html.escape(res.reference)}</b> (same seeds).</p>",
-        "<section id='summary'><h2>Summary</h2><ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in lines) + "</ul></section>",
-        "<section id='experiment'><h2>Experiment</h2><pre>" + html.escape(json.dumps(res.spec, indent=2)) + "</pre>"
-        f"<p>Versions: {html.escape(json.dumps(res.manifest.get('versions', {})))}</p></section>",
-        "<section id='outcomes'><h2>Outcomes by scenario and arm</h2><p>Probabilities with 95% bootstrap CIs; "
-        "time to agreement by Kaplan–Meier, runs without agreement censored at the horizon.</p>" + _table(outcomes) + "</section>",
-        "<section id='effects'><h2>Paired effects</h2><p>Differences between arms computed pair by pair "
-        "(common random numbers), mean with 95% bootstrap CI and Cohen's d<sub>z</sub>.</p>" + _table(effects) + "</section>",
-        "<section id='curves'><h2>Outcome curves</h2>" + "".join(_img(p) for p in figs["curves"]) + "</section>",
-        "<section id='survival'><h2>Time to agreement</h2>" + "".join(_img(p) for p in figs["survival"]) + "</section>",
-        "<section id='phase'><h2>Phase diagrams: where the claim holds and where it fails</h2>"
+    main = res.analysis.get("main", res.scenarios[0])
+    effect_fig = answer_figure(res, figdir)
+    toc = "<nav class='toc'><b>Contents</b><ol>" + "".join(f"<li><a href='#{s}'>{html.escape(t)}</a></li>" for s, t in TOC) + "</ol></nav>"
+    answer = (
+        "<section id='answer'><div class='box'><div><h2>Answer</h2>"
+        + (_items(found["answer"]) or "<p><em>One arm only: no paired comparison, so no answer to the claim.</em></p>")
+        + "</div>"
+        + (_img(effect_fig) if effect_fig else "")
+        + "</div></section>"
+    )
+    effect = (
+        f"<p>Paired differences ({html.escape(res.treatment)} − {html.escape(res.reference)}, same seeds) per "
+        "round, then each arm's mean with its 95% CI band; the table gives each arm's outcomes and the paired "
+        f"effects in every scenario (the answer above is for {html.escape(main)}).</p>"
+        + "".join(_img(p) for p in figs["curves"])
+        + "".join(_img(p) for p in figs["survival"])
+        + "<h3>Outcomes by scenario and arm</h3><p>Probabilities with 95% bootstrap CIs; time to agreement by "
+        "Kaplan–Meier, runs without agreement censored at the horizon.</p>"
+        + _table(outcomes)
+        + "<h3>Paired effects</h3><p>Differences between arms computed pair by pair (common random numbers), mean "
+        "with 95% bootstrap CI and Cohen's d<sub>z</sub> (undefined when every pair differs by the same amount).</p>"
+        + _table(effects_display(effects))
+    )
+    conditions = (
+        _items(found["conditions"])
         + "".join(_img(p) for p in phase_paths)
-        + "".join(f"<h3>{html.escape(x)} × {html.escape(y)}</h3>" + _table(c) for x, y, c in phases)
         + (
             ""
             if phases
             else "<p><em>No phase diagrams: they need two or more arms and two swept parameters "
             "(or [analysis] phase = [] turned them off).</em></p>"
         )
-        + "</section>",
-        f"<section id='sensitivity'><h2>Sensitivity</h2><p>{html.escape(sens_note)}</p>"
-        + "".join(_img(p) for p in sens_paths)
-        + _table(sens)
-        + "</section>",
-        "<section id='adequacy'><h2>Replication adequacy</h2><p>95% CI half-width per estimate; "
-        "<code>adequate</code> is false where it exceeds the tolerance (0.05 for probabilities, 5% of the mean "
-        "otherwise).</p>" + _table(adequacy) + "</section>",
-        "<section id='cases'><h2>Case studies</h2>" + _cases_html(case_results) + "</section>",
+    )
+    mechanisms = (
+        "<p>For each cell where the claim does not hold, a mechanism consistent with the cell's own numbers "
+        "(a pointer for inspection, not a proof).</p>"
+        + (_items(found["mechanisms"]) or "<p><em>No cells where the claim fails.</em></p>")
+        + "".join(f"<h3>{html.escape(x)} × {html.escape(y)}</h3>" + _table(cells_display(c, x, y)) for x, y, c in phases)
+    )
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>Report: {html.escape(res.spec['name'])}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(res.spec['name'])}: {html.escape(res.spec.get('description', ''))}</h1>",
+        f"<p class='meta'>{len(res.runs)} runs ({n_fail} failed); window: {res.window} rounds from the shift at round "
+        f"{res.shift}; arms compared pair by pair with <b>{html.escape(res.reference)}</b> (same seeds).</p>",
+        answer,
+        toc,
+        _section("effect", effect),
+        _section("conditions", conditions),
+        _section("mechanisms", mechanisms),
+        _section("cases", _items(found["cases"]) + _cases_html(case_results)),
+        _section(
+            "sensitivity",
+            f"<p>{html.escape(sens_note)}</p>" + "".join(_img(p) for p in sens_paths) + _table(sensitivity_display(sens)),
+        ),
+        _section(
+            "adequacy",
+            _items(found["adequacy"]) + "<p>95% CI half-width per estimate; <code>adequate</code> is no where it exceeds "
+            "the tolerance (0.05 for probabilities, 5% of the mean otherwise).</p>" + _table(adequacy_display(adequacy)),
+        ),
+        _section(
+            "experiment",
+            "<details><summary>The experiment as run (JSON) and software versions</summary><pre>"
+            + html.escape(json.dumps(res.spec, indent=2))
+            + "</pre>"
+            f"<p>Versions: {html.escape(json.dumps(res.manifest.get('versions', {})))}</p></details>",
+        ),
         "</body></html>",
     ]
     tmp = target.with_suffix(".html.tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")
     tmp.replace(target)
     return target
+
+
+def answer_figure(res: Results, out: Path) -> Path | None:
+    """The effect curve for the answer box: Δ(t) = P(agreement by round t), treatment − reference,
+    paired, in the main scenario."""
+    if len(res.arms) < 2 or "agreement" not in res.ts:
+        return None
+    main = res.analysis.get("main", res.scenarios[0])
+    events = _events(res)
+    return figures.difference_curves(
+        res.runs[res.runs["scenario"] == main],
+        res.ts,
+        "agreement",
+        res.treatment,
+        res.reference,
+        out,
+        events=events,
+        shift=res.shift,
+        name="answer-effect",
+        figsize=(6.4, 3.9),
+    )
 
 
 def _cases_html(case_results: list) -> str:

@@ -126,7 +126,8 @@ def paired_effect(
                 "ci_low": e.low,
                 "ci_high": e.high,
                 "n_pairs": e.n,
-                "d_z": e.value / sd if sd and sd > 0 else np.nan,
+                # undefined when every pair differs by the same amount (up to rounding)
+                "d_z": e.value / sd if sd > 1e-9 * max(1.0, abs(e.value)) else np.nan,
                 "excludes_zero": e.excludes_zero(),
             }
         )
