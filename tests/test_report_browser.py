@@ -38,7 +38,7 @@ class TestFirstScreen:
         for selector in ("#answer h2", "#answer li", "#answer img"):
             box = page.locator(selector).first.bounding_box()
             assert box is not None, selector
-            assert 0 <= box["y"] and box["y"] + box["height"] <= HEIGHT, (selector, box)
+            assert box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, (selector, box)
             assert box["x"] + box["width"] <= WIDTH, (selector, box)
         img = page.locator("#answer img").first
         assert img.get_attribute("alt") == "answer-effect"
