@@ -26,7 +26,7 @@ def payoff(**overrides) -> tuple[float, float]:
     seeds = list(range(RUNS))
     hit = []
     for sc in (keep, wind):
-        r = simulate([resolve(sc, overrides)] * RUNS, seeds, metrics=["agreement"])["agreement_round"]
+        r = simulate([resolve(sc, overrides)] * RUNS, seeds, metrics=["agreement"]).agreement_round
         hit.append(((r >= SHIFT) & (r < SHIFT + WINDOW)).astype(float))
     d = hit[0] - hit[1]
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(RUNS))

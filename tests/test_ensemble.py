@@ -30,7 +30,7 @@ def check_batch(runs: list[tuple[Scenario, dict]], seeds: list[int]) -> dict[str
     out = simulate(setups, seeds)
     T = max(s.rounds for s in setups)
     for name in METRICS:
-        assert out[name].shape == (len(runs), T + 1), name
+        assert out.series[name].shape == (len(runs), T + 1), name
     for b, ((sc, ov), seed) in enumerate(zip(runs, seeds, strict=True)):
         model = DialogueModel(sc, overrides=ov, rng=seed)
         model.run_for(T)
@@ -38,13 +38,13 @@ def check_batch(runs: list[tuple[Scenario, dict]], seeds: list[int]) -> dict[str
         assert len(df) == T + 1
         for name in METRICS:
             np.testing.assert_allclose(
-                out[name][b],
+                out.series[name][b],
                 df[name].to_numpy(dtype=float),
                 rtol=1e-9,
                 atol=1e-12,
                 err_msg=f"run {b} ({sc.name}, {ov}, seed {seed}): metric {name}",
             )
-        assert out["agreement_round"][b] == model.state.agreement_round[0]
+        assert out.agreement_round[b] == model.state.agreement_round[0]
     return out
 
 
@@ -77,8 +77,8 @@ def test_ensemble_mixed_parameters_and_timelines():
     ]
     out = check_batch(runs, [5, 5, 5, 6, 7, 8])
     # the batch really mixes different trajectories
-    assert not np.allclose(out["trust"][0], out["trust"][1])
-    assert not np.allclose(out["channel_open"][0], out["channel_open"][2])
+    assert not np.allclose(out.series["trust"][0], out.series["trust"][1])
+    assert not np.allclose(out.series["channel_open"][0], out.series["channel_open"][2])
 
 
 def test_ensemble_with_hosts_and_many_sides():
@@ -113,13 +113,15 @@ def test_ensemble_sub_batches_match_models():
     setups = [resolve(sc, {"turnover": t}) for t in turnovers]
     seeds = [1000 + k for k in range(n)]
     out = simulate(setups, seeds, rounds=12)
-    assert out["trust"].shape == (n, 13)
+    assert out.series["trust"].shape == (n, 13)
     for b in (0, ensemble.BATCH - 1, ensemble.BATCH, n - 1):
         model = DialogueModel(sc, rounds=12, overrides={"turnover": turnovers[b]}, rng=seeds[b])
         model.run_for(12)
         df = model.datacollector.get_model_vars_dataframe()
         for name in METRICS:
-            np.testing.assert_allclose(out[name][b], df[name].to_numpy(dtype=float), rtol=1e-9, atol=1e-12, err_msg=f"run {b}: {name}")
+            np.testing.assert_allclose(
+                out.series[name][b], df[name].to_numpy(dtype=float), rtol=1e-9, atol=1e-12, err_msg=f"run {b}: {name}"
+            )
 
 
 def test_ensemble_every_keeps_a_subset_of_rounds():
@@ -127,11 +129,11 @@ def test_ensemble_every_keeps_a_subset_of_rounds():
     setups = [resolve(sc), resolve(sc, {"turnover": 0.4})]
     full = simulate(setups, [1, 2])
     thin = simulate(setups, [1, 2], every=7)
-    kept = list(thin["round"])
+    kept = list(thin.rounds)
     assert kept == sorted(set(range(0, sc.rounds + 1, 7)) | {sc.rounds})
     for name in METRICS:
-        np.testing.assert_allclose(thin[name], full[name][:, kept], rtol=1e-12, err_msg=name)
-    np.testing.assert_array_equal(thin["agreement_round"], full["agreement_round"])
+        np.testing.assert_allclose(thin.series[name], full.series[name][:, kept], rtol=1e-12, err_msg=name)
+    np.testing.assert_array_equal(thin.agreement_round, full.agreement_round)
 
 
 def test_ensemble_outcomes_match_models():
@@ -141,12 +143,12 @@ def test_ensemble_outcomes_match_models():
     overrides = [{}, {"turnover": 0.3}, {"script_pressure": 0.1}]
     seeds = [4, 5, 6]
     out = simulate([resolve(sc, ov) for ov in overrides], seeds)
-    assert set(out["outcomes"]) == set(OUTCOMES)
+    assert set(out.outcomes) == set(OUTCOMES)
     for b, (ov, seed) in enumerate(zip(overrides, seeds, strict=True)):
         model = DialogueModel(sc, overrides=ov, rng=seed)
         model.run_for(sc.rounds)
         df = model.datacollector.get_model_vars_dataframe()
-        o = {k: v[b] for k, v in out["outcomes"].items()}
+        o = {k: v[b] for k, v in out.outcomes.items()}
         assert bool(o["agreement"]) == bool(model.state.agreed[0])
         assert o["agreement_round"] == model.state.agreement_round[0]
         assert o["cost"] == pytest.approx(df["cost"].iloc[-1])

@@ -58,7 +58,7 @@ PLAY_INTERVAL = 0.4  # seconds between rounds while playing
 
 scenario = solara.reactive("leadership-change")
 seed = solara.reactive(1)
-overrides = solara.reactive({})  # only the sliders the user moved
+overrides: solara.Reactive[dict[str, float]] = solara.reactive({})  # only the sliders the user moved
 compare = solara.reactive(False)
 compare_param = solara.reactive("turnover")
 compare_value = solara.reactive(0.5)
@@ -148,7 +148,8 @@ def network_figure(model: DialogueModel) -> plt.Figure:
         idx = np.flatnonzero(lay.side_of == s)
         act = st.active[0, idx]
         ax.scatter(
-            *pos[idx[act]].T,
+            pos[idx[act], 0],
+            pos[idx[act], 1],
             s=80 + 320 * rank[idx[act]],
             color=f"C{s}",
             edgecolor="k",
@@ -156,7 +157,7 @@ def network_figure(model: DialogueModel) -> plt.Figure:
             zorder=2,
             label=lay.side_names[s],
         )
-        ax.scatter(*pos[idx[~act]].T, s=80, facecolor="none", edgecolor=f"C{s}", zorder=2)
+        ax.scatter(pos[idx[~act], 0], pos[idx[~act], 1], s=80, facecolor="none", edgecolor=f"C{s}", zorder=2)
     ax.set_title("delegates: size = rank, ring = openness, edges = familiarity", fontsize=9)
     ax.legend(fontsize=7, loc="lower left", markerscale=0.5)
     ax.set_xlim(-1.6, 1.6)
@@ -231,6 +232,10 @@ def Page():
     )
     _, set_render = solara.use_state(0)
 
+    def on_scenario(_: str) -> None:
+        overrides.value = {}
+        playing.value = False
+
     def do_step():
         for _, m in models:
             if m.steps < m.setup.rounds:
@@ -253,12 +258,7 @@ def Page():
     with solara.Columns([1, 3]):
         with solara.Column():
             solara.HTML(tag="h3", unsafe_innerHTML="Dialogue channels")
-            solara.Select(
-                "scenario",
-                value=scenario,
-                values=scenario_names(),
-                on_value=lambda v: (setattr(overrides, "value", {}), setattr(playing, "value", False)),
-            )
+            solara.Select("scenario", value=scenario, values=scenario_names(), on_value=on_scenario)
             solara.InputInt("seed", value=seed)
             with solara.Row():
                 solara.Button("Step", on_click=do_step, color="primary")

@@ -53,7 +53,7 @@ class DialogueModel(mesa.Model):
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.setup = resolve(sc, {**(overrides or {}), **params}, rounds)
         self.layout = layout_of(self.setup)
-        self.params = Params([self.setup])
+        self.params = Params.from_setups([self.setup])
         self.state = initial_state([self.setup], self.layout, self.params, self.rng.random((1, self.layout.N)))
         self._events: dict[int, list] = {}
         for ev in self.setup.events:

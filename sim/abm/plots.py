@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sim.scenarios import Event  # noqa: E402
 
 
-def mark_events(ax: plt.Axes, events: Sequence[Event], side_names: list[str]) -> None:
+def mark_events(ax: plt.Axes, events: Sequence[Event], side_names: Sequence[str]) -> None:
     """Dotted vertical lines at event rounds, labelled with the event kinds (one label per round)."""
     mark_all(ax, [(ev.round, ev.kind.value) for ev in events])
 
@@ -67,7 +67,7 @@ def mark_all(ax: plt.Axes, marks: Sequence[tuple[int, str]], shift: int | None =
         last = r
 
 
-def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: list[str], title: str, path: str | Path) -> Path:
+def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: Sequence[str], title: str, path: str | Path) -> Path:
     """The main curves of one run (one row per round in ``df``) as a 2×2 PNG."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     r = df.index

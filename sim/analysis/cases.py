@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.batch.ensemble import simulate
+from sim.batch.ensemble import EnsembleResult, simulate
 from sim.scenarios import EventKind, Scenario, load_scenario, resolve
 
-Check = Callable[[dict], tuple[bool, str]]
+Check = Callable[[EnsembleResult], tuple[bool, str]]
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,12 @@ def _shift_round(sc: Scenario) -> int:
     return min(e.round for e in sc.events if e.kind is EventKind.LEADERSHIP_CHANGE)
 
 
-def _check_hrd(out: dict) -> tuple[bool, str]:
-    agree = out["outcomes"]["agreement"].mean()
-    prog = out["progress"][:, -1].mean()
-    t0, t1 = out["trust"][:, 0], out["trust"][:, -1]
+def _check_hrd(out: EnsembleResult) -> tuple[bool, str]:
+    agree = out.outcomes["agreement"].mean()
+    prog = out.series["progress"][:, -1].mean()
+    t0, t1 = out.series["trust"][:, 0], out.series["trust"][:, -1]
     falling = np.mean(t1 < t0)
-    ideas = out["outcomes"]["ideas_reported"].mean()
+    ideas = out.outcomes["ideas_reported"].mean()
     ok = agree <= 0.05 and prog <= 0.05 and falling >= 0.8
     return bool(ok), (
         f"agreement in {agree:.0%} of runs; final progress {prog:.2f}; trust fell from "
@@ -55,21 +55,21 @@ def _check_hrd(out: dict) -> tuple[bool, str]:
     )
 
 
-def _window(out: dict, shift: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    r = out["round"]
+def _window(out: EnsembleResult, shift: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    r = out.rounds
     before = (r >= shift - k) & (r < shift)
     after = (r >= shift) & (r < shift + k)
     return before, after
 
 
 def _check_blossom(shift: int) -> Check:
-    def check(out: dict) -> tuple[bool, str]:
+    def check(out: EnsembleResult) -> tuple[bool, str]:
         before, after = _window(out, shift, 4)
-        trust_b, trust_a = out["trust"][:, before].mean(), out["trust"][:, after].mean()
-        ideas = out["ideas_reported"]
+        trust_b, trust_a = out.series["trust"][:, before].mean(), out.series["trust"][:, after].mean()
+        ideas = out.series["ideas_reported"]
         rate_b = np.diff(ideas[:, before], axis=1).mean() if before.sum() > 1 else 0.0
         rate_a = np.diff(ideas[:, after], axis=1).mean() if after.sum() > 1 else 0.0
-        agree = out["outcomes"]["agreement"].mean()
+        agree = out.outcomes["agreement"].mean()
         ok = trust_a > trust_b + 0.05 and rate_a > 2 * rate_b and rate_a > 0
         return bool(ok), (
             f"mean trust {trust_b:.2f} in the 4 rounds before the shift, {trust_a:.2f} in the 4 after; "
@@ -86,9 +86,9 @@ def _one_sided(sc: Scenario) -> Scenario:
     return dataclasses.replace(sc, name=sc.name + " (one-sided)", events=evs)
 
 
-def _check_no_transfer(out: dict) -> tuple[bool, str]:
-    agree = out["outcomes"]["agreement"].mean()
-    ideas = out["outcomes"]["ideas_reported"].mean()
+def _check_no_transfer(out: EnsembleResult) -> tuple[bool, str]:
+    agree = out.outcomes["agreement"].mean()
+    ideas = out.outcomes["ideas_reported"].mean()
     return bool(agree <= 0.05), (
         f"agreement in {agree:.0%} of runs, although {ideas:.1f} ideas were reported per run "
         "(this follows from the agreement rule, which needs every leadership serious: a "

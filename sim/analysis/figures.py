@@ -7,7 +7,7 @@ figure, saves it as PNG and SVG under ``out`` and returns the PNG path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -67,11 +67,11 @@ def is_binary(metric: str, values: np.ndarray | None = None) -> bool:
     return v.size > 0 and bool(np.all((v == 0) | (v == 1)))
 
 
-def _events(ax: plt.Axes, events: dict[str, Sequence[tuple[int, str]]] | None, scenario: str, shift: int | None) -> None:
+def _events(ax: plt.Axes, events: Mapping[str, Sequence[tuple[int, str]]] | None, scenario: str, shift: int | None) -> None:
     mark_all(ax, list((events or {}).get(scenario, [])), shift=shift)
 
 
-def _shift_of(events: dict[str, Sequence[tuple[int, str]]] | None, shift: int | None) -> int | None:
+def _shift_of(events: Mapping[str, Sequence[tuple[int, str]]] | None, shift: int | None) -> int | None:
     return shift
 
 
@@ -86,7 +86,7 @@ def _finish_axes(ax: plt.Axes, lo: float, hi: float) -> None:
 def _legend_below(fig: plt.Figure, axes: Sequence[plt.Axes], title: str | None = None, ncol: int = 3) -> float:
     """One legend for the whole figure, under the panels, so that it never hides curves or event
     labels (entries from every panel, each label once). Returns the height it takes (figure share)."""
-    seen: dict[str, object] = {}
+    seen: dict[str, matplotlib.artist.Artist] = {}
     for ax in axes:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(label, h)
@@ -110,7 +110,7 @@ def outcome_curves(
     metric: str,
     out: str | Path,
     by: str = "arm",
-    events: dict[str, Sequence[tuple[int, str]]] | None = None,
+    events: Mapping[str, Sequence[tuple[int, str]]] | None = None,
     level: float = 0.95,
     shift: int | None = None,
 ) -> Path:
@@ -162,7 +162,7 @@ def difference_curves(
     arm: str,
     reference: str,
     out: str | Path,
-    events: dict[str, Sequence[tuple[int, str]]] | None = None,
+    events: Mapping[str, Sequence[tuple[int, str]]] | None = None,
     level: float = 0.95,
     shift: int | None = None,
     name: str | None = None,

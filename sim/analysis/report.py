@@ -400,7 +400,8 @@ def phase_diagrams(res: Results, out: Path) -> tuple[list[tuple[str, str, pd.Dat
     if pairs is None:
         names = res.manifest.get("design_names", [])
         pairs = [names[i : i + 2] for i in range(0, len(names) - 1, 2)]
-    phases, paths = [], []
+    phases: list[tuple[str, str, pd.DataFrame]] = []
+    paths: list[Path] = []
     if len(res.arms) < 2:
         return phases, paths
     for x, y in pairs:

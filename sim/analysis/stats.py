@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 KEYS = ["scenario", "point", "replication"]  # runs paired across arms share these (and the seed)
@@ -34,9 +35,7 @@ class Estimate:
         return self.low > 0 or self.high < 0
 
 
-def bootstrap_ci(
-    x: Sequence[float], level: float = 0.95, n_resamples: int = 2000, seed: int = 0, statistic: Callable = np.mean
-) -> Estimate:
+def bootstrap_ci(x: ArrayLike, level: float = 0.95, n_resamples: int = 2000, seed: int = 0, statistic: Callable = np.mean) -> Estimate:
     """Bootstrap (BCa, falling back to percentile) CI of ``statistic`` via ``scipy.stats.bootstrap``.
 
     A constant sample has a zero-width interval at its value."""
@@ -68,7 +67,7 @@ def bootstrap_ci(
     return Estimate(v, np.nan, np.nan, n)
 
 
-def t_interval(x: Sequence[float], level: float = 0.95) -> Estimate:
+def t_interval(x: ArrayLike, level: float = 0.95) -> Estimate:
     """Mean with Student-t interval."""
     x = np.asarray(x, dtype=float)
     x = x[~np.isnan(x)]
@@ -177,7 +176,7 @@ def time_to_agreement(runs: pd.DataFrame, shift: int, horizon: int) -> tuple[np.
     return t, observed
 
 
-def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+def kaplan_meier(durations: ArrayLike, observed: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan–Meier survival S(t) = P(no agreement yet after t rounds) via ``scipy.stats.ecdf``.
 
     Returns the distinct observed times (events and censorings) and S just after each; S(0⁻) = 1."""

@@ -9,6 +9,7 @@ parameters and event timelines may differ.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,6 +37,38 @@ DRAW_BLOCK = 16
 BATCH = 128
 
 
+@dataclass(frozen=True)
+class EnsembleResult:
+    """What :func:`simulate` returns for B runs.
+
+    ``rounds`` (R,) are the kept rounds (0, every, 2·every, …, and the last); ``series`` maps
+    each requested metric to an array (B, R) over them; ``outcomes`` maps each name of
+    :data:`OUTCOMES` to an array (B,) (``agreement_round`` is −1 where no agreement was reached).
+    """
+
+    rounds: np.ndarray
+    series: dict[str, np.ndarray]
+    outcomes: dict[str, np.ndarray]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.outcomes["agreement"])
+
+    @property
+    def agreement_round(self) -> np.ndarray:
+        """(B,) the round of agreement, −1 where none."""
+        return self.outcomes["agreement_round"]
+
+    @classmethod
+    def concat(cls, parts: Sequence[EnsembleResult]) -> EnsembleResult:
+        """Consecutive batches (same kept rounds and metrics) as one result."""
+        return cls(
+            rounds=parts[0].rounds,
+            series={k: np.concatenate([p.series[k] for p in parts]) for k in parts[0].series},
+            outcomes={k: np.concatenate([p.outcomes[k] for p in parts]) for k in OUTCOMES},
+        )
+
+
 def check_layout(setups: Sequence[Setup]) -> Layout:
     """The common layout of a batch, or ``ValueError``."""
     layout = layout_of(setups[0])
@@ -53,14 +86,9 @@ def simulate(
     metrics: Sequence[str] | None = None,
     every: int = 1,
     batch: int = BATCH,
-) -> dict:
-    """Run every setup with its seed.
-
-    Returns each metric in ``metrics`` (default: all of :data:`sim.core.metrics.METRICS`) as an
-    array (B, R) over the kept rounds ``out["round"]`` (0, every, 2·every, …, and the last),
-    ``agreement_round`` (B,) (−1 where no agreement was reached), and ``outcomes``: a dict of
-    the scalar outcomes of :data:`OUTCOMES`, each an array (B,).
-    """
+) -> EnsembleResult:
+    """Run every setup with its seed; keep ``metrics`` (default: all of
+    :data:`sim.core.metrics.METRICS`) every ``every`` rounds and the scalar outcomes."""
     if len(setups) != len(seeds):
         raise ValueError("one seed per setup")
     layout = check_layout(setups)
@@ -70,16 +98,13 @@ def simulate(
     names = list(METRICS if metrics is None else metrics)
     if len(setups) > batch:  # consecutive sub-batches, always cut the same way
         parts = [_batch(setups[i : i + batch], seeds[i : i + batch], layout, T, names, every) for i in range(0, len(setups), batch)]
-        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k not in ("round", "outcomes")}
-        out["round"] = parts[0]["round"]
-        out["outcomes"] = {k: np.concatenate([p["outcomes"][k] for p in parts]) for k in OUTCOMES}
-        return out
+        return EnsembleResult.concat(parts)
     return _batch(setups, seeds, layout, T, names, every)
 
 
-def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int, names: list[str], every: int) -> dict:
+def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int, names: list[str], every: int) -> EnsembleResult:
     kept = sorted(set(range(0, T + 1, max(1, every))) | {T})
-    P = Params(list(setups))
+    P = Params.from_setups(setups)
     gens = [np.random.default_rng(int(s)) for s in seeds]
     K = layout.draws_per_round()
     state = initial_state(list(setups), layout, P, np.stack([g.random(layout.N) for g in gens]))
@@ -87,7 +112,6 @@ def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int
     schedule = {t: [[ev for ev in s.events if ev.round == t] for s in setups] for t in event_rounds}
     B = len(setups)
     out: dict[str, np.ndarray] = {n: np.empty((B, len(kept))) for n in names}
-    out["round"] = np.array(kept)
     meetings = np.zeros(B)
     peak = np.zeros(B)
     col = 0
@@ -108,8 +132,7 @@ def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int
             for n in names:
                 out[n][:, col] = METRICS[n](state, layout)
             col += 1
-    out["agreement_round"] = state.agreement_round.copy()
-    out["outcomes"] = {
+    outcomes = {
         "agreement": state.agreed.copy(),
         "agreement_round": state.agreement_round.copy(),
         "cost": state.cost.copy(),
@@ -120,4 +143,4 @@ def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int
         "final_position_gap": METRICS["position_gap"](state, layout),
         "peak_progress": peak,
     }
-    return out
+    return EnsembleResult(rounds=np.array(kept), series=out, outcomes=outcomes)

@@ -26,9 +26,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from sim.batch.ensemble import OUTCOMES, simulate
+from sim.batch.ensemble import OUTCOMES, EnsembleResult, simulate
 from sim.batch.experiment import Experiment
 from sim.batch.store import ResultStore, count_ok
+from sim.scenarios import Setup
 
 # ---------------------------------------------------------------- one chunk
 
@@ -40,7 +41,7 @@ def run_chunk(exp: Experiment, run_ids: Sequence[int]) -> tuple[pa.Table, pa.Tab
     with status ``error`` and its message, so the others complete."""
     run_ids = list(run_ids)
     idx = [exp.run_index(r) for r in run_ids]
-    cache: dict[tuple[int, int, int], Any] = {}
+    cache: dict[tuple[int, int, int], Setup] = {}
     setups = []
     for s, p, a, _ in idx:
         if (s, p, a) not in cache:
@@ -65,14 +66,14 @@ def run_chunk(exp: Experiment, run_ids: Sequence[int]) -> tuple[pa.Table, pa.Tab
     return _tables(exp, run_ids, idx, seeds, outcomes, parts, errors)
 
 
-def _simulate(exp: Experiment, setups: list, seeds: list[int]) -> dict:
+def _simulate(exp: Experiment, setups: list[Setup], seeds: list[int]) -> EnsembleResult:
     return simulate(setups, seeds, metrics=exp.timeseries, every=exp.every)
 
 
-def _collect(exp: Experiment, run_ids: list[int], res: dict, outcomes: dict[str, list], parts: list) -> None:
+def _collect(exp: Experiment, run_ids: list[int], res: EnsembleResult, outcomes: dict[str, list], parts: list) -> None:
     for k in OUTCOMES:
-        outcomes[k].extend(res["outcomes"][k].tolist())
-    parts.append({"run_id": np.asarray(run_ids), "round": res["round"], **{m: res[m] for m in exp.timeseries}})
+        outcomes[k].extend(res.outcomes[k].tolist())
+    parts.append({"run_id": np.asarray(run_ids), "round": res.rounds, **{m: res.series[m] for m in exp.timeseries}})
 
 
 def _tables(

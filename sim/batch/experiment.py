@@ -309,7 +309,7 @@ class Experiment:
     def spec(self) -> dict[str, Any]:
         """A JSON-able description (stored in the manifest; its hash guards --resume)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "source"}
-        d["design"] = self.design.value
+        d["design"] = Design(self.design).value
         d["arms"] = [dataclasses.asdict(a) for a in self.arms]
         return json.loads(json.dumps(d, default=str))
 
@@ -421,7 +421,7 @@ def chunks(exp: Experiment) -> Iterator[tuple[int, range]]:
     Deterministic for a given experiment, so a resumed sweep finds the same chunks."""
     per_point = any(k.rpartition(".")[2] == "members" for k in [*exp.design_names, *(k for a in exp.arms for k in a.params)])
     cid, start, key = 0, 0, None
-    cache: dict[tuple[int, int], tuple] = {}
+    cache: dict[tuple[int, int, int], tuple] = {}
     for rid in exp.run_ids():
         s, p, a, _ = exp.run_index(rid)
         if per_point:

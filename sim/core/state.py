@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import numpy as np
@@ -94,22 +95,81 @@ def layout_of(setup: Setup) -> Layout:
     return Layout(tuple(setup.side_names), tuple(setup.members), np.array(setup.host, dtype=bool))
 
 
+@dataclass(frozen=True)
 class Params:
-    """Resolved parameters: side parameters (B, S), channel parameters (B,)."""
+    """Resolved parameters of a batch of B runs: one field per parameter of the spec
+    (:data:`sim.core.params.PARAMS`), side parameters (B, S), channel parameters (B,).
 
-    def __init__(self, setups: list[Setup]):
-        for p in SIDE_PARAMS:
-            setattr(self, p, np.array([s.side[p] for s in setups], dtype=float))
-        for p in CHANNEL_PARAMS:
-            setattr(self, p, np.array([s.channel[p] for s in setups], dtype=float))
+    Adding a parameter to the spec means adding its field here; the module refuses to import while the two differ (:func:`check_fields`)."""
+
+    # side parameters, (B, S)
+    members: np.ndarray
+    position: np.ndarray
+    position_spread: np.ndarray
+    openness: np.ndarray
+    script_pressure: np.ndarray
+    reporting: np.ndarray
+    rank: np.ndarray
+    turnover: np.ndarray
+    handover: np.ndarray
+    institutional_memory: np.ndarray
+    gatekeeping: np.ndarray
+    translation_loss: np.ndarray
+    tenure_ramp: np.ndarray
+    motivation_lean: np.ndarray
+    motivation_ripe: np.ndarray
+    winset: np.ndarray
+    winset_gain: np.ndarray
+    participation_shift: np.ndarray
+    script_relief: np.ndarray
+    cynicism_rate: np.ndarray
+    # channel parameters, (B,)
+    familiarity_gain: np.ndarray
+    familiarity_fatigue: np.ndarray
+    familiarity_decay: np.ndarray
+    meeting_decay: np.ndarray
+    initial_familiarity: np.ndarray
+    follow_up: np.ndarray
+    confidence_bound: np.ndarray
+    confidence_gain: np.ndarray
+    self_weight: np.ndarray
+    idea_rate: np.ndarray
+    idea_lifetime: np.ndarray
+    motivation_speed: np.ndarray
+    motivation_threshold: np.ndarray
+    setup_rounds: np.ndarray
+    downgrade_factor: np.ndarray
+    host_facilitation: np.ndarray
+    _member: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @classmethod
+    def from_setups(cls, setups: Sequence[Setup]) -> Params:
+        """The parameters of ``setups`` (one run each), resolved per side and per channel."""
+        side = {p: np.array([s.side[p] for s in setups], dtype=float) for p in SIDE_PARAMS}
+        channel = {p: np.array([s.channel[p] for s in setups], dtype=float) for p in CHANNEL_PARAMS}
+        return cls(**side, **channel)
 
     def member(self, name: str, layout: Layout) -> np.ndarray:
         """A side parameter expanded to members, (B, N); computed once per batch (read-only)."""
-        cache = self.__dict__.setdefault("_member", {})
-        if name not in cache:
-            cache[name] = getattr(self, name)[:, layout.side_of]
-            cache[name].flags.writeable = False
-        return cache[name]
+        if name not in self._member:
+            m = getattr(self, name)[:, layout.side_of]
+            m.flags.writeable = False
+            self._member[name] = m
+        return self._member[name]
+
+
+def check_fields(spec: Sequence[str] = (*SIDE_PARAMS, *CHANNEL_PARAMS)) -> None:
+    """Raise ``TypeError`` unless :class:`Params` has exactly one field per parameter of ``spec``."""
+    have = {f.name for f in fields(Params) if f.init}
+    if have != set(spec):
+        missing, extra = sorted(set(spec) - have), sorted(have - set(spec))
+        raise TypeError(
+            f"sim.core.state.Params differs from the parameter spec: missing fields {missing}, fields not in the spec {extra}; "
+            "add each spec parameter as a field of Params (side parameters in the first group, channel parameters in the second)"
+        )
+
+
+check_fields()
 
 
 @dataclass
