@@ -197,17 +197,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    import subprocess
-
+    """Serve the explorer in this process: SIGINT and SIGTERM stop it, no child is left."""
     if not 0 < args.port < 65536:
         raise InputError("--port", "port", args.port, "allowed: a whole number in [1, 65535]")
-    app = Path(__file__).resolve().parent / "abm" / "app.py"
-    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port), "--no-open", "--production"]
+    from sim.abm.server import serve
+
     print(f"explorer on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
-        return subprocess.call(cmd)
+        serve(args.host, args.port)
     except KeyboardInterrupt:
         return 130
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

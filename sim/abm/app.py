@@ -1,289 +1,552 @@
 """The interactive explorer (Solara, the stack under Mesa's SolaraViz).
 
-Start it with ``dialogue-sim app`` or ``solara run sim/abm/app.py``. Pick a scenario, move the
-sliders (generated from the parameter spec), set a seed, then step, play or reset. Compare
-mode runs a second setting on the same seed beside the first and plots the difference.
-
-Sliders start at the scenario's own values; only the sliders you move override it (for all
-sides, as ``--set`` does), so a scenario with different values per side keeps them until then.
+Start it with ``dialogue-sim app``. Pick a scenario and a seed, then Step or Play (at a chosen
+speed). Every parameter of the spec is in the panel, grouped, with its meaning and units on
+hover; side parameters can be set for all sides or one. Every input is checked against the spec
+first: a bad value gets a message at its control and the run stays as it was. A change made
+mid-run asks whether to apply it from the next round (logged and marked on the curves) or to
+restart with it. Events (a downgrade, a leadership change, ...) can be added at the next round.
+The setting saves as a scenario file that ``dialogue-sim run`` reproduces; the time series
+downloads as CSV and the figures as PNG. Compare mode runs B (one parameter changed) on the same
+seed beside A.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Sequence
+import time
+from collections.abc import Callable
+from typing import Any
 
-import matplotlib
+import solara
+import solara.lab
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import solara  # noqa: E402
-import solara.lab  # noqa: E402
+from sim.abm.export import figures_png, scenario_toml, timeseries_csv
+from sim.abm.session import START_ONLY, Session, parse_seed, parse_value
+from sim.abm.views import curves_option, network_option, positions_option, readout
+from sim.core.params import PARAMS, Param, Scope
+from sim.core.setup import BOOL, EVENT_FIELDS, INT, REGIME, SIDED, EventKind
+from sim.scenarios import InputError, load_scenario, scenario_names
 
-from sim.abm.model import DialogueModel  # noqa: E402
-from sim.abm.plots import mark  # noqa: E402
-from sim.core.params import PARAMS, Param, Scope  # noqa: E402
-from sim.core.state import rank_of  # noqa: E402
-from sim.scenarios import load_scenario, resolve, scenario_names  # noqa: E402
+DEFAULT_SCENARIO = "leadership-change"
+ALL = "all sides"
 
-#: Parameters offered as sliders, in this order (each slider's label, bounds, step, units and
-#: default come from the spec in sim.core.params).
-EXPLORER_PARAMS = [
-    "turnover",
-    "handover",
-    "institutional_memory",
-    "familiarity_gain",
-    "familiarity_fatigue",
-    "familiarity_decay",
-    "follow_up",
-    "openness",
-    "script_pressure",
-    "reporting",
-    "gatekeeping",
-    "translation_loss",
-    "cynicism_rate",
-    "idea_rate",
-    "confidence_bound",
-    "setup_rounds",
-]
-CURVES = [
-    ("agreement", "agreement reached"),
-    ("progress", "progress"),
-    ("trust", "trust (familiarity)"),
-    ("position_gap", "private position gap"),
-]
-PLAY_INTERVAL = 0.4  # seconds between rounds while playing
-
-scenario = solara.reactive("leadership-change")
-seed = solara.reactive(1)
-overrides: solara.Reactive[dict[str, float]] = solara.reactive({})  # only the sliders the user moved
-compare = solara.reactive(False)
-compare_param = solara.reactive("turnover")
-compare_value = solara.reactive(0.5)
+session: solara.Reactive[Session | None] = solara.reactive(None)
+rev = solara.reactive(0)  # bumped when the runs advance (views re-render)
+srev = solara.reactive(0)  # bumped when the setting changes (the panel re-renders)
+notice = solara.reactive("")  # one line: what just happened, or what was refused
+widgets: solara.Reactive[dict] = solara.reactive({})  # the views' widgets, updated in place each round
+pending: solara.Reactive[tuple | None] = solara.reactive(None)  # a change waiting for "apply now / restart"
 playing = solara.reactive(False)
-tick = solara.reactive(0)
+speed = solara.reactive(10.0)  # rounds per second while playing
+threshold = solara.reactive(0.1)  # familiarity above which the network shows an edge
+side_sel = solara.reactive(ALL)  # which side the panel sets
+b_param = solara.reactive("turnover")
+b_side = solara.reactive(ALL)
 
 
-def slider_step(p: Param) -> float:
+def the_session() -> Session:
+    if session.value is None:
+        session.set(Session(load_scenario(DEFAULT_SCENARIO), seed=1))
+    return session.value
+
+
+def bump(setting: bool = False) -> None:
+    rev.value += 1
+    if setting:
+        srev.value += 1
+
+
+def guard(fn: Callable[..., Any], where: str = "") -> Callable[..., Any]:
+    """Run a handler; bad input or any failure becomes one line in the notice, never a traceback."""
+
+    def run(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except InputError as e:
+            notice.value = f"refused: {e}"
+        except Exception as e:  # the page must never show a traceback
+            notice.value = f"refused{' (' + where + ')' if where else ''}: {type(e).__name__}: {e}"
+        return None
+
+    return run
+
+
+def side_arg(value: str) -> str | None:
+    return None if value == ALL else value
+
+
+def groups() -> dict[str, list[Param]]:
+    """Parameters by group (the spec's ``group`` if it has one, else by scope)."""
+    out: dict[str, list[Param]] = {}
+    for p in PARAMS.values():
+        g = getattr(p, "group", None) or ("per side" if p.scope is Scope.SIDE else "channel (one value per run)")
+        out.setdefault(str(g), []).append(p)
+    return out
+
+
+def fmt(v: float) -> str:
+    return f"{v:g}"
+
+
+def step_of(p: Param) -> float:
     return 1 if p.integer else round((p.high - p.low) / 100, 6)
 
 
-def scenario_value(name: str, param: str) -> float:
-    """The value the scenario gives ``param`` (the first non-host side's, for side parameters)."""
-    setup = resolve(load_scenario(name))
-    p = PARAMS[param]
-    if p.scope is Scope.CHANNEL:
-        return setup.channel[param]
-    return setup.side[param][[i for i, h in enumerate(setup.host) if not h][0]]
+# ---------------------------------------------------------------- changes
 
 
-def make_model(name: str, seed_value: int, params: dict) -> DialogueModel:
-    return DialogueModel(name, overrides=dict(params), rng=int(seed_value))
+def request_change(name: str, side: str | None, text: Any) -> str | None:
+    """Validate a parameter change; at round 0 apply it, later ask (apply now or restart). Returns an error or None."""
+    s = the_session()
+    try:
+        v = parse_value(name, text)
+    except InputError as e:
+        return e.allowed
+    if s.round == 0:
+        s.set_start(name, side, v)
+        notice.value = f"{name}{'' if side is None else ' (' + side + ')'} = {fmt(v)} from the start"
+        bump(True)
+    else:
+        pending.value = ("param", name, side, v)
+    return None
 
 
-# ---------------------------------------------------------------- figures
+def request_restart(kind: str, value: Any) -> None:
+    s = the_session()
+    if s.round == 0:
+        do_restart_with(kind, value)
+    else:
+        pending.value = (kind, None, None, value)
 
 
-def _events(model: DialogueModel) -> list[tuple[int, str]]:
-    return [(e.round, e.kind.value) for e in model.setup.events]
+def do_restart_with(kind: str, value: Any) -> None:
+    s = the_session()
+    playing.value = False
+    if kind == "seed":
+        s.set_seed(value)
+        notice.value = f"seed {value}: restarted at round 0"
+    elif kind == "scenario":
+        session.set(Session(load_scenario(value), seed=s.seed))
+        notice.value = f"scenario {value}: started at round 0"
+    pending.value = None
+    bump(True)
 
 
-def curves_figure(models: Sequence[tuple[str, DialogueModel]]) -> plt.Figure:
-    """Main outcome curves; with two models, a third panel shows B − A."""
-    n = 3 if len(models) == 2 else 2
-    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.3))
-    for k, (label, m) in enumerate(models):
-        df = m.datacollector.get_model_vars_dataframe()
-        ls = "-" if k == 0 else "--"
-        for i, (col, name) in enumerate(CURVES[:2]):
-            axes[0].plot(df.index, df[col], ls=ls, color=f"C{i}", label=f"{name} ({label})")
-        for i, (col, name) in enumerate(CURVES[2:]):
-            axes[1].plot(df.index, df[col], ls=ls, color=f"C{i + 2}", label=f"{name} ({label})")
-    if len(models) == 2:
-        a = models[0][1].datacollector.get_model_vars_dataframe()
-        b = models[1][1].datacollector.get_model_vars_dataframe()
-        k = min(len(a), len(b))
-        for i, (col, name) in enumerate(CURVES):
-            axes[2].plot(a.index[:k], b[col].to_numpy()[:k] - a[col].to_numpy()[:k], color=f"C{i}", label=name)
-        axes[2].axhline(0, color="k", lw=0.8)
-        axes[2].set_title("difference B − A", fontsize=10)
-        axes[2].set_ylabel("B − A")
-    axes[0].set_title("agreement and progress", fontsize=10)
-    axes[0].set_ylabel("share (0–1)")
-    axes[0].set_ylim(-0.05, 1.05)
-    axes[1].set_title("trust and position gap", fontsize=10)
-    axes[1].set_ylabel("familiarity (0–1) / gap (issue scale)")
-    horizon = models[0][1].setup.rounds
-    for ax in axes:
-        ax.set_xlim(0, horizon)
-        ax.set_xlabel("round")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
-        for r, kind in _events(models[0][1]):
-            mark(ax, r, kind)
-    fig.tight_layout()
-    return fig
-
-
-def network_figure(model: DialogueModel) -> plt.Figure:
-    """Delegates as a network: one cluster per side (colour), size by rank, a ring by openness,
-    edges by familiarity; empty slots hollow."""
-    st, lay = model.state, model.layout
-    fig, ax = plt.subplots(figsize=(4.4, 4.0))
-    S = lay.S
-    pos = np.zeros((lay.N, 2))
-    for s in range(S):
-        idx = np.flatnonzero(lay.side_of == s)
-        centre = np.array([np.cos(2 * np.pi * s / S), np.sin(2 * np.pi * s / S)])
-        ang = np.linspace(0, 2 * np.pi, len(idx), endpoint=False) + s
-        pos[idx] = centre + 0.35 * np.c_[np.cos(ang), np.sin(ang)] * (len(idx) > 1)
-    F = st.familiarity[0]
-    i, j = np.nonzero(np.triu(F, 1) > 0.02)
-    for a, b in zip(i, j, strict=True):
-        ax.plot(*pos[[a, b]].T, color="0.3", lw=0.3 + 3 * F[a, b], alpha=0.2 + 0.7 * F[a, b], zorder=1)
-    rank = rank_of(st, lay)[0]
-    for s in range(S):
-        idx = np.flatnonzero(lay.side_of == s)
-        act = st.active[0, idx]
-        ax.scatter(
-            pos[idx[act], 0],
-            pos[idx[act], 1],
-            s=80 + 320 * rank[idx[act]],
-            color=f"C{s}",
-            edgecolor="k",
-            linewidth=0.5 + 3 * st.openness[0, idx[act]],
-            zorder=2,
-            label=lay.side_names[s],
-        )
-        ax.scatter(pos[idx[~act], 0], pos[idx[~act], 1], s=80, facecolor="none", edgecolor=f"C{s}", zorder=2)
-    ax.set_title("delegates: size = rank, ring = openness, edges = familiarity", fontsize=9)
-    ax.legend(fontsize=7, loc="lower left", markerscale=0.5)
-    ax.set_xlim(-1.6, 1.6)
-    ax.set_ylim(-1.6, 1.6)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    fig.tight_layout()
-    return fig
-
-
-def positions_figure(model: DialogueModel) -> plt.Figure:
-    """Each delegate's private (filled) and expressed (hollow) position; dashed: the lines."""
-    st, lay = model.state, model.layout
-    fig, ax = plt.subplots(figsize=(4.4, 4.0))
-    k = np.arange(lay.N)
-    act = st.active[0]
-    for s in range(lay.S):
-        idx = np.flatnonzero((lay.side_of == s) & act)
-        ax.vlines(idx, st.private[0, idx], st.expressed[0, idx], color=f"C{s}", lw=1)
-        ax.scatter(idx, st.private[0, idx], color=f"C{s}", s=30, label=f"{lay.side_names[s]} private")
-        ax.scatter(idx, st.expressed[0, idx], facecolor="none", edgecolor=f"C{s}", s=30)
-        ax.axhline(st.line[0, s], color=f"C{s}", ls="--", lw=0.8)
-    ax.set_xticks(k)
-    ax.set_xlabel("delegate (slot)")
-    ax.set_ylabel("position on the issue (0–1)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title("private (filled) vs expressed (hollow); dashed: party lines", fontsize=9)
-    ax.legend(fontsize=7, loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def readout(label: str, model: DialogueModel) -> str:
-    """One line of current values (also what the browser tests read)."""
-    df = model.datacollector.get_model_vars_dataframe().iloc[-1]
-    return (
-        f"{label}: round {model.steps} · agreement {int(df['agreement'])} · progress {df['progress']:.3f} · "
-        f"trust {df['trust']:.3f} · position gap {df['position_gap']:.3f} · "
-        f"ideas reported {int(df['ideas_reported'])} · cost {df['cost']:.1f}"
-    )
+def apply_pending(now: bool) -> None:
+    kind, name, side, v = pending.value
+    s = the_session()
+    if kind != "param":
+        do_restart_with(kind, v)
+        return
+    if now:
+        c = s.change_now(name, side, v)
+        notice.value = f"applied from round {c.round}: {c.describe()} (logged, marked on the curves)"
+    else:
+        playing.value = False
+        s.set_start(name, side, v)
+        notice.value = f"restarted at round 0 with {name} = {fmt(v)}"
+    pending.value = None
+    bump(True)
 
 
 # ---------------------------------------------------------------- components
 
 
 @solara.component
-def ParamSlider(name: str, current: float):
+def ParamRow(p: Param, side: str | None, version: int):
+    """One parameter: its name (meaning and units on hover), a slider and a text field with the value."""
+    s = the_session()
+    error, set_error = solara.use_state("")
+    v = s.current(p.name, side)
+    varies = side is None and s.varies(p.name)
+    tip = f"{p.meaning} — units: {p.units}; range [{fmt(p.low)}, {fmt(p.high)}]{', whole numbers' if p.integer else ''}"
+    if p.name in START_ONLY:
+        tip += "; applies at the start (a change restarts)"
+
+    def on_value(x: Any) -> None:
+        err = request_change(p.name, side, x)
+        set_error(err or "")
+
+    label = f"{p.name.replace('_', ' ')} ({p.units})"
+    with solara.Column(gap="0px", classes=[f"param-{p.name}"], style={"margin-bottom": "2px"}):
+        solara.HTML(
+            tag="div",
+            unsafe_innerHTML=f'<span title="{html.escape(tip)}" style="cursor: help">{html.escape(label)}</span>',
+            classes=["param-label"],
+            style="font-size: 13px",
+        )
+        with solara.Row(style={"align-items": "center"}, gap="4px"):
+            with solara.Column(style={"flex": "1 1 auto", "min-width": "120px"}):
+                if p.integer:
+                    solara.SliderInt("", value=int(v), min=int(p.low), max=int(p.high), step=1, on_value=on_value, thumb_label=False)
+                else:
+                    solara.SliderFloat("", value=float(v), min=p.low, max=p.high, step=step_of(p), on_value=on_value, thumb_label=False)
+            with solara.Column(style={"width": "110px", "flex": "0 0 110px"}):
+                solara.InputText(
+                    "value" + (" (varies)" if varies else ""),
+                    value=fmt(v),
+                    on_value=on_value,
+                    continuous_update=False,
+                    error=bool(error),
+                    classes=["param-value"],
+                )
+        if error:
+            solara.HTML(
+                tag="div",
+                unsafe_innerHTML=html.escape(f"{fmt(v)} kept; {error}"),
+                classes=["param-error"],
+                style="color: #b00020; font-size: 12px",
+            )
+        if s.compare:
+            b = s.current(p.name, side, "B")
+            if b != v:
+                solara.HTML(tag="div", unsafe_innerHTML=f"B: {fmt(b)}", classes=["param-b"], style="color: #6a1b9a; font-size: 12px")
+
+
+@solara.component
+def ParamPanel():
+    version = srev.value
+    s = the_session()
+    side = side_arg(side_sel.value)
+    if side is not None and side not in s.side_names:
+        side = None
+    solara.Select("set side parameters for", value=side_sel, values=[ALL, *s.side_names])
+    for g, ps in groups().items():
+        with solara.Card(g, margin=0, classes=["param-group"]):
+            for p in ps:
+                ParamRow(p, None if p.scope is Scope.CHANNEL else side, version)
+
+
+@solara.component
+def Pending():
+    p = pending.value
+    if p is None:
+        return
+    s = the_session()
+    kind, name, side, v = p
+    with solara.Card(classes=["pending"], style={"background": "#fff8e1"}):
+        if kind == "param":
+            who = "all sides" if side is None or PARAMS[name].scope is Scope.CHANNEL else side
+            solara.Text(f"Change {name} ({who}) to {fmt(v)} at round {s.round}:")
+            with solara.Row():
+                if name not in START_ONLY:
+                    solara.Button(f"Apply from round {s.round + 1}", on_click=guard(lambda: apply_pending(True)), color="primary")
+                solara.Button("Restart with it", on_click=guard(lambda: apply_pending(False)))
+                solara.Button("Cancel", on_click=lambda: pending.set(None))
+        else:
+            solara.Text(f"A new {kind} ({v}) means a new run: restart at round 0?")
+            with solara.Row():
+                solara.Button("Restart", on_click=guard(lambda: apply_pending(False)), color="primary")
+                solara.Button("Cancel", on_click=lambda: (pending.set(None), bump(True)))
+
+
+@solara.component
+def SeedInput():
+    s = the_session()
+    _ = srev.value
+    error, set_error = solara.use_state("")
+
+    def on_value(text: str) -> None:
+        try:
+            v = parse_seed(text)
+        except InputError as e:
+            set_error(f"{s.seed} kept; {e.allowed}")
+            return
+        set_error("")
+        if v != s.seed:
+            request_restart("seed", v)
+
+    solara.InputText("seed", value=str(s.seed), on_value=on_value, continuous_update=False, error=bool(error), classes=["seed-input"])
+    if error:
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(error), classes=["seed-error"], style="color: #b00020; font-size: 12px")
+
+
+@solara.component
+def Compare():
+    s = the_session()
+    _ = srev.value
+    error, set_error = solara.use_state("")
+
+    def toggle(on: bool) -> None:
+        if on:
+            name = b_param.value
+            side = side_arg(b_side.value)
+            s.set_compare(True, name, side, s.current(name, side))
+            notice.value = f"compare mode: B replayed to round {s.round} (A kept)"
+        else:
+            s.set_compare(False)
+            notice.value = "compare mode off (A kept)"
+        bump(True)
+
+    solara.Switch(label="compare mode: B on the same seed", value=s.compare, on_value=guard(toggle))
+    if not s.compare:
+        return
+    name = b_param.value
+    side = side_arg(b_side.value) if PARAMS[name].scope is Scope.SIDE else None
+
+    def pick(n: str) -> None:
+        # B's value starts at A's for the new parameter (never a value carried over from another one)
+        b_param.value = n
+        sd = side_arg(b_side.value) if PARAMS[n].scope is Scope.SIDE else None
+        s.set_b(n, sd, s.current(n, sd))
+        set_error("")
+        bump(True)
+
+    def pick_side(v: str) -> None:
+        b_side.value = v
+        sd = side_arg(v) if PARAMS[name].scope is Scope.SIDE else None
+        s.set_b(name, sd, s.current(name, sd))
+        bump(True)
+
+    def set_value(text: Any) -> None:
+        try:
+            v = parse_value(name, text)
+        except InputError as e:
+            set_error(f"{fmt(s.current(name, side, 'B'))} kept; {e.allowed}")
+            return
+        set_error("")
+        s.set_b(name, side, v)
+        notice.value = f"B: {name} = {fmt(v)}; B replayed to round {s.round}"
+        bump(True)
+
     p = PARAMS[name]
+    bv = s.current(name, side, "B")
+    solara.Select("B changes", value=name, values=list(PARAMS), on_value=guard(pick))
+    if p.scope is Scope.SIDE:
+        solara.Select(
+            "for",
+            value=b_side.value if b_side.value in [ALL, *s.side_names] else ALL,
+            values=[ALL, *s.side_names],
+            on_value=guard(pick_side),
+        )
+    b_text = f"B's {name}: {fmt(bv)} (A: {fmt(s.current(name, side))})"
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=f'<span title="{html.escape(p.meaning + " (" + p.units + ")")}">{html.escape(b_text)}</span>',
+        classes=["b-label"],
+    )
+    with solara.Row(style={"align-items": "center"}):
+        with solara.Column(style={"flex": "1 1 auto"}):
+            if p.integer:
+                solara.SliderInt("", value=int(bv), min=int(p.low), max=int(p.high), on_value=guard(set_value), thumb_label=False)
+            else:
+                solara.SliderFloat(
+                    "", value=float(bv), min=p.low, max=p.high, step=step_of(p), on_value=guard(set_value), thumb_label=False
+                )
+        with solara.Column(style={"width": "110px", "flex": "0 0 110px"}):
+            solara.InputText(
+                "B value", value=fmt(bv), on_value=guard(set_value), continuous_update=False, error=bool(error), classes=["b-value"]
+            )
+    if error:
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(error), classes=["b-error"], style="color: #b00020; font-size: 12px")
 
-    def set_value(v):
-        overrides.value = {**overrides.value, name: v}
 
-    label = f"{name.replace('_', ' ')} ({p.units})"
-    if p.integer:
-        solara.SliderInt(label, value=int(current), min=int(p.low), max=int(min(p.high, 20)), step=1, on_value=set_value)
-    else:
-        solara.SliderFloat(label, value=float(current), min=p.low, max=p.high, step=slider_step(p), on_value=set_value)
+def _convert(typ: str, text: str) -> Any:
+    text = text.strip()
+    if typ == INT:
+        return int(text) if text.lstrip("-").isdigit() else text
+    if typ in (BOOL, REGIME):
+        return {"true": True, "false": False}.get(text, text) if typ == BOOL else text
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+@solara.component
+def Intervene():
+    s = the_session()
+    kind, set_kind = solara.use_state(EventKind.DELEGATION_DOWNGRADE.value)
+    who, set_who = solara.use_state("all")
+    texts, set_texts = solara.use_state({})
+    error, set_error = solara.use_state("")
+    k = EventKind(kind)
+    fields = EVENT_FIELDS[k]
+
+    def add() -> None:
+        vals: dict[str, Any] = {}
+        for f, (typ, _lo, _hi, _default) in fields.items():
+            t = texts.get(f, "")
+            if t != "":
+                vals[f] = _convert(typ, t)
+        if k in SIDED:
+            vals["side"] = who
+        try:
+            ev = s.intervene(kind, vals)
+        except InputError as e:
+            set_error(f"{e.field}: {e.value!r}: {e.allowed}")
+            return
+        set_error("")
+        notice.value = f"scheduled at round {ev.round}: {ev.describe(s.side_names)}"
+        bump(True)
+
+    solara.Select("event", value=kind, values=[e.value for e in EventKind], on_value=lambda v: (set_kind(v), set_texts({}), set_error("")))
+    if k in SIDED:
+        solara.Select("side", value=who if who in ["all", *s.side_names] else "all", values=["all", *s.side_names], on_value=set_who)
+    for f, (typ, lo, hi, default) in fields.items():
+        hint = "lean or ripe" if typ == REGIME else "true or false" if typ == BOOL else f"{typ} in [{fmt(lo)}, {fmt(hi)}]"
+        dflt = "the parameter's value" if default is None else str(default)
+        solara.InputText(
+            f"{f} ({hint}; default {dflt})",
+            value=texts.get(f, ""),
+            on_value=lambda v, f=f: set_texts({**texts, f: v}),
+            classes=[f"event-{f}"],
+        )
+    disabled = s.round >= s.rounds
+    solara.Button("Add at the next round", on_click=guard(add), disabled=disabled, classes=["add-event"])
+    if error:
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(error), classes=["event-error"], style="color: #b00020; font-size: 12px")
+
+
+@solara.component
+def SaveLoad():
+    s = the_session()
+    name = f"{s.scenario.name}-seed{s.seed}"
+    with solara.Row(style={"flex-wrap": "wrap"}):
+        solara.FileDownload(lambda: scenario_toml(s), filename=f"{name}.toml", label="Save scenario (TOML)", mime_type="application/toml")
+        solara.FileDownload(lambda: timeseries_csv(s), filename=f"{name}.csv", label="Time series (CSV)", mime_type="text/csv")
+        solara.FileDownload(lambda: figures_png(s, threshold.value), filename=f"{name}.png", label="Figures (PNG)", mime_type="image/png")
+
+    def on_file(info: dict) -> None:
+        s.load(info["data"], info["name"])
+        playing.value = False
+        notice.value = f"loaded {info['name']} (scenario {s.scenario.name}); at round 0"
+        bump(True)
+
+    solara.FileDrop(label="Load a scenario: drop a .toml file here", on_file=guard(on_file, "load"), lazy=False)
+
+
+def view_state(s: Session) -> dict[str, Any]:
+    """What the views show now, keyed like the widgets that show it."""
+    out: dict[str, Any] = {
+        "curves": curves_option(s.models, s.marks(), s.rounds),
+        "positions": positions_option(s.models["A"], "positions (A)"),
+    }
+    for label, m in s.models.items():
+        out[f"readout-{label}"] = html.escape(readout(label, m))
+        out[f"network-{label}"] = network_option(m, threshold.value, f"delegates ({label})")
+    log = s.models["A"].log[-16:]
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in log) or "<li>nothing yet</li>"
+    out["log"] = f"<h4>Log (A)</h4><ul>{items}</ul>"
+    return out
+
+
+def refresh() -> None:
+    """Push the current round to the views by setting their widgets' values (no re-render:
+    this is what keeps Step and Play fast); re-render if the set of views changed."""
+    s = the_session()
+    ws = widgets.value
+    state = view_state(s)
+    if set(state) != set(ws):
+        rev.value += 1
+        return
+    for key, v in state.items():
+        w = ws[key]
+        if key.startswith("readout") or key == "log":
+            w.unsafe_innerHTML = v
+        else:
+            w.option = v
+
+
+@solara.component
+def Views():
+    _ = rev.value
+    s = the_session()
+    _ = threshold.value
+    state = view_state(s)
+    els: dict[str, Any] = {}
+    for label in s.models:
+        els[f"readout-{label}"] = solara.HTML(tag="div", unsafe_innerHTML=state[f"readout-{label}"], classes=[f"readout-{label}"])
+    els["curves"] = solara.FigureEcharts(option=state["curves"], attributes={"style": "height: 330px; width: 100%", "class": "curves"})
+    with solara.Row(style={"flex-wrap": "wrap"}):
+        for label in s.models:
+            els[f"network-{label}"] = solara.FigureEcharts(
+                option=state[f"network-{label}"], attributes={"style": "height: 380px; width: 380px", "class": f"network-{label}"}
+            )
+        els["positions"] = solara.FigureEcharts(
+            option=state["positions"], attributes={"style": "height: 380px; width: 420px", "class": "positions"}
+        )
+    els["log"] = solara.HTML(tag="div", unsafe_innerHTML=state["log"], classes=["event-log"])
+
+    def register() -> None:
+        widgets.set({k: solara.get_widget(el) for k, el in els.items()})
+
+    solara.use_effect(register)
+
+
+@solara.component
+def Player():
+    s = the_session()
+
+    async def loop() -> None:
+        while playing.value:
+            t0 = time.perf_counter()
+            if not s.step():
+                playing.value = False
+                notice.value = f"the run reached its horizon (round {s.rounds})"
+                break
+            refresh()
+            await asyncio.sleep(max(0.0, 1.0 / speed.value - (time.perf_counter() - t0)))
+
+    solara.lab.use_task(loop, dependencies=[playing.value, id(s)], prefer_threaded=False)
+
+    def step() -> None:
+        if not s.step():
+            notice.value = f"the run is at its horizon (round {s.rounds}); restart to run it again"
+        refresh()
+
+    def restart() -> None:
+        playing.value = False
+        s.restart()
+        notice.value = "restarted at round 0 (same setting)"
+        bump(True)
+
+    with solara.Row():
+        solara.Button("Step", on_click=guard(step), color="primary")
+        solara.Button("Pause" if playing.value else "Play", on_click=lambda: playing.set(not playing.value))
+        solara.Button("Restart", on_click=guard(restart))
+    solara.SliderFloat("speed (rounds per second)", value=speed, min=1, max=30, step=1, thumb_label="always")
+
+
+@solara.component
+def Notice():
+    if notice.value:
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(notice.value), classes=["notice"], style="padding: 4px; background: #eef")
 
 
 @solara.component
 def Page():
-    name = scenario.value
-    defaults = solara.use_memo(lambda: {p: scenario_value(name, p) for p in EXPLORER_PARAMS}, [name])
-    params = dict(overrides.value)
-    compare_params = {**params, compare_param.value: compare_value.value}
-    models = solara.use_memo(
-        lambda: (
-            [("A", make_model(name, seed.value, params))] + ([("B", make_model(name, seed.value, compare_params))] if compare.value else [])
-        ),
-        [name, seed.value, tuple(sorted(params.items())), compare.value, compare_param.value, compare_value.value, tick.value],
-    )
-    _, set_render = solara.use_state(0)
-
-    def on_scenario(_: str) -> None:
-        overrides.value = {}
-        playing.value = False
-
-    def do_step():
-        for _, m in models:
-            if m.steps < m.setup.rounds:
-                m.step()
-        set_render(lambda x: x + 1)
-
-    def do_reset():
-        playing.value = False
-        tick.value = tick.value - 1  # a new negative value rebuilds the models
-
-    async def play_loop():
-        while playing.value and models[0][1].steps < models[0][1].setup.rounds:
-            await asyncio.sleep(PLAY_INTERVAL)
-            do_step()
-        playing.value = False
-
-    solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=False)
-
-    sc = models[0][1].setup.scenario
+    s = the_session()
+    _ = srev.value
+    solara.Title("Dialogue channels")
+    solara.Style(".v-slider {margin-top: 0} .param-label {margin-top: 4px}")
     with solara.Columns([1, 3]):
-        with solara.Column():
+        with solara.Column(style={"max-height": "100vh", "overflow-y": "auto"}):
             solara.HTML(tag="h3", unsafe_innerHTML="Dialogue channels")
-            solara.Select("scenario", value=scenario, values=scenario_names(), on_value=on_scenario)
-            solara.InputInt("seed", value=seed)
-            with solara.Row():
-                solara.Button("Step", on_click=do_step, color="primary")
-                solara.Button("Pause" if playing.value else "Play", on_click=lambda: setattr(playing, "value", not playing.value))
-                solara.Button("Reset", on_click=do_reset)
-            solara.Switch(label="compare mode: B on the same seed", value=compare)
-            if compare.value:
-                solara.Select("B changes", value=compare_param, values=EXPLORER_PARAMS)
-                p = PARAMS[compare_param.value]
-                solara.SliderFloat(
-                    f"B's {compare_param.value} ({p.units})", value=compare_value, min=p.low, max=p.high, step=slider_step(p)
-                )
-            solara.HTML(tag="h4", unsafe_innerHTML="Parameters (scenario values until moved)")
-            for pname in EXPLORER_PARAMS:
-                ParamSlider(pname, params.get(pname, defaults[pname]))
+            solara.Select(
+                "scenario",
+                value=s.scenario.name if s.scenario.name in scenario_names() else None,
+                values=scenario_names(),
+                on_value=guard(lambda v: request_restart("scenario", v)),
+            )
+            SeedInput()
+            Player()
+            Pending()
+            with solara.Card("Compare", margin=0):
+                Compare()
+            with solara.Card("Add an event at the next round", margin=0):
+                Intervene()
+            with solara.Card("Save, load, export", margin=0):
+                SaveLoad()
+            solara.SliderFloat("network: edges above familiarity", value=threshold, min=0, max=1, step=0.05, thumb_label="always")
+            solara.HTML(tag="h4", unsafe_innerHTML="Parameters")
+            ParamPanel()
         with solara.Column():
-            solara.HTML(tag="h2", unsafe_innerHTML=html.escape(sc.name))
-            solara.HTML(tag="p", unsafe_innerHTML=f"{html.escape(sc.description)}<br><i>Source:</i> {html.escape(sc.source)}")
-            for label, m in models:
-                solara.HTML(tag="div", unsafe_innerHTML=html.escape(readout(label, m)), classes=[f"readout-{label}"])
-            solara.FigureMatplotlib(curves_figure(models), format="png")
-            with solara.Columns([1, 1]):
-                solara.FigureMatplotlib(network_figure(models[0][1]), format="png")
-                solara.FigureMatplotlib(positions_figure(models[0][1]), format="png")
-            plt.close("all")
-            log = models[0][1].log[-14:]
-            items = "".join(f"<li>{html.escape(line)}</li>" for line in log) or "<li>nothing yet</li>"
-            solara.HTML(tag="div", unsafe_innerHTML=f"<h4>Log (A)</h4><ul>{items}</ul>")
+            solara.HTML(tag="h2", unsafe_innerHTML=html.escape(s.scenario.name))
+            solara.HTML(
+                tag="p", unsafe_innerHTML=f"{html.escape(s.scenario.description)}<br><i>Source:</i> {html.escape(s.scenario.source)}"
+            )
+            Notice()
+            Views()
