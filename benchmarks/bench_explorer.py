@@ -1,37 +1,147 @@
-"""Benchmark: how long the explorer takes to advance and redraw one round (server side).
+"""Benchmark: the explorer as a user feels it, measured in Chromium (Debian's, via Playwright).
 
-For every shipped scenario: one model step plus drawing the three figures to PNG, as the
-explorer does on Step, in plain and in compare mode. Run: .venv/bin/python benchmarks/bench_explorer.py
+For every shipped scenario (compare mode off): the time from a click on Step to the updated
+view (the readout changed and the next frame painted; the charts are updated in the same
+message batch, before the readout), as the median and 90th percentile over ``--steps`` clicks;
+and Play's rate (rounds per second over ``--play`` seconds, the speed control at its default
+of 10 rounds/s and at its maximum of 30). The server is ``python -m sim app`` on a free port,
+stopped at the end.
+
+Run: .venv/bin/python benchmarks/bench_explorer.py [--steps 20] [--play 3]
 """
 
 from __future__ import annotations
 
-import io
+import argparse
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.request
+from pathlib import Path
 
-import matplotlib.pyplot as plt
+from playwright.sync_api import expect, sync_playwright
 
-from sim.abm.app import curves_figure, make_model, network_figure, positions_figure
 from sim.scenarios import scenario_names
 
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-def render(models) -> None:
-    for fig in (curves_figure(models), network_figure(models[0][1]), positions_figure(models[0][1])):
-        fig.savefig(io.BytesIO(), format="png")
-    plt.close("all")
+STEP_JS = """
+async (n) => {
+  const button = [...document.querySelectorAll('button')].find(b => b.textContent.trim().toUpperCase() === 'STEP');
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const before = document.querySelector('.readout-A').textContent;
+    const t0 = performance.now();
+    const done = new Promise(resolve => {
+      const mo = new MutationObserver(() => {
+        const el = document.querySelector('.readout-A');
+        if (el && el.textContent !== before) { mo.disconnect(); requestAnimationFrame(() => resolve()); }
+      });
+      mo.observe(document.body, {subtree: true, childList: true, characterData: true});
+    });
+    button.click();
+    await done;
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+"""
 
 
-def per_round(name: str, compare: bool, rounds: int = 10) -> float:
-    models = [("A", make_model(name, 1, {}))] + ([("B", make_model(name, 1, {"turnover": 0.5}))] if compare else [])
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        for _, m in models:
-            m.step()
-        render(models)
-    return (time.perf_counter() - t0) / rounds
+def _round(page) -> int:
+    return int(page.locator(".readout-A").inner_text().split("round ")[1].split(" ")[0])
+
+
+def _start_server() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "app", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(360):
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the explorer did not start")
+
+
+def _set_play_speed(page, value: int) -> None:
+    slider = page.locator(".v-input", has_text="speed (rounds per second)").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("Home" if value <= 1 else "End")
+    if value not in (1, 30):
+        for _ in range(value - 1):
+            page.keyboard.press("ArrowRight")
+
+
+def measure(page, name: str, steps: int, play_s: float) -> dict:
+    page.locator(".v-select", has_text="scenario").first.click()
+    page.get_by_role("option", name=name, exact=True).click()
+    if page.get_by_role("button", name="Restart", exact=True).count() > 1 or page.locator(".pending").count():
+        page.locator(".pending").get_by_role("button", name="Restart").click()
+    expect(page.locator("h2")).to_have_text(name, timeout=60000)
+    expect(page.locator(".readout-A")).to_contain_text("A: round 0 ", timeout=60000)
+    page.wait_for_timeout(500)
+    times = page.evaluate(STEP_JS, steps)
+    rates = {}
+    for speed in (10, 30):
+        page.get_by_role("button", name="Restart", exact=True).click()
+        expect(page.locator(".readout-A")).to_contain_text("A: round 0 ", timeout=60000)
+        _set_play_speed(page, speed)
+        page.get_by_role("button", name="Play").click()
+        expect(page.locator(".readout-A")).not_to_contain_text("A: round 0 ", timeout=30000)
+        r0, t0 = _round(page), time.perf_counter()
+        page.wait_for_timeout(play_s * 1000)
+        r1, t1 = _round(page), time.perf_counter()
+        if page.get_by_role("button", name="Pause").count():
+            page.get_by_role("button", name="Pause").click()
+        rates[speed] = (r1 - r0) / (t1 - t0)
+    _set_play_speed(page, 10)
+    page.get_by_role("button", name="Restart", exact=True).click()
+    return {
+        "median_ms": statistics.median(times),
+        "p90_ms": statistics.quantiles(times, n=10)[-1],
+        "play10": rates[10],
+        "play30": rates[30],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--play", type=float, default=3.0)
+    args = ap.parse_args()
+    proc, url = _start_server()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            expect(page.locator(".readout-A")).to_contain_text("A: round 0 ", timeout=120000)
+            page.locator(".curves canvas").first.wait_for(timeout=60000)
+            print(f"{'scenario':24s} {'step median ms':>15s} {'p90 ms':>8s} {'play r/s @10':>13s} {'play r/s @30':>13s}")
+            for name in scenario_names():
+                r = measure(page, name, args.steps, args.play)
+                print(f"{name:24s} {r['median_ms']:15.0f} {r['p90_ms']:8.0f} {r['play10']:13.1f} {r['play30']:13.1f}", flush=True)
+            browser.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 if __name__ == "__main__":
-    print(f"{'scenario':24s} {'one run':>10s} {'compare':>10s}   (seconds per round: step + three figures)")
-    for name in scenario_names():
-        print(f"{name:24s} {per_round(name, False):10.3f} {per_round(name, True):10.3f}")
+    main()

@@ -21,10 +21,12 @@ from typing import Any
 
 import solara
 import solara.lab
+from solara.components.echarts import EchartsWidget
 
 from sim.abm.export import figures_png, scenario_toml, timeseries_csv
 from sim.abm.session import START_ONLY, Session, parse_seed, parse_value
 from sim.abm.views import curves_option, network_option, positions_option, readout
+from sim.abm.widgets import DownloadButton
 from sim.core.params import PARAMS, Param, Scope
 from sim.core.setup import BOOL, EVENT_FIELDS, INT, REGIME, SIDED, EventKind
 from sim.scenarios import InputError, load_scenario, scenario_names
@@ -214,7 +216,8 @@ def ParamPanel():
         side = None
     solara.Select("set side parameters for", value=side_sel, values=[ALL, *s.side_names])
     for g, ps in groups().items():
-        with solara.Card(g, margin=0, classes=["param-group"]):
+        solara.HTML(tag="h4", unsafe_innerHTML=html.escape(g), classes=["param-group"])
+        with solara.Column(gap="0px"):
             for p in ps:
                 ParamRow(p, None if p.scope is Scope.CHANNEL else side, version)
 
@@ -226,7 +229,7 @@ def Pending():
         return
     s = the_session()
     kind, name, side, v = p
-    with solara.Card(classes=["pending"], style={"background": "#fff8e1"}):
+    with solara.Column(classes=["pending"], style={"background": "#fff8e1", "padding": "6px"}):
         if kind == "param":
             who = "all sides" if side is None or PARAMS[name].scope is Scope.CHANNEL else side
             solara.Text(f"Change {name} ({who}) to {fmt(v)} at round {s.round}:")
@@ -405,9 +408,14 @@ def SaveLoad():
     s = the_session()
     name = f"{s.scenario.name}-seed{s.seed}"
     with solara.Row(style={"flex-wrap": "wrap"}):
-        solara.FileDownload(lambda: scenario_toml(s), filename=f"{name}.toml", label="Save scenario (TOML)", mime_type="application/toml")
-        solara.FileDownload(lambda: timeseries_csv(s), filename=f"{name}.csv", label="Time series (CSV)", mime_type="text/csv")
-        solara.FileDownload(lambda: figures_png(s, threshold.value), filename=f"{name}.png", label="Figures (PNG)", mime_type="image/png")
+        for label, fn, ext, mime in (
+            ("Save scenario (TOML)", lambda: scenario_toml(s), "toml", "application/toml"),
+            ("Time series (CSV)", lambda: timeseries_csv(s), "csv", "text/csv"),
+            ("Figures (PNG)", lambda: figures_png(s, threshold.value), "png", "image/png"),
+        ):
+            DownloadButton.element(
+                label=label, css_class=f"download-{ext}", filename=f"{name}.{ext}", mime_type=mime, producer=fn, on_error=notice.set
+            )
 
     def on_file(info: dict) -> None:
         s.load(info["data"], info["name"])
@@ -419,23 +427,24 @@ def SaveLoad():
 
 
 def view_state(s: Session) -> dict[str, Any]:
-    """What the views show now, keyed like the widgets that show it."""
-    out: dict[str, Any] = {
-        "curves": curves_option(s.models, s.marks(), s.rounds),
-        "positions": positions_option(s.models["A"], "positions (A)"),
-    }
+    """What the views show now, keyed like the widgets that show it (the readouts last: they
+    change after the charts in the same message batch)."""
+    out: dict[str, Any] = {"curves": curves_option(s.models, s.marks(), s.rounds)}
     for label, m in s.models.items():
-        out[f"readout-{label}"] = html.escape(readout(label, m))
         out[f"network-{label}"] = network_option(m, threshold.value, f"delegates ({label})")
+    out["positions"] = positions_option(s.models["A"], "positions (A)")
     log = s.models["A"].log[-16:]
     items = "".join(f"<li>{html.escape(line)}</li>" for line in log) or "<li>nothing yet</li>"
     out["log"] = f"<h4>Log (A)</h4><ul>{items}</ul>"
+    for label, m in s.models.items():
+        out[f"readout-{label}"] = html.escape(readout(label, m))
     return out
 
 
 def refresh() -> None:
     """Push the current round to the views by setting their widgets' values (no re-render:
-    this is what keeps Step and Play fast); re-render if the set of views changed."""
+    this is what keeps Step and Play fast); re-render if the set of views changed. Each
+    element's props are updated too, so a later render of any other component keeps them."""
     s = the_session()
     ws = widgets.value
     state = view_state(s)
@@ -443,11 +452,18 @@ def refresh() -> None:
         rev.value += 1
         return
     for key, v in state.items():
-        w = ws[key]
-        if key.startswith("readout") or key == "log":
-            w.unsafe_innerHTML = v
-        else:
-            w.option = v
+        el, w = ws[key]
+        prop = "option" if isinstance(w, EchartsWidget) else "unsafe_innerHTML"
+        el.kwargs[prop] = v
+        setattr(w, prop, v)
+
+
+def _chart(option: dict, cls: str, style: str) -> Any:
+    return EchartsWidget.element(option=option, attributes={"style": style, "class": cls})
+
+
+def _html(text: str, cls: str) -> Any:
+    return solara.widgets.HTML.element(tag="div", unsafe_innerHTML=text, attributes={"class": cls})
 
 
 @solara.component
@@ -458,20 +474,16 @@ def Views():
     state = view_state(s)
     els: dict[str, Any] = {}
     for label in s.models:
-        els[f"readout-{label}"] = solara.HTML(tag="div", unsafe_innerHTML=state[f"readout-{label}"], classes=[f"readout-{label}"])
-    els["curves"] = solara.FigureEcharts(option=state["curves"], attributes={"style": "height: 330px; width: 100%", "class": "curves"})
+        els[f"readout-{label}"] = _html(state[f"readout-{label}"], f"readout-{label}")
+    els["curves"] = _chart(state["curves"], "curves", "height: 330px; width: 100%")
     with solara.Row(style={"flex-wrap": "wrap"}):
         for label in s.models:
-            els[f"network-{label}"] = solara.FigureEcharts(
-                option=state[f"network-{label}"], attributes={"style": "height: 380px; width: 380px", "class": f"network-{label}"}
-            )
-        els["positions"] = solara.FigureEcharts(
-            option=state["positions"], attributes={"style": "height: 380px; width: 420px", "class": "positions"}
-        )
-    els["log"] = solara.HTML(tag="div", unsafe_innerHTML=state["log"], classes=["event-log"])
+            els[f"network-{label}"] = _chart(state[f"network-{label}"], f"network-{label}", "height: 380px; width: 380px")
+        els["positions"] = _chart(state["positions"], "positions", "height: 380px; width: 420px")
+    els["log"] = _html(state["log"], "event-log")
 
     def register() -> None:
-        widgets.set({k: solara.get_widget(el) for k, el in els.items()})
+        widgets.set({k: (el, solara.get_widget(el)) for k, el in els.items()})
 
     solara.use_effect(register)
 
@@ -523,7 +535,7 @@ def Page():
     solara.Title("Dialogue channels")
     solara.Style(".v-slider {margin-top: 0} .param-label {margin-top: 4px}")
     with solara.Columns([1, 3]):
-        with solara.Column(style={"max-height": "100vh", "overflow-y": "auto"}):
+        with solara.Column():
             solara.HTML(tag="h3", unsafe_innerHTML="Dialogue channels")
             solara.Select(
                 "scenario",
@@ -534,11 +546,14 @@ def Page():
             SeedInput()
             Player()
             Pending()
-            with solara.Card("Compare", margin=0):
+            solara.HTML(tag="h4", unsafe_innerHTML="Compare")
+            with solara.Column():
                 Compare()
-            with solara.Card("Add an event at the next round", margin=0):
+            solara.HTML(tag="h4", unsafe_innerHTML="Add an event at the next round")
+            with solara.Column():
                 Intervene()
-            with solara.Card("Save, load, export", margin=0):
+            solara.HTML(tag="h4", unsafe_innerHTML="Save, load, export")
+            with solara.Column():
                 SaveLoad()
             solara.SliderFloat("network: edges above familiarity", value=threshold, min=0, max=1, step=0.05, thumb_label="always")
             solara.HTML(tag="h4", unsafe_innerHTML="Parameters")
