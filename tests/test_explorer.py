@@ -340,7 +340,7 @@ def select(page, label: str, option: str) -> None:
 
 def download(page, label: str) -> Path:
     with page.expect_download(timeout=60000) as d:
-        page.get_by_role("button", name=label).click()
+        page.get_by_role("button", name=label, exact=True).click()
     path = page.tmp / d.value.suggested_filename
     d.value.save_as(path)
     return path
@@ -373,7 +373,7 @@ class TestBrowserBadInput:
         from playwright.sync_api import expect
 
         step(page, 2)
-        page.get_by_text("compare mode").click()
+        page.get_by_role("checkbox", name="compare mode: B on the same seed").check()
         expect(page.locator(".readout-B")).to_contain_text("B: round 2 ")
         enter(page, page.locator(".b-value"), "0.5")
         expect(page.locator(".b-label")).to_contain_text("B's turnover: 0.5")
