@@ -377,8 +377,8 @@ class TestBrowserBadInput:
         expect(page.locator(".readout-B")).to_contain_text("B: round 2 ")
         enter(page, page.locator(".b-value"), "0.5")
         expect(page.locator(".b-label")).to_contain_text("B's turnover: 0.5")
-        select(page, "B changes", "setup_rounds")  # was a traceback: B kept 0.5 for an integer parameter
-        expect(page.locator(".b-label")).to_contain_text("B's setup_rounds: 2 (A: 2)")
+        select(page, "B changes", "members")  # was a traceback: B kept 0.5 for an integer parameter
+        expect(page.locator(".b-label")).to_contain_text("B's members: 6 (A: 6)")
         enter(page, page.locator(".b-value"), "0.5")
         expect(page.locator(".b-error")).to_contain_text("whole number")
         step(page, 1)
@@ -391,14 +391,17 @@ class TestBrowserBadInput:
 @pytest.mark.browser
 class TestBrowserControls:
     def test_parameters_panel_from_the_spec(self, page):
-        from sim.core.params import PARAMS
+        from sim.abm.app import groups
 
-        for name, p in PARAMS.items():
-            row = page.locator(f".param-{name}")
-            assert row.count() == 1, name
-            title = row.locator(".param-label span").get_attribute("title")
-            assert p.meaning in title and p.units in title
-        assert page.locator(".param-setup_rounds input").first.input_value() == "2"
+        for g, ps in groups().items():
+            select(page, "parameter group", g)
+            for p in ps:
+                row = page.locator(f".param-{p.name}")
+                assert row.count() == 1, p.name
+                title = row.locator(".param-label span").get_attribute("title")
+                assert p.meaning in title and p.units in title
+                if p.name == "setup_rounds":  # its whole range, not capped at 20
+                    assert row.get_by_role("slider").get_attribute("aria-valuemax") == "50"
 
     def test_change_mid_run_asks_then_applies_or_restarts(self, page):
         from playwright.sync_api import expect
@@ -411,6 +414,7 @@ class TestBrowserControls:
         expect(page.locator(".event-log")).to_contain_text("parameter turnover = 0.8 from round 4")
         step(page, 1)
         enter(page, page.locator(".param-handover .param-value"), "0.9")
+        expect(page.locator(".pending")).to_contain_text("Change handover")
         page.get_by_role("button", name="Restart with it").click()
         expect(page.locator(".readout-A")).to_contain_text("A: round 0 ")
         expect(page.locator(".param-handover .param-value input")).to_have_value("0.9")

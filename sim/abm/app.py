@@ -43,7 +43,8 @@ pending: solara.Reactive[tuple | None] = solara.reactive(None)  # a change waiti
 playing = solara.reactive(False)
 speed = solara.reactive(10.0)  # rounds per second while playing
 threshold = solara.reactive(0.1)  # familiarity above which the network shows an edge
-side_sel = solara.reactive(ALL)  # which side the panel sets
+side_sel = solara.reactive(ALL)
+group_sel = solara.reactive("")  # the parameter group shown (the first if empty)  # which side the panel sets
 b_param = solara.reactive("turnover")
 b_side = solara.reactive(ALL)
 
@@ -209,17 +210,20 @@ def ParamRow(p: Param, side: str | None, version: int):
 
 @solara.component
 def ParamPanel():
+    """The parameters of one group at a time (fewer widgets: a lighter page)."""
     version = srev.value
     s = the_session()
     side = side_arg(side_sel.value)
     if side is not None and side not in s.side_names:
         side = None
-    solara.Select("set side parameters for", value=side_sel, values=[ALL, *s.side_names])
-    for g, ps in groups().items():
-        solara.HTML(tag="h4", unsafe_innerHTML=html.escape(g), classes=["param-group"])
-        with solara.Column(gap="0px"):
-            for p in ps:
-                ParamRow(p, None if p.scope is Scope.CHANNEL else side, version)
+    gs = groups()
+    group = group_sel.value if group_sel.value in gs else next(iter(gs))
+    with solara.Row():
+        solara.Select("parameter group", value=group, values=list(gs), on_value=group_sel.set)
+        solara.Select("set side parameters for", value=side_sel, values=[ALL, *s.side_names])
+    with solara.Column(gap="0px"):
+        for p in gs[group]:
+            ParamRow(p, None if p.scope is Scope.CHANNEL else side, version)
 
 
 @solara.component
