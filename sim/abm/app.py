@@ -17,7 +17,8 @@ import asyncio
 import html
 import time
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import solara
 import solara.lab
@@ -50,9 +51,11 @@ b_side = solara.reactive(ALL)
 
 
 def the_session() -> Session:
-    if session.value is None:
-        session.set(Session(load_scenario(DEFAULT_SCENARIO), seed=1))
-    return session.value
+    s = session.value
+    if s is None:
+        s = Session(load_scenario(DEFAULT_SCENARIO), seed=1)
+        session.set(s)
+    return s
 
 
 def bump(setting: bool = False) -> None:
@@ -138,6 +141,8 @@ def do_restart_with(kind: str, value: Any) -> None:
 
 
 def apply_pending(now: bool) -> None:
+    if pending.value is None:
+        return
     kind, name, side, v = pending.value
     s = the_session()
     if kind != "param":
@@ -233,6 +238,11 @@ def Pending():
         return
     s = the_session()
     kind, name, side, v = p
+
+    def cancel() -> None:
+        pending.set(None)
+        bump(True)
+
     with solara.Column(classes=["pending"], style={"background": "#fff8e1", "padding": "6px"}):
         if kind == "param":
             who = "all sides" if side is None or PARAMS[name].scope is Scope.CHANNEL else side
@@ -246,7 +256,7 @@ def Pending():
             solara.Text(f"A new {kind} ({v}) means a new run: restart at round 0?")
             with solara.Row():
                 solara.Button("Restart", on_click=guard(lambda: apply_pending(False)), color="primary")
-                solara.Button("Cancel", on_click=lambda: (pending.set(None), bump(True)))
+                solara.Button("Cancel", on_click=cancel)
 
 
 @solara.component
@@ -367,7 +377,7 @@ def Intervene():
     s = the_session()
     kind, set_kind = solara.use_state(EventKind.DELEGATION_DOWNGRADE.value)
     who, set_who = solara.use_state("all")
-    texts, set_texts = solara.use_state({})
+    texts, set_texts = solara.use_state(cast(dict[str, str], {}))
     error, set_error = solara.use_state("")
     k = EventKind(kind)
     fields = EVENT_FIELDS[k]
@@ -389,7 +399,15 @@ def Intervene():
         notice.value = f"scheduled at round {ev.round}: {ev.describe(s.side_names)}"
         bump(True)
 
-    solara.Select("event", value=kind, values=[e.value for e in EventKind], on_value=lambda v: (set_kind(v), set_texts({}), set_error("")))
+    def pick(v: str) -> None:
+        set_kind(v)
+        set_texts({})
+        set_error("")
+
+    def set_text(f: str, v: str) -> None:
+        set_texts({**texts, f: v})
+
+    solara.Select("event", value=kind, values=[e.value for e in EventKind], on_value=pick)
     if k in SIDED:
         solara.Select("side", value=who if who in ["all", *s.side_names] else "all", values=["all", *s.side_names], on_value=set_who)
     for f, (typ, lo, hi, default) in fields.items():
@@ -398,7 +416,7 @@ def Intervene():
         solara.InputText(
             f"{f} ({hint}; default {dflt})",
             value=texts.get(f, ""),
-            on_value=lambda v, f=f: set_texts({**texts, f: v}),
+            on_value=partial(set_text, f),
             classes=[f"event-{f}"],
         )
     disabled = s.round >= s.rounds

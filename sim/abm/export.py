@@ -117,7 +117,8 @@ def _network(ax: plt.Axes, m: DialogueModel, threshold: float, title: str) -> No
         ax.plot(*pos[[a, b]].T, color="0.3", lw=0.3 + 3 * f, alpha=0.2 + 0.7 * f, zorder=1)
     for d in m.agents:
         ax.scatter(
-            *pos[d.slot],
+            pos[d.slot, 0],
+            pos[d.slot, 1],
             s=60 + 240 * d.rank,
             color=f"C{m.layout.side_of[d.slot]}" if d.active else "none",
             edgecolor="k" if d.active else f"C{m.layout.side_of[d.slot]}",

@@ -289,7 +289,7 @@ def apply_change(m: DialogueModel, c: Change) -> None:
     else:
         for s in idx:
             st.side[name][s] = c.value
-    m.params = Params([st])
+    m.params = Params.from_setups([st])
     if name == "openness":  # members in post keep theirs otherwise; newcomers take the parameter
         members = [i for i, so in enumerate(m.layout.side_of) if so in idx]
         m.state.openness[0, members] = c.value

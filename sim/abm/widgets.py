@@ -3,8 +3,6 @@ renders no button there): the data is made on the server only when the button is
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import ipyvuetify as v
 import traitlets
 
@@ -15,7 +13,7 @@ _TEMPLATE = """
 <script>
 module.exports = {
   watch: {
-    bytes(value) {
+    payload(value) {
       if (!value) return;
       const a = document.createElement('a');
       a.download = this.filename;
@@ -39,15 +37,15 @@ class DownloadButton(v.VuetifyTemplate):
     css_class = traitlets.Unicode("").tag(sync=True)
     filename = traitlets.Unicode("download.dat").tag(sync=True)
     mime_type = traitlets.Unicode("application/octet-stream").tag(sync=True)
-    bytes = traitlets.Bytes(None, allow_none=True).tag(sync=True)
+    payload = traitlets.Bytes(None, allow_none=True).tag(sync=True)
     request_download = traitlets.Bool(False).tag(sync=True)
-    producer: Callable[[], bytes | str] | None = traitlets.Any(None)
-    on_error: Callable[[str], None] | None = traitlets.Any(None)
+    producer = traitlets.Any(None)  # () -> bytes | str, called on click
+    on_error = traitlets.Any(None)  # (str) -> None, told when producing fails
 
     @traitlets.observe("request_download")
     def _requested(self, change: dict) -> None:
         if not change["new"]:
-            self.bytes = None
+            self.set_trait("payload", None)
             return
         try:
             data = self.producer() if self.producer else b""
@@ -56,4 +54,4 @@ class DownloadButton(v.VuetifyTemplate):
             if self.on_error:
                 self.on_error(f"{self.filename}: {type(e).__name__}: {e}")
             return
-        self.bytes = data.encode("utf-8") if isinstance(data, str) else data
+        self.payload = data.encode("utf-8") if isinstance(data, str) else data
