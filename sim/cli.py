@@ -10,9 +10,14 @@ import tempfile
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from sim.core.metrics import METRICS
 from sim.core.params import PARAMS, markdown_table
 from sim.scenarios import InputError, find_scenario, load_scenario, scenario_names
+
+if TYPE_CHECKING:
+    from sim.abm.model import DialogueModel
 
 FORMATS = ("csv", "parquet")
 
@@ -112,21 +117,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def summarize(model) -> dict:
-    st = model.state
-    r = int(st.agreement_round[0])
-    df = model.datacollector.get_model_vars_dataframe()
+def summarize(model: DialogueModel) -> dict[str, Any]:
+    """summary.json of ``run``: the run's outcomes (:data:`sim.core.metrics.OUTCOMES`, computed
+    as in a sweep), rounded for reading."""
+    o = model.outcomes()
+    r = int(o["agreement_round"])
     return {
         "seed": model.seed,
-        "rounds": int(st.round),
-        "agreement": bool(st.agreed[0]),
+        "rounds": int(model.steps),
+        "agreement": bool(o["agreement"]),
         "agreement_round": r if r >= 0 else None,
-        "meetings_held": int(df["meeting"].sum()),
-        "final_trust": round(float(df["trust"].iloc[-1]), 3),
-        "final_position_gap": round(float(df["position_gap"].iloc[-1]), 3),
-        "ideas_generated": int(st.ideas_generated[0]),
-        "ideas_reported": int(st.ideas_reported[0]),
-        "cost": round(float(st.cost[0]), 2),
+        "meetings_held": int(o["meetings"]),
+        "final_trust": round(float(o["final_trust"]), 3),
+        "final_position_gap": round(float(o["final_position_gap"]), 3),
+        "ideas_generated": int(o["ideas_generated"]),
+        "ideas_reported": int(o["ideas_reported"]),
+        "cost": round(float(o["cost"]), 2),
     }
 
 
@@ -165,14 +171,13 @@ def _results_dir(path: str) -> Path:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from sim.analysis.figures import LABELS
     from sim.analysis.report import Results, make_figures
 
     res = Results.load(_results_dir(args.results))
     metrics = args.metric or None
     for m in metrics or []:
         if m not in res.ts.columns:
-            kept = [c for c in res.ts.columns if c in LABELS]
+            kept = [c for c in res.ts.columns if c in METRICS]
             raise InputError("--metric", "metric", m, f"not kept in these results; allowed: {', '.join(kept)}")
     if args.by not in ("arm", "scenario") and args.by not in res.runs.columns:
         raise InputError("--by", "by", args.by, "allowed: arm, scenario or a swept parameter")

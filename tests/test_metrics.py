@@ -63,3 +63,62 @@ def test_trust_ignores_empty_slots_and_own_side():
     # the position gap of two sides is the distance between their mean private positions
     x, so = model.state.private[0], model.layout.side_of
     assert METRICS["position_gap"](model.state, model.layout)[0] == pytest.approx(abs(x[so == 0].mean() - x[so == 1].mean()))
+
+
+class TestMetricSpec:
+    """One metric table feeds the ensemble, the DataCollector, the figures and the explorer."""
+
+    def test_every_metric_has_label_units_kind(self):
+        from sim.core.metrics import METRIC_SPEC
+
+        assert list(METRIC_SPEC) == list(METRICS)
+        for name, m in METRIC_SPEC.items():
+            assert m.name == name and m.label and m.units and m.description, name
+
+    def test_kinds_match_the_values(self):
+        """A metric declared binary only takes 0/1, a share stays in [0, 1], a count is whole."""
+        from sim.core.metrics import METRIC_SPEC, Kind
+
+        m = DialogueModel("iran-us-track-two", overrides={"turnover": 0.3}, rng=3)
+        m.run_for(60)
+        df = m.datacollector.get_model_vars_dataframe()
+        for name, spec in METRIC_SPEC.items():
+            v = df[name].to_numpy(dtype=float)
+            if spec.kind is Kind.BINARY:
+                assert set(np.unique(v)) <= {0.0, 1.0}, name
+            elif spec.kind is Kind.SHARE:
+                assert v.min() >= 0 and v.max() <= 1, name
+            elif spec.kind is Kind.COUNT:
+                assert np.all(v == np.round(v)) and v.min() >= 0, name
+
+    def test_figures_and_explorer_read_the_spec(self):
+        from sim.abm.views import CURVES, label_of
+        from sim.analysis import figures
+        from sim.core.metrics import METRIC_SPEC, binary_metrics
+
+        assert {n: m.description for n, m in METRIC_SPEC.items()} == figures.LABELS
+        assert figures.BINARY == binary_metrics() == {"agreement", "channel_open", "meeting"}
+        assert all(label_of(name) == f"{METRIC_SPEC[name].label} ({METRIC_SPEC[name].units})" for name in CURVES)
+
+    def test_default_timeseries_are_metrics(self):
+        from sim.batch.experiment import Experiment
+        from sim.core.metrics import DEFAULT_TIMESERIES
+
+        assert set(DEFAULT_TIMESERIES) <= set(METRICS)
+        assert Experiment("x", ["lean-years"]).timeseries == list(DEFAULT_TIMESERIES)
+
+
+class TestRunSummary:
+    def test_model_outcomes_equal_the_ensembles(self):
+        """One definition of a run's outcomes: the model (and `run`'s summary.json) and a sweep agree."""
+        from sim.batch.ensemble import OUTCOMES, simulate
+        from sim.scenarios import load_scenario, resolve
+
+        sc = load_scenario("leadership-change")
+        m = DialogueModel(sc, overrides={"turnover": 0.2}, rng=11)
+        m.run_for(sc.rounds)
+        res = simulate([resolve(sc, {"turnover": 0.2})], [11])
+        got = m.outcomes()
+        assert list(got) == list(OUTCOMES)
+        for k in OUTCOMES:
+            assert got[k] == pytest.approx(float(res.outcomes[k][0])), k

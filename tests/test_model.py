@@ -143,7 +143,7 @@ def test_agent_views_match_state_arrays():
     m.run_for(8)
     st, lay = m.state, m.layout
     rank = rank_of(st, lay)[0]
-    for agent in m.delegates:
+    for agent in m.seats:
         i = agent.slot
         assert agent.private == st.private[0, i]
         assert agent.expressed == st.expressed[0, i]
@@ -152,3 +152,36 @@ def test_agent_views_match_state_arrays():
         assert agent.active == bool(st.active[0, i])
         assert agent.rank == pytest.approx(rank[i])
         assert agent.side == lay.side_names[lay.side_of[i]]
+
+
+class TestSeats:
+    """An agent is a seat; the person in it changes when a newcomer sits down."""
+
+    def test_person_changes_exactly_when_the_seat_is_refilled(self):
+        m = DialogueModel("leadership-change", overrides={"turnover": 0.3}, rng=5)
+        people = {a.slot: a.person for a in m.seats}
+        assert sorted(people.values()) == list(range(m.layout.N))
+        changed = 0
+        for _ in range(30):
+            anchor = m.state.anchor[0].copy()
+            m.step()
+            for a in m.seats:
+                new = a.person != people[a.slot]
+                # a newcomer brings a freshly drawn anchor (prejudice); a continuing delegate keeps theirs
+                assert new == (m.state.anchor[0, a.slot] != anchor[a.slot]), a.slot
+                changed += new
+                people[a.slot] = a.person
+        assert changed > 0
+        assert len({a.person for a in m.seats}) == m.layout.N
+
+    def test_mesa_attributes_are_not_shadowed(self):
+        import mesa
+
+        from sim.scenarios import Scenario
+
+        m = DialogueModel("lean-years", rng=1)
+        m.run_for(3)
+        assert m.steps == 3 and not hasattr(m, "round")
+        assert not isinstance(m.scenario, Scenario)  # Mesa's own
+        assert m.setup.scenario.name == "lean-years"
+        assert isinstance(m.seats, mesa.agent.AgentSet) and len(m.seats) == m.layout.N

@@ -7,14 +7,15 @@ from functools import partial
 from typing import Any
 
 import mesa
+import numpy as np
 
-from sim.abm.agents import Delegate
-from sim.core.metrics import METRICS
+from sim.abm.agents import Seat
+from sim.core.metrics import METRICS, run_outcomes
 from sim.core.state import Params, initial_state, layout_of
 from sim.core.step import step as advance
 from sim.scenarios import Scenario, load_scenario, resolve
 
-AGENT_REPORTERS = ["side", "active", "private", "expressed", "openness", "rank", "tenure", "familiarity"]
+AGENT_REPORTERS = ["side", "person", "active", "private", "expressed", "openness", "rank", "tenure", "familiarity"]
 
 
 def report_metric(name: str, model: DialogueModel) -> float:
@@ -38,6 +39,12 @@ class DialogueModel(mesa.Model):
         rng: seed or generator (Mesa's ``rng``); the same integer seed gives the same run.
         **params: any parameter of :data:`sim.core.params.PARAMS`, applied to all sides
             (so that ``mesa.batch_run`` can sweep them).
+
+    Mesa's own attributes keep their meaning: ``steps`` counts the rounds played, ``time`` and
+    ``scenario`` are Mesa's (its ``Scenario`` is not ours). The project's scenario, with its
+    events, is ``model.setup.scenario``; the resolved parameters are ``model.setup`` (per side
+    and channel) and ``model.params`` (arrays). The agents are :class:`~sim.abm.agents.Seat`
+    views onto the state arrays, in ``model.seats`` (an ``AgentSet``).
     """
 
     def __init__(
@@ -59,7 +66,7 @@ class DialogueModel(mesa.Model):
         for ev in self.setup.events:
             self._events.setdefault(ev.round, []).append(ev)
         self.log: list[str] = []
-        self.delegates = Delegate.create_agents(self, self.layout.N, slot=list(range(self.layout.N)))
+        self.seats = Seat.create_agents(self, self.layout.N, slot=list(range(self.layout.N)))
         self.datacollector = mesa.DataCollector(
             model_reporters={name: partial(report_metric, name) for name in METRICS} | {"agreement_round": agreement_round},
             agent_reporters={k: k for k in AGENT_REPORTERS},
@@ -81,3 +88,11 @@ class DialogueModel(mesa.Model):
             self.log.append(f"round {t}: agreement reached")
         self.running = t < self.setup.rounds
         self.datacollector.collect(self)
+
+    def outcomes(self) -> dict[str, float]:
+        """This run's :data:`sim.core.metrics.OUTCOMES` so far (as the ensemble computes them)."""
+        df = self.datacollector.get_model_vars_dataframe()
+        played = df.iloc[1:]
+        meetings = np.array([played["meeting"].sum()])
+        peak = np.array([max(0.0, float(played["progress"].max())) if len(played) else 0.0])
+        return {k: v[0].item() for k, v in run_outcomes(self.state, self.layout, meetings, peak).items()}

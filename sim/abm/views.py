@@ -1,7 +1,7 @@
 """The explorer's charts as ECharts options (plain dicts drawn in the browser by the ECharts
 that ships with Solara): cheap to rebuild every round, nothing rendered on the server.
 
-Delegates are read through the Mesa model's agents (:class:`~sim.abm.agents.Delegate`).
+Delegates are read through the Mesa model's agents (:class:`~sim.abm.agents.Seat`).
 """
 
 from __future__ import annotations
@@ -15,23 +15,12 @@ from sim.core import metrics
 CURVES = ["agreement", "progress", "trust", "position_gap"]
 PANEL = {"agreement": 0, "progress": 0, "trust": 1, "position_gap": 1}
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-_FALLBACK = {
-    "agreement": ("agreement reached", "0/1"),
-    "progress": ("progress", "share"),
-    "trust": ("trust (familiarity)", "0–1"),
-    "position_gap": ("private position gap", "issue scale"),
-}
 
 
 def label_of(name: str) -> str:
-    """A metric's label with units, from the metric spec when there is one."""
-    spec = getattr(metrics, "METRIC_SPEC", None) or getattr(metrics, "SPEC", None)
-    if isinstance(spec, dict) and name in spec:
-        m = spec[name]
-        lab, units = getattr(m, "label", name), getattr(m, "units", "")
-        return f"{lab} ({units})" if units else lab
-    lab, units = _FALLBACK.get(name, (name.replace("_", " "), ""))
-    return f"{lab} ({units})" if units else lab
+    """A metric's label with units, from the metric spec."""
+    m = metrics.METRIC_SPEC[name]
+    return f"{m.label} ({m.units})"
 
 
 def _series(m: DialogueModel, col: str) -> list[float]:

@@ -21,24 +21,10 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from sim.abm.plots import mark_all  # noqa: E402
 from sim.analysis import stats  # noqa: E402
+from sim.core.metrics import METRIC_SPEC, binary_metrics  # noqa: E402
 
-LABELS = {
-    "agreement": "share of runs with agreement",
-    "progress": "progress (share of leaderships ready)",
-    "trust": "mean familiarity across sides (0–1)",
-    "position_gap": "gap between sides' private positions (issue scale)",
-    "expressed_gap": "gap between sides' expressed positions (issue scale)",
-    "ideas_generated": "ideas generated (cumulative count)",
-    "ideas_reported": "ideas reported upward (cumulative count)",
-    "cost": "cumulative cost (rank-weighted delegate-meetings)",
-    "cost_round": "cost per round",
-    "channel_open": "share of runs with the channel open",
-    "meeting": "share of runs meeting",
-    "motivation": "motivation of the least serious leadership",
-    "delegation_level": "delegation level (0–1)",
-    "delegates": "delegates present (count)",
-    "cynicism": "cynicism about the channel (0–1)",
-}
+#: Axis label of each metric in sweep figures (from the one metric spec).
+LABELS = {name: m.description for name, m in METRIC_SPEC.items()}
 
 
 def _save(fig: plt.Figure, out: str | Path, name: str, bottom: float = 0.0) -> Path:
@@ -54,7 +40,7 @@ def _save(fig: plt.Figure, out: str | Path, name: str, bottom: float = 0.0) -> P
 
 #: Metrics whose per-run value is 0 or 1: their curves are a share of runs, drawn with the share's
 #: CI band only (a 10–90% quantile fan of a 0/1 variable is a meaningless 0–1 block).
-BINARY = {"agreement", "channel_open", "meeting"}
+BINARY = binary_metrics()
 
 
 def is_binary(metric: str, values: np.ndarray | None = None) -> bool:

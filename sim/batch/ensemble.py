@@ -13,23 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.metrics import METRICS
+from sim.core.metrics import METRICS, OUTCOMES, run_outcomes
 from sim.core.state import Layout, Params, initial_state, layout_of
 from sim.core.step import step
 from sim.scenarios import Setup
 
-#: Per-run scalar outcomes of :func:`simulate` (besides the time series).
-OUTCOMES = (
-    "agreement",
-    "agreement_round",
-    "cost",
-    "meetings",
-    "ideas_generated",
-    "ideas_reported",
-    "final_trust",
-    "final_position_gap",
-    "peak_progress",
-)
+__all__ = ["BATCH", "OUTCOMES", "EnsembleResult", "check_layout", "simulate"]
 
 #: Rounds of random numbers drawn per generator call (a block keeps memory small and calls few).
 DRAW_BLOCK = 16
@@ -132,15 +121,5 @@ def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int
             for n in names:
                 out[n][:, col] = METRICS[n](state, layout)
             col += 1
-    outcomes = {
-        "agreement": state.agreed.copy(),
-        "agreement_round": state.agreement_round.copy(),
-        "cost": state.cost.copy(),
-        "meetings": meetings,
-        "ideas_generated": state.ideas_generated.copy(),
-        "ideas_reported": state.ideas_reported.copy(),
-        "final_trust": METRICS["trust"](state, layout),
-        "final_position_gap": METRICS["position_gap"](state, layout),
-        "peak_progress": peak,
-    }
+    outcomes = run_outcomes(state, layout, meetings, peak)
     return EnsembleResult(rounds=np.array(kept), series=out, outcomes=outcomes)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.core.metrics import METRICS
+from sim.core.metrics import DEFAULT_TIMESERIES, METRICS
 from sim.core.params import CHANNEL_PARAMS, PARAMS
 from sim.scenarios import InputError, Scenario, Setup, load_scenario, parse_event, resolve
 
@@ -71,7 +71,7 @@ class Experiment:
     samples: int = 0
     levels: int = 4
     second_order: bool = False
-    timeseries: list[str] = field(default_factory=lambda: ["agreement", "progress", "trust", "position_gap", "cost"])
+    timeseries: list[str] = field(default_factory=lambda: list(DEFAULT_TIMESERIES))
     every: int = 1
     chunk_size: int = 500
     description: str = ""
@@ -404,7 +404,7 @@ def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_na
         "samples": design.get("samples", 0),
         "levels": design.get("levels", 4),
         "second_order": bool(design.get("second_order", False)),
-        "timeseries": list(output.get("timeseries", ["agreement", "progress", "trust", "position_gap", "cost"])),
+        "timeseries": list(output.get("timeseries", DEFAULT_TIMESERIES)),
         "every": output.get("every", 1),
         "chunk_size": d.get("chunk_size", 500),
         "analysis": dict(d.get("analysis", {})),

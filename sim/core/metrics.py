@@ -1,11 +1,16 @@
-"""Outcome measures computed from the state, one value per run (shape (B,)).
+"""The one metric spec: every outcome measure with its label, units and kind, and the function
+computing it from the state, one value per run (shape (B,)).
 
-The per-run model's ``DataCollector`` and the ensemble both read these.
+The per-run model's ``DataCollector``, the ensemble, sweep validation, the figures, the
+explorer and the report all read :data:`METRIC_SPEC` / :data:`METRICS`; the time series a sweep
+keeps by default are :data:`DEFAULT_TIMESERIES`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -55,20 +60,145 @@ def delegation_level(state: State, layout: Layout) -> np.ndarray:
     return state.level[:, ~layout.host].mean(axis=1)
 
 
-METRICS: dict[str, Callable[[State, Layout], np.ndarray]] = {
-    "agreement": lambda s, _: s.agreed.astype(float),
-    "progress": lambda s, _: s.progress,
-    "trust": trust,
-    "position_gap": position_gap,
-    "expressed_gap": expressed_gap,
-    "ideas_generated": lambda s, _: s.ideas_generated,
-    "ideas_reported": lambda s, _: s.ideas_reported,
-    "cost": lambda s, _: s.cost,
-    "cost_round": lambda s, _: s.cost_round,
-    "channel_open": lambda s, _: s.open.astype(float),
-    "meeting": lambda s, _: s.meeting.astype(float),
-    "motivation": motivation,
-    "delegation_level": delegation_level,
-    "cynicism": lambda s, lay: s.cynicism[:, ~lay.host].mean(axis=1),
-    "delegates": lambda s, _: s.active.sum(axis=1).astype(float),
-}
+class Kind(Enum):
+    """How a metric's values read: a 0/1 flag (averaged over runs, a share of runs), a count,
+    a share of something (0–1) or a level on some scale."""
+
+    BINARY = "binary"
+    COUNT = "count"
+    SHARE = "share"
+    LEVEL = "level"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measure: its name (a column of every time series), a short label (legends, the
+    explorer), its units, its kind, a longer description (axis labels of sweep figures, the
+    docs) and the function computing it from the state, one value per run."""
+
+    name: str
+    label: str
+    units: str
+    kind: Kind
+    description: str
+    compute: Callable[[State, Layout], np.ndarray]
+
+
+_SPEC = [
+    Metric("agreement", "agreement reached", "0/1", Kind.BINARY, "share of runs with agreement", lambda s, _: s.agreed.astype(float)),
+    Metric("progress", "progress", "share of leaderships", Kind.SHARE, "progress (share of leaderships ready)", lambda s, _: s.progress),
+    Metric("trust", "trust (familiarity)", "familiarity 0–1", Kind.LEVEL, "mean familiarity across sides (0–1)", trust),
+    Metric(
+        "position_gap",
+        "private position gap",
+        "issue scale",
+        Kind.LEVEL,
+        "gap between sides' private positions (issue scale)",
+        position_gap,
+    ),
+    Metric(
+        "expressed_gap",
+        "expressed position gap",
+        "issue scale",
+        Kind.LEVEL,
+        "gap between sides' expressed positions (issue scale)",
+        expressed_gap,
+    ),
+    Metric(
+        "ideas_generated",
+        "ideas generated",
+        "ideas (cumulative)",
+        Kind.COUNT,
+        "ideas generated (cumulative count)",
+        lambda s, _: s.ideas_generated,
+    ),
+    Metric(
+        "ideas_reported",
+        "ideas reported",
+        "ideas (cumulative)",
+        Kind.COUNT,
+        "ideas reported upward (cumulative count)",
+        lambda s, _: s.ideas_reported,
+    ),
+    Metric(
+        "cost",
+        "cost",
+        "rank-weighted delegate-meetings (cumulative)",
+        Kind.LEVEL,
+        "cumulative cost (rank-weighted delegate-meetings)",
+        lambda s, _: s.cost,
+    ),
+    Metric("cost_round", "cost per round", "rank-weighted delegate-meetings", Kind.LEVEL, "cost per round", lambda s, _: s.cost_round),
+    Metric(
+        "channel_open",
+        "channel open",
+        "0/1",
+        Kind.BINARY,
+        "share of runs with the channel open",
+        lambda s, _: s.open.astype(float),
+    ),
+    Metric("meeting", "meeting held", "0/1", Kind.BINARY, "share of runs meeting", lambda s, _: s.meeting.astype(float)),
+    Metric("motivation", "motivation", "share", Kind.SHARE, "motivation of the least serious leadership", motivation),
+    Metric("delegation_level", "delegation level", "level 0–1", Kind.LEVEL, "delegation level (0–1)", delegation_level),
+    Metric(
+        "cynicism",
+        "cynicism",
+        "share",
+        Kind.SHARE,
+        "cynicism about the channel (0–1)",
+        lambda s, lay: s.cynicism[:, ~lay.host].mean(axis=1),
+    ),
+    Metric(
+        "delegates", "delegates present", "people", Kind.COUNT, "delegates present (count)", lambda s, _: s.active.sum(axis=1).astype(float)
+    ),
+]
+
+#: The one metric spec, by name (in the order of the DataCollector's columns).
+METRIC_SPEC: dict[str, Metric] = {m.name: m for m in _SPEC}
+#: name → function of (state, layout), one value per run: what the DataCollector and the ensemble call.
+METRICS: dict[str, Callable[[State, Layout], np.ndarray]] = {m.name: m.compute for m in _SPEC}
+#: The time series a sweep keeps unless its experiment's ``[output] timeseries`` says otherwise.
+DEFAULT_TIMESERIES: tuple[str, ...] = ("agreement", "progress", "trust", "position_gap", "cost")
+
+
+#: Per-run scalar outcomes (the runs table's outcome columns, a run's summary), in this order.
+OUTCOMES: tuple[str, ...] = (
+    "agreement",
+    "agreement_round",
+    "cost",
+    "meetings",
+    "ideas_generated",
+    "ideas_reported",
+    "final_trust",
+    "final_position_gap",
+    "peak_progress",
+)
+
+
+def run_outcomes(state: State, layout: Layout, meetings: np.ndarray, peak_progress: np.ndarray) -> dict[str, np.ndarray]:
+    """The :data:`OUTCOMES` of each run at the end of its horizon, each (B,). ``meetings`` and
+    ``peak_progress`` are accumulated over the rounds by the caller (they are not in the state);
+    ``agreement_round`` is −1 where no agreement was reached."""
+    return {
+        "agreement": state.agreed.copy(),
+        "agreement_round": state.agreement_round.copy(),
+        "cost": state.cost.copy(),
+        "meetings": np.asarray(meetings),
+        "ideas_generated": state.ideas_generated.copy(),
+        "ideas_reported": state.ideas_reported.copy(),
+        "final_trust": trust(state, layout),
+        "final_position_gap": position_gap(state, layout),
+        "peak_progress": np.asarray(peak_progress),
+    }
+
+
+def binary_metrics() -> set[str]:
+    """The names of the 0/1 metrics (their mean over runs is a share of runs)."""
+    return {m.name for m in _SPEC if m.kind is Kind.BINARY}
+
+
+def markdown_table() -> str:
+    """The metric table as Markdown (for the docs)."""
+    rows = ["| name | label | units | kind | meaning |", "|---|---|---|---|---|"]
+    rows += [f"| `{m.name}` | {m.label} | {m.units} | {m.kind.value} | {m.description} |" for m in _SPEC]
+    return "\n".join(rows)

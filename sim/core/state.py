@@ -202,6 +202,7 @@ class State:
     ideas_reported: np.ndarray  # (B,) cumulative: ideas that reached at least one leadership
     cost: np.ndarray  # (B,) cumulative cost
     cost_round: np.ndarray  # (B,) cost this round
+    arrivals: np.ndarray  # (B, N) int: people who took the slot after its first occupant (a person id)
     round: int = 0
 
     @property
@@ -262,4 +263,5 @@ def initial_state(setups: list[Setup], layout: Layout, P: Params, u0: np.ndarray
         ideas_reported=np.zeros(B),
         cost=np.zeros(B),
         cost_round=np.zeros(B),
+        arrivals=np.zeros((B, N), dtype=int),
     )

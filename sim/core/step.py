@@ -54,6 +54,7 @@ def _fill(state: State, layout: Layout, P: Params, slots: np.ndarray, u_new: np.
     state.openness = np.where(slots, P.member("openness", layout), state.openness)
     state.tenure = np.where(slots, 0.0, state.tenure)
     state.active = state.active | slots
+    state.arrivals = state.arrivals + slots  # a new person in the slot (bookkeeping, no effect on the dynamics)
 
 
 def upgrade(
