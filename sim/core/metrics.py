@@ -87,7 +87,7 @@ class Metric:
 _SPEC = [
     Metric("agreement", "agreement reached", "0/1", Kind.BINARY, "share of runs with agreement", lambda s, _: s.agreed.astype(float)),
     Metric("progress", "progress", "share of leaderships", Kind.SHARE, "progress (share of leaderships ready)", lambda s, _: s.progress),
-    Metric("trust", "trust (familiarity)", "familiarity 0–1", Kind.LEVEL, "mean familiarity across sides (0–1)", trust),
+    Metric("trust", "trust (familiarity)", "0–1", Kind.LEVEL, "mean familiarity across sides (0–1)", trust),
     Metric(
         "position_gap",
         "private position gap",
@@ -139,7 +139,7 @@ _SPEC = [
     ),
     Metric("meeting", "meeting held", "0/1", Kind.BINARY, "share of runs meeting", lambda s, _: s.meeting.astype(float)),
     Metric("motivation", "motivation", "share", Kind.SHARE, "motivation of the least serious leadership", motivation),
-    Metric("delegation_level", "delegation level", "level 0–1", Kind.LEVEL, "delegation level (0–1)", delegation_level),
+    Metric("delegation_level", "delegation level", "0–1", Kind.LEVEL, "delegation level (0–1)", delegation_level),
     Metric(
         "cynicism",
         "cynicism",
