@@ -196,7 +196,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.is_dir():
         raise InputError("--out", "out", str(out), "is a folder; allowed: a .html file path")
-    path = build_report(res, out, cases=not args.no_cases)
+    case_results = []
+    if not args.no_cases:
+        from sim.analysis.cases import run_cases
+
+        case_results = run_cases()  # a separate step: the report only reads their results
+    path = build_report(res, out, cases=case_results)
     print(f"wrote {path}")
     return 0
 

@@ -59,7 +59,7 @@ def runs(results) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def report(results, tmp_path_factory) -> str:
-    path = build_report(results, tmp_path_factory.mktemp("report") / "report.html", cases=False)
+    path = build_report(results, tmp_path_factory.mktemp("report") / "report.html")
     assert path.name == "report.html"
     return path.read_text(encoding="utf-8")
 
@@ -334,7 +334,7 @@ def test_report_summary_phase_and_replication_sentences(report, results, runs):
 
 
 def test_report_with_cases(results, tmp_path):
-    page = build_report(results, tmp_path / "with-cases.html", cases=True, case_runs=20).read_text(encoding="utf-8")
+    page = build_report(results, tmp_path / "with-cases.html", cases=run_cases(20)).read_text(encoding="utf-8")
     rows = html_table(sections(page)["cases"])
     expected = {c.name: c for c in case_list()}
     assert [r["case"] for r in rows] == list(expected)
@@ -372,7 +372,7 @@ def test_summary_says_the_claim_fails_when_the_treatment_does_worse(failing, tmp
     iw = in_window(g)
     pt, pr = iw[g["arm"] == "keep-open"].mean(), iw[g["arm"] == "open-ungated"].mean()
     assert pt == 0 and pr > 0.3  # the data: the gated kept-open channel never agrees in the window
-    page = build_report(failing, tmp_path / "report.html", cases=False).read_text(encoding="utf-8")
+    page = build_report(failing, tmp_path / "report.html").read_text(encoding="utf-8")
     lines = summary_items(page)
     main = main_sentence(lines)
     assert f"from {pr:.0%} to {pt:.0%}" in main
@@ -425,7 +425,7 @@ def test_report_of_a_single_arm_experiment(results, tmp_path):
     m["experiment"]["analysis"] = {k: v for k, v in m["experiment"]["analysis"].items() if k not in ("reference", "treatment", "phase")}
     (one / "manifest.json").write_text(json.dumps(m))
     assert set(read_runs(one)["arm"]) == {"keep-open"}
-    page = build_report(one, tmp_path / "one.html", cases=False).read_text(encoding="utf-8")
+    page = build_report(one, tmp_path / "one.html").read_text(encoding="utf-8")
     assert re.findall(r"<section id='([^']+)'>", page) == SECTIONS
     lines = summary_items(page)
     assert not any(s.startswith(f"In {MAIN}, keeping the channel open") for s in lines)

@@ -21,7 +21,7 @@ def page(small_sweep, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed for these tests: apt-get install chromium"
-    report = build_report(small_sweep, tmp_path_factory.mktemp("browser-report") / "report.html", cases=False)
+    report = build_report(small_sweep, tmp_path_factory.mktemp("browser-report") / "report.html")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         pg = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})

@@ -7,15 +7,20 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis import figures, stats
-from sim.batch.sweep import read_runs, read_timeseries
+from sim.batch.store import read_runs, read_timeseries
 from sim.core.params import PARAMS
+
+if TYPE_CHECKING:
+    from sim.analysis.cases import CaseResult
 
 
 @dataclass
@@ -626,10 +631,11 @@ def _section(sid: str, body: str) -> str:
     return f"<section id='{sid}'><h2>{html.escape(dict(TOC)[sid])}</h2>{body}</section>"
 
 
-def build_report(results: str | Path, out: str | Path | None = None, cases: bool = True, case_runs: int = 200) -> Path:
-    """Write ``report.html`` (and its figures under ``figures/``) for a results folder."""
-    from sim.analysis.cases import run_cases
+def build_report(results: str | Path, out: str | Path | None = None, cases: Sequence[CaseResult] = ()) -> Path:
+    """Write ``report.html`` (and its figures under ``figures/``) for a results folder.
 
+    ``cases`` are case-study results computed beforehand (:func:`sim.analysis.cases.run_cases`,
+    as ``dialogue-sim report`` does); the report itself runs no simulation."""
     res = Results.load(results)
     target = Path(out) if out else res.path / "report.html"
     figdir = target.parent / "figures"
@@ -639,7 +645,7 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: bool
     phases, phase_paths = phase_diagrams(res, figdir)
     sens, sens_paths, sens_note = sensitivity(res, figdir)
     adequacy = stats.replication_adequacy(res.with_window(), ["in_window", "agreement", "cost"])
-    case_results = run_cases(case_runs) if cases else []
+    case_results = list(cases)
     lines = summary(res, effects, phases, adequacy, case_results)
     found = sort_findings(lines)
     n_fail = int((res.runs["status"] != "ok").sum())
