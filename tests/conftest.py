@@ -40,6 +40,7 @@ QUIET = {
     "familiarity_gain": 0.0,
     "familiarity_fatigue": 0.0,
     "familiarity_decay": 0.0,
+    "hollow_distrust": 0.0,
 }
 
 

@@ -153,8 +153,8 @@ def test_ensemble_outcomes_match_models():
         assert o["agreement_round"] == model.state.agreement_round[0]
         assert o["cost"] == pytest.approx(df["cost"].iloc[-1])
         assert o["meetings"] == df["meeting"].iloc[1:].sum()
-        assert o["ideas_generated"] == df["ideas_generated"].iloc[-1]
-        assert o["ideas_reported"] == df["ideas_reported"].iloc[-1]
+        assert o.series["ideas_generated"] == df["ideas_generated"].iloc[-1]
+        assert o.series["ideas_reported"] == df["ideas_reported"].iloc[-1]
         assert o["final_trust"] == pytest.approx(df["trust"].iloc[-1])
         assert o["final_position_gap"] == pytest.approx(df["position_gap"].iloc[-1])
         assert o["peak_progress"] == pytest.approx(df["progress"].iloc[1:].max())
@@ -176,3 +176,24 @@ def batches(draw):
 def test_ensemble_matches_models_random_parameters(batch):
     sc, ovs, seeds = batch
     check_batch([(sc, ov) for ov in ovs], seeds)
+
+
+class TestVariantsEnsembleEqualsModel:
+    """Every structural variant and the calendar: the ensemble follows the per-run model exactly."""
+
+    def test_opinion_contact_agreement_and_calendar_variants(self):
+        sc = load_scenario("leadership-change")
+        runs = [
+            (sc, {"opinion_update": 1}),
+            (sc, {"opinion_update": 1, "pairwise_weight": 0.2, "contact": 1}),
+            (sc, {"contact": 1}),
+            (sc, {"ratification_softness": 0.5}),
+            (sc, {"meetings_per_year": 2.0}),
+            (sc, {}),
+        ]
+        out = check_batch(runs, [31, 32, 33, 34, 35, 31])
+        assert not np.allclose(out.series["position_gap"][0], out.series["position_gap"][5])  # the variant changes the run
+
+    def test_variants_in_a_multilateral_scenario(self):
+        sc = load_scenario("multilateral-track15")
+        check_batch([(sc, {"opinion_update": 1, "contact": 1}), (sc, {"ratification_softness": 1.0, "meetings_per_year": 0.5})], [41, 42])

@@ -45,8 +45,9 @@ def test_every_event_kind_has_a_test():
 
 def test_leadership_change_raises_motivation_and_moves_line():
     ev = {"round": 5, "kind": "leadership_change", "side": "A", "regime": "ripe", "position": 0.42}
-    with_ev, _ = run([ev], turnover=0.1)
-    without, _ = run([], turnover=0.1)
+    # substitution off: otherwise B's motivation target follows its exposure to A's (now candid) delegates
+    with_ev, _ = run([ev], turnover=0.1, substitution=0.0)
+    without, _ = run([], turnover=0.1, substitution=0.0)
     for t in range(5):  # identical before the event
         np.testing.assert_array_equal(with_ev[t].motivation, without[t].motivation)
         np.testing.assert_array_equal(with_ev[t].private, without[t].private)

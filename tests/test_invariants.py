@@ -85,7 +85,7 @@ def check_state(st_: State, model: DialogueModel) -> None:
         assert np.all((v >= 0) & (v <= 1)), f"{name} outside [0, 1]: {v}"
     F = st_.familiarity[b]
     assert np.all(np.isfinite(F))
-    assert np.all((F >= 0) & (F <= 1)), "familiarity outside [0, 1]"
+    assert np.all((F >= -1) & (F <= 1)), "familiarity outside [-1, 1] (negative: distrust)"
     np.testing.assert_allclose(F, F.T, rtol=0, atol=1e-12, err_msg="familiarity not symmetric")
     assert np.all(F[~lay.cross] == 0), "familiarity within a side"
     assert np.all(F[~active, :] == 0) and np.all(F[:, ~active] == 0), "familiarity of an inactive member"
@@ -103,6 +103,7 @@ def check_state(st_: State, model: DialogueModel) -> None:
     assert st_.ideas_reported[b] <= st_.ideas_generated[b]
     assert st_.cost_round[b] >= 0
     assert np.all(st_.memory_age[b] >= 0)
+    assert np.all(st_.exposure[b] >= 0), "negative hollow exposure"
     if not st_.open[b]:
         assert not st_.meeting[b], "a meeting in a closed channel"
         assert st_.cost_round[b] == 0, "cost in a closed channel"
@@ -156,12 +157,15 @@ def test_eventful_scenario_closes_the_channel():
 def test_zero_self_weight_isolated_delegates_keep_finite_positions(make_scenario):
     """self_weight = 0 and confidence_bound = 0 are both inside the spec bounds; positions must
     stay numbers in [0, 1] (a delegate who hears nobody keeps its view)."""
-    sc = make_scenario(rounds=5, params={"self_weight": 0.0, "confidence_bound": 0.0, "confidence_gain": 0.0, "turnover": 0.0})
+    sc = make_scenario(
+        rounds=5,
+        params={"self_weight": 0.0, "confidence_bound": 0.0, "confidence_gain": 0.0, "turnover": 0.0, "entrenchment": 0.0},
+    )
     model = DialogueModel(sc, rng=1)
     x_start = model.state.private[0].copy()
     model.run_for(3)
     x = model.state.private[0]
     assert np.all(np.isfinite(x)), x
     assert np.all((x >= 0) & (x <= 1))
-    # nobody within a zero bound (positions are distinct): each keeps its view, pulled only by its anchor
+    # nobody within a zero bound (positions are distinct): each keeps its view (no entrenchment)
     np.testing.assert_allclose(x, x_start)

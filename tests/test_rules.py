@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from sim.core import rules
+from sim.core.state import BIN_CENTERS
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 
@@ -321,15 +322,109 @@ def test_confidence_bound_widens_with_familiarity():
     np.testing.assert_allclose(eps[0], [[0.1, 0.3], [0.3, 0.1]])
 
 
-def test_cynicism_grows_after_hollow_meetings_and_fades_when_closed():
-    C = np.array([[0.2, 0.5]])
-    hollow = np.array([[1.0, 0.0]])  # side 0 only read scripts; side 1 spoke candidly
-    met = rules.cynicism_step(C, hollow, np.array([True]), np.array([[0.5, 0.5]]), np.array([0.1]))
-    np.testing.assert_allclose(met, [[0.6, 0.25]])  # C + κ (h − C)
-    closed = rules.cynicism_step(C, hollow, np.array([False]), np.array([[0.5, 0.5]]), np.array([0.1]))
-    np.testing.assert_allclose(closed, [[0.18, 0.45]])  # (1 − d) C
-    off = rules.cynicism_step(C, hollow, np.array([True]), np.zeros((1, 2)), np.array([0.1]))
-    np.testing.assert_array_equal(off, C)  # κ = 0: no change in a meeting round
+class TestExposureAndCynicism:
+    """Cynicism is driven by cumulative exposure to hollow meetings (sources 001, 002)."""
+
+    def test_exposure_adds_hollow_years_wears_down_and_fades(self):
+        E = np.array([[1.0, 1.0]])
+        hollow = np.array([[1.0, 0.0]])  # side 0 only heard scripts; side 1 spoke candidly
+        dt, d = np.array([1.0]), np.array([0.1])
+        met = rules.exposure_step(E, hollow, np.array([[True, True]]), d, dt)
+        a = 0.9  # hollow side: only forgetting; it gains (1 − a)/(−ln a) of a hollow year
+        np.testing.assert_allclose(met, [[a + (1 - a) / -np.log(a), 0.9 * 0.5]])  # candor 1 wears half down
+        # two half-year rounds compound to one year
+        half = rules.exposure_step(E, hollow, np.array([[True, True]]), np.array([1 - 0.9**0.5]), np.array([0.5]))
+        half = rules.exposure_step(half, hollow, np.array([[True, True]]), np.array([1 - 0.9**0.5]), np.array([0.5]))
+        np.testing.assert_allclose(half, met, rtol=1e-12)
+        closed = rules.exposure_step(E, hollow, np.array([[False, False]]), d, dt)
+        np.testing.assert_allclose(closed, [[0.9, 0.9]])
+
+    @given(st.floats(0.01, 5), st.floats(0, 20), st.floats(0, 20))
+    def test_cynicism_is_monotone_in_exposure_at_any_rate(self, rate, e1, e2):
+        lo, hi = sorted([e1, e2])
+        c = rules.cynicism_of(np.array([[lo, hi]]), np.array([[rate, rate]]))
+        assert 0 <= c[0, 0] <= c[0, 1] <= 1
+
+    def test_a_rate_near_one_keeps_the_arms_apart(self):
+        # nine hollow years vs. nine hollow years followed by thirty years of forgetting
+        E = np.zeros((1, 2))
+        for _ in range(9):
+            E = rules.exposure_step(E, np.array([[0.95, 0.95]]), np.array([[True, True]]), np.array([0.1]), np.array([1.0]))
+        for _ in range(30):
+            E[:, 1:] = rules.exposure_step(E[:, 1:], np.array([[0.0]]), np.array([[False]]), np.array([0.1]), np.array([1.0]))
+        c = rules.cynicism_of(E, np.array([[1.0, 1.0]]))
+        assert c[0, 0] - c[0, 1] > 0.5
+
+
+def test_hollow_distrust_fixed_point_at_or_below_no_contact():
+    """A scripted meeting (candor 0.16: both sides at script pressure 0.6) leaves familiarity at or below 0
+    (strangers) when η ≥ α c / (1 − c); without η the fixed point is α c / (α c + β (1 − c)) > 0."""
+    c = np.full((1, 1, 1), 0.16)
+    meet = np.ones((1, 1, 1), dtype=bool)
+    a, b = np.array([0.3]), np.array([0.05])
+    for eta, sign in ((0.0, 1), (0.3 * 0.16 / 0.84, 0), (0.1, -1)):
+        F = np.zeros((1, 1, 1))
+        for _ in range(400):
+            F = rules.familiarity_exchange(F, c, meet, a, b, np.zeros(1), np.array([eta]), np.ones(1))
+        assert np.sign(np.round(F[0, 0, 0], 9)) == sign
+        assert F[0, 0, 0] >= -1
+
+
+def test_familiarity_exchange_composes_over_calendar_time():
+    """Two half-year rounds equal one one-year round (the relaxation is exact)."""
+    F = np.array([[[0.2]]])
+    c, meet = np.full((1, 1, 1), 0.4), np.ones((1, 1, 1), dtype=bool)
+    args = (np.array([0.3]), np.array([0.05]), np.array([0.0]), np.array([0.06]))
+    year = rules.familiarity_exchange(F, c, meet, *args, np.array([1.0]))
+    half = rules.familiarity_exchange(F, c, meet, *args, np.array([0.5]))
+    half = rules.familiarity_exchange(half, c, meet, *args, np.array([0.5]))
+    np.testing.assert_allclose(half, year, rtol=1e-12)
+    np.testing.assert_allclose(rules.per_round(np.array([0.19]), np.array([0.5])), [0.1], rtol=1e-12)
+
+
+def test_entrenchment_pulls_view_toward_the_line_it_restates():
+    v, line = np.array([[0.5, 0.5]]), np.array([[0.3, 0.3]])
+    out = rules.entrench(v, line, np.array([[0.8, 0.8]]), np.array([[0.5, 0.5]]), np.array([[True, False]]))
+    np.testing.assert_allclose(out, [[0.5 - 0.5 * 0.8 * 0.2, 0.5]])
+
+
+def test_substitution_lowers_the_target_with_exposure():
+    t = np.array([[0.9, 0.9]])
+    out = rules.substituted_target(t, np.array([[0.2, 0.0]]), np.array([[50.0, 50.0]]))
+    np.testing.assert_allclose(out, [[0.72, 0.9]])
+
+
+def test_lean_leadership_files_a_share():
+    Q = np.full((1, 1, 2), 0.5)
+    out = rules.filing_chance(Q, np.array([[True, False]]), np.array([[0.3, 0.3]]))
+    np.testing.assert_allclose(out, [[[0.5, 0.15]]])
+
+
+class TestStructuralVariants:
+    def test_dw_with_open_bound_and_half_weight_is_pairwise_averaging(self):
+        x = np.array([[0.1, 0.9, 0.4]])
+        pi, pj = np.triu_indices(3, 1)
+        ok = np.ones((1, 3, 3), dtype=bool)
+        u = np.array([[0.0, 0.99]])  # pair (0, 1), then pair (1, 2)
+        out = rules.dw_encounters(x, np.zeros((1, 3)), np.zeros((1, 3)), np.ones((1, 3, 3)), ok, np.array([0.5]), pi, pj, u)
+        np.testing.assert_allclose(out, [[0.5, 0.45, 0.45]])
+
+    def test_hierarchy_with_one_member_per_side_is_the_complete_graph(self):
+        head = np.ones((1, 3), dtype=bool)
+        mask = rules.contact_mask(np.array([1]), head, np.array([0, 1, 2]))
+        assert mask.all()
+        head = np.array([[True, False, True, False]])
+        mask = rules.contact_mask(np.array([1]), head, np.array([0, 0, 1, 1]))
+        assert mask[0, 0, 2] and mask[0, 0, 1] and not mask[0, 1, 2] and not mask[0, 1, 3]
+
+    def test_ratification_with_zero_softness_is_the_win_set(self):
+        line, w = np.array([[0.3, 0.7]]), np.array([[0.2, 0.1]])
+        sharp = rules.acceptable(BIN_CENTERS, line, w)
+        for u in (0.0, 0.5, 0.999):
+            soft = rules.ratification(BIN_CENTERS, line, w, np.array([0.0]), np.full((1, 2), u))
+            np.testing.assert_array_equal(soft, sharp)
+        soft = rules.ratification(BIN_CENTERS, line, w, np.array([0.5]), np.full((1, 2), 0.3))
+        assert (soft >= sharp).all() and soft.sum() > sharp.sum()
 
 
 def test_report_chance_is_discounted_by_cynicism():

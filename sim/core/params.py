@@ -32,6 +32,7 @@ class Param:
     meaning: str
     scope: Scope = Scope.SIDE
     integer: bool = False
+    rate: bool = False  # a per-year rate: converted to 1 − (1 − p)^(1/meetings_per_year) per round
 
     def check(self, value: object) -> float:
         """Return ``value`` as a number, or raise ``ValueError`` saying what is allowed."""
@@ -63,12 +64,12 @@ _SPEC = [
     Param("script_pressure", 0.5, 0, 1, "share", "pull of expressed positions toward the party line", S),
     Param("reporting", 0.5, 0, 1, "probability", "chance a senior delegate carries an idea to the leadership", S),
     Param("rank", 0.7, 0.05, 1, "level", "seniority of the delegation (1 = ministerial); scales reporting and cost", S),
-    Param("turnover", 0.1, 0, 1, "per round", "chance each delegate is replaced in a round", S),
+    Param("turnover", 0.1, 0, 1, "per year", "chance each delegate is replaced within a year", S, rate=True),
     Param("handover", 0.3, 0, 1, "share", "share of a leaver's familiarity passed to the successor", S),
     Param("institutional_memory", 0.2, 0, 1, "share", "share of the alumni's familiarity the side briefs newcomers with", S),
     Param("gatekeeping", 0, 0, 1, "share", "share of upward reports a gatekeeping ministry blocks", S),
     Param("translation_loss", 0, 0, 1, "share", "share of reports lost in translation on the way up", S),
-    Param("tenure_ramp", 2, 1, 20, "rounds", "rounds a newcomer needs to report at full weight", S),
+    Param("tenure_ramp", 2, 1, 20, "years", "years a newcomer needs to report at full weight", S),
     # --- leadership (side-scoped) ---
     Param("motivation_lean", 0.1, 0, 1, "share", "leadership's target motivation to settle in a lean regime", S),
     Param("motivation_ripe", 0.9, 0, 1, "share", "leadership's target motivation to settle in a ripe regime", S),
@@ -76,24 +77,80 @@ _SPEC = [
     Param("winset_gain", 0.25, 0, 1, "issue scale", "widening of the acceptable set at full motivation", S),
     Param("participation_shift", 0.8, 0, 1, "share", "strength of the upgrade when motivation crosses the threshold", S),
     Param("script_relief", 0.5, 0, 1, "share", "how far a motivated leadership lifts script pressure", S),
-    Param("cynicism_rate", 0, 0, 1, "per meeting", "speed at which hollow meetings make a side cynical about the channel", S),
+    Param("cynicism_rate", 0.1, 0, 5, "per hollow year", "cynicism per year of exposure to hollow meetings: C = 1 − exp(−κ E)", S),
+    Param(
+        "entrenchment",
+        0.1,
+        0,
+        1,
+        "per year",
+        "drift of a delegate's private view toward the line it restates (public commitment)",
+        S,
+        rate=True,
+    ),
+    Param("substitution", 0.1, 0, 1, "share", "cut in a leadership's target motivation when a hollow channel stands in for pressure", S),
+    Param("lean_filing", 0.5, 0, 1, "share", "share of reported ideas a leadership that is not serious files away for later", S),
     # --- channel (one value per run) ---
-    Param("familiarity_gain", 0.3, 0, 1, "per meeting", "growth of familiarity from a fully candid exchange", C),
-    Param("familiarity_fatigue", 0.05, 0, 1, "per meeting", "loss of familiarity from a fully scripted exchange", C),
-    Param("familiarity_decay", 0.1, 0, 1, "per round", "loss of familiarity in a round without a meeting", C),
+    Param("familiarity_gain", 0.3, 0, 1, "per year", "growth of familiarity from a year of fully candid exchange", C, rate=True),
+    Param("familiarity_fatigue", 0.05, 0, 1, "per year", "loss of familiarity from a year of fully scripted exchange", C, rate=True),
+    Param("hollow_distrust", 0.03, 0, 1, "per year", "pull of a year of fully scripted exchange toward distrust (F = −1)", C, rate=True),
+    Param(
+        "familiarity_decay",
+        0.1,
+        0,
+        1,
+        "per year",
+        "loss of familiarity (and of alumni contacts and hollow exposure) per year without contact",
+        C,
+        rate=True,
+    ),
     Param("meeting_decay", 0, 0, 1, "share", "share of that loss that also applies in rounds with a meeting", C),
     Param("initial_familiarity", 0, 0, 1, "share", "familiarity between counterparts at the start", C),
     Param("follow_up", 0, 0, 1, "share", "contact between meetings, as a share of a meeting's candid exchange", C),
     Param("confidence_bound", 0.15, 0, 1, "issue scale", "bound of confidence between strangers", C),
     Param("confidence_gain", 0.5, 0, 1, "issue scale", "widening of the bound at full familiarity", C),
     Param("self_weight", 1, 0, 10, "weight", "weight a delegate gives its own private view in the update", C),
-    Param("idea_rate", 0.3, 0, 1, "per pair-meeting", "chance a fully candid, fully familiar pair produces an idea", C),
-    Param("idea_lifetime", 10, 1, 1000, "rounds", "rounds a stored idea stays usable in institutional memory", C, True),
-    Param("motivation_speed", 0.5, 0, 1, "per round", "speed at which motivation approaches the regime's target", C),
+    Param(
+        "idea_rate",
+        0.3,
+        0,
+        1,
+        "per pair-year",
+        "chance a fully candid, fully familiar pair produces an idea in a year of meetings",
+        C,
+        rate=True,
+    ),
+    Param("idea_lifetime", 10, 0.1, 1000, "years", "years a stored idea stays usable in institutional memory", C),
+    Param("motivation_speed", 0.5, 0, 1, "per year", "speed at which motivation approaches the regime's target", C, rate=True),
     Param("motivation_threshold", 0.6, 0, 1, "share", "motivation at which a leadership is serious about settling", C),
     Param("setup_rounds", 2, 0, 50, "rounds", "rounds a reopened channel needs before it meets", C, True),
     Param("downgrade_factor", 0.5, 0.05, 1, "ratio", "multiplier on rank at a downgrade (its inverse at an upgrade)", C),
     Param("host_facilitation", 0.3, 0, 1, "share", "cut in script pressure while a neutral host takes part", C),
+    # --- calendar and structure (one value per run) ---
+    Param("meetings_per_year", 1, 0.1, 12, "per year", "rounds (meeting opportunities) per calendar year; per-year rates are converted", C),
+    Param(
+        "opinion_update",
+        0,
+        0,
+        1,
+        "choice",
+        "0: synchronous bounded-confidence Friedkin-Johnsen; 1: asynchronous pairwise Deffuant-Weisbuch",
+        C,
+        True,
+    ),
+    Param("pairwise_weight", 0.5, 0, 0.5, "share", "Deffuant-Weisbuch convergence parameter μ (opinion_update = 1)", C),
+    Param(
+        "contact", 0, 0, 1, "choice", "0: everyone present hears everyone; 1: cross-side contact through heads of delegation only", C, True
+    ),
+    Param(
+        "ratification_softness",
+        0,
+        0,
+        1,
+        "share",
+        "0: a leadership signs only inside its win-set; > 0: chance exp(−(d − w)/(s w)) beyond it",
+        C,
+    ),
 ]
 
 PARAMS: dict[str, Param] = {p.name: p for p in _SPEC}

@@ -14,6 +14,13 @@ import numpy as np
 Array = np.ndarray
 
 
+def per_round(rate: Array, dt: Array) -> Array:
+    """p_round = 1 − (1 − p_year)^Δt, Δt = 1 / meetings_per_year: a per-year rate as a per-round
+    one, so that k rounds of length 1/k compound to the per-year rate (exact for hazards and
+    for the geometric relaxations below)."""
+    return 1 - (1 - rate) ** dt
+
+
 def motivation_step(m: Array, target: Array, speed: Array) -> Array:
     """m' = m + κ (m* − m): partial adjustment toward the regime's target m*.
 
@@ -47,21 +54,25 @@ def candor(sigma: Array) -> Array:
 
 def confidence_bound(F: Array, eps0: Array, gain: Array) -> Array:
     """ε_ij = ε₀ + g F_ij: familiarity widens the bound of confidence
-    (bounded confidence: Hegselmann & Krause 2002, *JASSS* 5(3); Deffuant et al. 2000)."""
-    return eps0[:, None, None] + gain[:, None, None] * F
+    (bounded confidence: Hegselmann & Krause 2002, *JASSS* 5(3); Deffuant et al. 2000); distrust
+    (F < 0) narrows it below the strangers' ε₀, never below 0."""
+    return np.maximum(eps0[:, None, None] + gain[:, None, None] * F, 0.0)
 
 
-def influence_weights(x: Array, y: Array, eps: Array, present: Array, self_weight: Array) -> Array:
+def influence_weights(x: Array, y: Array, eps: Array, present: Array, self_weight: Array, contact: Array | None = None) -> Array:
     """Row-stochastic W: W_ij ∝ 1[j present, j ≠ i, |x_i − y_j| ≤ ε_ij], W_ii ∝ s (1 if the
     row would otherwise be empty).
 
     A delegate heeds what others *say* if it lies within its bound of confidence; absent
     delegates keep W_ii = 1. With ε ≥ 1 the bound is off and W is fixed (Friedkin–Johnsen).
+    ``contact`` (B, N, N), if given, restricts who can hear whom (:func:`contact_mask`).
     """
     n = x.shape[1]
     within = np.abs(x[:, :, None] - y[:, None, :]) <= eps
     w = within & present[:, :, None] & present[:, None, :]
     w = w & ~np.eye(n, dtype=bool)
+    if contact is not None:
+        w = w & contact
     W = w.astype(float)
     heard = W.sum(axis=2)
     # a delegate who hears no one keeps its own view even with self weight 0
@@ -83,19 +94,32 @@ def fj_update(x: Array, x0: Array, W: Array, y: Array, lam: Array) -> Array:
     return lam * heard + (1 - lam) * x0
 
 
-def familiarity_exchange(F: Array, c: Array, meet: Array, gain: Array, fatigue: Array, follow_up: Array) -> Array:
-    """F₁ = F + α c (1 − F) − β (1 − c) F for pairs who meet, then follow-up contact between
-    meetings adds a fatigue-free share φ of a candid exchange: F' = F₁ + α φ c (1 − F₁).
+def familiarity_exchange(
+    F: Array, c: Array, meet: Array, gain: Array, fatigue: Array, follow_up: Array, hollow: Array | None = None, dt: Array | None = None
+) -> Array:
+    """For pairs who meet, F relaxes toward F* = (α c − η (1 − c)) / k at rate k = α c + (β + η)(1 − c)
+    per year: F₁ = F* + (F − F*)(1 − k)^Δt; then follow-up contact adds a fatigue-free share φ of a
+    candid exchange: F' = 1 − (1 − F₁)(1 − α φ c)^Δt.
 
-    Candid exchange builds familiarity (trust grows with repeated candid interaction:
-    Lewicki & Bunker 1996; Kelman's problem-solving workshops); scripted exchange wears it
-    down — the "dialogue fatigue" of the Canada–China dialogue (sources 001, 002), which also
-    lacked "follow-up ... beyond the annual meeting".
+    With Δt = 1 and η = 0 this is F₁ = F + α c (1 − F) − β (1 − c) F. Candid exchange builds
+    familiarity (Lewicki & Bunker 1996; Kelman's problem-solving workshops); scripted exchange
+    wears it down — "dialogue fatigue" (β, sources 001, 002) — and, beyond that, breeds distrust
+    (η, ``hollow_distrust``): a meeting "more like 'ships passing in the night' than substantive
+    engagement", "pervasive cynicism" (002), pulls F toward −1, so that a hollow channel's fixed
+    point F* ≤ 0 (the no-contact level) whenever η ≥ α c / (1 − c): people can end up worse placed
+    than strangers. F ∈ [−1, 1]; negative F is distrust.
     """
     a, b, f = gain[:, None, None], fatigue[:, None, None], follow_up[:, None, None]
+    h = 0.0 if hollow is None else hollow[:, None, None]
+    t = 1.0 if dt is None else dt[:, None, None]
     ac = a * c
-    F1 = F * (1 - ac - b * (1 - c)) + ac
-    fac = f * ac
+    k = ac + (b + h) * (1 - c)
+    keep = np.maximum(1 - k, 0.0) ** t
+    if hollow is None or not np.any(hollow):
+        F1 = F * keep + ac * (1 - keep) / np.where(k > 0, k, 1.0)
+    else:
+        F1 = F * keep + (ac - h * (1 - c)) * (1 - keep) / np.where(k > 0, k, 1.0)
+    fac = 1 - (1 - f * ac) ** t
     return np.where(meet, F1 * (1 - fac) + fac, F)
 
 
@@ -112,8 +136,8 @@ def familiarity_decay(F: Array, rate: Array, contact: Array, in_contact: Array) 
 def idea_chance(c: Array, F: Array, x_i: Array, x_j: Array, eps: Array, rate: Array) -> Array:
     """p = γ c F 1[|x_i − x_j| ≤ ε]: a pair proposes something new only when it speaks
     candidly, knows each other and can still hear each other's private views (Track Two's
-    problem-solving approach, source 000; Kelman 2005)."""
-    return rate[:, None] * c * F * (np.abs(x_i - x_j) <= eps)
+    problem-solving approach, source 000; Kelman 2005). Distrust (F < 0) produces nothing."""
+    return rate[:, None] * c * np.maximum(F, 0.0) * (np.abs(x_i - x_j) <= eps)
 
 
 def idea_location(x_i: Array, x_j: Array, u: Array) -> Array:
@@ -122,10 +146,17 @@ def idea_location(x_i: Array, x_j: Array, u: Array) -> Array:
 
 
 def report_chance(
-    reporting: Array, rank: Array, tenure: Array, ramp: Array, gatekeeping: Array, loss: Array, cynicism: Array | float = 0.0
+    reporting: Array,
+    rank: Array,
+    tenure: Array,
+    ramp: Array,
+    gatekeeping: Array,
+    loss: Array,
+    cynicism: Array | float = 0.0,
+    dt: Array | float = 1.0,
 ) -> Array:
-    """q = ρ r min(1, (τ + 1)/τ_ramp)(1 − g)(1 − ℓ)(1 − C): the chance a delegate's report of an
-    idea reaches the leadership.
+    """q = ρ r min(1, (τ + 1) Δt / T_ramp)(1 − g)(1 − ℓ)(1 − C): the chance a delegate's report of an
+    idea reaches the leadership (τ in rounds, T_ramp in years).
 
     Reporting weight ρ and rank r, a newcomer's learning of reporting lines, a gatekeeping
     ministry g that passes nothing upward (no evidence of reporting beyond one division of
@@ -133,21 +164,62 @@ def report_chance(
     side's cynicism C about the channel (nobody upstairs reads what a hollow channel sends).
     Two-level games: Putnam (1988, *IO* 42:427).
     """
-    learn = np.minimum(1.0, (tenure + 1) / ramp)
+    learn = np.minimum(1.0, (tenure + 1) * dt / ramp)
     return reporting * rank * learn * (1 - gatekeeping) * (1 - loss) * (1 - cynicism)
 
 
-def cynicism_step(C: Array, hollow: Array, meeting: Array, rate: Array, decay: Array) -> Array:
-    """C' = C + κ (h − C) after a meeting whose exchanges were a share h scripted (h = 1 − mean
-    candor of the side's cross-side pairs); C' = (1 − d) C in a round without a meeting.
+def exposure_step(E: Array, hollow: Array, met: Array, decay: Array, dt: Array) -> Array:
+    """dE/dt = h − r E with r = −ln((1 − d)(1 − c̄/2)) per year while a side's delegates meet (h = 1 − c̄
+    the scripted share of their exchanges, c̄ their mean candor), r = −ln(1 − d) otherwise; solved
+    exactly over a round: E' = a E + h (1 − a)/r, a = e^{−r Δt} (→ E + h Δt as r → 0).
 
-    Repeated meetings that are "little more than forums for statements" breed "pervasive
-    cynicism" and "dialogue fatigue" among the officials who run them (sources 001, 002); candid
-    meetings wear it down, and a closed channel is slowly forgotten. The cost of keeping a hollow
-    channel open: off by default (κ = 0), so that experiments can switch it on.
+    A side's net exposure to hollow meetings, in hollow years: scripted meetings add to it, candid
+    ones wear it down, and it is forgotten at the familiarity decay rate d (``decay`` is the
+    per-round d). Exposure itself does nothing; cynicism and substitution read it.
     """
-    after = C + rate * (hollow - C)
-    return np.where(meeting[:, None], after, C * (1 - decay[:, None]))
+    keep_round = (1 - decay[:, None]) * np.where(met, 1 - (1 - hollow) / 2, 1.0) ** dt[:, None]  # a
+    r_dt = -np.log(np.maximum(keep_round, 1e-300))  # r Δt
+    gain = np.where(r_dt > 1e-12, (1 - keep_round) / np.where(r_dt > 1e-12, r_dt, 1.0), 1.0) * dt[:, None]
+    return E * keep_round + np.where(met, hollow * gain, 0.0)
+
+
+def cynicism_of(E: Array, rate: Array) -> Array:
+    """C = 1 − exp(−κ E): cynicism grows with cumulative exposure to hollow meetings.
+
+    "After nine years of futile discussions ... officials are increasingly dissatisfied and
+    cynical", "pervasive cynicism" and "dialogue fatigue" (sources 001, 002). Monotone in exposure
+    at any rate κ > 0, so that more hollow meetings always mean more cynicism, and a side that
+    stopped meeting years ago (less exposure) is less cynical than one that kept meeting, however
+    large κ. κ = 0.15 per hollow year gives C ≈ 0.6 after the Canada–China dialogue's nine years
+    (E ≈ 6 at candor 0.025).
+    """
+    return 1 - np.exp(-rate * E)
+
+
+def substituted_target(target: Array, share: Array, E: Array) -> Array:
+    """m*' = m* (1 − ς (1 − e^{−E})): a hollow channel stands in for other pressure, so the
+    leadership it spares is less motivated to settle.
+
+    The Canada–China dialogue was China's price for Canada dropping its Geneva resolution: "a
+    concession to Canada in return for Canada not supporting a resolution condemning China"; NGOs
+    feared "the bilateral dialogues could be detracting from the effectiveness of multilateral
+    mechanisms" (source 002; 001). Pressure returns as exposure is forgotten after a channel closes.
+    """
+    return target * (1 - share * (1 - np.exp(-E)))
+
+
+def entrench(v: Array, line: Array, sigma: Array, rate: Array, present: Array) -> Array:
+    """v' = v + e σ (L − v) for present delegates: who restates the line drifts privately toward it
+    (public commitment and self-persuasion: Festinger & Carlsmith 1959; Cialdini 2001). Applied to
+    the private view and the Friedkin–Johnsen anchor alike; e is per round (converted)."""
+    return np.where(present, v + rate * sigma * (line - v), v)
+
+
+def filing_chance(q: Array, serious: Array, filing: Array) -> Array:
+    """Q' = Q (1 if the leadership is serious, else f): a leadership that is not yet serious files
+    away only a share f of the ideas it is told (``lean_filing``). The idea memory of lean
+    leaderships is a carry-over that favours keeping a channel open; f = 0 switches it off."""
+    return q * np.where(serious, 1.0, filing)[:, None, :]
 
 
 def winset_half_width(m: Array, w0: Array, gain: Array) -> Array:
@@ -158,6 +230,18 @@ def winset_half_width(m: Array, w0: Array, gain: Array) -> Array:
 def acceptable(centers: Array, line: Array, half_width: Array) -> Array:
     """A_s(z) = 1[|z − L_s| ≤ w_s] for every idea bin z (shape B, S, G)."""
     return np.abs(centers[None, None, :] - line[:, :, None]) <= half_width[:, :, None]
+
+
+def ratification(centers: Array, line: Array, half_width: Array, softness: Array, u: Array) -> Array:
+    """Leadership s ratifies bin z if u_s < p_sz, p_sz = exp(−(|z − L_s| − w_s)₊ / (s w_s)): certain
+    inside the win-set, less likely the further beyond it, relative to its width (a soft
+    Putnam win-set). s = 0 is the sharp rule :func:`acceptable` (its limit as s → 0). One
+    uniform per side and round: the leadership's disposition that round (B, S, G)."""
+    d = np.abs(centers[None, None, :] - line[:, :, None]) - half_width[:, :, None]
+    scale = softness[:, None, None] * np.maximum(half_width[:, :, None], 1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(d <= 0, 1.0, np.where(scale > 0, np.exp(-np.maximum(d, 0) / np.where(scale > 0, scale, 1.0)), 0.0))
+    return u[:, :, None] < p
 
 
 def agreement_support(known: Array, inside: Array, motivated: Array, player: Array) -> Array:
@@ -216,9 +300,11 @@ def alumni_update(A: Array, F: Array, leave: Array, active: Array, side_of: Arra
 
 def recall_contacts(F: Array, member_recall: Array, alumni_ij: Array, pair_ok: Array) -> Array:
     """F'_ij = max(F_ij, ρ_i A_{s_i s_j}, ρ_j A_{s_j s_i}): an upgraded delegation draws on people
-    with prior contact ("participation patterns changed quickly", source 000)."""
+    with prior contact ("participation patterns changed quickly", source 000). Pairs without any
+    alumni pull keep F, distrust included."""
     pull = member_recall[:, :, None] * alumni_ij
-    return np.where(pair_ok, np.maximum(F, np.maximum(pull, np.swapaxes(pull, 1, 2))), F)
+    best = np.maximum(pull, np.swapaxes(pull, 1, 2))
+    return np.where(pair_ok & (best > 0), np.maximum(F, best), F)
 
 
 def leaves(u: Array, rate: Array, active: Array) -> Array:
@@ -255,14 +341,14 @@ def head_report_chance(q: Array, rank: Array, active: Array, side_of: Array, sta
     return np.maximum.reduceat(np.where(active & (rank == head_rank[:, side_of]), q, 0.0), starts, axis=1)
 
 
-def age_memory(age: Array, follow_up: Array, meeting: Array) -> Array:
-    """age' = age + (1 − φ μ): remembered ideas age by one round, more slowly when follow-up
-    keeps them alive between meetings."""
-    return age + (1 - follow_up * meeting)[:, None, None]
+def age_memory(age: Array, follow_up: Array, meeting: Array, dt: Array | float = 1.0) -> Array:
+    """age' = age + Δt (1 − φ μ): remembered ideas age by a round's length in years, more slowly
+    when follow-up keeps them alive between meetings."""
+    return age + (dt * (1 - follow_up * meeting))[:, None, None]
 
 
 def idea_known(age: Array, lifetime: Array) -> Array:
-    """known_sz = age_sz < T_idea: a leadership uses an idea for T_idea rounds after its report."""
+    """known_sz = age_sz < T_idea: a leadership uses an idea for T_idea years after its report."""
     return age < lifetime[:, None, None]
 
 
@@ -299,3 +385,54 @@ def upgraded_level(level: Array, factor: Array | float) -> Array:
 def crisis_familiarity(F: Array, severity: float) -> Array:
     """F' = (1 − severity) F: a crisis destroys a share of the trust built up."""
     return F * (1 - severity)
+
+
+def heads(rank: Array, active: Array, side_of: Array, starts: Array) -> Array:
+    """(B, N) True for each side's head of delegation: its active member of highest rank."""
+    head_rank = np.maximum.reduceat(np.where(active, rank, -1.0), starts, axis=1)
+    return active & (rank == head_rank[:, side_of])
+
+
+def contact_mask(kind: Array, head: Array, side_of: Array) -> Array:
+    """Who can hear whom (B, N, N). kind 0: everyone present (the complete graph). kind 1: a
+    hierarchy — colleagues talk with their head, and sides talk only head to head (the Chinese MFA
+    "dominating the limited time" while other ministries sit by, source 002). With one member per
+    side every member is its head, so kind 1 is the complete graph."""
+    same = side_of[:, None] == side_of[None, :]
+    hi, hj = head[:, :, None], head[:, None, :]
+    hier = np.where(same[None], hi | hj, hi & hj)
+    return np.where(kind[:, None, None] == 1, hier, True)
+
+
+def dw_encounters(x: Array, line: Array, sigma: Array, eps: Array, ok: Array, mu: Array, pair_i: Array, pair_j: Array, u: Array) -> Array:
+    """Asynchronous pairwise Deffuant–Weisbuch (Deffuant et al. 2000): encounters e = 1…E in
+    order, each the pair k = ⌊u_e K⌋ of the K slot pairs; if the pair may meet (``ok``), each
+    hears what the other says, y = σ L + (1 − σ) x, and moves a share μ toward it when within its
+    bound: x_i' = x_i + μ 1[|x_i − y_j| ≤ ε_ij] (y_j − x_i). With σ = 0, ε ≥ 1 and μ = ½ this is
+    pairwise averaging."""
+    x = x.copy()
+    B = x.shape[0]
+    rows = np.arange(B)
+    K = len(pair_i)
+    m = mu[:, None] if np.ndim(mu) == 1 else mu
+    for e in range(u.shape[1]):
+        k = np.minimum((u[:, e] * K).astype(int), K - 1)
+        i, j = pair_i[k], pair_j[k]
+        go = ok[rows, i, j]
+        if not go.any():
+            continue
+        xi, xj = x[rows, i], x[rows, j]
+        yi = sigma[rows, i] * line[rows, i] + (1 - sigma[rows, i]) * xi
+        yj = sigma[rows, j] * line[rows, j] + (1 - sigma[rows, j]) * xj
+        e_ij = eps[rows, i, j]
+        ni = xi + m[:, 0] * (np.abs(xi - yj) <= e_ij) * (yj - xi)
+        nj = xj + m[:, 0] * (np.abs(xj - yi) <= e_ij) * (yi - xj)
+        x[rows, i] = np.where(go, ni, xi)
+        x[rows, j] = np.where(go, nj, xj)
+    return x
+
+
+def relax(x: Array, target: Array, share: Array) -> Array:
+    """x' = x + s (x* − x): a round of length Δt < 1 year moves a share s = Δt of the way to the
+    once-a-year update x* (s = 1 for rounds of a year or longer)."""
+    return x + share[:, None] * (target - x)

@@ -104,6 +104,7 @@ class Scenario:
     params: dict[str, float] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     path: str = "<python>"
+    start_year: float | None = None  # calendar year at the start of round 1 (rounds last 1/meetings_per_year years)
 
 
 @dataclass

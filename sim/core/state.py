@@ -58,6 +58,12 @@ class Layout:
         return i, j
 
     @cached_property
+    def all_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every slot pair i < j, colleagues included (the encounters of pairwise updating)."""
+        i, j = np.triu_indices(self.N, 1)
+        return i, j
+
+    @cached_property
     def starts(self) -> np.ndarray:
         """Index of each side's first slot (sides are contiguous runs of slots)."""
         return np.concatenate([[0], np.cumsum(self.members)[:-1]]).astype(int)
@@ -76,7 +82,16 @@ class Layout:
     def draw_sizes(self) -> dict[str, int]:
         """Uniform draws used per run per round, in order (a fixed count whatever happens)."""
         n, p = self.N, len(self.pairs[0])
-        return {"turnover": n, "newcomer": n, "shock": n, "idea": p, "location": p, "report": p * self.S}
+        return {
+            "turnover": n,
+            "newcomer": n,
+            "shock": n,
+            "idea": p,
+            "location": p,
+            "report": p * self.S,
+            "ratify": self.S,
+            "encounter": n,
+        }
 
     def draws_per_round(self) -> int:
         return sum(self.draw_sizes().values())
@@ -123,9 +138,13 @@ class Params:
     participation_shift: np.ndarray
     script_relief: np.ndarray
     cynicism_rate: np.ndarray
+    entrenchment: np.ndarray
+    substitution: np.ndarray
+    lean_filing: np.ndarray
     # channel parameters, (B,)
     familiarity_gain: np.ndarray
     familiarity_fatigue: np.ndarray
+    hollow_distrust: np.ndarray
     familiarity_decay: np.ndarray
     meeting_decay: np.ndarray
     initial_familiarity: np.ndarray
@@ -140,6 +159,11 @@ class Params:
     setup_rounds: np.ndarray
     downgrade_factor: np.ndarray
     host_facilitation: np.ndarray
+    meetings_per_year: np.ndarray
+    opinion_update: np.ndarray
+    pairwise_weight: np.ndarray
+    contact: np.ndarray
+    ratification_softness: np.ndarray
     _member: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
@@ -148,6 +172,20 @@ class Params:
         side = {p: np.array([s.side[p] for s in setups], dtype=float) for p in SIDE_PARAMS}
         channel = {p: np.array([s.channel[p] for s in setups], dtype=float) for p in CHANNEL_PARAMS}
         return cls(**side, **channel)
+
+    @cached_property
+    def dt(self) -> np.ndarray:
+        """Δt, the length of a round in years, (B,)."""
+        return 1.0 / self.meetings_per_year
+
+    def per_round(self, name: str) -> np.ndarray:
+        """A per-year rate as a per-round chance, 1 − (1 − p)^Δt ((B,) or (B, S))."""
+        cache = self.__dict__.setdefault("_per_round", {})
+        if name not in cache:
+            v = getattr(self, name)
+            dt = self.dt if v.ndim == 1 else self.dt[:, None]
+            cache[name] = 1 - (1 - v) ** dt
+        return cache[name]
 
     def member(self, name: str, layout: Layout) -> np.ndarray:
         """A side parameter expanded to members, (B, N); computed once per batch (read-only)."""
@@ -186,7 +224,8 @@ class State:
     alumni: np.ndarray  # (B, S, S) A: familiarity of side s's former delegates with side t
     level: np.ndarray  # (B, S) delegation level, multiplies members' base rank
     gatekeeping: np.ndarray  # (B, S) share of reports blocked
-    cynicism: np.ndarray  # (B, S) a side's disillusion with the channel, C
+    exposure: np.ndarray  # (B, S) a side's exposure to hollow meetings E, in hollow years
+    cynicism: np.ndarray  # (B, S) a side's disillusion with the channel, C = 1 − exp(−κ E)
     line: np.ndarray  # (B, S) leadership's position L
     ripe: np.ndarray  # (B, S) bool: regime
     motivation: np.ndarray  # (B, S) m
@@ -194,7 +233,7 @@ class State:
     open: np.ndarray  # (B,) bool: channel open
     setup_left: np.ndarray  # (B,) rounds of set-up before a reopened channel meets
     meeting: np.ndarray  # (B,) bool: a meeting took place this round
-    memory_age: np.ndarray  # (B, S, G) rounds since each idea bin was last reported (inf: never)
+    memory_age: np.ndarray  # (B, S, G) years since each idea bin was last reported (inf: never)
     agreed: np.ndarray  # (B,) bool, absorbing
     agreement_round: np.ndarray  # (B,) int, -1 if none
     progress: np.ndarray  # (B,) this round: the largest share of leaderships ready to sign one idea
@@ -247,6 +286,7 @@ def initial_state(setups: list[Setup], layout: Layout, P: Params, u0: np.ndarray
         alumni=np.zeros((B, S, S)),
         level=P.rank.copy(),
         gatekeeping=P.gatekeeping.copy(),
+        exposure=np.zeros((B, S)),
         cynicism=np.zeros((B, S)),
         line=line,
         ripe=ripe,

@@ -163,15 +163,17 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
 
     apply_events(state, layout, P, schedule, d)
 
-    # turnover
-    leave = rules.leaves(d["turnover"], P.member("turnover", layout), state.active)
+    # turnover (a per-year hazard, per round)
+    leave = rules.leaves(d["turnover"], P.per_round("turnover")[:, so], state.active)
     replace(state, layout, P, leave, d["newcomer"])
 
-    # leadership motivation and the participation shift
+    # leadership motivation (a hollow channel may stand in for pressure) and the participation shift
     theta = P.motivation_threshold[:, None]
     target = np.where(state.ripe, P.motivation_ripe, P.motivation_lean)
+    if P.substitution.any():
+        target = rules.substituted_target(target, P.substitution, state.exposure)
     before = state.motivation
-    state.motivation = rules.motivation_step(state.motivation, target, P.motivation_speed)
+    state.motivation = rules.motivation_step(state.motivation, target, P.per_round("motivation_speed"))
     crossed = rules.crossed_threshold(before, state.motivation, theta, player)
     if crossed.any():
         new_level = rules.participation_shift(state.level, P.participation_shift)
@@ -190,11 +192,15 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     y = rules.expressed_positions(x, state.line[:, so], sigma)
     c = rules.candor(sigma)
     eps = rules.confidence_bound(F, P.confidence_bound, P.confidence_gain)
+    head = rules.heads(rank, state.active, so, layout.starts)
+    contact = rules.contact_mask(P.contact, head, so) if P.contact.any() else None
     meet_pairs = cross & present[:, :, None] & present[:, None, :]
+    if contact is not None:
+        meet_pairs = meet_pairs & contact
 
-    # ideas from candid, familiar pairs, reported upward, stored in memory
+    # ideas from candid, familiar pairs, reported upward, filed in memory
     pi, pj = layout.pairs
-    p_gen = rules.idea_chance(c[:, pi, pj], F[:, pi, pj], x[:, pi], x[:, pj], eps[:, pi, pj], P.idea_rate)
+    p_gen = rules.idea_chance(c[:, pi, pj], F[:, pi, pj], x[:, pi], x[:, pj], eps[:, pi, pj], P.per_round("idea_rate"))
     gen = meet_pairs[:, pi, pj] & (d["idea"] < p_gen)
     z = rules.idea_location(x[:, pi], x[:, pj], d["location"])
     bins = np.rint(z * (IDEA_BINS - 1)).astype(int)
@@ -208,36 +214,62 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
             state.gatekeeping[:, so],
             P.member("translation_loss", layout),
             state.cynicism[:, so],
+            P.dt[:, None],
         ),
         0.0,
     )
     q_head = rules.head_report_chance(q, rank, state.active, so, layout.starts)
     # each side hears of a pair's idea from its own member of the pair, else from its head
     Q = np.concatenate([q, q_head], axis=1)[:, layout.reporter]  # (B, P, S)
+    serious = state.motivation >= theta
+    Q = rules.filing_chance(Q, serious, P.lean_filing)
     rep = gen[:, :, None] & (d["report"] < Q)
-    state.memory_age = rules.age_memory(state.memory_age, state.follow_up, meeting)
+    state.memory_age = rules.age_memory(state.memory_age, state.follow_up, meeting, P.dt)
     b, p, s = np.nonzero(rep)
     state.memory_age[b, s, bins[b, p]] = 0.0
     state.ideas_generated = state.ideas_generated + gen.sum(axis=1)
     state.ideas_reported = state.ideas_reported + rep[:, :, player].any(axis=2).sum(axis=1)
 
-    # positions (bounded-confidence Friedkin–Johnsen) and familiarity
-    W = rules.influence_weights(x, y, eps, present, P.self_weight)
-    state.private = np.where(present, rules.fj_update(x, state.anchor, W, y, state.openness), x)
+    # positions: bounded-confidence Friedkin–Johnsen or pairwise Deffuant–Weisbuch, then entrenchment
+    line_m = state.line[:, so]
+    new_x = x
+    fj = P.opinion_update == 0
+    if fj.any():
+        W = rules.influence_weights(x, y, eps, present, P.self_weight, contact)
+        new_x = rules.fj_update(x, state.anchor, W, y, state.openness)
+        if (P.dt < 1).any():  # a round shorter than a year moves only part of the way
+            new_x = rules.relax(x, new_x, np.minimum(P.dt, 1.0))
+    if not fj.all():
+        ok = present[:, :, None] & present[:, None, :]
+        if contact is not None:
+            ok = ok & contact
+        mu = (1 - (1 - 2 * P.pairwise_weight) ** P.dt) / 2
+        dw = rules.dw_encounters(x, line_m, sigma, eps, ok, mu, *layout.all_pairs, d["encounter"])
+        new_x = np.where(fj[:, None], new_x, dw)
+    state.private = np.where(present, new_x, x)
+    if P.entrenchment.any():
+        e = P.per_round("entrenchment")[:, so]
+        state.private = rules.entrench(state.private, line_m, sigma, e, present)
+        state.anchor = rules.entrench(state.anchor, line_m, sigma, e, present)
     state.expressed = np.where(present, y, state.expressed)
-    F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain, P.familiarity_fatigue, state.follow_up)
-    state.familiarity = rules.familiarity_decay(F, P.familiarity_decay, meeting, P.meeting_decay)
-    # a side's cynicism: how scripted its members' cross-side exchanges were this meeting
-    hollow, pairs_s = rules.hollow_share(c, meet_pairs, layout.starts)
-    hollow = np.where(pairs_s > 0, hollow, state.cynicism)
-    state.cynicism = rules.cynicism_step(state.cynicism, hollow, meeting & (pairs_s > 0).any(axis=1), P.cynicism_rate, P.familiarity_decay)
-    state.alumni = rules.alumni_decay(state.alumni, P.familiarity_decay)
 
-    # agreement: a remembered idea inside every serious leadership's win-set
+    # familiarity; a side's exposure to hollow meetings and its cynicism
+    F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain, P.familiarity_fatigue, state.follow_up, P.hollow_distrust, P.dt)
+    decay = P.per_round("familiarity_decay")
+    state.familiarity = rules.familiarity_decay(F, decay, meeting, P.meeting_decay)
+    hollow, pairs_s = rules.hollow_share(c, meet_pairs, layout.starts)
+    state.exposure = rules.exposure_step(state.exposure, hollow, pairs_s > 0, decay, P.dt)
+    state.cynicism = rules.cynicism_of(state.exposure, P.cynicism_rate)
+    state.alumni = rules.alumni_decay(state.alumni, decay)
+
+    # agreement: a remembered idea that every serious leadership ratifies
     known = rules.idea_known(state.memory_age, P.idea_lifetime)
     w = rules.winset_half_width(state.motivation, P.winset, P.winset_gain)
-    inside = rules.acceptable(BIN_CENTERS, state.line, w)
-    ok = rules.agreement_support(known, inside, state.motivation >= theta, player)
+    if P.ratification_softness.any():
+        inside = rules.ratification(BIN_CENTERS, state.line, w, P.ratification_softness, d["ratify"])
+    else:
+        inside = rules.acceptable(BIN_CENTERS, state.line, w)
+    ok = rules.agreement_support(known, inside, serious, player)
     state.progress, reached = rules.agreement_progress(ok, player)
     state.agreement_round = np.where(reached & ~state.agreed, state.round, state.agreement_round)
     state.agreed = state.agreed | reached

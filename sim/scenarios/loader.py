@@ -23,7 +23,7 @@ EXPERIMENT_DIR = Path(str(files("sim").joinpath("data", "experiments")))
 
 # ---------------------------------------------------------------- loading
 
-_TOP = {"name", "description", "source", "rounds", "channel", "channel_open", "params", "sides", "events"}
+_TOP = {"name", "description", "source", "rounds", "channel", "channel_open", "start_year", "params", "sides", "events"}
 _SIDE = {"name", "host", "regime", "params"}
 
 
@@ -69,6 +69,11 @@ def scenario_from_dict(data: Mapping[str, Any], src: str = "<python>", default_n
     if not isinstance(channel_open, bool):
         raise InputError(src, "channel_open", channel_open, "allowed: true or false")
     params = _params(src, "params", data.get("params", {}), allow_side=True)
+    start_year = data.get("start_year")
+    if start_year is not None and (
+        isinstance(start_year, bool) or not isinstance(start_year, (int, float)) or not 1000 <= start_year <= 3000
+    ):
+        raise InputError(src, "start_year", start_year, "allowed: a calendar year in [1000, 3000]")
 
     raw_sides = data.get("sides", [{"name": "A"}, {"name": "B"}])
     if not isinstance(raw_sides, list) or len(raw_sides) < 2:
@@ -110,6 +115,7 @@ def scenario_from_dict(data: Mapping[str, Any], src: str = "<python>", default_n
         params=params,
         events=events,
         path=src,
+        start_year=None if start_year is None else float(start_year),
     )
 
 

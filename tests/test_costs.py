@@ -1,0 +1,128 @@
+"""Costs of staying open (issue #9): each alone can make keeping a channel open worse than
+winding it down, and each switched off leaves the model exactly as without it.
+
+Arms are paired (the same seeds, common random numbers): *keep-open* meets every round of
+``leadership-change``; *wind-down* is closed at round 10 and reopened at the shift (round 40) with
+fresh personnel. The settings are documented in docs/ODD.md §1: a hollow lean period (script
+pressure 0.75 on both sides) that a motivated leadership largely lifts (script relief 0.9), stable
+delegations (turnover 0.05 per year) and a restart without set-up delay, so that the carry-overs
+and the restart cost are small next to the cost under test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sim import Event, EventKind, load_scenario, resolve
+from sim.batch.ensemble import simulate
+from sim.core import rules
+
+SHIFT, WINDOW, RUNS = 40, 10, 600
+#: every cost of staying open, and the lean idea memory, switched off
+COSTS_OFF = {"hollow_distrust": 0.0, "cynicism_rate": 0.0, "substitution": 0.0, "entrenchment": 0.0, "lean_filing": 0.0}
+HOLLOW_LEAN_YEARS = {"script_pressure": 0.75, "script_relief": 0.9, "turnover": 0.05, "setup_rounds": 0}
+#: entrenchment bites where only the moderates can find ideas: lines far apart, delegates spread widely
+FAR_LINES = HOLLOW_LEAN_YEARS | {"A.position": 0.2, "B.position": 0.8, "position_spread": 0.35}
+
+SETTINGS = {
+    "hollow_distrust": (HOLLOW_LEAN_YEARS, 0.3),
+    "cynicism_rate": (HOLLOW_LEAN_YEARS, 1.0),
+    "substitution": (HOLLOW_LEAN_YEARS, 0.4),
+    "entrenchment": (FAR_LINES, 0.5),
+}
+
+
+def arms():
+    keep = load_scenario("leadership-change")
+    reopen = Event(SHIFT, EventKind.CHANNEL_REOPEN, (), (("setup_rounds", None), ("fresh_personnel", True)))
+    wind = dataclasses.replace(keep, events=sorted([*keep.events, Event(10, EventKind.CHANNEL_CLOSE), reopen], key=lambda e: e.round))
+    return keep, wind
+
+
+def paired_payoff(overrides: dict, runs: int = RUNS) -> tuple[float, float]:
+    """Mean of keep-open − wind-down in P(agreement within WINDOW rounds of the shift), and its SE."""
+    seeds = list(range(runs))
+    hit = []
+    for sc in arms():
+        r = simulate([resolve(sc, overrides)] * runs, seeds, metrics=["agreement"]).agreement_round
+        hit.append(((r >= SHIFT) & (r < SHIFT + WINDOW)).astype(float))
+    d = hit[0] - hit[1]
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(runs))
+
+
+class TestEachCostAloneCanReverseThePayoff:
+    @pytest.mark.parametrize("cost", sorted(SETTINGS))
+    def test_keep_open_worse_than_wind_down(self, cost):
+        base, value = SETTINGS[cost]
+        m, se = paired_payoff(COSTS_OFF | base | {cost: value})
+        assert m + 1.96 * se < 0, f"{cost}={value}: {m:+.3f} ± {1.96 * se:.3f}"
+
+    def test_the_settings_pay_without_the_costs(self):
+        """The same settings with every cost off: keeping the channel open does not lose (so the
+        reversals above are the costs' doing)."""
+        for base in (HOLLOW_LEAN_YEARS, FAR_LINES):
+            m, se = paired_payoff(COSTS_OFF | base, runs=300)
+            assert m + 1.96 * se > 0, f"{base}: {m:+.3f}"
+
+
+#: the model without each cost: the rule replaced by the identity
+WITHOUT = {
+    "hollow_distrust": (
+        "familiarity_exchange",
+        lambda f: lambda F, c, meet, a, b, phi, h=None, dt=None: f(F, c, meet, a, b, phi, None, dt),
+    ),
+    "cynicism_rate": ("cynicism_of", lambda f: lambda E, rate: np.zeros_like(E)),
+    "substitution": ("substituted_target", lambda f: lambda target, share, E: target),
+    "entrenchment": ("entrench", lambda f: lambda v, line, sigma, rate, present: v),
+}
+
+
+class TestEachCostOffIsTheModelWithoutIt:
+    @pytest.mark.parametrize("cost", sorted(WITHOUT))
+    def test_identical_runs(self, cost, monkeypatch):
+        setups = [resolve(sc, {cost: 0.0, "turnover": 0.2}) for sc in arms()]
+        seeds = [11, 12]
+        off = simulate(setups, seeds)
+        on = simulate([resolve(sc, {cost: SETTINGS[cost][1], "turnover": 0.2}) for sc in arms()], seeds)
+        name, make = WITHOUT[cost]
+        monkeypatch.setattr(rules, name, make(getattr(rules, name)))
+        without = simulate(setups, seeds)
+        for k in ("trust", "position_gap", "ideas_reported", "cynicism", "motivation", "agreement"):
+            np.testing.assert_array_equal(off.series[k], without.series[k], err_msg=f"{cost}: {k}")
+        # and the cost switched on does change the runs
+        assert not all(np.array_equal(on.series[k], off.series[k]) for k in ("trust", "position_gap", "cynicism", "motivation"))
+
+
+class TestCarryOversNeutralised:
+    def test_keep_open_minus_paused_is_zero(self):
+        """Familiarity frozen and equal, no turnover, fixed positions, idea memory off, no costs:
+        nothing carries over the lean years, and keep-open − paused is 0 within Monte Carlo error."""
+        neutral = COSTS_OFF | {
+            "initial_familiarity": 0.5,
+            "familiarity_gain": 0.0,
+            "familiarity_fatigue": 0.0,
+            "familiarity_decay": 0.0,
+            "turnover": 0.0,
+            "openness": 0.0,
+        }
+        keep = load_scenario("leadership-change")
+        resume = Event(SHIFT, EventKind.CHANNEL_REOPEN, (), (("setup_rounds", 0), ("fresh_personnel", False)))
+        paused = dataclasses.replace(keep, events=sorted([*keep.events, Event(10, EventKind.CHANNEL_CLOSE), resume], key=lambda e: e.round))
+        runs = 400
+        seeds = list(range(runs))
+        hit = []
+        for sc in (keep, paused):
+            r = simulate([resolve(sc, neutral)] * runs, seeds, metrics=["agreement"]).agreement_round
+            hit.append(((r >= SHIFT) & (r < SHIFT + WINDOW)).astype(float))
+        assert hit[0].mean() > 0.1  # agreements do happen
+        d = hit[0] - hit[1]
+        assert abs(d.mean()) <= 2.6 * d.std(ddof=1) / np.sqrt(runs) + 1e-12
+        # mutation: with the lean idea memory on, the neutralised comparison is no longer 0
+        with_memory = []
+        for sc in (keep, paused):
+            r = simulate([resolve(sc, neutral | {"lean_filing": 1.0})] * runs, seeds, metrics=["agreement"]).agreement_round
+            with_memory.append(((r >= SHIFT) & (r < SHIFT + WINDOW)).astype(float))
+        assert (with_memory[0] - with_memory[1]).mean() > 0
