@@ -153,8 +153,8 @@ def test_ensemble_outcomes_match_models():
         assert o["agreement_round"] == model.state.agreement_round[0]
         assert o["cost"] == pytest.approx(df["cost"].iloc[-1])
         assert o["meetings"] == df["meeting"].iloc[1:].sum()
-        assert o.series["ideas_generated"] == df["ideas_generated"].iloc[-1]
-        assert o.series["ideas_reported"] == df["ideas_reported"].iloc[-1]
+        assert o["ideas_generated"] == df["ideas_generated"].iloc[-1]
+        assert o["ideas_reported"] == df["ideas_reported"].iloc[-1]
         assert o["final_trust"] == pytest.approx(df["trust"].iloc[-1])
         assert o["final_position_gap"] == pytest.approx(df["position_gap"].iloc[-1])
         assert o["peak_progress"] == pytest.approx(df["progress"].iloc[1:].max())
