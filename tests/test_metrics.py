@@ -57,7 +57,9 @@ def test_metrics_match_hand_computation(scenario, rounds):
 
 
 def test_trust_ignores_empty_slots_and_own_side():
-    model = DialogueModel("lean-years", rng=1, turnover=0.0, initial_familiarity=0.4, familiarity_gain=0.0, familiarity_fatigue=0.0)
+    model = DialogueModel(
+        "lean-years", rng=1, turnover=0.0, initial_familiarity=0.4, familiarity_gain=0.0, familiarity_fatigue=0.0, hollow_distrust=0.0
+    )
     model.step()
     assert METRICS["trust"](model.state, model.layout)[0] == pytest.approx(0.4)
     # the position gap of two sides is the distance between their mean private positions

@@ -358,7 +358,8 @@ def failing(tmp_path_factory) -> Path:
     throughout and ungated, so keeping the (gated) channel open does worse."""
     exp = small_experiment(
         name="gated-keep-open",
-        arms=[Arm("keep-open", params={"gatekeeping": 1.0}), Arm("open-ungated")],
+        # candid enough (script pressure 0.3) that the ungated channel agrees in most windows
+        arms=[Arm("keep-open", params={"gatekeeping": 1.0, "script_pressure": 0.3}), Arm("open-ungated", params={"script_pressure": 0.3})],
         analysis=ANALYSIS | {"reference": "open-ungated"},
     )
     out = tmp_path_factory.mktemp("failing-sweep") / "results"
