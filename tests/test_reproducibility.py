@@ -53,8 +53,8 @@ cynicism_rate = [0.0, 0.1]
 meeting_decay = [0.0, 1.0]
 """
 
-RUNS_DIGEST = "b112738350693099b975f10b50295df635b0d6ff5af1e91f47950b569ff97d67"
-TIMESERIES_DIGEST = "9d6201acb3a57a2022e1595bc555e860b42ceb4c1e0e6ce3afc329447ced56bd"
+RUNS_DIGEST = "eb267190c3f71da875afee35db40bd792615d908db158ee033c573fdb5cb6554"
+TIMESERIES_DIGEST = "fa45fcd83b7e91d914352e68477ec8081db3dafacceb85e1d08fcf2e2337f77b"
 
 
 def digest(df: pd.DataFrame) -> str:
