@@ -86,7 +86,7 @@ def _set_play_speed(page, value: int) -> None:
 
 def measure(page, name: str, steps: int, play_s: float) -> dict:
     page.locator(".v-select", has_text="scenario").first.click()
-    page.get_by_role("option", name=name, exact=True).click()
+    page.locator(".v-overlay--active .v-list-item-title").get_by_text(name, exact=True).click()
     if page.get_by_role("button", name="Restart", exact=True).count() > 1 or page.locator(".pending").count():
         page.locator(".pending").get_by_role("button", name="Restart").click()
     expect(page.locator("h2")).to_have_text(name, timeout=60000)

@@ -334,7 +334,8 @@ def enter(page, locator, text: str) -> None:
 
 def select(page, label: str, option: str) -> None:
     page.locator(".v-select", has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    page.locator(".v-overlay--active .v-list-item-title").get_by_text(option, exact=True).click()
+    page.locator(".v-overlay--active .v-list-item-title").first.wait_for(state="detached", timeout=10000)
 
 
 def download(page, label: str) -> Path:
@@ -390,13 +391,15 @@ class TestBrowserBadInput:
 @pytest.mark.browser
 class TestBrowserControls:
     def test_parameters_panel_from_the_spec(self, page):
+        from playwright.sync_api import expect
+
         from sim.abm.app import groups
 
         for g, ps in groups().items():
             select(page, "parameter group", g)
             for p in ps:
                 row = page.locator(f".param-{p.name}")
-                assert row.count() == 1, p.name
+                expect(row).to_have_count(1, timeout=30000)
                 title = row.locator(".param-label span").get_attribute("title")
                 assert p.meaning in title and p.units in title
                 if p.name == "setup_rounds":  # its whole range, not capped at 20
