@@ -30,7 +30,6 @@ from sim.abm.session import Session, parse_seed
 from sim.cli import main as cli_main
 from sim.scenarios import InputError, load_scenario
 
-
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [

@@ -494,20 +494,27 @@ def Views():
     s = the_session()
     _ = threshold.value
     state = view_state(s)
+    renders = solara.use_ref(0)
+    renders.current += 1
+    n = renders.current  # fresh keys: each render mounts fresh widgets, so each element maps to its widget
     els: dict[str, Any] = {}
     for label in s.models:
-        els[f"readout-{label}"] = _html(state[f"readout-{label}"], f"readout-{label}")
-    els["curves"] = _chart(state["curves"], "curves", "height: 330px; width: 100%")
+        els[f"readout-{label}"] = _html(state[f"readout-{label}"], f"readout-{label}").key(f"readout-{label}-{n}")
+    els["curves"] = _chart(state["curves"], "curves", "height: 330px; width: 100%").key(f"curves-{n}")
     with solara.Row(style={"flex-wrap": "wrap"}):
         for label in s.models:
-            els[f"network-{label}"] = _chart(state[f"network-{label}"], f"network-{label}", "height: 380px; width: 380px")
-        els["positions"] = _chart(state["positions"], "positions", "height: 380px; width: 420px")
-    els["log"] = _html(state["log"], "event-log")
+            el = _chart(state[f"network-{label}"], f"network-{label}", "height: 380px; width: 380px")
+            els[f"network-{label}"] = el.key(f"network-{label}-{n}")
+        els["positions"] = _chart(state["positions"], "positions", "height: 380px; width: 420px").key(f"positions-{n}")
+    els["log"] = _html(state["log"], "event-log").key(f"log-{n}")
 
     def register() -> None:
-        widgets.set({k: (el, solara.get_widget(el)) for k, el in els.items()})
+        try:
+            widgets.set({k: (el, solara.get_widget(el)) for k, el in els.items()})
+        except KeyError:  # not mounted (yet): refresh() re-renders instead of updating in place
+            widgets.set({})
 
-    solara.use_effect(register)
+    solara.use_effect(register, [n])
 
 
 @solara.component
