@@ -196,11 +196,30 @@ def test_replication_adequacy_flags_wide_intervals():
 # ---------------------------------------------------------------- time to agreement
 
 
-def test_time_to_agreement_censors_at_the_horizon_and_counts_early_agreement_as_zero():
-    runs = pd.DataFrame({"agreement_round": [np.nan, 35.0, 40.0, 47.0, 60.0, np.nan]})
-    t, observed = stats.time_to_agreement(runs, shift=40, horizon=60)
-    assert list(t) == [20, 0, 0, 7, 20, 20]
-    assert list(observed) == [False, True, True, True, True, False]
+class TestTimeToAgreement:
+    def test_censors_at_the_horizon_and_counts_from_the_shift_round(self):
+        runs = pd.DataFrame({"agreement_round": [np.nan, 40.0, 47.0, 60.0, np.nan]})
+        t, observed = stats.time_to_agreement(runs, shift=40, horizon=60)
+        assert list(t) == [21, 1, 8, 21, 21]
+        assert list(observed) == [False, True, True, True, False]
+
+    def test_agreement_before_the_shift_is_never_time_zero(self):
+        runs = pd.DataFrame({"agreement_round": [35.0, 12.0, 41.0, np.nan]})
+        t, observed = stats.time_to_agreement(runs, shift=40, horizon=60)
+        assert np.isnan(t[0]) and np.isnan(t[1]) and not observed[0] and not observed[1]
+        assert list(t[2:]) == [2, 21]
+        assert list(stats.before_shift(runs, 40)) == [True, True, False, False]
+        # and the survival curve does not drop at 0 because of them
+        times, surv = stats.kaplan_meier(t, observed)
+        assert times[0] == 2 and surv[0] == pytest.approx(0.5)
+
+    def test_restricted_mean_is_the_area_under_the_km_curve(self):
+        # censoring only at tau: the RMST is the mean of min(T, tau)
+        d = np.array([1, 3, 3, 7, 10, 10], float)
+        o = np.array([1, 1, 1, 1, 0, 0], bool)
+        assert stats.restricted_mean(d, o, 10) == pytest.approx(np.mean(np.minimum(d, 10)))
+        assert stats.restricted_mean([4, 4], [False, False], 4) == pytest.approx(4)
+        assert stats.restricted_mean([2, 2], [True, True], 6) == pytest.approx(2)
 
 
 def _step(times: np.ndarray, surv: np.ndarray, t: float) -> float:

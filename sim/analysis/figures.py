@@ -198,15 +198,15 @@ def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str
         for i, (val, g) in enumerate(sub.groupby(by, sort=True)):
             t, obs = stats.time_to_agreement(g, shift[sc], horizon[sc])
             times, surv = stats.kaplan_meier(t, obs)
-            end = max(float(np.max(t)) if len(t) else 0.0, float(times[-1]))
+            end = max(float(np.nanmax(t)) if np.isfinite(t).any() else 0.0, float(times[-1]))
             x = np.concatenate([[0], times, [end]])  # the curve runs on to the last censoring time
             y = np.concatenate([[1.0], surv, [surv[-1]]])
             ax.step(x, y, where="post", color=f"C{i}", lw=2, label=f"{val} ({int(obs.sum())}/{len(obs)} agreed)")
-            cens = np.unique(t[~obs])
+            cens = np.unique(t[~obs & np.isfinite(t)])
             if len(cens):
                 ax.plot(cens, np.interp(cens, x, y), "+", color=f"C{i}", ms=8)
         ax.set_title(sc)
-        ax.set_xlabel("rounds after the shift")
+        ax.set_xlabel("rounds from the shift (the shift round is the first)")
         ax.set_ylim(-0.02, 1.02)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)

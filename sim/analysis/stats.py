@@ -168,20 +168,44 @@ def replication_adequacy(
 
 
 def time_to_agreement(runs: pd.DataFrame, shift: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rounds from the shift to agreement, and whether it was observed; runs without agreement by
-    the horizon are right-censored at ``horizon − shift``. Agreement before the shift counts as 0."""
+    """Rounds from the shift to agreement, counting the shift round as the first (agreement in
+    round ``shift + k − 1`` takes ``k`` rounds, so "within w rounds" is ``t ≤ w``), and whether it
+    was observed. Runs without agreement by the horizon are right-censored at ``horizon − shift + 1``.
+
+    A run that agreed *before* the shift has no time from the shift: its time is NaN and it is
+    left out of survival estimates (report those runs apart, see :func:`before_shift`); it is
+    never counted as an agreement at time 0."""
     r = runs["agreement_round"].astype(float).to_numpy()
-    observed = ~np.isnan(r)
-    t = np.where(observed, np.maximum(r - shift, 0), horizon - shift)
+    early = r < shift
+    observed = ~np.isnan(r) & ~early
+    t = np.where(observed, r - shift + 1, float(horizon - shift + 1))
+    t[early] = np.nan
     return t, observed
+
+
+def before_shift(runs: pd.DataFrame, shift: int) -> np.ndarray:
+    """True for runs that reached agreement before the shift (reported apart from the effect)."""
+    return runs["agreement_round"].astype(float).to_numpy() < shift
+
+
+def restricted_mean(durations: ArrayLike, observed: ArrayLike, tau: float) -> float:
+    """Restricted mean time to agreement up to ``tau``: the area under the Kaplan–Meier curve,
+    RMST = ∫₀^τ S(t) dt (Royston & Parmar 2013). NaN durations are left out."""
+    times, surv = kaplan_meier(durations, observed)
+    keep = times < tau
+    edges = np.concatenate([[0.0], times[keep], [tau]])
+    heights = np.concatenate([[1.0], surv[keep]])
+    return float(np.sum(np.diff(edges) * heights))
 
 
 def kaplan_meier(durations: ArrayLike, observed: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan–Meier survival S(t) = P(no agreement yet after t rounds) via ``scipy.stats.ecdf``.
 
-    Returns the distinct observed times (events and censorings) and S just after each; S(0⁻) = 1."""
+    Returns the distinct observed times (events and censorings) and S just after each; S(0⁻) = 1.
+    NaN durations (no time from the shift) are left out."""
     d = np.asarray(durations, dtype=float)
     o = np.asarray(observed, dtype=bool)
+    o, d = o[~np.isnan(d)], d[~np.isnan(d)]  # runs without a time from the shift (agreed before it)
     if not o.any():
         return np.array([0.0]), np.array([1.0])
     data = stats.CensoredData(uncensored=d[o], right=d[~o])

@@ -8,13 +8,13 @@ parameters and event timelines may differ.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.core.metrics import METRICS, OUTCOMES, run_outcomes
-from sim.core.state import Layout, Params, initial_state, layout_of
+from sim.core.state import Layout, Params, State, initial_state, layout_of
 from sim.core.step import step
 from sim.scenarios import Setup
 
@@ -75,9 +75,14 @@ def simulate(
     metrics: Sequence[str] | None = None,
     every: int = 1,
     batch: int = BATCH,
+    on_round: Callable[[int, State, range], None] | None = None,
 ) -> EnsembleResult:
     """Run every setup with its seed; keep ``metrics`` (default: all of
-    :data:`sim.core.metrics.METRICS`) every ``every`` rounds and the scalar outcomes."""
+    :data:`sim.core.metrics.METRICS`) every ``every`` rounds and the scalar outcomes.
+
+    ``on_round(t, state, rows)``, if given, is called after each round ``t`` with the state of
+    the sub-batch holding runs ``rows`` (indices into ``setups``); it may change the state, as
+    :mod:`sim.batch.transplant` does. It changes nothing else: runs keep their own random streams."""
     if len(setups) != len(seeds):
         raise ValueError("one seed per setup")
     layout = check_layout(setups)
@@ -86,12 +91,24 @@ def simulate(
     T = rounds if rounds is not None else setups[0].rounds
     names = list(METRICS if metrics is None else metrics)
     if len(setups) > batch:  # consecutive sub-batches, always cut the same way
-        parts = [_batch(setups[i : i + batch], seeds[i : i + batch], layout, T, names, every) for i in range(0, len(setups), batch)]
+        parts = [
+            _batch(setups[i : i + batch], seeds[i : i + batch], layout, T, names, every, on_round, range(i, min(i + batch, len(setups))))
+            for i in range(0, len(setups), batch)
+        ]
         return EnsembleResult.concat(parts)
-    return _batch(setups, seeds, layout, T, names, every)
+    return _batch(setups, seeds, layout, T, names, every, on_round, range(len(setups)))
 
 
-def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int, names: list[str], every: int) -> EnsembleResult:
+def _batch(
+    setups: Sequence[Setup],
+    seeds: Sequence[int],
+    layout: Layout,
+    T: int,
+    names: list[str],
+    every: int,
+    on_round: Callable[[int, State, range], None] | None = None,
+    rows: range = range(0),
+) -> EnsembleResult:
     kept = sorted(set(range(0, T + 1, max(1, every))) | {T})
     P = Params.from_setups(setups)
     gens = [np.random.default_rng(int(s)) for s in seeds]
@@ -115,6 +132,8 @@ def _batch(setups: Sequence[Setup], seeds: Sequence[int], layout: Layout, T: int
             n_block = min(DRAW_BLOCK, T - t + 1)
             block = np.stack([g.random((n_block, K)) for g in gens])
         step(state, layout, P, block[:, i], schedule.get(t, ()))
+        if on_round is not None:
+            on_round(t, state, rows)
         meetings += state.meeting
         peak = np.maximum(peak, state.progress)
         if col < len(kept) and kept[col] == t:

@@ -1,0 +1,369 @@
+"""The answer of an experiment: every estimand with its CI, the decomposition, where the effect
+holds, and verdict sentences computed from those numbers alone (``answer.json``).
+
+:func:`build_answer` computes the JSON-able dict from a runs table; :func:`verdict` writes the
+sentences from that dict only; :func:`answer_html` renders the report's answer box from it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis import estimands
+
+DEFAULT_RATIONALES = {
+    "effect_curve": "the effect at every round from the shift to the horizon shows when a payoff appears and whether it lasts",
+    "soon": "a payoff soon after the shift is what the essay claims: the channel exists when the need becomes acute",
+    "by_horizon": "whether agreements are gained or only moved earlier shows at the horizon",
+    "rmst": "the restricted mean time to agreement combines earlier and more in one number of rounds",
+    "earlier": "timing among pairs that both agree separates speed from reach",
+    "more": "the share that ever agree separates reach from speed",
+    "before_shift": "agreements before the shift are not a payoff of the shift and are counted apart",
+    "decomposition": "what the kept-open channel carries into the shift, component by component, says why it pays or costs",
+    "discovery": "a grid average hides where the effect holds and where it reverses",
+}
+
+
+def sign(e: Mapping[str, Any] | None) -> str:
+    """'positive' / 'negative' where the 95% CI excludes zero, else 'null' (cannot be told from zero)."""
+    if not e or e.get("low") is None or e.get("high") is None:
+        return "unknown"
+    if e["low"] > 0:
+        return "positive"
+    if e["high"] < 0:
+        return "negative"
+    return "null"
+
+
+def _ci(e: Mapping[str, Any], fmt: str = "+.2f") -> str:
+    v = e.get("value")
+    if v is None:
+        return "n/a"
+    if e.get("low") is None:
+        return f"{v:{fmt}}"
+    return f"{v:{fmt}} (95% CI [{e['low']:{fmt}}, {e['high']:{fmt}}])"
+
+
+def _neg(e: Mapping[str, Any]) -> dict[str, Any]:
+    n = lambda v: None if v is None else -v  # noqa: E731
+    return {"value": n(e.get("value")), "low": n(e.get("high")), "high": n(e.get("low"))}
+
+
+def curve_shape(curve: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the simultaneous band lies above or below zero, and where the estimate changes sign."""
+    est = np.array([np.nan if v is None else v for v in curve["estimate"]], float)
+    lo = np.array([np.nan if v is None else v for v in curve["simultaneous_low"]], float)
+    hi = np.array([np.nan if v is None else v for v in curve["simultaneous_high"]], float)
+    rounds = np.array(curve["round"])
+    above = rounds[lo > 0].tolist()
+    below = rounds[hi < 0].tolist()
+    crossing = None
+    s = np.sign(np.where(np.abs(est) < 1e-12, 0, est))
+    for i in range(1, len(s)):
+        if s[i] != 0 and s[i - 1] != 0 and s[i] != s[i - 1]:
+            crossing = int(rounds[i])
+    peak = int(rounds[np.nanargmax(est)]) if np.isfinite(est).any() else None
+    trough = int(rounds[np.nanargmin(est)]) if np.isfinite(est).any() else None
+    return {
+        "rounds_above_zero": above,
+        "rounds_below_zero": below,
+        "last_sign_change_round": crossing,
+        "peak": {"round": peak, "value": float(np.nanmax(est)) if peak is not None else None},
+        "trough": {"round": trough, "value": float(np.nanmin(est)) if trough is not None else None},
+        "crosses": bool(above and below),
+    }
+
+
+def _span(rounds: Sequence[int]) -> str:
+    if not rounds:
+        return "none"
+    runs, start, prev = [], rounds[0], rounds[0]
+    for r in list(rounds[1:]) + [None]:
+        if r is not None and r == prev + 1:
+            prev = r
+            continue
+        runs.append(f"{start}" if start == prev else f"{start}–{prev}")
+        if r is not None:
+            start = prev = r
+    return ", ".join(runs)
+
+
+def build_answer(
+    runs: pd.DataFrame,
+    *,
+    name: str,
+    fingerprint: str,
+    arms: Sequence[str],
+    scenarios: Sequence[str],
+    horizons: Mapping[str, int],
+    analysis: Mapping[str, Any],
+    decomposition: Mapping[str, Any] | None = None,
+    discovery: Mapping[str, Any] | None = None,
+    phase: Sequence[Mapping[str, Any]] = (),
+    versions: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every estimand, the decomposition, discovery, phase cells, checks and the verdict."""
+    a = dict(analysis)
+    treatment = a.get("treatment", arms[0])
+    reference = a.get("reference", arms[-1])
+    main = a.get("main", scenarios[0])
+    shift = int(a.get("shift_round", 0))
+    soon = int(a.get("soon", a.get("window", 10)))
+    declared = {k: v for k, v in (a.get("estimands") or {}).items()}
+    conditions = list(a.get("conditions", []))
+    rows = estimands.compute(runs, arms, scenarios, shift, horizons, treatment, reference, soon, conditions, main)
+    for r in rows:
+        r["shape"] = curve_shape(r["curve"])
+    out: dict[str, Any] = {
+        "experiment": name,
+        "fingerprint": fingerprint,
+        "versions": dict(versions or {}),
+        "question": "Do channels kept open through the lean years pay off when conditions shift?",
+        "primary": {
+            "estimand": a.get("primary", "effect_curve"),
+            "scenario": main,
+            "arm": treatment,
+            "reference": reference,
+            "shift_round": shift,
+            "soon_rounds": soon,
+            "horizon": int(horizons[main]),
+        },
+        "estimands_declared": {k: declared.get(k, DEFAULT_RATIONALES[k]) for k in estimands.ESTIMANDS},
+        "conditions": conditions,
+        "bootstrap": "paired bootstrap over pairs (same seed in both arms), 999 resamples; pointwise: percentile; "
+        "simultaneous: max-|t| (sup-t) over rounds",
+        "estimands": rows,
+        "fair_restart": a.get("fair_restart"),
+        "decomposition": decomposition,
+        "discovery": discovery,
+        "phase": list(phase),
+        "checks": _checks(runs, a, treatment, shift),
+    }
+    out["verdict"] = verdict(out)
+    return out
+
+
+def _checks(runs: pd.DataFrame, a: Mapping[str, Any], treatment: str, shift: int) -> dict[str, Any]:
+    ok = runs[runs["status"] == "ok"]
+    out: dict[str, Any] = {}
+    for key in ("placebo", "one_sided"):
+        if key in a:
+            g = ok[(ok["scenario"] == a[key]) & (ok["arm"] == treatment)]
+            out[key] = {"scenario": a[key], "runs": int(len(g)), "agreements": int(g["agreement"].astype(bool).sum())}
+    out["failed_runs"] = int((runs["status"] != "ok").sum())
+    return out
+
+
+def _phrase(e: Mapping[str, Any], up: str, down: str, what: str) -> str:
+    s = sign(e)
+    if s == "positive":
+        return f"{up} {what} by {_ci(e)}"
+    if s == "negative":
+        return f"{down} {what} by {_ci(e)}"
+    return f"made no difference to {what} that can be told from zero: {_ci(e)}"
+
+
+def verdict(ans: Mapping[str, Any]) -> list[str]:
+    """The verdict sentences, computed from the answer dict alone."""
+    pr = ans["primary"]
+    arm, ref, main = pr["arm"], pr["reference"], pr["scenario"]
+    row = estimands.find(ans["estimands"], main, arm, ref)
+    out: list[str] = []
+    if row is None:
+        return [f"No pairs of {arm} and {ref} in {main}: nothing to answer."]
+    soon, hz = row["soon"], row["by_horizon"]
+    out.append(
+        f"Soon after the shift (agreement within {soon['k']} rounds, by round {soon['round']}), in {main}, {arm} rather than {ref} "
+        + _phrase(soon, "raised", "lowered", "the chance of agreement")
+        + f" ({soon['arm']:.0%} vs {soon['reference']:.0%}; {row['curve']['n_pairs']} pairs)."
+    )
+    out.append(
+        f"By the horizon (round {hz['round']}), it "
+        + _phrase(hz, "raised", "lowered", "the chance of agreement")
+        + f" ({hz['arm']:.0%} vs {hz['reference']:.0%})."
+    )
+    sh = row["shape"]
+    if sh["crosses"]:
+        out.append(
+            f"The effect curve crosses zero: its simultaneous 95% band lies above zero in rounds {_span(sh['rounds_above_zero'])} "
+            f"and below zero in rounds {_span(sh['rounds_below_zero'])}, so the payoff is early and reverses later."
+        )
+    elif sh["rounds_above_zero"]:
+        out.append(
+            f"The effect is positive (simultaneous 95% band above zero) in rounds {_span(sh['rounds_above_zero'])} and never "
+            f"significantly negative; it peaks at {sh['peak']['value']:+.2f} in round {sh['peak']['round']}."
+        )
+    elif sh["rounds_below_zero"]:
+        out.append(
+            f"The effect is negative (simultaneous 95% band below zero) in rounds {_span(sh['rounds_below_zero'])} and never "
+            f"significantly positive; it is lowest at {sh['trough']['value']:+.2f} in round {sh['trough']['round']}."
+        )
+    else:
+        out.append("At no round from the shift to the horizon can the effect be told from zero (simultaneous 95% band).")
+    ea, mo, rm = row["earlier"], row["more"], row["rmst"]
+    se, sm = sign(ea), sign(mo)
+    if se == "negative":
+        timing = f"agreement comes earlier by {_ci(_neg(ea), '.1f')} rounds"
+    elif se == "positive":
+        timing = f"agreement comes later by {_ci(ea, '.1f')} rounds"
+    else:
+        timing = f"the timing does not differ detectably ({_ci(ea, '+.1f')} rounds)"
+    kind = {
+        ("negative", "positive"): "earlier and more",
+        ("negative", "null"): "earlier, not more",
+        ("negative", "negative"): "earlier but fewer",
+        ("null", "positive"): "more, not earlier",
+        ("null", "negative"): "fewer agreements",
+        ("positive", "negative"): "later and fewer",
+        ("positive", "positive"): "more but later",
+        ("positive", "null"): "later, not more",
+    }.get((se, sm), "neither earlier nor more")
+    out.append(
+        f"Earlier vs more — {kind}: among the {ea['pairs_both_agree']} pairs in which both arms agree, {timing}; the share that ever "
+        f"agree differs by {_ci(mo)}; the restricted mean time to agreement up to the horizon differs by {_ci(rm, '+.1f')} rounds."
+    )
+    out += _construction(ans, row)
+    out += _where(ans)
+    for r in ans["estimands"]:
+        if r["condition"] is not None:
+            out.append(
+                f"Under the condition '{r['condition']}' ({r['n_pairs']} pairs): soon {_ci(r['soon'])}, "
+                f"by the horizon {_ci(r['by_horizon'])}."
+            )
+    out += _caveats(ans, row)
+    return out
+
+
+def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
+    out = []
+    pr = ans["primary"]
+    fair = ans.get("fair_restart")
+    if fair:
+        pen = estimands.find(ans["estimands"], pr["scenario"], fair, pr["reference"])
+        con = estimands.find(ans["estimands"], pr["scenario"], pr["arm"], fair)
+        if pen and con:
+            out.append(
+                f"Of that, the restart penalty imposed by construction ({fair} − {pr['reference']}: the same gap with no set-up "
+                f"delay and the same people) is {_ci(pen['soon'])} soon and {_ci(pen['by_horizon'])} by the horizon; the loss "
+                f"of contact itself ({pr['arm']} − {fair}) is {_ci(con['soon'])} soon and {_ci(con['by_horizon'])} by the horizon."
+            )
+    dec = ans.get("decomposition")
+    if dec:
+        for key, when in (("soon", "soon after the shift"), ("by_horizon", "by the horizon")):
+            part = dec[key]
+            comps = sorted(part["components"], key=lambda c: -abs(c["shapley"]["value"] or 0))
+            sig = [c for c in comps if sign(c["shapley"]) != "null"]
+            named = "; ".join(f"{c['name']} {_ci(c['shapley'])}" for c in sig[:4]) or "no component's share can be told from zero"
+            out.append(
+                f"What carries it {when} ({dec['donor']} − {dec['recipient']}, state transplant at round {dec['at_round']}, "
+                f"{dec['pairs']} pairs): total {_ci(part['total'])}, imposed by construction (set-up delay, fresh personnel) "
+                f"{_ci(part['construction'])}, carried state {_ci(part['carried'])}; largest shares: {named}."
+            )
+    return out
+
+
+def _where(ans: Mapping[str, Any]) -> list[str]:
+    out = []
+    disc = ans.get("discovery")
+    if disc:
+        for key, when in (("soon", "soon after the shift"), ("by_horizon", "by the horizon")):
+            d = disc.get(key)
+            if not d:
+                continue
+            parts = []
+            for cls, verb in (("positive", "holds"), ("negative", "reverses")):
+                bx = d["boxes"].get(cls) or []
+                if bx:
+                    b = bx[0]
+                    parts.append(f"it {verb} where {b['rule']} (coverage {b['coverage']:.0%}, density {b['density']:.0%})")
+                else:
+                    parts.append(f"no region where it {verb} (of {d['counts'][cls]} {cls} points)")
+            out.append(f"Where ({when}; per-point effects beyond ±{d['margin']:g}, PRIM): " + "; ".join(parts) + ".")
+    for ph in ans.get("phase", []):
+        pos = sum(1 for c in ph["cells"] if c["significant"] and c["mean_diff"] > 0)
+        neg = sum(1 for c in ph["cells"] if c["significant"] and c["mean_diff"] < 0)
+        inad = sum(1 for c in ph["cells"] if not c["adequate"])
+        out.append(
+            f"Over {ph['x']} × {ph['y']} ({ph['outcome']}), after {ph['correction']}: positive in {pos} of {len(ph['cells'])} cells, "
+            f"negative in {neg}" + (f"; {inad} cells need more replications" if inad else "; every cell is decided or precise") + "."
+        )
+    return out
+
+
+def _caveats(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
+    out = []
+    ch = ans.get("checks", {})
+    if "placebo" in ch:
+        p = ch["placebo"]
+        out.append(
+            f"Caveat — placebo ({p['scenario']}, no shift): {p['agreements']} of {p['runs']} kept-open runs reached agreement"
+            + (" (it does not manufacture agreements)." if p["agreements"] == 0 else "; the placebo check fails.")
+        )
+    b = row["before_shift"]
+    if b["arm"] or b["reference"]:
+        out.append(
+            f"Caveat — {b['arm']} {row['arm']} and {b['reference']} {row['reference']} runs agreed before the shift; the "
+            f"{b['pairs_left_out']} pairs concerned are left out of the estimands above."
+        )
+    out.append(
+        "Caveat — the estimates average over the experiment's design grid with every level weighted equally; the "
+        "conditions and regions above say where they hold, and the model's carry-overs and costs are listed in docs/ODD.md."
+    )
+    return out
+
+
+# ---------------------------------------------------------------- files and HTML
+
+
+def write_answer(ans: Mapping[str, Any], path: str | Path) -> Path:
+    """Write ``answer.json`` atomically."""
+    path = Path(path)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(ans, indent=1, default=_default, allow_nan=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+def answer_html(ans: Mapping[str, Any], figure: str = "") -> str:
+    """The report's answer box: the question, the Δ(t) figure (``figure``: an HTML fragment) and
+    the verdict sentences, with the primary estimand's numbers, all from ``ans``."""
+    pr = ans["primary"]
+    row = estimands.find(ans["estimands"], pr["scenario"], pr["arm"], pr["reference"])
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in ans["verdict"])
+    head = ""
+    if row is not None:
+        head = (
+            "<table class='t'><tr><th>estimand</th><th>estimate (95% CI)</th></tr>"
+            + "".join(
+                f"<tr><td>{html.escape(lbl)}</td><td>{html.escape(_ci(row[k], fmt))}</td></tr>"
+                for k, lbl, fmt in (
+                    ("soon", f"Δ P(agreement within {row['soon']['k']} rounds of the shift)", "+.3f"),
+                    ("by_horizon", f"Δ P(agreement by round {row['by_horizon']['round']})", "+.3f"),
+                    ("rmst", f"Δ restricted mean rounds to agreement (τ = {row['rmst']['tau']})", "+.2f"),
+                    ("earlier", "Δ rounds to agreement, pairs where both agree", "+.2f"),
+                )
+            )
+            + "</table>"
+        )
+    return (
+        "<section id='answer' class='answer' style='border:2px solid #333;padding:0.5em 1em;margin:1em 0'>"
+        f"<h2>The answer</h2><p><b>{html.escape(ans['question'])}</b> Primary estimand: the effect curve Δ(t) of "
+        f"{html.escape(pr['arm'])} − {html.escape(pr['reference'])} in {html.escape(pr['scenario'])}, rounds {pr['shift_round']}–"
+        f"{pr['horizon']} (experiment fingerprint <code>{html.escape(str(ans['fingerprint']))}</code>).</p>"
+        f"{figure}{head}<ul>{items}</ul></section>"
+    )
