@@ -86,13 +86,17 @@ def decompose(
     soon: int,
     replications: int = 1,
     permutations: int = 1,
+    max_pairs: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Transplant the donor arm's carry-overs into the recipient arm at ``at_round`` for every design
-    point × the first ``replications`` replications; attribute the soon and by-horizon effects."""
+    point × the first ``replications`` replications (at most ``max_pairs``, evenly spread over the
+    design); attribute the soon and by-horizon effects."""
     s = exp.scenarios.index(scenario)
     arms = [a.name for a in exp.arms]
     pairs = [(p, r) for p in range(len(exp.points)) for r in range(min(replications, exp.replications))]
+    if max_pairs and len(pairs) > max_pairs:  # evenly spread over the design
+        pairs = [pairs[i] for i in np.unique(np.linspace(0, len(pairs) - 1, max_pairs).round().astype(int))]
     names = list(components())
     masks, _ = shapley_plan(len(pairs), len(names), permutations, seed)
     tr = run_transplants(exp, s, pairs, arms.index(donor), arms.index(recipient), at_round, masks, names)

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import stats
+from sim.batch.experiment import ESTIMANDS
 
-#: Estimands an experiment may declare in ``[analysis.estimands]`` (name → one-line rationale).
-ESTIMANDS = ("effect_curve", "soon", "by_horizon", "rmst", "earlier", "more", "before_shift", "decomposition", "discovery")
+__all__ = ["ESTIMANDS", "compute", "find", "pair_estimands", "effect_curve", "comparisons", "paired_rounds"]
 
 
 def _est(e: stats.Estimate) -> dict[str, float]:

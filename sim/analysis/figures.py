@@ -226,8 +226,9 @@ def text_colour(rgba: Sequence[float]) -> str:
 def phase_diagram(
     cells: pd.DataFrame, x: str, y: str, out: str | Path, title: str, value: str = "mean_diff", label: str = "payoff"
 ) -> Path:
-    """Heatmap of ``value`` over the grid of ``x`` × ``y``; cells whose CI excludes zero are
-    outlined (solid: above zero, dashed: below)."""
+    """Heatmap of ``value`` over the grid of ``x`` × ``y``; significant cells are outlined (solid:
+    above zero, dashed: below): the ``significant`` column where given (after a multiplicity
+    correction), else a CI that excludes zero."""
     xs = np.sort(cells[x].unique())
     ys = np.sort(cells[y].unique())
     grid = cells.pivot_table(index=y, columns=x, values=value).reindex(index=ys, columns=xs)
@@ -239,9 +240,10 @@ def phase_diagram(
     for _, c in cells.iterrows():
         i, j = int(np.searchsorted(ys, c[y])), int(np.searchsorted(xs, c[x]))
         ax.text(j, i, f"{c[value]:+.2f}", ha="center", va="center", fontsize=8, color=text_colour(cmap(norm(c[value]))))
-        if c["ci_low"] > 0 or c["ci_high"] < 0:
+        sig = bool(c["significant"]) if "significant" in c else (c["ci_low"] > 0 or c["ci_high"] < 0)
+        if sig:
             edge = text_colour(cmap(norm(c[value])))
-            ax.add_patch(plt.Rectangle((j - 0.48, i - 0.48), 0.96, 0.96, fill=False, lw=2, color=edge, ls="-" if c["ci_low"] > 0 else "--"))
+            ax.add_patch(plt.Rectangle((j - 0.48, i - 0.48), 0.96, 0.96, fill=False, lw=2, color=edge, ls="-" if c[value] > 0 else "--"))
     ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
     ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
     ax.set_xlabel(x)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.analysis import figures, stats
+from sim.analysis import answer, decompose, discovery, effect_figures, figures, stats
 from sim.batch.store import read_runs, read_timeseries
 from sim.core.params import PARAMS
 
@@ -152,6 +152,7 @@ def phase_cells(res: Results, x: str, y: str, scenario: str) -> pd.DataFrame:
     rows = []
     for (xv, yv), g in d.groupby([x, y], sort=True):
         e = stats.bootstrap_ci(g["diff"].to_numpy())
+        p_value = stats.paired_p_value(g["diff"].to_numpy())
         keys = pd.MultiIndex.from_frame(g[stats.KEYS])
         t_arm = base[base["arm"] == res.treatment].reindex(keys)
         r_arm = base[base["arm"] == res.reference].reindex(keys)
@@ -163,6 +164,7 @@ def phase_cells(res: Results, x: str, y: str, scenario: str) -> pd.DataFrame:
                 "ci_low": e.low,
                 "ci_high": e.high,
                 "n_pairs": e.n,
+                "p_value": p_value,
                 "p_treatment": t_arm["in_window"].mean() if "window" not in (x, y) else np.nan,
                 "p_reference": r_arm["in_window"].mean() if "window" not in (x, y) else np.nan,
                 "trust_at_shift_treatment": trust.reindex(t_arm["run_id"]).mean(),
@@ -197,34 +199,6 @@ def _at_shift(res: Results, metric: str) -> pd.Series:
     return res.ts[res.ts["round"] == at].set_index("run_id")[metric]
 
 
-def mechanism(cell: pd.Series, x: str, y: str) -> str:
-    """Name, from the cell's own numbers, why keeping the channel open did not pay there."""
-    pt, pr = cell.get("p_treatment", np.nan), cell.get("p_reference", np.nan)
-    tt, tr = cell.get("trust_at_shift_treatment", np.nan), cell.get("trust_at_shift_reference", np.nan)
-    ideas = cell.get("ideas_treatment", np.nan)
-    facts = f"trust at the shift {tt:.2f} kept open vs {tr:.2f} restarted"
-    if np.isfinite(pt) and np.isfinite(pr):
-        facts += f"; P(agreement in the window) {pt:.0%} vs {pr:.0%}"
-    ct, cr = cell.get("cynicism_at_shift_treatment", np.nan), cell.get("cynicism_at_shift_reference", np.nan)
-    if np.isfinite(pt) and np.isfinite(pr) and pt >= 0.9 and pr >= 0.9:
-        return f"ceiling: both arms reach agreement, the restarted channel catches up within the window ({facts})"
-    if np.isfinite(tt) and tt < 0.15:
-        return (
-            f"familiarity did not survive the lean years: turnover, lost handover or fatigue wiped the stock the "
-            f"kept-open channel should carry ({facts})"
-        )
-    if np.isfinite(ct) and np.isfinite(cr) and ct - cr > 0.2:
-        return (
-            f"cynicism built up in the lean years: the kept-open channel's sides discount what it sends upward "
-            f"(cynicism at the shift {ct:.2f} kept open vs {cr:.2f} restarted; {facts})"
-        )
-    if np.isfinite(tt) and np.isfinite(tr) and tt - tr < 0.05:
-        return f"little familiarity advantage at the shift ({facts})"
-    if np.isfinite(pt) and np.isfinite(pr) and pt <= 0.05 and pr <= 0.05:
-        return f"no arm reaches agreement in the window: reporting or win-sets bind ({facts}; {ideas:.1f} ideas reported per run)"
-    return f"a familiarity advantage at the shift that does not turn into agreements in time ({facts})"
-
-
 # ---------------------------------------------------------------- summary text
 
 
@@ -247,11 +221,11 @@ def summary(
         pt = g[g["arm"] == res.treatment]["in_window"].mean()
         pr = g[g["arm"] == res.reference]["in_window"].mean()
         verdict = (
-            "so, on average over the swept conditions, the claim holds in this experiment"
+            "positive on this grid average (an average over arbitrary grid levels, not the answer: see the answer box)"
             if e["ci_low"] > 0
-            else "so, on average, the claim fails here: the kept-open channel did worse"
+            else "negative on this grid average: the kept-open channel did worse"
             if e["ci_high"] < 0
-            else "so the data do not support the claim: the difference cannot be told from zero"
+            else "not distinguishable from zero on this grid average"
         )
         out.append(
             f"In {main}, keeping the channel open ({res.treatment}) rather than {res.reference} changed the "
@@ -321,33 +295,32 @@ def summary(
     for x, y, cells in phases:
         if cells.empty:
             continue
-        holds = cells[cells["ci_low"] > 0]
-        rev = cells[cells["ci_high"] < 0]
-        flat = cells[(cells["ci_low"] <= 0) & (cells["ci_high"] >= 0)]
+        holds = cells[cells["significant"] & (cells["mean_diff"] > 0)]
+        rev = cells[cells["significant"] & (cells["mean_diff"] < 0)]
+        flat = cells[~cells["significant"]]
         s = (
-            f"Over {x} × {y} ({main}, averaged over the other swept parameters), the claim holds (CI above zero) "
-            f"in {len(holds)} of {len(cells)} cells, reverses (CI below zero) in {len(rev)} and is inconclusive in "
-            f"{len(flat)}."
+            f"Over {x} × {y} ({main}, averaged over the other swept parameters), the effect is positive in {len(holds)} of "
+            f"{len(cells)} cells, negative in {len(rev)} and inconclusive in {len(flat)} (significance after "
+            f"{correction_name(a)} across the {len(cells)} cells)."
         )
         if len(holds):
             s += (
-                " It holds at "
+                " It is positive at "
                 + "; ".join(f"{y} = {yv:g} with {x} = {', '.join(f'{v:g}' for v in sorted(g[x]))}" for yv, g in holds.groupby(y, sort=True))
                 + "."
             )
-        s += (
-            f" Each cell has its own 95% CI, so about {0.05 * len(cells):.1f} of the {len(cells)} cells would "
-            "exclude zero by chance alone if keeping the channel open made no difference anywhere."
-        )
         out.append(s)
+        inad = int((~cells["adequate"]).sum())
+        if inad:
+            out.append(f"— {inad} of the {len(cells)} cells of {x} × {y} are neither decided nor precise (CI half-width above 0.05).")
         for _, c in pd.concat([rev, flat]).head(6).iterrows():
+            mech = c.get("mechanism") if isinstance(c.get("mechanism"), str) else "no decomposition was run for this experiment"
             out.append(
                 f"— Where {x} = {c[x]:g} and {y} = {c[y]:g} (difference {c['mean_diff']:+.2f}, CI "
-                f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]), a mechanism consistent with the cell's numbers: "
-                f"{mechanism(c, x, y)}."
+                f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]), the transplant decomposition's largest carry-over: {mech}."
             )
         if len(rev) + len(flat) > 6:
-            out.append(f"— … and {len(rev) + len(flat) - 6} more cells where it does not hold (see the phase diagram).")
+            out.append(f"— … and {len(rev) + len(flat) - 6} more cells where it is not positive (see the phase diagram).")
     bad = adequacy[~adequacy["adequate"]] if len(adequacy) else adequacy
     if len(bad):
         out.append(
@@ -410,7 +383,7 @@ def phase_diagrams(res: Results, out: Path) -> tuple[list[tuple[str, str, pd.Dat
     if len(res.arms) < 2:
         return phases, paths
     for x, y in pairs:
-        cells = phase_cells(res, x, y, main)
+        cells = correct(phase_cells(res, x, y, main), a.get("correction", "bh"))
         phases.append((x, y, cells))
         paths.append(
             figures.phase_diagram(
@@ -419,11 +392,31 @@ def phase_diagrams(res: Results, out: Path) -> tuple[list[tuple[str, str, pd.Dat
                 y,
                 out,
                 f"{main}: P(agreement within the window), {res.treatment} − {res.reference}\n"
-                "outlined: 95% CI excludes zero (solid above, dashed below)",
+                f"outlined: significant after {correction_name(a)} (solid above zero, dashed below)",
                 label="paired difference in probability",
             )
         )
     return phases, paths
+
+
+def correction_name(a: dict) -> str:
+    return {"bh": "Benjamini–Hochberg (FDR 5%)", "holm": "Holm (FWER 5%)"}[a.get("correction", "bh")]
+
+
+def correct(cells: pd.DataFrame, method: str = "bh", alpha: float = 0.05, tolerance: float = 0.05) -> pd.DataFrame:
+    """Add ``p_adjusted`` and ``significant`` (Benjamini–Hochberg via
+    ``scipy.stats.false_discovery_control``, or Holm) over the cells of one diagram, and per-cell
+    replication adequacy: a cell is ``adequate`` when it is decided (significant) or its CI
+    half-width is within ``tolerance`` (a null precise enough to call)."""
+    cells = cells.copy()
+    if cells.empty:
+        return cells.assign(p_adjusted=[], significant=[], adequate=[])
+    p = cells["p_value"].fillna(1.0).to_numpy()
+    cells["p_adjusted"] = stats.adjust_p(p, method)
+    cells["significant"] = cells["p_adjusted"] < alpha
+    half = (cells["ci_high"] - cells["ci_low"]) / 2
+    cells["adequate"] = cells["significant"] | (half <= tolerance)
+    return cells
 
 
 def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path], str]:
@@ -457,6 +450,175 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
             "per-point values; run more replications (or --full) before reading these indices."
         )
     return idx, [p], note
+
+
+# ---------------------------------------------------------------- the answer
+
+
+def experiment_of(res: Results):
+    """The experiment rebuilt from the manifest (for the transplant runs), or None where it
+    cannot be (a scenario path that moved, another package version: the fingerprint differs)."""
+    from sim.batch.experiment import Arm, Experiment
+    from sim.scenarios import InputError
+
+    spec = dict(res.spec)
+    try:
+        exp = Experiment(**{**spec, "arms": [Arm(**a) for a in spec["arms"]]})
+    except (InputError, TypeError, ValueError):
+        return None
+    return exp if exp.fingerprint() == res.manifest.get("fingerprint") else None
+
+
+def run_decomposition(res: Results) -> tuple[dict | None, str]:
+    """The transplant decomposition declared in ``[analysis.decomposition]`` (first recipient)."""
+    a = res.analysis
+    cfg = a.get("decomposition")
+    if not cfg or not cfg.get("recipients"):
+        return None, "No decomposition is declared in the experiment's [analysis.decomposition]."
+    exp = experiment_of(res)
+    if exp is None:
+        return None, "The decomposition needs the experiment as it was run; it could not be rebuilt from the manifest."
+    main = a.get("main", res.scenarios[0])
+    dec = decompose.decompose(
+        exp,
+        main,
+        res.treatment,
+        cfg["recipients"][0],
+        int(cfg.get("at_round", res.shift)),
+        res.shift,
+        int(a.get("soon", res.window)),
+        replications=int(cfg.get("replications", 1)),
+        permutations=int(cfg.get("permutations", 1)),
+        max_pairs=cfg.get("max_pairs"),
+    )
+    return dec, dec["method"]
+
+
+def run_discovery(res: Results) -> dict | None:
+    names = [n for n in res.manifest.get("design_names", []) if n in res.runs and res.runs[n].nunique() > 1]
+    if not names or len(res.arms) < 2:
+        return None
+    a = res.analysis
+    main = a.get("main", res.scenarios[0])
+    soon = int(a.get("soon", res.window))
+    lasts = {"soon": res.shift + soon - 1, "by_horizon": res.horizon(main)}
+    margin = float(a.get("discovery", {}).get("margin", 0.05))
+    return discovery.run(res.runs, res.treatment, res.reference, main, names, res.shift, lasts, margin)
+
+
+def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], dec: dict | None) -> dict:
+    """answer.json's content for a results folder."""
+    main = res.analysis.get("main", res.scenarios[0])
+    phase_json = []
+    for x, y, cells in phases:
+        if cells.empty:
+            continue
+        keep = [
+            c
+            for c in (x, y, "mean_diff", "ci_low", "ci_high", "n_pairs", "p_value", "p_adjusted", "significant", "adequate", "mechanism")
+            if c in cells
+        ]
+        phase_json.append(
+            {
+                "x": x,
+                "y": y,
+                "scenario": main,
+                "outcome": f"P(agreement within {res.window} rounds of the shift), {res.treatment} − {res.reference}",
+                "correction": correction_name(res.analysis),
+                "cells": json.loads(cells[keep].to_json(orient="records")),
+            }
+        )
+    return answer.build_answer(
+        res.runs,
+        name=res.spec["name"],
+        fingerprint=res.manifest.get("fingerprint", ""),
+        arms=res.arms,
+        scenarios=res.scenarios,
+        horizons={s: res.horizon(s) for s in res.scenarios},
+        analysis=res.analysis,
+        decomposition=decompose.public(dec),
+        discovery=run_discovery(res),
+        phase=phase_json,
+        versions=res.manifest.get("versions"),
+    )
+
+
+def add_mechanisms(phases: list[tuple[str, str, pd.DataFrame]], dec: dict | None) -> list[tuple[str, str, pd.DataFrame]]:
+    """Each phase cell's mechanism from the transplant decomposition (soon after the shift)."""
+    if dec is None:
+        return phases
+    out = []
+    for x, y, cells in phases:
+        m = decompose.cell_mechanisms(dec, x, y) if "window" not in (x, y) else pd.DataFrame()
+        if len(m):
+            cells = cells.merge(m[[x, y, "mechanism"]], on=[x, y], how="left")
+        out.append((x, y, cells))
+    return out
+
+
+def _estimands_table(ans: dict) -> pd.DataFrame:
+    rows = []
+    for r in ans["estimands"]:
+        f = answer._ci
+        rows.append(
+            {
+                "scenario": r["scenario"],
+                "comparison": f"{r['arm']} − {r['reference']}",
+                "condition": r["condition"] or "all",
+                "pairs": r["n_pairs"],
+                f"Δ P(agreement within {r['soon']['k']} rounds)": f(r["soon"]),
+                "Δ P(agreement by the horizon)": f(r["by_horizon"]),
+                "Δ restricted mean rounds": f(r["rmst"], "+.2f"),
+                "Δ rounds, both agree": f(r["earlier"], "+.2f"),
+                "pre-shift agreements (arm/ref)": f"{r['before_shift']['arm']}/{r['before_shift']['reference']}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _decomposition_html(dec: dict | None, note: str, fig: Path | None) -> str:
+    if dec is None:
+        return f"<p><em>{html.escape(note)}</em></p>"
+    rows = []
+    for key in ("soon", "by_horizon"):
+        part = dec[key]
+        for c in part["components"]:
+            rows.append(
+                {
+                    "window": key,
+                    "component": c["name"],
+                    "by construction": "yes" if c["by_construction"] else "no",
+                    "Shapley contribution": answer._ci(c["shapley"], "+.3f"),
+                    "transplanted alone": answer._ci(c["single"], "+.3f"),
+                }
+            )
+        rows.append(
+            {"window": key, "component": "interaction (total − Σ alone)", "transplanted alone": answer._ci(part["interaction"], "+.3f")}
+        )
+        rows.append(
+            {"window": key, "component": "TOTAL (all transplanted − none)", "Shapley contribution": answer._ci(part["total"], "+.3f")}
+        )
+    fields = "; ".join(f"{k}: {', '.join(v)}" for k, v in dec["components"].items())
+    return (
+        f"<p>{html.escape(dec['method'])}. {dec['pairs']} pairs of {html.escape(dec['donor'])} and {html.escape(dec['recipient'])} in "
+        f"{html.escape(dec['scenario'])}. Shapley contributions add up to the total exactly (largest per-pair error "
+        f"{dec['soon']['additivity_error']:.1g}); a full transplant reproduces the kept-open run (mean gap "
+        f"{dec['soon']['transplant_gap']:.2g}). State fields per component: {html.escape(fields)}.</p>"
+        + (_img(fig) if fig else "")
+        + _table(pd.DataFrame(rows))
+    )
+
+
+def _discovery_html(disc: dict | None) -> str:
+    if not disc:
+        return "<p><em>No scenario discovery: it needs two arms and swept parameters.</em></p>"
+    rows = []
+    for key in ("soon", "by_horizon"):
+        d = disc[key]
+        for cls in discovery.CLASSES:
+            for b in d["boxes"][cls] or [{"rule": "(no box found)", "coverage": None, "density": None, "mass": None}]:
+                rows.append({"window": f"{key} (to round {d['last_round']})", "class": f"{cls} ({d['counts'][cls]} points)"} | b)
+    return f"<p>{html.escape(disc['method'])}; margin ±{disc['soon']['margin']:g}.</p>" + _table(pd.DataFrame(rows))
 
 
 # ---------------------------------------------------------------- HTML
@@ -642,38 +804,59 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: Sequ
     outcomes = outcome_table(res)
     effects = effects_table(res) if len(res.arms) > 1 else pd.DataFrame()
     figs = make_figures(res, figdir)
+    dec, dec_note = run_decomposition(res) if len(res.arms) > 1 else (None, "One arm: nothing to decompose.")
     phases, phase_paths = phase_diagrams(res, figdir)
+    phases = add_mechanisms(phases, dec)
     sens, sens_paths, sens_note = sensitivity(res, figdir)
     adequacy = stats.replication_adequacy(res.with_window(), ["in_window", "agreement", "cost"])
     case_results = list(cases)
     lines = summary(res, effects, phases, adequacy, case_results)
     found = sort_findings(lines)
+    ans = compute_answer(res, phases, dec)
+    answer.write_answer(ans, answer_path(target))
     n_fail = int((res.runs["status"] != "ok").sum())
     main = res.analysis.get("main", res.scenarios[0])
-    effect_fig = answer_figure(res, figdir)
-    toc = "<nav class='toc'><b>Contents</b><ol>" + "".join(f"<li><a href='#{s}'>{html.escape(t)}</a></li>" for s, t in TOC) + "</ol></nav>"
-    answer = (
-        "<section id='answer'><div class='box'><div><h2>Answer</h2>"
-        + (_items(found["answer"]) or "<p><em>One arm only: no paired comparison, so no answer to the claim.</em></p>")
-        + "</div>"
-        + (_img(effect_fig) if effect_fig else "")
-        + "</div></section>"
+    prim_rows = [r for r in ans["estimands"] if r["scenario"] == main and r["condition"] is None and r["arm"] == res.treatment]
+    effect_fig = effect_figures.effect_curve_figure(
+        prim_rows[:1] or ans["estimands"][:1], figdir, "Δ(t): pointwise and simultaneous 95% bands", "answer-effect", figsize=(6.4, 3.9)
     )
+    other_rows = [r for r in ans["estimands"] if r is not (prim_rows[:1] or [None])[0]]
+    other_fig = (
+        effect_figures.effect_curve_figure(other_rows, figdir, "Δ(t) of every other comparison and condition", "effect-curves-all")
+        if other_rows
+        else None
+    )
+    dec_fig = effect_figures.decomposition_figure(ans["decomposition"], figdir) if ans["decomposition"] else None
+    toc = "<nav class='toc'><b>Contents</b><ol>" + "".join(f"<li><a href='#{s}'>{html.escape(t)}</a></li>" for s, t in TOC) + "</ol></nav>"
+    answer_box = answer.answer_html(ans, _img(effect_fig))
     effect = (
-        f"<p>Paired differences ({html.escape(res.treatment)} − {html.escape(res.reference)}, same seeds) per "
+        "<h3>Estimands</h3><p>Every comparison in every scenario, and the primary comparison under each declared "
+        "condition; pairs with an agreement before the shift are left out (counted in the last column). "
+        + html.escape(ans["bootstrap"])
+        + ".</p>"
+        + _table(pd.DataFrame([{"estimand": k, "rationale": v} for k, v in ans["estimands_declared"].items()]))
+        + _table(_estimands_table(ans))
+        + (_img(other_fig) if other_fig else "")
+        + "<h3>Grid averages and checks</h3>"
+        + _items(found["answer"])
+        + f"<p>Paired differences ({html.escape(res.treatment)} − {html.escape(res.reference)}, same seeds) per "
         "round, then each arm's mean with its 95% CI band; the table gives each arm's outcomes and the paired "
         f"effects in every scenario (the answer above is for {html.escape(main)}).</p>"
         + "".join(_img(p) for p in figs["curves"])
         + "".join(_img(p) for p in figs["survival"])
         + "<h3>Outcomes by scenario and arm</h3><p>Probabilities with 95% bootstrap CIs; time to agreement by "
-        "Kaplan–Meier, runs without agreement censored at the horizon.</p>"
+        "Kaplan–Meier from the shift (the shift round is the first), runs without agreement censored at the horizon, "
+        "agreements before the shift left out.</p>"
         + _table(outcomes)
         + "<h3>Paired effects</h3><p>Differences between arms computed pair by pair (common random numbers), mean "
         "with 95% bootstrap CI and Cohen's d<sub>z</sub> (undefined when every pair differs by the same amount).</p>"
         + _table(effects_display(effects))
     )
     conditions = (
-        _items(found["conditions"])
+        "<h3>Scenario discovery</h3>"
+        + _discovery_html(ans["discovery"])
+        + "<h3>Phase diagrams</h3>"
+        + _items(found["conditions"])
         + "".join(_img(p) for p in phase_paths)
         + (
             ""
@@ -683,8 +866,10 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: Sequ
         )
     )
     mechanisms = (
-        "<p>For each cell where the claim does not hold, a mechanism consistent with the cell's own numbers "
-        "(a pointer for inspection, not a proof).</p>"
+        "<h3>What carries the payoff: state transplant</h3>"
+        + _decomposition_html(ans["decomposition"], dec_note, dec_fig)
+        + "<h3>Per phase cell</h3><p>For each cell where the effect is not positive, the carry-over with the largest "
+        "transplant contribution in that cell's pairs (its CI excluding zero).</p>"
         + (_items(found["mechanisms"]) or "<p><em>No cells where the claim fails.</em></p>")
         + "".join(f"<h3>{html.escape(x)} × {html.escape(y)}</h3>" + _table(cells_display(c, x, y)) for x, y, c in phases)
     )
@@ -696,7 +881,7 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: Sequ
         f"<h1>{html.escape(res.spec['name'])}: {html.escape(res.spec.get('description', ''))}</h1>",
         f"<p class='meta'>{len(res.runs)} runs ({n_fail} failed); window: {res.window} rounds from the shift at round "
         f"{res.shift}; arms compared pair by pair with <b>{html.escape(res.reference)}</b> (same seeds).</p>",
-        answer,
+        answer_box,
         toc,
         _section("effect", effect),
         _section("conditions", conditions),
@@ -726,25 +911,9 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: Sequ
     return target
 
 
-def answer_figure(res: Results, out: Path) -> Path | None:
-    """The effect curve for the answer box: Δ(t) = P(agreement by round t), treatment − reference,
-    paired, in the main scenario."""
-    if len(res.arms) < 2 or "agreement" not in res.ts:
-        return None
-    main = res.analysis.get("main", res.scenarios[0])
-    events = _events(res)
-    return figures.difference_curves(
-        res.runs[res.runs["scenario"] == main],
-        res.ts,
-        "agreement",
-        res.treatment,
-        res.reference,
-        out,
-        events=events,
-        shift=res.shift,
-        name="answer-effect",
-        figsize=(6.4, 3.9),
-    )
+def answer_path(target: Path) -> Path:
+    """answer.json beside the HTML (``NAME.answer.json`` for a report not named report.html)."""
+    return target.with_name("answer.json" if target.name == "report.html" else f"{target.stem}.answer.json")
 
 
 def _cases_html(case_results: list) -> str:

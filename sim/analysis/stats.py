@@ -133,6 +133,36 @@ def paired_effect(
     return pd.DataFrame(rows)
 
 
+def paired_p_value(diff: Sequence[float]) -> float:
+    """Two-sided p-value of a zero mean paired difference (one-sample t test, ``scipy.stats``);
+    1.0 where every difference is equal to zero, 0.0 where they are equal and non-zero."""
+    x = np.asarray(diff, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) < 2:
+        return 1.0
+    if np.all(x == x[0]):
+        return 1.0 if x[0] == 0 else 0.0
+    return float(stats.ttest_1samp(x, 0.0).pvalue)
+
+
+def adjust_p(p: Sequence[float], method: str = "bh") -> np.ndarray:
+    """Multiplicity-adjusted p-values: Benjamini–Hochberg (``scipy.stats.false_discovery_control``)
+    or Holm's step-down (Holm 1979: p_(i) (m − i + 1), made monotone, capped at 1)."""
+    p = np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return p
+    if method == "bh":
+        return stats.false_discovery_control(p, method="bh")
+    if method != "holm":
+        raise ValueError(f"unknown correction {method!r}; allowed: bh, holm")
+    order = np.argsort(p)
+    m = len(p)
+    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adj
+    return out
+
+
 def replication_adequacy(
     runs: pd.DataFrame,
     outcomes: Sequence[str],

@@ -26,6 +26,10 @@ from sim.core.metrics import DEFAULT_TIMESERIES, METRICS
 from sim.core.params import CHANNEL_PARAMS, PARAMS
 from sim.scenarios import InputError, Scenario, Setup, load_scenario, parse_event, resolve
 
+#: Estimands an experiment may declare in ``[analysis.estimands]`` (name → one-line rationale);
+#: computed by :mod:`sim.analysis.estimands`.
+ESTIMANDS = ("effect_curve", "soon", "by_horizon", "rmst", "earlier", "more", "before_shift", "decomposition", "discovery")
+
 
 class Design(Enum):
     """Parameter designs."""
@@ -149,14 +153,33 @@ class Experiment:
         self._points = self._make_points()
 
     def _check_analysis(self) -> None:
-        """``[analysis]``: shift_round (int), window (int), windows (list of int), reference (an arm)."""
+        """``[analysis]``: what the report computes (see docs/experiments or lean-years.toml)."""
         src, a = self.source, self.analysis
-        allowed = {"shift_round", "window", "windows", "reference", "treatment", "main", "placebo", "one_sided", "phase"}
+        allowed = {
+            "shift_round",
+            "window",
+            "windows",
+            "soon",
+            "reference",
+            "treatment",
+            "fair_restart",
+            "main",
+            "placebo",
+            "one_sided",
+            "phase",
+            "primary",
+            "estimands",
+            "conditions",
+            "decomposition",
+            "discovery",
+            "correction",
+        }
+        arm_names = [x.name for x in self.arms]
         for k, v in a.items():
             if k not in allowed:
                 raise InputError(src, f"analysis.{k}", v, f"unknown field; allowed: {', '.join(sorted(allowed))}")
         horizon = min(self.rounds or sc.rounds for sc in self.loaded_scenarios)
-        for k in ("shift_round", "window"):
+        for k in ("shift_round", "window", "soon"):
             if k in a and (isinstance(a[k], bool) or not isinstance(a[k], int) or not 0 <= a[k] <= horizon):
                 raise InputError(src, f"analysis.{k}", a[k], f"allowed: a whole number in [0, {horizon}]")
         if "windows" in a and (
@@ -165,9 +188,9 @@ class Experiment:
             or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= horizon for w in a["windows"])
         ):
             raise InputError(src, "analysis.windows", a["windows"], f"allowed: a list of whole numbers in [1, {horizon}]")
-        for k in ("reference", "treatment"):
-            if k in a and a[k] not in [x.name for x in self.arms]:
-                raise InputError(src, f"analysis.{k}", a[k], f"allowed: {', '.join(x.name for x in self.arms)}")
+        for k in ("reference", "treatment", "fair_restart"):
+            if k in a and a[k] not in arm_names:
+                raise InputError(src, f"analysis.{k}", a[k], f"allowed: {', '.join(arm_names)}")
         for k in ("main", "placebo", "one_sided"):
             if k in a and a[k] not in self.scenarios:
                 raise InputError(src, f"analysis.{k}", a[k], f"allowed: {', '.join(self.scenarios)}")
@@ -177,6 +200,58 @@ class Experiment:
                 raise InputError(
                     src, f"analysis.phase[{i}]", pair, f"allowed: a pair of swept parameters ({', '.join(self.design_params)}) or 'window'"
                 )
+        self._check_estimands()
+
+    def _check_estimands(self) -> None:
+        """``primary``, ``estimands`` (name → one-line rationale), ``conditions``, ``decomposition``,
+        ``discovery`` and ``correction``."""
+        src, a = self.source, self.analysis
+        arm_names = [x.name for x in self.arms]
+        if "primary" in a and a["primary"] not in ESTIMANDS:
+            raise InputError(src, "analysis.primary", a["primary"], f"allowed: {', '.join(ESTIMANDS)}")
+        est = a.get("estimands", {})
+        if not isinstance(est, dict):
+            raise InputError(src, "analysis.estimands", est, 'allowed: a table of estimand = "one-line rationale"')
+        for k, v in est.items():
+            if k not in ESTIMANDS:
+                raise InputError(src, f"analysis.estimands.{k}", v, f"unknown estimand; allowed: {', '.join(ESTIMANDS)}")
+            if not isinstance(v, str) or not v.strip() or "\n" in v:
+                raise InputError(src, f"analysis.estimands.{k}", v, "allowed: a one-line rationale (text)")
+        conds = a.get("conditions", [])
+        if not isinstance(conds, list):
+            raise InputError(src, "analysis.conditions", conds, "allowed: a list of tables with name, where and rationale")
+        for i, c in enumerate(conds):
+            where = f"analysis.conditions[{i}]"
+            if not isinstance(c, dict) or set(c) - {"name", "where", "rationale"} or not isinstance(c.get("name"), str):
+                raise InputError(src, where, c, "allowed: a table with name (text), where (a table) and rationale (text)")
+            w = c.get("where", {})
+            if not isinstance(w, dict) or not w:
+                raise InputError(src, f"{where}.where", w, "allowed: a table of swept parameter = value or [values]")
+            for k, v in w.items():
+                if k not in self.design_params:
+                    raise InputError(src, f"{where}.where.{k}", v, f"allowed: a swept parameter ({', '.join(self.design_params)})")
+                for x in v if isinstance(v, list) else [v]:
+                    self._check_value(f"{where}.where.{k}", k, x)
+        dec = a.get("decomposition", {})
+        dkeys = {"recipients": list, "replications": int, "permutations": int, "at_round": int, "max_pairs": int}
+        if not isinstance(dec, dict):
+            raise InputError(src, "analysis.decomposition", dec, f"allowed: a table with {', '.join(dkeys)}")
+        for k, v in dec.items():
+            if k not in dkeys:
+                raise InputError(src, f"analysis.decomposition.{k}", v, f"unknown field; allowed: {', '.join(dkeys)}")
+            if dkeys[k] is int and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "at_round" else 1)):
+                raise InputError(src, f"analysis.decomposition.{k}", v, "allowed: a whole number ≥ 1")
+        for r in dec.get("recipients", []):
+            if r not in arm_names:
+                raise InputError(src, "analysis.decomposition.recipients", r, f"allowed: {', '.join(arm_names)}")
+        disc = a.get("discovery", {})
+        if not isinstance(disc, dict) or set(disc) - {"margin"}:
+            raise InputError(src, "analysis.discovery", disc, "allowed: a table with margin (a number in [0, 1])")
+        m = disc.get("margin", 0.05)
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 <= m <= 1:
+            raise InputError(src, "analysis.discovery.margin", m, "allowed: a number in [0, 1]")
+        if a.get("correction", "bh") not in ("bh", "holm"):
+            raise InputError(src, "analysis.correction", a["correction"], "allowed: bh (Benjamini–Hochberg), holm")
 
     def _load(self, i: int, s: str) -> Scenario:
         """A scenario name, or a path (relative paths also tried beside the experiment file)."""
