@@ -291,6 +291,20 @@ BAD_FILES = {
     "grid value out of bounds": (BASE + '[design]\nkind = "grid"\n[design.params]\nturnover = [0.1, 2.0]\n', "design.params.turnover", 2.0),
     "arm param out of bounds": (BASE + '[[arms]]\nname = "x"\nparams = { handover = -1.0 }\n', "arms.x.params.handover", -1.0),
     "unknown top-level field": (BASE + "replicates = 3\n", "replicates", 3),
+    "unknown estimand": (BASE + '[analysis.estimands]\nmedian = "why"\n', "analysis.estimands.median", "why"),
+    "primary not an estimand": (BASE + '[analysis]\nprimary = "mean"\n', "analysis.primary", "mean"),
+    "decomposition recipient not an arm": (
+        BASE + '[analysis.decomposition]\nrecipients = ["nobody"]\n',
+        "analysis.decomposition.recipients",
+        "nobody",
+    ),
+    "condition on an unswept parameter": (
+        BASE + '[[analysis.conditions]]\nname = "c"\nwhere = { turnover = 0.1 }\n',
+        "analysis.conditions[0].where.turnover",
+        0.1,
+    ),
+    "discovery margin out of range": (BASE + "[analysis.discovery]\nmargin = 2.0\n", "analysis.discovery.margin", 2.0),
+    "unknown correction": (BASE + '[analysis]\ncorrection = "bonferroni"\n', "analysis.correction", "bonferroni"),
 }
 
 

@@ -30,7 +30,6 @@ from sim.analysis.report import (
     Results,
     build_report,
     effects_table,
-    mechanism,
     outcome_table,
     phase_cells,
     sensitivity,
@@ -58,10 +57,32 @@ def runs(results) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def report(results, tmp_path_factory) -> str:
+def report_path(results, tmp_path_factory) -> Path:
     path = build_report(results, tmp_path_factory.mktemp("report") / "report.html")
     assert path.name == "report.html"
-    return path.read_text(encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(report_path) -> str:
+    return report_path.read_text(encoding="utf-8")
+
+
+def test_answer_json_is_written_beside_the_html_and_the_answer_box_comes_first(report_path, report, runs, results):
+    ans = json.loads((report_path.parent / "answer.json").read_text(encoding="utf-8"))
+    assert ans["fingerprint"] == json.loads((results / "manifest.json").read_text())["fingerprint"]
+    body = report.split("<body>", 1)[1]
+    first = re.search(r"<section id='([^']+)'>", body).group(1)
+    assert first == "answer"
+    box = sections(report)["answer"]
+    assert "effect-curve" in box and "data:image/png;base64," in box  # the Δ(t) figure with both bands
+    for sentence in ans["verdict"]:
+        assert html.escape(sentence) in box
+    # the primary estimand recomputed from the runs: Δ P(agreement by the horizon), post-shift agreements only
+    row = [r for r in ans["estimands"] if r["scenario"] == MAIN and r["arm"] == "keep-open" and r["reference"] == "wind-down"][0]
+    d = pairs(runs, MAIN, ((runs["agreement_round"] >= SHIFT) & (runs["agreement_round"] <= HORIZON)).astype(float))["diff"]
+    assert row["by_horizon"]["value"] == pytest.approx(d.mean(), abs=1e-6)
+    assert row["curve"]["n_pairs"] == len(d)
 
 
 # ---------------------------------------------------------------- helpers computed from the runs
@@ -136,8 +157,9 @@ def test_outcome_table_matches_the_runs(results, runs):
         assert row["P(agreement by the horizon)"] == f"{g['agreement'].mean():.0%}"
         assert row["agreements before the shift"] == int((g["agreement_round"] < SHIFT).sum())
         ar = g["agreement_round"].astype(float).to_numpy()
+        ar = ar[~(ar < SHIFT)]  # agreements before the shift have no time from it
         obs = ~np.isnan(ar)
-        med = km_median(np.where(obs, np.maximum(ar - SHIFT, 0), HORIZON - SHIFT), obs)
+        med = km_median(np.where(obs, ar - SHIFT + 1, HORIZON - SHIFT + 1), obs)  # the shift round is the first
         assert row["median rounds from shift to agreement (KM)"] == ("not reached" if med is None else f"{med:.0f}")
         assert row["mean cost"].startswith(f"{g['cost'].mean():.1f} [")
 
@@ -179,40 +201,19 @@ def test_phase_cells_match_the_runs(results, runs):
         assert c["mean_diff"] == pytest.approx(g["diff"].mean())
 
 
-@pytest.mark.parametrize(
-    ("cell", "words"),
-    [
-        ({"p_treatment": 1.0, "p_reference": 0.95, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1}, "ceiling"),
-        (
-            {"p_treatment": 0.2, "p_reference": 0.2, "trust_at_shift_treatment": 0.05, "trust_at_shift_reference": 0.0},
-            "familiarity did not survive",
-        ),
-        (
-            {"p_treatment": 0.2, "p_reference": 0.2, "trust_at_shift_treatment": 0.40, "trust_at_shift_reference": 0.38},
-            "little familiarity advantage",
-        ),
-        (
-            {
-                "p_treatment": 0.0,
-                "p_reference": 0.0,
-                "trust_at_shift_treatment": 0.5,
-                "trust_at_shift_reference": 0.1,
-                "ideas_treatment": 1.25,
-            },
-            "no arm reaches agreement",
-        ),
-        (
-            {"p_treatment": 0.3, "p_reference": 0.3, "trust_at_shift_treatment": 0.5, "trust_at_shift_reference": 0.1},
-            "does not turn into agreements",
-        ),
-    ],
-)
-def test_mechanism_is_named_from_the_cell_numbers(cell, words):
-    text = mechanism(pd.Series(cell), "turnover", "handover")
-    assert words in text
-    assert (
-        f"trust at the shift {cell['trust_at_shift_treatment']:.2f} kept open vs {cell['trust_at_shift_reference']:.2f} restarted" in text
-    )
+def test_phase_cells_are_corrected_and_judged_per_cell(results):
+    from sim.analysis.report import correct
+
+    res = Results.load(results)
+    cells = correct(phase_cells(res, "turnover", "handover", MAIN), "holm")
+    p = cells["p_value"].to_numpy()
+    m = len(p)
+    assert (cells["p_adjusted"] >= cells["p_value"] - 1e-12).all()
+    # Holm: the smallest p-value is multiplied by the number of cells
+    assert cells["p_adjusted"].min() == pytest.approx(min(1.0, p.min() * m))
+    assert (cells["significant"] == (cells["p_adjusted"] < 0.05)).all()
+    half = (cells["ci_high"] - cells["ci_low"]) / 2
+    assert (cells["adequate"] == (cells["significant"] | (half <= 0.05))).all()
 
 
 # ---------------------------------------------------------------- the HTML report
@@ -226,8 +227,9 @@ def test_report_has_every_section_once_in_order(report):
 
 def test_report_is_self_contained(report):
     srcs = re.findall(r"""src\s*=\s*["']([^"']*)""", report)
-    # the answer's effect curve; outcome/difference curves for agreement, trust, progress, cost; survival; 2 phase diagrams
-    assert len(srcs) == 1 + 4 * 2 + 1 + 2
+    # the answer's Δ(t); outcome/difference curves for agreement, trust, progress, cost; survival; 2 phase
+    # diagrams; the Δ(t) of the other comparisons
+    assert len(srcs) == 1 + 4 * 2 + 1 + 2 + 1
     for s in srcs:
         assert s.startswith("data:image/png;base64,")
         png = base64.b64decode(s.split(",", 1)[1], validate=True)
@@ -298,26 +300,32 @@ def test_report_summary_verdict_agrees_with_the_effects_table(report):
     row = [r for r in effects if r["scenario"] == MAIN and r["outcome"].startswith("P(agreement")][0]
     assert row["95% CI"] == f"[{lo:+.2f}, {hi:+.2f}]"
     if lo > 0:
-        assert "the claim holds" in main
+        assert "positive on this grid average" in main
     elif hi < 0:
-        assert "the claim fails" in main
+        assert "negative on this grid average" in main
     else:
-        assert "do not support the claim" in main
+        assert "not distinguishable from zero" in main
+    assert "the claim holds" not in report
 
 
 def test_report_summary_phase_and_replication_sentences(report, results, runs):
+    from sim.analysis.report import correct
+
     lines = summary_items(report)
     res = Results.load(results)
     for x, y in ANALYSIS["phase"]:
         cells = phase_cells(res, x, y, MAIN)
         s = [line for line in lines if line.startswith(f"Over {x} × {y} ({MAIN}")]
         assert len(s) == 1
-        m = re.search(r"in (\d+) of (\d+) cells, reverses \(CI below zero\) in (\d+) and is inconclusive in (\d+)", s[0])
+        m = re.search(r"positive in (\d+) of (\d+) cells, negative in (\d+) and inconclusive in (\d+)", s[0])
         assert m
         holds, total, rev, flat = map(int, m.groups())
+        cells = correct(cells)
         assert total == len(cells) == 4 and holds + rev + flat == total
-        assert holds == int((cells["ci_low"] > 0).sum()) and rev == int((cells["ci_high"] < 0).sum())
-        assert ("It holds at" in s[0]) == (holds > 0)
+        assert holds == int((cells["significant"] & (cells["mean_diff"] > 0)).sum())
+        assert rev == int((cells["significant"] & (cells["mean_diff"] < 0)).sum())
+        assert ("It is positive at" in s[0]) == (holds > 0)
+        assert "Benjamini–Hochberg" in s[0]
     # replication warning: recount the intervals wider than their tolerance (t interval, 95%)
     r = runs.assign(in_window=in_window(runs))
     bad = 0
@@ -377,13 +385,14 @@ def test_summary_says_the_claim_fails_when_the_treatment_does_worse(failing, tmp
     lines = summary_items(page)
     main = main_sentence(lines)
     assert f"from {pr:.0%} to {pt:.0%}" in main
-    assert "claim holds" not in main
-    assert "the claim fails here" in main or "do not support the claim" in main
+    assert "claim holds" not in main and "positive" not in main
     # every pair is ≤ 0 and most are < 0: the interval must lie below zero, and the verdict say so
-    assert "the claim fails here: the kept-open channel did worse" in main
+    assert "negative on this grid average: the kept-open channel did worse" in main
     for line in lines:
         if line.startswith("Over "):
-            assert "It holds at" not in line, line
+            assert "It is positive at" not in line, line
+    ans = json.loads((tmp_path / "answer.json").read_text())
+    assert ans["verdict"][0].count("lowered the chance of agreement") == 1
 
 
 def test_summary_placebo_and_one_sided_follow_the_data(results, runs):

@@ -458,12 +458,15 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
 def experiment_of(res: Results):
     """The experiment rebuilt from the manifest (for the transplant runs), or None where it
     cannot be (a scenario path that moved, another package version: the fingerprint differs)."""
+    import dataclasses
+
     from sim.batch.experiment import Arm, Experiment
     from sim.scenarios import InputError
 
-    spec = dict(res.spec)
+    init = {f.name for f in dataclasses.fields(Experiment) if f.init}
+    spec = {k: v for k, v in res.spec.items() if k in init}
     try:
-        exp = Experiment(**{**spec, "arms": [Arm(**a) for a in spec["arms"]]})
+        exp = Experiment(**{**spec, "arms": [Arm(**a) for a in spec.get("arms", [])]})
     except (InputError, TypeError, ValueError):
         return None
     return exp if exp.fingerprint() == res.manifest.get("fingerprint") else None
