@@ -75,7 +75,7 @@ def test_answer_json_is_written_beside_the_html_and_the_answer_box_comes_first(r
     first = re.search(r"<section id='([^']+)'>", body).group(1)
     assert first == "answer"
     box = sections(report)["answer"]
-    assert "effect-curve" in box and "data:image/png;base64," in box  # the Δ(t) figure with both bands
+    assert 'alt="answer-effect"' in box and "data:image/png;base64," in box  # the Δ(t) figure with both bands
     for sentence in ans["verdict"]:
         assert html.escape(sentence) in box
     # the primary estimand recomputed from the runs: Δ P(agreement by the horizon), post-shift agreements only
@@ -240,7 +240,7 @@ def test_report_is_self_contained(report):
     assert not re.search(r"""(href|src)\s*=\s*["'](?!data:|#)""", report)  # only in-page links
     s = sections(report)
     assert s["answer"].count("data:image/png;base64,") == 1
-    assert s["effect"].count("data:image/png;base64,") == 8 + 1
+    assert s["effect"].count("data:image/png;base64,") == 8 + 1 + 1  # curves, survival, the other comparisons' Δ(t)
     assert s["conditions"].count("data:image/png;base64,") == 2
 
 
@@ -260,7 +260,7 @@ def test_report_tables_and_notes(report, runs):
         (PLACEBO, "keep-open"),
         (PLACEBO, "wind-down"),
     ]
-    effects = html_table(s["effect"].split("<h3>Paired effects</h3>")[1])
+    effects = html_table(s["effect"].split("<h3>Paired effects</h3>")[1].split("<h3>Estimands")[0])
     assert len(effects) == 4
     assert "not Sobol or Morris" in s["sensitivity"] and "'grid'" in html.unescape(s["sensitivity"])
     adequacy = html_table(s["adequacy"])
@@ -296,7 +296,7 @@ def test_report_summary_verdict_agrees_with_the_effects_table(report):
     m = re.search(r"95% CI \[([+-][\d.]+), ([+-][\d.]+)\]", main)
     assert m
     lo, hi = float(m.group(1)), float(m.group(2))
-    effects = html_table(sections(report)["effect"].split("<h3>Paired effects</h3>")[1])
+    effects = html_table(sections(report)["effect"].split("<h3>Paired effects</h3>")[1].split("<h3>Estimands")[0])
     row = [r for r in effects if r["scenario"] == MAIN and r["outcome"].startswith("P(agreement")][0]
     assert row["95% CI"] == f"[{lo:+.2f}, {hi:+.2f}]"
     if lo > 0:

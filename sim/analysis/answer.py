@@ -361,9 +361,9 @@ def answer_html(ans: Mapping[str, Any], figure: str = "") -> str:
             + "</table>"
         )
     return (
-        "<section id='answer'><div class='answer' style='border:2px solid #333;padding:0.5em 1em;margin:1em 0'>"
-        f"<h2>The answer</h2><p><b>{html.escape(ans['question'])}</b> Primary estimand: the effect curve Δ(t) of "
+        "<section id='answer'><div class='box'><div><h2>Answer</h2>"
+        f"<p><b>{html.escape(ans['question'])}</b> Primary estimand: the effect curve Δ(t) of "
         f"{html.escape(pr['arm'])} − {html.escape(pr['reference'])} in {html.escape(pr['scenario'])}, rounds {pr['shift_round']}–"
-        f"{pr['horizon']} (experiment fingerprint <code>{html.escape(str(ans['fingerprint']))}</code>).</p>"
-        f"{figure}{head}<ul>{items}</ul></div></section>"
+        f"{pr['horizon']} (experiment fingerprint <code>{html.escape(str(ans['fingerprint']))}</code>; every number from "
+        f"answer.json).</p><ul>{items}</ul>{head}</div>{figure}</div></section>"
     )

@@ -29,12 +29,23 @@ def _arr(v: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if x is None else x for x in v], dtype=float)
 
 
-def effect_curve_figure(rows: Sequence[Mapping[str, Any]], out: str | Path, title: str, name: str = "effect-curve") -> Path:
-    """Δ(t) of each comparison in ``rows`` (estimands rows), one panel each: the estimate, the
-    pointwise 95% band (dark) and the simultaneous 95% band (light), zero marked."""
+def effect_curve_figure(
+    rows: Sequence[Mapping[str, Any]],
+    out: str | Path,
+    title: str,
+    name: str = "effect-curve",
+    figsize: tuple[float, float] | None = None,
+    per_row: int = 3,
+) -> Path:
+    """Δ(t) of each comparison in ``rows`` (estimands rows), one panel each (``per_row`` to a row):
+    the estimate, the pointwise 95% band (dark) and the simultaneous 95% band (light), zero marked."""
     n = max(len(rows), 1)
-    fig, axes = plt.subplots(1, n, figsize=(max(5.0 * n, 7), 4.0), sharey=True, squeeze=False)
-    for ax, r in zip(axes[0], rows, strict=False):
+    ncol = min(n, per_row)
+    nrow = -(-n // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=figsize or (max(4.6 * ncol, 6.4), 3.6 * nrow), sharey=True, squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, r in zip(axes.flat, rows, strict=False):
         c = r["curve"]
         x = np.array(c["round"])
         ax.fill_between(
@@ -55,10 +66,11 @@ def effect_curve_figure(rows: Sequence[Mapping[str, Any]], out: str | Path, titl
         ax.set_title(
             f"{r['scenario']}: {r['arm']} − {r['reference']}" + (f"\n({r['condition']})" if r.get("condition") else ""), fontsize=10
         )
-        ax.set_xlabel("agreement by round (the shift is the first)")
+        ax.set_xlabel("agreement by round (from the shift)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
-    axes[0, 0].set_ylabel("paired difference in P(agreement since the shift)")
+        ax.legend(fontsize=7, loc="best")
+    for row in axes:
+        row[0].set_ylabel("Δ P(agreement since the shift)")
     fig.suptitle(title, fontsize=11)
     return _save(fig, out, name)
 

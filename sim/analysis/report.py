@@ -619,8 +619,17 @@ def _discovery_html(disc: dict | None) -> str:
     for key in ("soon", "by_horizon"):
         d = disc[key]
         for cls in discovery.CLASSES:
-            for b in d["boxes"][cls] or [{"rule": "(no box found)", "coverage": None, "density": None, "mass": None}]:
-                rows.append({"window": f"{key} (to round {d['last_round']})", "class": f"{cls} ({d['counts'][cls]} points)"} | b)
+            for b in d["boxes"][cls] or [{"rule": "(no box found)"}]:
+                rows.append(
+                    {
+                        "window": f"{key} (to round {d['last_round']})",
+                        "class": f"{cls} ({d['counts'][cls]} points)",
+                        "rule": b["rule"],
+                        "coverage": f"{b['coverage']:.0%}" if "coverage" in b else "–",
+                        "density": f"{b['density']:.0%}" if "density" in b else "–",
+                        "mass": f"{b['mass']:.0%}" if "mass" in b else "–",
+                    }
+                )
     return f"<p>{html.escape(disc['method'])}; margin ±{disc['soon']['margin']:g}.</p>" + _table(pd.DataFrame(rows))
 
 
@@ -740,6 +749,12 @@ def cells_display(cells: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
         for a, b in zip(cells["cynicism_at_shift_treatment"], cells["cynicism_at_shift_reference"], strict=True)
     ]
     out["ideas reported per treatment run"] = cells["ideas_treatment"].map(lambda v: _num(v, 1))
+    if "significant" in cells:
+        out["p (adjusted)"] = cells["p_adjusted"].map(lambda v: f"{v:.3g}")
+        out["significant"] = cells["significant"].map({True: "yes", False: "no"})
+        out["decided or precise"] = cells["adequate"].map({True: "yes", False: "no: more replications"})
+    if "mechanism" in cells:
+        out["largest carry-over (transplant)"] = cells["mechanism"].fillna("–")
     return out
 
 
@@ -833,14 +848,7 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: Sequ
     toc = "<nav class='toc'><b>Contents</b><ol>" + "".join(f"<li><a href='#{s}'>{html.escape(t)}</a></li>" for s, t in TOC) + "</ol></nav>"
     answer_box = answer.answer_html(ans, _img(effect_fig))
     effect = (
-        "<h3>Estimands</h3><p>Every comparison in every scenario, and the primary comparison under each declared "
-        "condition; pairs with an agreement before the shift are left out (counted in the last column). "
-        + html.escape(ans["bootstrap"])
-        + ".</p>"
-        + _table(pd.DataFrame([{"estimand": k, "rationale": v} for k, v in ans["estimands_declared"].items()]))
-        + _table(_estimands_table(ans))
-        + (_img(other_fig) if other_fig else "")
-        + "<h3>Grid averages and checks</h3>"
+        "<h3>Grid averages and checks</h3>"
         + _items(found["answer"])
         + f"<p>Paired differences ({html.escape(res.treatment)} − {html.escape(res.reference)}, same seeds) per "
         "round, then each arm's mean with its 95% CI band; the table gives each arm's outcomes and the paired "
@@ -854,6 +862,14 @@ def build_report(results: str | Path, out: str | Path | None = None, cases: Sequ
         + "<h3>Paired effects</h3><p>Differences between arms computed pair by pair (common random numbers), mean "
         "with 95% bootstrap CI and Cohen's d<sub>z</sub> (undefined when every pair differs by the same amount).</p>"
         + _table(effects_display(effects))
+        + "<h3>Estimands: every comparison and condition</h3><p>Every comparison in every scenario, and the primary "
+        "comparison under each declared "
+        "condition; pairs with an agreement before the shift are left out (counted in the last column). "
+        + html.escape(ans["bootstrap"])
+        + ".</p>"
+        + _table(pd.DataFrame([{"estimand": k, "rationale": v} for k, v in ans["estimands_declared"].items()]))
+        + _table(_estimands_table(ans))
+        + (_img(other_fig) if other_fig else "")
     )
     conditions = (
         "<h3>Scenario discovery</h3>"
