@@ -88,11 +88,11 @@ class TestAdditivity:
         tr = run_transplants(exp, 0, pairs, 0, 1, 40, masks, names)
         alone = simulate([exp.setup(0, p, 1) for p, _ in pairs], [exp.seed_of(p, r) for p, r in pairs], metrics=[])
         donor = simulate([exp.setup(0, p, 0) for p, _ in pairs], [exp.seed_of(p, r) for p, r in pairs], metrics=[])
-        np.testing.assert_array_equal(tr.recipient[:, 0], alone["agreement_round"])
-        np.testing.assert_array_equal(tr.donor, donor["agreement_round"])
+        np.testing.assert_array_equal(tr.recipient[:, 0], alone.agreement_round)
+        np.testing.assert_array_equal(tr.donor, donor.agreement_round)
         # agreements after the transplant round follow the donor exactly
-        late = donor["agreement_round"] > 40
-        np.testing.assert_array_equal(tr.recipient[late, 1], donor["agreement_round"][late])
+        late = donor.agreement_round > 40
+        np.testing.assert_array_equal(tr.recipient[late, 1], donor.agreement_round[late])
 
     def test_components_partition_the_dynamic_state(self):
         comps = components()
