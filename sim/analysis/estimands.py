@@ -28,7 +28,7 @@ from sim.batch.experiment import ESTIMANDS
 __all__ = ["ESTIMANDS", "compute", "find", "pair_estimands", "effect_curve", "comparisons", "paired_rounds"]
 
 
-def _est(e: stats.Estimate) -> dict[str, float]:
+def _est(e: stats.Estimate) -> dict[str, float | None]:
     return {"value": _f(e.value), "low": _f(e.low), "high": _f(e.high), "n": int(e.n)}
 
 

@@ -148,16 +148,16 @@ def paired_p_value(diff: Sequence[float]) -> float:
 def adjust_p(p: Sequence[float], method: str = "bh") -> np.ndarray:
     """Multiplicity-adjusted p-values: Benjamini–Hochberg (``scipy.stats.false_discovery_control``)
     or Holm's step-down (Holm 1979: p_(i) (m − i + 1), made monotone, capped at 1)."""
-    p = np.asarray(p, dtype=float)
-    if len(p) == 0:
-        return p
+    pv = np.asarray(p, dtype=float)
+    if len(pv) == 0:
+        return pv
     if method == "bh":
-        return stats.false_discovery_control(p, method="bh")
+        return stats.false_discovery_control(pv, method="bh")
     if method != "holm":
         raise ValueError(f"unknown correction {method!r}; allowed: bh, holm")
-    order = np.argsort(p)
-    m = len(p)
-    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    order = np.argsort(pv)
+    m = len(pv)
+    adj = np.minimum(1.0, np.maximum.accumulate(pv[order] * (m - np.arange(m))))
     out = np.empty(m)
     out[order] = adj
     return out
