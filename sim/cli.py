@@ -201,7 +201,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         from sim.analysis.cases import run_cases
 
         case_results = run_cases()  # a separate step: the report only reads their results
-    path = build_report(res, out, cases=case_results)
+    from sim.analysis.decompose import run_declared
+
+    decomposition = run_declared(res)  # the transplant runs, also a separate step
+    path = build_report(res, out, cases=case_results, decomposition=decomposition)
     print(f"wrote {path}")
     return 0
 

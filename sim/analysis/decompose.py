@@ -10,7 +10,9 @@ their sum is reported as the interaction. CIs: bootstrap over pairs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -119,6 +121,51 @@ def decompose(
     design = pd.DataFrame(exp.points[[p for p, _ in pairs]], columns=exp.design_names)
     out["_design"] = design
     return out
+
+
+def experiment_of(manifest: dict[str, Any]) -> Experiment | None:
+    """The experiment rebuilt from a results folder's manifest, or None where it cannot be (a
+    scenario path that moved, another package version: the fingerprint differs)."""
+    import dataclasses
+
+    from sim.batch.experiment import Arm
+    from sim.scenarios import InputError
+
+    init = {f.name for f in dataclasses.fields(Experiment) if f.init}
+    spec = {k: v for k, v in manifest["experiment"].items() if k in init}
+    try:
+        exp = Experiment(**{**spec, "arms": [Arm(**a) for a in spec.get("arms", [])]})
+    except (InputError, TypeError, ValueError):
+        return None
+    return exp if exp.fingerprint() == manifest.get("fingerprint") else None
+
+
+def run_declared(results: str | Path) -> tuple[dict[str, Any] | None, str]:
+    """The decomposition a results folder's experiment declares in ``[analysis.decomposition]``
+    (its first recipient), with a note saying what was done or why nothing was."""
+    manifest = json.loads((Path(results) / "manifest.json").read_text(encoding="utf-8"))
+    a = manifest["experiment"].get("analysis", {})
+    cfg = a.get("decomposition")
+    arms = [x["name"] for x in manifest["experiment"]["arms"]]
+    if not cfg or not cfg.get("recipients") or len(arms) < 2:
+        return None, "No decomposition is declared in the experiment's [analysis.decomposition]."
+    exp = experiment_of(manifest)
+    if exp is None:
+        return None, "The decomposition needs the experiment as it was run; it could not be rebuilt from the manifest."
+    shift = int(a.get("shift_round", 0))
+    dec = decompose(
+        exp,
+        a.get("main", exp.scenarios[0]),
+        a.get("treatment", arms[0]),
+        cfg["recipients"][0],
+        int(cfg.get("at_round", shift)),
+        shift,
+        int(a.get("soon", a.get("window", 10))),
+        replications=int(cfg.get("replications", 1)),
+        permutations=int(cfg.get("permutations", 1)),
+        max_pairs=cfg.get("max_pairs"),
+    )
+    return dec, dec["method"]
 
 
 def cell_mechanisms(dec: dict[str, Any], x: str, y: str, window: str = "soon") -> pd.DataFrame:

@@ -455,48 +455,6 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
 # ---------------------------------------------------------------- the answer
 
 
-def experiment_of(res: Results):
-    """The experiment rebuilt from the manifest (for the transplant runs), or None where it
-    cannot be (a scenario path that moved, another package version: the fingerprint differs)."""
-    import dataclasses
-
-    from sim.batch.experiment import Arm, Experiment
-    from sim.scenarios import InputError
-
-    init = {f.name for f in dataclasses.fields(Experiment) if f.init}
-    spec = {k: v for k, v in res.spec.items() if k in init}
-    try:
-        exp = Experiment(**{**spec, "arms": [Arm(**a) for a in spec.get("arms", [])]})
-    except (InputError, TypeError, ValueError):
-        return None
-    return exp if exp.fingerprint() == res.manifest.get("fingerprint") else None
-
-
-def run_decomposition(res: Results) -> tuple[dict | None, str]:
-    """The transplant decomposition declared in ``[analysis.decomposition]`` (first recipient)."""
-    a = res.analysis
-    cfg = a.get("decomposition")
-    if not cfg or not cfg.get("recipients"):
-        return None, "No decomposition is declared in the experiment's [analysis.decomposition]."
-    exp = experiment_of(res)
-    if exp is None:
-        return None, "The decomposition needs the experiment as it was run; it could not be rebuilt from the manifest."
-    main = a.get("main", res.scenarios[0])
-    dec = decompose.decompose(
-        exp,
-        main,
-        res.treatment,
-        cfg["recipients"][0],
-        int(cfg.get("at_round", res.shift)),
-        res.shift,
-        int(a.get("soon", res.window)),
-        replications=int(cfg.get("replications", 1)),
-        permutations=int(cfg.get("permutations", 1)),
-        max_pairs=cfg.get("max_pairs"),
-    )
-    return dec, dec["method"]
-
-
 def run_discovery(res: Results) -> dict | None:
     names = [n for n in res.manifest.get("design_names", []) if n in res.runs and res.runs[n].nunique() > 1]
     if not names or len(res.arms) < 2:
@@ -811,18 +769,27 @@ def _section(sid: str, body: str) -> str:
     return f"<section id='{sid}'><h2>{html.escape(dict(TOC)[sid])}</h2>{body}</section>"
 
 
-def build_report(results: str | Path, out: str | Path | None = None, cases: Sequence[CaseResult] = ()) -> Path:
-    """Write ``report.html`` (and its figures under ``figures/``) for a results folder.
+def build_report(
+    results: str | Path,
+    out: str | Path | None = None,
+    cases: Sequence[CaseResult] = (),
+    decomposition: tuple[dict | None, str] | None = None,
+) -> Path:
+    """Write ``report.html`` and ``answer.json`` (and the figures under ``figures/``) for a results folder.
 
     ``cases`` are case-study results computed beforehand (:func:`sim.analysis.cases.run_cases`,
-    as ``dialogue-sim report`` does); the report itself runs no simulation."""
+    as ``dialogue-sim report`` does), and so is ``decomposition`` ((result, note) of
+    :func:`sim.analysis.decompose.run_declared`); the report itself runs no simulation."""
     res = Results.load(results)
     target = Path(out) if out else res.path / "report.html"
     figdir = target.parent / "figures"
     outcomes = outcome_table(res)
     effects = effects_table(res) if len(res.arms) > 1 else pd.DataFrame()
     figs = make_figures(res, figdir)
-    dec, dec_note = run_decomposition(res) if len(res.arms) > 1 else (None, "One arm: nothing to decompose.")
+    dec, dec_note = decomposition or (
+        None,
+        "No decomposition was computed: dialogue-sim report computes it where the experiment declares [analysis.decomposition].",
+    )
     phases, phase_paths = phase_diagrams(res, figdir)
     phases = add_mechanisms(phases, dec)
     sens, sens_paths, sens_note = sensitivity(res, figdir)
