@@ -32,7 +32,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "alumni memory": ("alumni",),
     "positions": ("private", "expressed"),
     "leadership idea memory": ("memory_age",),
-    "cynicism": ("cynicism",),
+    "cynicism": ("cynicism", "exposure"),
 }
 BY_CONSTRUCTION = frozenset({"set-up delay", "personnel (who sits)"})
 #: Outcome bookkeeping: read by no rule, never transplanted.
