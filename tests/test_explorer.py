@@ -378,8 +378,8 @@ class TestBrowserBadInput:
         expect(page.locator(".b-label")).to_contain_text("B's turnover: 0.5")
         select(page, "B changes", "tenure_ramp")  # was a traceback: B kept 0.5 for an integer parameter
         expect(page.locator(".b-label")).to_contain_text("B's tenure_ramp: 2 (A: 2)")
-        enter(page, page.locator(".b-value"), "1.5")
-        expect(page.locator(".b-error")).to_contain_text("whole number")
+        enter(page, page.locator(".b-value"), "25")
+        expect(page.locator(".b-error")).to_contain_text("2 kept; allowed: a number in [1, 20]")
         step(page, 1)
         assert values(page, "B")[0] == 3
         page.screenshot(path=str(page.tmp / "compare.png"), full_page=True)
