@@ -432,6 +432,7 @@ _JOB: tuple | None = None  # what _figure_job draws from (set by make_figures, i
 
 
 def _figure_job(job: tuple[str, str]) -> Path:
+    assert _JOB is not None, "set by make_figures"
     res, out, by, formats = _JOB
     kind, m = job
     events = _events(res)
