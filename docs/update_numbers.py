@@ -42,7 +42,7 @@ def headline(path: Path = ROOT / "experiments" / "lean-years.toml") -> str:
 def readme_headline(path: Path = ROOT / "experiments" / "lean-years.toml") -> str:
     from sim.batch.experiment import load_experiment
 
-    e, f = load_experiment(path), load_experiment(path, full=True)
+    e = load_experiment(path)
     return (
         f"`./dev main` sweeps [`experiments/lean-years.toml`](experiments/lean-years.toml) ({e.n_runs:,}\n"
         f"runs: {len(e.scenarios)} scenarios × {len(e.points):,} parameter combinations × {len(e.arms)} arms × "
@@ -70,10 +70,7 @@ def compare_example(seed: int = 3, change: str = "0.4") -> str:
 
     turnover = sorted(set(a.side["turnover"]))
     lead = f"the scenario's turnover of {'/'.join(f'{t:g}' for t in turnover)}"
-    return (
-        f"With seed {seed}, {lead} {story(comp.outcomes_a, comp.a)}; with turnover {change} the run "
-        f"{story(comp.outcomes_b, comp.b)}.\n"
-    )
+    return f"With seed {seed}, {lead} {story(comp.outcomes_a, comp.a)}; with turnover {change} the run {story(comp.outcomes_b, comp.b)}.\n"
 
 
 GENERATORS: dict[str, Callable[[], str]] = {
