@@ -29,6 +29,8 @@ LABELS = {name: m.description for name, m in METRIC_SPEC.items()}
 
 
 _FORMATS = ["png", "svg"]
+#: Resolution of the PNGs (the visual regression tests draw smaller ones).
+DPI = 110
 
 
 @contextmanager
@@ -47,7 +49,7 @@ def _save(fig: plt.Figure, out: str | Path, name: str, bottom: float = 0.0) -> P
     out.mkdir(parents=True, exist_ok=True)
     fig.tight_layout(rect=(0, bottom, 1, 1))
     png = out / f"{name}.png"
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=DPI)
     if "svg" in _FORMATS:
         fig.savefig(out / f"{name}.svg")
     plt.close(fig)
