@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.core.metrics import METRICS
 from sim.core.params import PARAMS, markdown_table
 from sim.scenarios import InputError, find_scenario, load_scenario, scenario_names
 
@@ -170,22 +169,97 @@ def _results_dir(path: str) -> Path:
     return p
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
-    from sim.analysis.report import Results, make_figures
+def plot_choices(manifest: dict) -> tuple[list[str], list[str]]:
+    """The kept time-series metrics and the ``--by`` choices (arm, scenario, swept parameters) of a
+    results folder, from its manifest alone."""
+    spec = manifest.get("experiment", {})
+    return list(spec.get("timeseries", [])), ["arm", "scenario", *manifest.get("design_names", [])]
 
-    res = Results.load(_results_dir(args.results))
-    metrics = args.metric or None
-    for m in metrics or []:
-        if m not in res.ts.columns:
-            kept = [c for c in res.ts.columns if c in METRICS]
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    import time
+
+    folder = _results_dir(args.results)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(str(folder / "manifest.json"), "manifest", "unreadable", f"a manifest written by 'sweep' ({e})") from None
+    kept, by_choices = plot_choices(manifest)
+    swept = by_choices[2:]
+    for m in args.metric:
+        if m not in kept:
             raise InputError("--metric", "metric", m, f"not kept in these results; allowed: {', '.join(kept)}")
-    if args.by not in ("arm", "scenario") and args.by not in res.runs.columns:
-        raise InputError("--by", "by", args.by, "allowed: arm, scenario or a swept parameter")
-    out = Path(args.out) if args.out else res.path / "figures"
+    if args.by not in by_choices:
+        raise InputError("--by", "by", args.by, f"allowed: arm, scenario or a swept parameter ({', '.join(swept) or 'none swept here'})")
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
+    out = Path(args.out) if args.out else folder / "figures"
     check_out_dir(out)
-    figs = make_figures(res, out, metrics, by=args.by)
+
+    from sim.analysis.report import DEFAULT_METRICS, Results, make_figures
+
+    metrics = args.metric or [m for m in DEFAULT_METRICS if m in kept]
+    t0 = time.monotonic()
+    res = Results.load(folder, metrics=metrics, by=args.by)
+    total = len(metrics) * (2 if args.by == "arm" and len(res.arms) > 1 else 1) + 1
+    done = [0]
+
+    def progress(name: str) -> None:
+        done[0] += 1
+        el = time.monotonic() - t0
+        eta = el / done[0] * (total - done[0])
+        print(f"plot: {done[0]}/{total} figures ({name}), {el:.1f}s elapsed, ETA {eta:.0f}s", file=sys.stderr, flush=True)
+
+    print(f"plot: read {len(res.runs)} runs ({', '.join(metrics)}) in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
+    workers = args.workers or 1
+    fmts = ("png",) if args.no_svg else ("png", "svg")
+    figs = make_figures(res, out, metrics, by=args.by, progress=progress, workers=workers, formats=fmts)
     n = sum(len(v) for v in figs.values())
-    print(f"wrote {n} figures (PNG and SVG) to {out}")
+    print(f"wrote {n} figures ({' and '.join(f.upper() for f in fmts)}) to {out}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sim.scenarios import resolve
+
+    if args.runs < 1:
+        raise InputError("--runs", "runs", args.runs, "allowed: a whole number ≥ 1")
+    if args.seed < 0:
+        raise InputError("--seed", "seed", args.seed, "allowed: a whole number ≥ 0")
+    if args.rounds is not None and args.rounds < 1:
+        raise InputError("--rounds", "rounds", args.rounds, "allowed: a whole number ≥ 1")
+    sides = []
+    for name, sets in ((args.a, args.set_a), (args.b or args.a, args.set_b)):
+        sc = load_scenario(find_scenario(name))
+        overrides = parse_set(sets)
+        setup = resolve(sc, overrides, args.rounds)  # every check happens here, before any run
+        label = sc.name + "".join(f" {k}={v}" for k, v in overrides.items())
+        sides.append((sc, setup, label))
+    (sa, a, la), (sb, b, lb) = sides
+    if la == lb:
+        raise InputError(
+            "--set-b", "set_b", "(none)", "A and B are the same setting; change B with a second scenario or --set-b NAME=VALUE"
+        )
+    out = Path(args.out) if args.out else Path("runs") / "compare"
+    check_out_dir(out)
+    if out.is_dir() and any(out.iterdir()) and not (out / "compare.csv").exists():
+        raise InputError(
+            "--out", "out", str(out), "holds something other than a comparison; allowed: a new folder or an earlier comparison"
+        )
+
+    from sim.analysis.compare import compare
+    from sim.analysis.figures import compare_figure
+
+    seeds = list(range(args.seed, args.seed + args.runs))
+    print(f"compare: {args.runs} run(s) each of A and B on seeds {seeds[0]}–{seeds[-1]} …", file=sys.stderr, flush=True)
+    comp = compare(a, b, seeds, la, lb, rounds=args.rounds)
+    table = comp.table()
+    events = sorted({(e.round, e.kind.value) for e in [*a.events, *b.events]})
+    with atomic_dir(out) as tmp:
+        table.to_csv(tmp / "compare.csv", index=False)
+        compare_figure(comp, tmp, events=events)
+    print(f"A = {la}\nB = {lb}\n{table.to_string(index=False)}")
+    print(f"wrote {out}/ (compare.csv, compare.png, compare.svg)")
     return 0
 
 
@@ -258,7 +332,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", action="append", default=[], help="a kept time-series metric (repeatable)")
     p.add_argument("--by", default="arm", help="colour curves by arm (default), scenario or a swept parameter")
     p.add_argument("--out", default=None, help="folder for the figures (default RESULTS/figures)")
+    p.add_argument("--workers", type=int, default=None, help="processes drawing figures (default 1; 2 helps on an idle machine)")
+    p.add_argument("--no-svg", action="store_true", help="write PNG only (faster)")
     p.set_defaults(func=cmd_plot)
+    p = sub.add_parser("compare", help="two settings or scenarios on the same seeds: difference figure and table")
+    p.add_argument("a", help="scenario A (a name or a TOML file)")
+    p.add_argument("b", nargs="?", default=None, help="scenario B (default: the same as A, changed with --set-b)")
+    p.add_argument("--set-a", action="append", default=[], metavar="NAME=VALUE", help="override a parameter in A")
+    p.add_argument("--set-b", action="append", default=[], metavar="NAME=VALUE", help="override a parameter in B")
+    p.add_argument("--runs", type=int, default=1, help="runs of each (seeds SEED … SEED+RUNS−1, the same for A and B)")
+    p.add_argument("--seed", type=int, default=0, help="the first seed")
+    p.add_argument("--rounds", type=int, default=None, help="horizon (default: the shorter of the two scenarios')")
+    p.add_argument("--out", default=None, help="output folder (default runs/compare)")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("report", help="one self-contained HTML report of a sweep")
     p.add_argument("results", help="a results folder written by 'sweep'")
     p.add_argument("--out", default=None, help="the HTML file (default RESULTS/report.html)")

@@ -67,7 +67,7 @@ def mark_all(ax: plt.Axes, marks: Sequence[tuple[int, str]], shift: int | None =
         last = r
 
 
-def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: Sequence[str], title: str, path: str | Path) -> Path:
+def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: Sequence[str], title: str, path: str | Path, dpi: int = 110) -> Path:
     """The main curves of one run (one row per round in ``df``) as a 2×2 PNG."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     r = df.index
@@ -108,6 +108,6 @@ def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: Sequence[str
     fig.suptitle(title)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path

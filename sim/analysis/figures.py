@@ -7,7 +7,8 @@ figure, saves it as PNG and SVG under ``out`` and returns the PNG path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -27,13 +28,30 @@ from sim.core.metrics import METRIC_SPEC, binary_metrics  # noqa: E402
 LABELS = {name: m.description for name, m in METRIC_SPEC.items()}
 
 
+_FORMATS = ["png", "svg"]
+#: Resolution of the PNGs (the visual regression tests draw smaller ones).
+DPI = 110
+
+
+@contextmanager
+def formats(which: Sequence[str]) -> Iterator[None]:
+    """Within the block, figures are saved in ``which`` (PNG always: it is the returned path)."""
+    old = list(_FORMATS)
+    _FORMATS[:] = ["png", *[f for f in which if f != "png"]]
+    try:
+        yield
+    finally:
+        _FORMATS[:] = old
+
+
 def _save(fig: plt.Figure, out: str | Path, name: str, bottom: float = 0.0) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fig.tight_layout(rect=(0, bottom, 1, 1))
     png = out / f"{name}.png"
-    fig.savefig(png, dpi=110)
-    fig.savefig(out / f"{name}.svg")
+    fig.savefig(png, dpi=DPI)
+    if "svg" in _FORMATS:
+        fig.savefig(out / f"{name}.svg")
     plt.close(fig)
     return png
 
@@ -61,12 +79,13 @@ def _shift_of(events: Mapping[str, Sequence[tuple[int, str]]] | None, shift: int
     return shift
 
 
-def _finish_axes(ax: plt.Axes, lo: float, hi: float) -> None:
-    """Integer round ticks, and a visible range when a metric is constant (e.g. zero ideas)."""
+def _finish_axes(ax: plt.Axes, lo: float, hi: float, symmetric: bool = False) -> None:
+    """Integer round ticks, and a visible range when a metric is constant (e.g. zero ideas: 0 to
+    1; a difference that is zero throughout: −1 to 1)."""
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 1e-9:
         pad = max(abs(hi) * 0.1, 1.0 if abs(hi) >= 1 or hi == 0 else 0.1)
-        ax.set_ylim(lo - (0 if lo == 0 else pad), hi + pad)
+        ax.set_ylim(lo - (0 if lo == 0 and not symmetric else pad), hi + pad)
 
 
 def _legend_below(fig: plt.Figure, axes: Sequence[plt.Axes], title: str | None = None, ncol: int = 3) -> float:
@@ -84,10 +103,39 @@ def _legend_below(fig: plt.Figure, axes: Sequence[plt.Axes], title: str | None =
     return min(0.45, (0.04 + 0.04 * rows) * 4.6 / fig.get_figheight())
 
 
+_DENSE: dict = {}
+
+
+def dense(ts: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``metric`` as a (runs × rounds) array with its sorted run ids and rounds, built once per
+    table and metric (the long table of a large sweep has millions of rows; pivoting it per group
+    is what made ``plot`` slow). The positions are computed once per table."""
+    key = (id(ts), len(ts))
+    if _DENSE.get("key") != key:
+        _DENSE.clear()  # one table at a time
+        rid = ts["run_id"].to_numpy()
+        rnd = ts["round"].to_numpy()
+        ids = np.sort(pd.unique(rid))
+        rounds = np.sort(pd.unique(rnd))
+        _DENSE.update(key=key, ids=ids, rounds=rounds, rows=np.searchsorted(ids, rid), cols=np.searchsorted(rounds, rnd))
+    if metric not in _DENSE:
+        m = np.full((len(_DENSE["ids"]), len(_DENSE["rounds"])), np.nan)
+        m[_DENSE["rows"], _DENSE["cols"]] = ts[metric].to_numpy(dtype=float)
+        _DENSE[metric] = m
+    return _DENSE["ids"], _DENSE["rounds"], _DENSE[metric]
+
+
 def _wide(ts: pd.DataFrame, metric: str, run_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    sub = ts[ts["run_id"].isin(run_ids)]
-    w = sub.pivot(index="run_id", columns="round", values=metric)
-    return w.columns.to_numpy(), w.to_numpy(dtype=float)
+    """Rounds and the (runs × rounds) values of ``metric`` for ``run_ids``, row for row (a run
+    without kept rounds is a row of NaN, so that pairs stay aligned)."""
+    ids, rounds, m = dense(ts, metric)
+    want = np.asarray(run_ids, dtype=ids.dtype)
+    if len(ids) == 0:
+        return rounds, np.full((len(want), len(rounds)), np.nan)
+    pos = np.minimum(np.searchsorted(ids, want), len(ids) - 1)
+    out = m[pos]
+    out[ids[pos] != want] = np.nan
+    return rounds, out
 
 
 def outcome_curves(
@@ -112,6 +160,7 @@ def outcome_curves(
         sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
         for i, (val, g) in enumerate(sub.groupby(by, sort=True)):
             rounds, v = _wide(ts, metric, g["run_id"])
+            v = v[~np.isnan(v).all(axis=1)]
             if v.size == 0:
                 continue
             m, lo, hi = stats.mean_band(v, level)
@@ -169,18 +218,18 @@ def difference_curves(
         if len(common) == 0:
             continue
         # rows aligned by pair
-        wa = ts[ts["run_id"].isin(a.loc[common])].pivot(index="run_id", columns="round", values=metric)
-        wb = ts[ts["run_id"].isin(b.loc[common])].pivot(index="run_id", columns="round", values=metric)
-        d = wa.loc[a.loc[common].to_numpy()].to_numpy() - wb.loc[b.loc[common].to_numpy()].to_numpy()
+        rounds, wa = _wide(ts, metric, a.loc[common].to_numpy())
+        _, wb = _wide(ts, metric, b.loc[common].to_numpy())
+        d = wa - wb
         m, lo, hi = stats.mean_band(d, level)
         ax.axhline(0, color="k", lw=0.8)
-        ax.fill_between(wa.columns, lo, hi, color="C3", alpha=0.3, lw=0, label=f"{int(level * 100)}% CI of the mean difference")
-        ax.plot(wa.columns, m, color="C3", lw=2, label=f"mean difference (n={len(common)} pairs)")
+        ax.fill_between(rounds, lo, hi, color="C3", alpha=0.3, lw=0, label=f"{int(level * 100)}% CI of the mean difference")
+        ax.plot(rounds, m, color="C3", lw=2, label=f"mean difference (n={len(common)} pairs)")
         lo_all, hi_all = min(lo_all, np.nanmin(lo)), max(hi_all, np.nanmax(hi))
         ax.set_xlabel("round")
         ax.grid(alpha=0.3)
     for ax, sc in zip(axes[0], scenarios, strict=True):
-        _finish_axes(ax, lo_all, hi_all)
+        _finish_axes(ax, lo_all, hi_all, symmetric=True)
         _events(ax, events, sc, shift)
     bottom = _legend_below(fig, axes[0], ncol=2)
     axes[0, 0].set_ylabel(f"{metric}: {arm} − {reference}")
@@ -270,3 +319,43 @@ def sensitivity_bars(indices: pd.DataFrame, out: str | Path, title: str, name: s
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     return _save(fig, out, name)
+
+
+def compare_figure(comp, out: str | Path, events: Sequence[tuple[int, str]] = (), name: str = "compare", level: float = 0.95) -> Path:
+    """Two settings on the same seeds (a :class:`sim.analysis.compare.Comparison`): top row, each
+    setting's mean per round (with its CI band when there are several runs); bottom row, the
+    paired difference B − A with its CI band."""
+    ms = comp.metrics
+    n = len(comp.seeds)
+    fig, axes = plt.subplots(2, len(ms), figsize=(max(3.6 * len(ms), 7), 6.2), sharex=True, squeeze=False)
+    r = comp.rounds
+    for j, m in enumerate(ms):
+        ax = axes[0, j]
+        for k, (label, arr) in enumerate(((comp.label_a, comp.a[m]), (comp.label_b, comp.b[m]))):
+            mean, lo, hi = stats.mean_band(arr, level)
+            if n > 1:
+                if is_binary(m):
+                    lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+                ax.fill_between(r, lo, hi, color=f"C{k}", alpha=0.25, lw=0, label=f"{label}: {int(level * 100)}% CI")
+            ax.plot(r, mean, color=f"C{k}", lw=2, label=f"{label} (n={n})" if n > 1 else label)
+        ax.set_title(LABELS.get(m, m), fontsize=8)
+        ax.grid(alpha=0.3)
+        _finish_axes(ax, np.nanmin([comp.a[m], comp.b[m]]), np.nanmax([comp.a[m], comp.b[m]]))
+        mark_all(ax, list(events))
+        ax = axes[1, j]
+        d = comp.difference(m)
+        mean, lo, hi = stats.mean_band(d, level)
+        ax.axhline(0, color="k", lw=0.8)
+        if n > 1:
+            ax.fill_between(r, lo, hi, color="C3", alpha=0.3, lw=0, label=f"{int(level * 100)}% CI of the mean difference")
+        ax.plot(r, mean, color="C3", lw=2, label="B − A, mean over pairs" if n > 1 else "B − A (one pair)")
+        ax.set_xlabel("round")
+        ax.grid(alpha=0.3)
+        _finish_axes(ax, np.nanmin(d), np.nanmax(d), symmetric=True)
+        mark_all(ax, list(events))
+    axes[0, 0].set_ylabel("each setting")
+    axes[1, 0].set_ylabel("difference B − A")
+    bottom = _legend_below(fig, list(axes.flat), ncol=4)
+    seeds = f"seed {comp.seeds[0]}" if n == 1 else f"seeds {comp.seeds[0]}–{comp.seeds[-1]}"
+    fig.suptitle(f"A = {comp.label_a}\nB = {comp.label_b}  ({seeds}, the same for both)", fontsize=10)
+    return _save(fig, out, name, bottom)

@@ -1,0 +1,78 @@
+"""``dialogue-sim plot``: arguments are checked against the manifest before any data is read (the
+error names the swept parameters and kept metrics), only the needed columns are read, and
+drawing in two processes gives the same figures as in one."""
+
+from __future__ import annotations
+
+import pytest
+
+import sim.analysis.report as report_mod
+import sim.batch.store as store
+from sim.analysis import figures
+from sim.analysis.report import Results
+from sim.cli import main
+
+
+@pytest.fixture
+def no_data_reads(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("data read before the arguments were checked")
+
+    monkeypatch.setattr(store, "read_parts", refuse)
+    monkeypatch.setattr(report_mod, "read_parts", refuse)
+    monkeypatch.setattr(report_mod, "read_runs", refuse)
+    monkeypatch.setattr(report_mod, "read_timeseries", refuse)
+
+
+class TestValidationFirst:
+    def test_bad_by_lists_the_swept_parameters_without_reading_data(self, small_sweep, tmp_path, capsys, no_data_reads):
+        assert main(["plot", str(small_sweep), "--by", "bogus", "--out", str(tmp_path / "f")]) == 2
+        err = capsys.readouterr().err
+        assert "allowed: arm, scenario or a swept parameter (turnover, handover)" in err
+        assert not (tmp_path / "f").exists()
+
+    def test_bad_metric_lists_the_kept_metrics_without_reading_data(self, small_sweep, tmp_path, capsys, no_data_reads):
+        assert main(["plot", str(small_sweep), "--metric", "ideas_generated", "--out", str(tmp_path / "f")]) == 2
+        assert "allowed: agreement, trust, progress, cost" in capsys.readouterr().err
+
+    def test_bad_workers(self, small_sweep, tmp_path, capsys, no_data_reads):
+        assert main(["plot", str(small_sweep), "--workers", "0", "--out", str(tmp_path / "f")]) == 2
+        assert "--workers" in capsys.readouterr().err
+
+
+class TestReading:
+    def test_only_the_needed_columns_are_read(self, small_sweep):
+        res = Results.load(small_sweep, metrics=["trust"], by="turnover")
+        assert list(res.ts.columns) == ["run_id", "round", "trust"]
+        assert "handover" not in res.runs and "cost" not in res.runs and "turnover" in res.runs
+
+    def test_dense_view_matches_the_long_table(self, small_sweep):
+        res = Results.load(small_sweep)
+        ids = res.runs["run_id"].to_numpy()[[0, 5, 17]]
+        rounds, v = figures._wide(res.ts, "trust", ids)
+        for k, rid in enumerate(ids):
+            long = res.ts[res.ts["run_id"] == rid].set_index("round")["trust"]
+            assert list(long.index) == list(rounds)
+            assert (long.to_numpy() == v[k]).all()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+class TestWorkers:
+    def test_two_workers_draw_the_same_figures(self, small_sweep, tmp_path, capsys):
+        one, two = tmp_path / "one", tmp_path / "two"
+        assert main(["plot", str(small_sweep), "--metric", "agreement", "--workers", "1", "--no-svg", "--out", str(one)]) == 0
+        assert main(["plot", str(small_sweep), "--metric", "agreement", "--workers", "2", "--no-svg", "--out", str(two)]) == 0
+        names = sorted(p.name for p in one.iterdir())
+        assert (
+            names
+            == sorted(p.name for p in two.iterdir())
+            == [
+                "curves-agreement.png",
+                "diff-agreement-keep-open-vs-wind-down.png",
+                "survival.png",
+            ]
+        )
+        for n in names:
+            assert (one / n).read_bytes() == (two / n).read_bytes(), n
+        err = capsys.readouterr().err
+        assert "plot: 3/3 figures" in err and "ETA" in err
