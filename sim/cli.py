@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sim.core.metrics import METRICS
+from sim.core.outputs import atomic_dir, check_out_dir, check_replaceable, mark_folder
 from sim.core.params import PARAMS, markdown_table
-from sim.scenarios import InputError, find_scenario, load_scenario, scenario_names
+from sim.scenarios import InputError, find_scenario, load_scenario, resolve, scenario_names
 
 if TYPE_CHECKING:
     from sim.abm.model import DialogueModel
@@ -27,42 +25,24 @@ def parse_set(items: Sequence[str]) -> dict[str, str]:
     out = {}
     for item in items:
         name, eq, value = item.partition("=")
-        if not eq or not name or not value:
+        if not eq or not name.strip() or not value.strip():
             raise InputError("--set", "argument", item, "expected name=value or SIDE.name=value")
+        if name.strip() in out:
+            raise InputError("--set", name.strip(), value.strip(), "given twice; allowed: each name once")
         out[name.strip()] = value.strip()
     return out
 
 
-def check_out_dir(target: Path, flag: str = "--out") -> None:
-    """An output folder must be a folder (or not exist yet) whose parent can be made."""
-    if target.exists() and not target.is_dir():
-        raise InputError(flag, "out", str(target), "is an existing file; allowed: a folder path")
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(flag, "out", str(target), f"{parent} is a file; allowed: a folder path")
-            break
-
-
-@contextmanager
-def atomic_dir(target: Path):
-    """Yield a temporary folder beside ``target``; it replaces ``target`` only on success."""
-    check_out_dir(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def _brief(text: str, limit: int = 100) -> str:
+    """A description on one short line (long ones are cut, never echoed whole)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
     for name in scenario_names():
         sc = load_scenario(name)
-        print(f"{name:24s} {sc.description}")
+        print(f"{name:24s} {_brief(sc.description)}")
     return 0
 
 
@@ -86,15 +66,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = find_scenario(args.scenario)
     sc = load_scenario(path)
     out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-seed{args.seed}"
-    check_out_dir(out)
-    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").exists():
-        raise InputError(
-            "--out",
-            "out",
-            str(out),
-            "is a folder that holds something other than a run; allowed: a new folder or an earlier run's folder (which is replaced)",
-        )
-    model = DialogueModel(sc, rounds=args.rounds, overrides=parse_set(args.set), rng=args.seed)
+    check_replaceable(out, "run")
+    overrides = parse_set(args.set)
+    from sim.batch.limits import check_cost, setup_cost
+
+    check_cost(setup_cost(resolve(sc, overrides, args.rounds)), str(path), allow_large=args.allow_large)
+    model = DialogueModel(sc, rounds=args.rounds, overrides=overrides, rng=args.seed)
     model.run_for(model.setup.rounds)
     df = model.datacollector.get_model_vars_dataframe()
     df.index.name = "round"
@@ -110,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = summarize(model)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         (tmp / "events.log").write_text("\n".join(model.log) + "\n")
-    print(f"scenario {sc.name}: {sc.description}")
+    print(f"scenario {sc.name}: {_brief(sc.description)}")
     for k, v in summary.items():
         print(f"  {k:22s} {v}")
     print(f"wrote {out}/ (timeseries.{args.format}, members.{args.format}, curves.png, summary.json, events.log)")
@@ -138,13 +115,15 @@ def summarize(model: DialogueModel) -> dict[str, Any]:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from sim.batch.experiment import load_experiment
+    from sim.batch.limits import check_cost, experiment_cost
     from sim.batch.sweep import run_sweep
 
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise InputError("--workers", "workers", args.workers, "allowed: a whole number in [1, 1024]")
     exp = load_experiment(args.experiment, full=args.full)  # every check happens here, before any run or output
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
     out = Path(args.out) if args.out else Path("results") / exp.name
     check_out_dir(out)
+    check_cost(experiment_cost(exp), args.experiment, allow_large=args.allow_large)
     print(
         f"experiment {exp.name}: {exp.n_runs} runs ({len(exp.scenarios)} scenario(s) × {len(exp.points)} point(s) × "
         f"{len(exp.arms)} arm(s) × {exp.replications} replication(s)) → {out}",
@@ -173,29 +152,43 @@ def _results_dir(path: str) -> Path:
 def cmd_plot(args: argparse.Namespace) -> int:
     from sim.analysis.report import Results, make_figures
 
-    res = Results.load(_results_dir(args.results))
+    path = _results_dir(args.results)
+    out = Path(args.out) if args.out else path / "figures"
+    check_replaceable(out, "figures")
+    res = Results.load(path)
     metrics = args.metric or None
     for m in metrics or []:
         if m not in res.ts.columns:
             kept = [c for c in res.ts.columns if c in METRICS]
             raise InputError("--metric", "metric", m, f"not kept in these results; allowed: {', '.join(kept)}")
-    if args.by not in ("arm", "scenario") and args.by not in res.runs.columns:
-        raise InputError("--by", "by", args.by, "allowed: arm, scenario or a swept parameter")
-    out = Path(args.out) if args.out else res.path / "figures"
-    check_out_dir(out)
-    figs = make_figures(res, out, metrics, by=args.by)
+    swept = [n for n in res.manifest.get("design_names", []) if n in res.runs.columns]
+    if args.by not in ("arm", "scenario", *swept):
+        raise InputError("--by", "by", args.by, f"allowed: {', '.join(['arm', 'scenario', *swept])}")
+    with atomic_dir(out, "figures") as tmp:
+        figs = make_figures(res, tmp, metrics, by=args.by)
     n = sum(len(v) for v in figs.values())
     print(f"wrote {n} figures (PNG and SVG) to {out}")
     return 0
+
+
+REPORT_TITLE = "<title>Report: "
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.report import build_report
 
     res = _results_dir(args.results)
-    out = Path(args.out) if args.out else None
-    if out is not None and out.is_dir():
-        raise InputError("--out", "out", str(out), "is a folder; allowed: a .html file path")
+    target = Path(args.out) if args.out else res / "report.html"
+    if target.is_dir():
+        raise InputError("--out", "out", str(target), "is a folder; allowed: a .html file path")
+    if target.exists():
+        with open(target, "rb") as f:
+            head = f.read(4096).decode("utf-8", "replace")
+        if REPORT_TITLE not in head:
+            raise InputError("--out", "out", str(target), "is a file dialogue-sim did not write; allowed: a new .html file path")
+    check_out_dir(target.parent)
+    figdir = target.parent / "figures"
+    check_replaceable(figdir, "figures")
     case_results = []
     if not args.no_cases:
         from sim.analysis.cases import run_cases
@@ -204,7 +197,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.decompose import run_declared
 
     decomposition = run_declared(res)  # the transplant runs, also a separate step
-    path = build_report(res, out, cases=case_results, decomposition=decomposition)
+    try:
+        path = build_report(res, target, cases=case_results, decomposition=decomposition)
+    finally:
+        if figdir.is_dir():
+            mark_folder(figdir, "figures")
     print(f"wrote {path}")
     return 0
 
@@ -223,9 +220,17 @@ def cmd_app(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block): ``dialogue-sim: error: ...``, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        msg = " ".join(message.split())
+        self.exit(2, f"dialogue-sim: error: {self.prog}: {msg} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="dialogue-sim", description=__doc__)
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = _Parser(prog="dialogue-sim", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("scenarios", help="list the shipped scenarios")
     p.set_defaults(func=cmd_scenarios)
     p = sub.add_parser("params", help="list the parameters (name, scope, default, bounds, units, meaning)")
@@ -244,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO-seedN)")
     p.add_argument("--format", default="csv", help="csv or parquet")
+    p.add_argument("--allow-large", action="store_true", help="run even if the estimated work or memory is over the limits")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("sweep", help="run an experiment file, writing Parquet results as it goes")
     p.add_argument("experiment", help="an experiment TOML file (see experiments/)")
@@ -252,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="results folder (default results/EXPERIMENT)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
     p.add_argument("--full", action="store_true", help="apply the experiment's [full] table (e.g. more replications)")
+    p.add_argument("--allow-large", action="store_true", help="run even if the estimated work or memory is over the limits")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("plot", help="figures from a sweep's results folder")
     p.add_argument("results", help="a results folder written by 'sweep'")
@@ -278,6 +285,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as e:
         print(f"dialogue-sim: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, permissions, a vanished folder: one line, not a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        hint = "; completed chunks are kept, continue with --resume" if args.command == "sweep" else ""
+        print(f"dialogue-sim: error: {where}{e.strerror or e}{hint}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
