@@ -19,7 +19,7 @@ BYTES_PER_PAIR = 500
 #: Default limits: member-pair-rounds of a sweep (about 50× the shipped headline sweep with
 #: --full) or a run, and bytes of one process's batch.
 MAX_WORK = 10**11
-MAX_MEMORY = 2 * 1024**3
+MAX_MEMORY = 1024**3
 FLAG = "--allow-large"
 
 
