@@ -35,7 +35,7 @@ class TestScenarioDocuments:
             return
         setup = resolve(sc)
         out = simulate([setup], [1], rounds=min(setup.rounds, 5))
-        assert out["round"][-1] == min(setup.rounds, 5)
+        assert out.rounds[-1] == min(setup.rounds, 5)
 
     @settings(max_examples=80)
     @given(raw_files(scenario_docs))
@@ -61,7 +61,7 @@ class TestExperimentDocuments:
         for rid in {0, exp.n_runs - 1}:
             s, p, a, r = exp.run_index(rid)
             out = simulate([exp.setup(s, p, a)], [exp.seed_of(p, r)], metrics=exp.timeseries, every=exp.every)
-            assert set(exp.timeseries) <= set(out)
+            assert set(exp.timeseries) <= set(out.series)
 
     @settings(max_examples=60)
     @given(raw_files(experiment_docs))
