@@ -132,18 +132,18 @@ class Experiment:
             raise InputError(src, "output.timeseries", self.timeseries, "allowed: each metric once")
         if not isinstance(self.scenarios, list) or not self.scenarios:
             raise InputError(src, "scenarios", self.scenarios, "allowed: a list of one or more scenario names or paths")
-        for i, sc in enumerate(self.scenarios):
-            if not isinstance(sc, str) or not sc or len(sc) > 4096:
-                raise InputError(src, f"scenarios[{i}]", sc, "allowed: a scenario name or a .toml path")
+        for i, entry in enumerate(self.scenarios):
+            if not isinstance(entry, str) or not entry or len(entry) > 4096:
+                raise InputError(src, f"scenarios[{i}]", entry, "allowed: a scenario name or a .toml path")
         if not isinstance(self.arms, list) or not self.arms or not all(isinstance(a, Arm) for a in self.arms):
             raise InputError(src, "arms", self.arms, "allowed: one or more arms")
         for i, a in enumerate(self.arms):
             check_name(src, f"arms[{i}].name", a.name)
         if len({a.name for a in self.arms}) != len(self.arms):
             raise InputError(src, "arms", [a.name for a in self.arms], "allowed: one or more arms with unique names")
-        for k, v in (("params", self.params), ("design.params", self.design_params), ("analysis", self.analysis)):
-            if not isinstance(v, dict):
-                raise InputError(src, k, v, "allowed: a table")
+        for where, table in (("params", self.params), ("design.params", self.design_params), ("analysis", self.analysis)):
+            if not isinstance(table, dict):
+                raise InputError(src, where, table, "allowed: a table")
         if not isinstance(self.rows, list):
             raise InputError(src, "design.rows", self.rows, "allowed: a list of tables")
         self.loaded_scenarios = [self._load(i, s) for i, s in enumerate(self.scenarios)]
