@@ -114,6 +114,7 @@ def summarize(model: DialogueModel) -> dict[str, Any]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.batch.executors import SweepInterrupted
     from sim.batch.experiment import load_experiment
     from sim.batch.limits import check_cost, experiment_cost
     from sim.batch.sweep import run_sweep
@@ -134,6 +135,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
         return 130
+    except SweepInterrupted as e:
+        kept = f"completed chunks are kept in {out}; continue with --resume" if out.exists() else "nothing was written"
+        print(f"dialogue-sim: error: {e}; {kept}", file=sys.stderr)
+        return 1
     print(
         f"done: {summary['completed']}/{summary['n_runs']} runs, {summary['failed']} failed, "
         f"{summary['runs_this_session']} this session in {summary['elapsed_s']:.1f}s "
@@ -143,9 +148,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _results_dir(path: str) -> Path:
+    """A sweep's results folder; says on stderr (one line) if it is incomplete or damaged."""
+    from sim.batch.store import describe_status, status
+
     p = Path(path)
     if not (p / "manifest.json").is_file() or not (p / "runs").is_dir():
         raise InputError(str(p), "results", str(p), "not a sweep results folder (needs manifest.json and runs/)")
+    try:
+        line = describe_status(status(p))
+    except (ValueError, KeyError, OSError):
+        raise InputError(str(p), "manifest.json", str(p / "manifest.json"), "unreadable; allowed: a folder written by 'sweep'") from None
+    if line:
+        print(f"dialogue-sim: warning: {p}: {line}", file=sys.stderr, flush=True)
     return p
 
 

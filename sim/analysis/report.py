@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import answer, decompose, discovery, effect_figures, figures, stats
-from sim.batch.store import read_runs, read_timeseries
+from sim.batch.store import describe_status, read_runs, read_timeseries, status
 from sim.core.params import PARAMS
 
 if TYPE_CHECKING:
@@ -781,6 +781,7 @@ def build_report(
     as ``dialogue-sim report`` does), and so is ``decomposition`` ((result, note) of
     :func:`sim.analysis.decompose.run_declared`); the report itself runs no simulation."""
     res = Results.load(results)
+    incomplete = describe_status(status(res.path))  # None when every run is there
     target = Path(out) if out else res.path / "report.html"
     figdir = target.parent / "figures"
     outcomes = outcome_table(res)
@@ -865,6 +866,7 @@ def build_report(
         f"<title>Report: {html.escape(res.spec['name'])}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>{html.escape(res.spec['name'])}: {html.escape(res.spec.get('description', ''))}</h1>",
+        (f"<p class='meta'><b>Incomplete sweep</b>: {html.escape(incomplete)}</p>" if incomplete else ""),
         f"<p class='meta'>{len(res.runs)} runs ({n_fail} failed); window: {res.window} rounds from the shift at round "
         f"{res.shift}; arms compared pair by pair with <b>{html.escape(res.reference)}</b> (same seeds).</p>",
         answer_box,
