@@ -185,7 +185,7 @@ def parts(out: Path) -> list[Path]:
 
 def checked_parts(out: Path) -> list[Path]:
     """Runs parts whose checksum sidecar is written: their chunks are complete."""
-    return sorted((out / "runs").glob("part-*.parquet.check"))
+    return sorted((out / "runs").glob(".part-*.parquet.check"))
 
 
 def test_resume_after_kill_9_equals_uninterrupted_sweep(tmp_path):

@@ -6,7 +6,8 @@ Layout of a results folder::
     runs/part-000000.parquet         one row per run: ids, seed, parameters, outcomes, status, error
     timeseries/part-000000.parquet   run_id, round, the kept metrics
 
-    */part-000000.parquet.check      the part's row count, size and SHA-256 (a sidecar)
+    */.part-000000.parquet.check     the part's row count, size and SHA-256 (a hidden sidecar,
+                                     so Parquet readers of the folder skip it)
     .lock                            held (flock) by the one sweep writing into the folder
     .dialogue-sim                    marks the folder as a sweep's (see sim.core.outputs)
 
@@ -85,7 +86,7 @@ class ResultStore:
                 )
             for tmp in self.out.rglob("*.tmp"):
                 tmp.unlink()
-            good = self.verified()
+            good = self.verified(strict=True)
             present = {self.chunk_of(p) for d in (self.runs_dir, self.ts_dir) for p in d.glob("part-*")}
             self.repaired = sorted(present - good)
             for cid in self.repaired:
@@ -154,7 +155,7 @@ class ResultStore:
 
     @staticmethod
     def sidecar(part: Path) -> Path:
-        return part.with_name(part.name + ".check")
+        return part.with_name(f".{part.name}.check")
 
     @staticmethod
     def chunk_of(path: Path) -> int:
@@ -164,12 +165,13 @@ class ResultStore:
         """The ids of the complete chunks."""
         return self.verified()
 
-    def verified(self) -> set[int]:
-        """The chunks whose runs and time-series parts both match their sidecars."""
+    def verified(self, strict: bool = False) -> set[int]:
+        """The chunks whose runs and time-series parts both match their sidecars (``strict``:
+        a part without a sidecar counts as damaged; otherwise it only has to be readable)."""
         ok = set()
         for p in self.runs_dir.glob("part-*.parquet"):
             cid = self.chunk_of(p)
-            if check_part(p) is None and check_part(self.part(self.ts_dir, cid)) is None:
+            if check_part(p, strict) is None and check_part(self.part(self.ts_dir, cid), strict) is None:
                 ok.add(cid)
         return ok
 
@@ -221,15 +223,23 @@ def file_digest(path: Path) -> tuple[int, str]:
     return path.stat().st_size, h.hexdigest()
 
 
-def check_part(path: Path) -> str | None:
-    """None if the part matches its sidecar (rows, size, SHA-256); else what is wrong."""
+def check_part(path: Path, strict: bool = True) -> str | None:
+    """None if the part matches its sidecar (rows, size, SHA-256); else what is wrong. Without
+    ``strict`` a part with no sidecar (written by hand, or by an older version) only has to be
+    readable."""
     side = ResultStore.sidecar(path)
     if not path.is_file():
         return "missing"
     try:
         want = json.loads(side.read_text())
     except (OSError, ValueError):
-        return "no checksum"
+        if strict:
+            return "no checksum"
+        try:
+            pq.ParquetFile(path).close()
+        except (OSError, pa.ArrowException):
+            return "unreadable"
+        return None
     size, digest = file_digest(path)
     if size != want.get("bytes") or digest != want.get("sha256"):
         return "checksum differs"
