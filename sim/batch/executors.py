@@ -263,14 +263,13 @@ class LocalProcessExecutor(Executor):
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         running.pop(fut)
-                        try:
-                            result = fut.result()
-                        except BrokenProcessPool:
-                            raise SweepInterrupted("a local worker process died (killed, or out of memory)") from None
-                        yield result
+                        yield fut.result()
                         nxt = next(it, None)
                         if nxt is not None:
                             submit(*nxt)
+            except BrokenProcessPool:  # from a result or from the next submit
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise SweepInterrupted("a local worker process died (killed, or out of memory)") from None
             except BaseException:
                 for fut in running:
                     fut.cancel()
