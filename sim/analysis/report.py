@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import answer, decompose, discovery, effect_figures, figures, stats
+from sim.analysis.ranking import rank_arms, ranking_sentence
 from sim.batch.store import describe_status, read_runs, read_timeseries, status
 from sim.core.params import PARAMS
 
@@ -797,6 +798,16 @@ def build_report(
     adequacy = stats.replication_adequacy(res.with_window(), ["in_window", "agreement", "cost"])
     case_results = list(cases)
     lines = summary(res, effects, phases, adequacy, case_results)
+    ranking_html = ""
+    if len(res.arms) >= 3:  # policies side by side: rank them pair by pair (sim.analysis.ranking)
+        ranked = res.with_window()
+        ranking = rank_arms(ranked, res.reference, res.treatment)
+        lines.insert(1, ranking_sentence(ranking, ranked, res.reference))
+        ranking_html = (
+            "<h3>Ranking of the arms</h3><p>Each arm against the reference, pair by pair (in_window: agreement "
+            f"within the window; peak_progress), and the treatment ({html.escape(res.treatment)}) against each "
+            "arm: what it loses without that arm's part. 95% bootstrap CIs.</p>" + _table(ranking)
+        )
     found = sort_findings(lines)
     ans = compute_answer(res, phases, dec)
     answer.write_answer(ans, answer_path(target))
@@ -838,6 +849,7 @@ def build_report(
         + _table(pd.DataFrame([{"estimand": k, "rationale": v} for k, v in ans["estimands_declared"].items()]))
         + _table(_estimands_table(ans))
         + (_img(other_fig) if other_fig else "")
+        + ranking_html
     )
     conditions = (
         "<h3>Scenario discovery</h3>"
