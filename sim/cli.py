@@ -147,6 +147,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.analysis.calibration import run_calibration, summary_lines
+    from sim.batch.calibrate import load_calibration
+
+    cal = load_calibration(args.experiment)  # every check happens here, before any run or output
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
+    out = Path(args.out) if args.out else Path("results") / cal.experiment.name
+    check_out_dir(out)
+    print(f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, then posterior runs → {out}", file=sys.stderr)
+    try:
+        s = run_calibration(cal, out, workers=args.workers, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
+        return 130
+    print("\n".join(summary_lines(s)))
+    print(f"wrote {out}/ (calibration.json, posterior.csv, report.html, figures/)")
+    return 0
+
+
 def _results_dir(path: str) -> Path:
     """A sweep's results folder; says on stderr (one line) if it is incomplete or damaged."""
     from sim.batch.store import describe_status, status
@@ -274,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="apply the experiment's [full] table (e.g. more replications)")
     p.add_argument("--allow-large", action="store_true", help="run even if the estimated work or memory is over the limits")
     p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("calibrate", help="pattern-oriented calibration by rejection ABC (resumable)")
+    p.add_argument("experiment", help="a calibration TOML file (see experiments/calibration.toml)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores; 1 = serial)")
+    p.add_argument("--out", default=None, help="results folder (default results/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted calibration in --out")
+    p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("plot", help="figures from a sweep's results folder")
     p.add_argument("results", help="a results folder written by 'sweep'")
     p.add_argument("--metric", action="append", default=[], help="a kept time-series metric (repeatable)")

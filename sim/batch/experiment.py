@@ -485,6 +485,7 @@ _TOP = {
     "full",
     "output",
     "chunk_size",
+    "calibration",  # read by sim.batch.calibrate; a sweep of a calibration file runs its prior sample
 }
 
 
