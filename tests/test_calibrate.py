@@ -3,8 +3,6 @@ with the same result, recovers a planted parameter from synthetic patterns, and 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
