@@ -10,7 +10,8 @@ import pytest
 from sim.analysis.calibration import point_statistics, run_calibration
 from sim.batch.calibrate import calibration_from_dict, table_experiment
 from sim.batch.experiment import Arm
-from sim.batch.sweep import read_runs, read_timeseries, run_sweep
+from sim.batch.store import read_runs, read_timeseries
+from sim.batch.sweep import run_sweep
 from sim.cli import main
 from sim.scenarios import InputError
 

@@ -29,7 +29,8 @@ import pandas as pd
 from sim.analysis import stats
 from sim.batch.calibrate import Calibration, Pattern
 from sim.batch.experiment import Arm, experiment_from_dict
-from sim.batch.sweep import read_runs, read_timeseries, run_sweep
+from sim.batch.store import read_runs, read_timeseries
+from sim.batch.sweep import run_sweep
 from sim.core.params import PARAMS
 from sim.scenarios import EventKind, InputError, load_scenario
 
