@@ -426,6 +426,14 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
     kind = res.spec.get("design")
     if kind not in ("sobol", "morris"):
         return None, [], f"The design is '{kind}', not Sobol or Morris, so no sensitivity indices are computed."
+    if kind == "sobol" and not res.spec.get("second_order", False):  # noise-corrected, with convergence and a verdict
+        from sim.analysis.sensitivity import analyse
+
+        idx, paths, note = analyse(res, out)
+        main = res.analysis.get("main", res.scenarios[0])
+        first = idx[idx["output"] == idx["output"].iloc[0]]
+        bars = figures.sensitivity_bars(first, out, f"Sobol indices of the {first['output'].iloc[0]} ({main}, noise-corrected)")
+        return idx, [bars, *paths], note
     names = res.manifest.get("design_names", [])
     problem = {"num_vars": len(names), "names": names, "bounds": [res.spec["design_params"][n] for n in names]}
     main = res.analysis.get("main", res.scenarios[0])
@@ -745,7 +753,7 @@ def adequacy_display(adequacy: pd.DataFrame) -> pd.DataFrame:
 def sensitivity_display(idx: pd.DataFrame | None) -> pd.DataFrame | None:
     if idx is None or idx.empty:
         return idx
-    return idx.assign(**{c: idx[c].map(lambda v: _num(v, 3)) for c in idx.columns if c != "parameter"})
+    return idx.assign(**{c: idx[c].map(lambda v: _num(v, 3)) for c in idx.columns if c not in ("parameter", "output")})
 
 
 def sort_findings(lines: list[str]) -> dict[str, list[str]]:
@@ -759,7 +767,7 @@ def sort_findings(lines: list[str]) -> dict[str, list[str]]:
             out["conditions"].append(s)
         elif s.startswith("Case study"):
             out["cases"].append(s)
-        elif s.startswith(("Replication warning", "Every reported estimate")):
+        elif s.startswith(("Replication warning", "Every reported estimate", "Sobol indices")):
             out["adequacy"].append(s)
         else:
             out["answer"].append(s)
@@ -798,6 +806,8 @@ def build_report(
     adequacy = stats.replication_adequacy(res.with_window(), ["in_window", "agreement", "cost"])
     case_results = list(cases)
     lines = summary(res, effects, phases, adequacy, case_results)
+    if sens is not None and "output" in sens.columns:  # the Sobol verdict, computed from the indices' numbers
+        lines.append(sens_note)
     ranking_html = ""
     if len(res.arms) >= 3:  # policies side by side: rank them pair by pair (sim.analysis.ranking)
         ranked = res.with_window()
