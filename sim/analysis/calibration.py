@@ -226,7 +226,7 @@ def _answers(cal: Calibration, rows: list[dict[str, float]], sweep) -> dict[str,
     head = cal.answer_experiment()
     assert head is not None
     a = head.analysis
-    main, treat, ref = a.get("main", head.scenarios[0]), a.get("treatment"), a.get("reference")
+    main, treat, ref = a.get("main", head.scenarios[0]), str(a.get("treatment")), str(a.get("reference"))
     arms = [x for x in head.arms if x.name in (treat, ref)]
     shift, windows = a.get("shift_round", 0), sorted(set(a.get("windows", [])) | {a.get("window", 10)})
     ana = {k: v for k, v in a.items() if k in ("shift_round", "window", "windows", "reference", "treatment")} | {"main": main}

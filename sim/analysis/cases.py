@@ -147,7 +147,7 @@ def _shift_round(sc: Scenario) -> int:
     return min(e.round for e in sc.events if e.kind is EventKind.LEADERSHIP_CHANGE)
 
 
-def iran_arms(mutate: str | None = None) -> tuple[Scenario, dict[str, dict[str, float]], dict[str, Scenario]]:
+def iran_arms(mutate: str | None = None) -> tuple[Scenario, dict[str, float], dict[str, Scenario]]:
     """iran-us-track-two kept open, and wound down in the lean years (closed at the end of 2007,
     reopened at the shift with set-up rounds and fresh personnel). ``mutate="no-shift"`` removes
     the 2013 shift; ``mutate="no-reporting"`` cuts the link from the channel to the leaderships."""

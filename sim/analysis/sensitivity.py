@@ -97,13 +97,9 @@ def sobol(
     parts = (Y[:, 0], Y[:, 1 : d + 1], Y[:, d + 1], Nz[:, 0], Nz[:, 1 : d + 1], Nz[:, d + 1])
     s1, st = _estimates(*parts)
     rng = np.random.default_rng(seed)
-    b1, bt = [], []
-    for _ in range(0, n_boot, 50):
-        idx = rng.integers(0, n, size=(50, n))
-        r1, rt = _estimates(*(p[idx] for p in parts))
-        b1.append(r1)
-        bt.append(rt)
-    b1, bt = np.concatenate(b1), np.concatenate(bt)
+    draws = [rng.integers(0, n, size=(50, n)) for _ in range(0, n_boot, 50)]  # one resample of base rows for all parts
+    boot = [_estimates(*(p[idx] for p in parts)) for idx in draws]
+    b1, bt = np.concatenate([b[0] for b in boot]), np.concatenate([b[1] for b in boot])
 
     def half(b: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():  # all-NaN columns when the noise leaves no variance

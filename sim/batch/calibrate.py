@@ -108,7 +108,9 @@ def calibration_from_dict(d: dict[str, Any], src: str = "<python>", default_name
             raise InputError(src, f"calibration.{k}", cal[k], f"unknown field; allowed: {', '.join(sorted(_CAL))}")
     exp = experiment_from_dict({k: v for k, v in d.items() if k not in ("calibration", "full")}, src, default_name)
     if exp.design is not Design.LHS:
-        raise InputError(src, "design.kind", exp.design.value, "allowed: lhs (independent uniform priors over [design.params])")
+        raise InputError(
+            src, "design.kind", str(d.get("design", {}).get("kind")), "allowed: lhs (independent uniform priors over [design.params])"
+        )
     if len(exp.arms) != 1 or exp.arms[0].events:
         raise InputError(src, "arms", [a.name for a in exp.arms], "a calibration runs the scenarios as documented: no arms")
     ints = {"window": (1, 1000), "posterior_replications": (1, 100_000), "max_posterior": (1, 1_000_000), "case_runs": (0, 1_000_000)}
