@@ -158,7 +158,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     check_out_dir(out)
     print(f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, then posterior runs → {out}", file=sys.stderr)
     try:
-        s = run_calibration(cal, out, workers=args.workers, resume=args.resume)
+        s = run_calibration(cal, out, workers=args.workers, resume=args.resume, scheduler=args.scheduler)
     except KeyboardInterrupt:
         print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
         return 130
@@ -298,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", help="a calibration TOML file (see experiments/calibration.toml)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores; 1 = serial)")
     p.add_argument("--out", default=None, help="results folder (default results/NAME)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR", help="a Dask scheduler for the sweeps, e.g. tcp://HOST:8786")
     p.add_argument("--resume", action="store_true", help="continue an interrupted calibration in --out")
     p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("plot", help="figures from a sweep's results folder")

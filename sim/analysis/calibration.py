@@ -101,6 +101,7 @@ def run_calibration(
     workers: int | None = None,
     resume: bool = False,
     progress: bool = True,
+    scheduler: str | None = None,
     case_runs: int | None = None,
     answer: bool = True,
     on_chunk=None,
@@ -121,7 +122,7 @@ def run_calibration(
         t = time.monotonic()
         d = out / name
         again = d.exists() and any(d.iterdir())
-        run_sweep(e, d, workers=workers, resume=again, progress=progress, on_chunk=on_chunk)
+        run_sweep(e, d, workers=workers, scheduler=scheduler, resume=again, progress=progress, on_chunk=on_chunk)
         timing[name] = round(time.monotonic() - t, 2)
         return d
 
@@ -291,6 +292,12 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
     ]
     if not s["accepted"]:
         return out + [s.get("note", "")]
+    idle = [k for k, v in s["pattern_met_in_prior"].items() if v >= 0.999]
+    if idle:
+        out.append(
+            f"Met by every prior point, so carrying no information about the parameters: {', '.join(idle)} "
+            "(they follow from the scenario or a rule whatever the calibrated values)."
+        )
     upd = []
     for n, pr in s["priors"].items():
         po = s["posterior"][n]

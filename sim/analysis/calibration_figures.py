@@ -81,7 +81,9 @@ def ppc(table: pd.DataFrame, st_ppc: pd.DataFrame, cal: Calibration, out: Path) 
     fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 2.8), squeeze=False)
     for ax, p in zip(axes.flat, cal.patterns, strict=True):
         x = table[p.name].to_numpy(float)
-        bins = np.linspace(np.nanmin(x), np.nanmax(x) + 1e-9, 25)
+        lo_x, hi_x = np.nanmin(x), np.nanmax(x)
+        pad = 0.05 if hi_x - lo_x < 1e-6 else 0.0  # a pattern every prior point meets: one value
+        bins = np.linspace(lo_x - pad, hi_x + pad + 1e-12, 25)
         ax.hist(x, bins=bins, density=True, color="0.85", label="prior predictive")
         ax.hist(st_ppc[p.name], bins=bins, density=True, histtype="step", lw=2, color="C1", label="posterior predictive")
         lo, hi = max(p.low, bins[0]), min(p.high, bins[-1])
