@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from sim.core.outputs import atomic_dir, check_out_dir, check_replaceable, mark_folder
 from sim.core.params import PARAMS, markdown_table
-from sim.scenarios import InputError, find_scenario, load_scenario, scenario_names
+from sim.scenarios import InputError, find_scenario, load_scenario, resolve, scenario_names
 
 if TYPE_CHECKING:
     from sim.abm.model import DialogueModel
@@ -26,42 +24,24 @@ def parse_set(items: Sequence[str]) -> dict[str, str]:
     out = {}
     for item in items:
         name, eq, value = item.partition("=")
-        if not eq or not name or not value:
+        if not eq or not name.strip() or not value.strip():
             raise InputError("--set", "argument", item, "expected name=value or SIDE.name=value")
+        if name.strip() in out:
+            raise InputError("--set", name.strip(), value.strip(), "given twice; allowed: each name once")
         out[name.strip()] = value.strip()
     return out
 
 
-def check_out_dir(target: Path, flag: str = "--out") -> None:
-    """An output folder must be a folder (or not exist yet) whose parent can be made."""
-    if target.exists() and not target.is_dir():
-        raise InputError(flag, "out", str(target), "is an existing file; allowed: a folder path")
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(flag, "out", str(target), f"{parent} is a file; allowed: a folder path")
-            break
-
-
-@contextmanager
-def atomic_dir(target: Path):
-    """Yield a temporary folder beside ``target``; it replaces ``target`` only on success."""
-    check_out_dir(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def _brief(text: str, limit: int = 100) -> str:
+    """A description on one short line (long ones are cut, never echoed whole)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
     for name in scenario_names():
         sc = load_scenario(name)
-        print(f"{name:24s} {sc.description}")
+        print(f"{name:24s} {_brief(sc.description)}")
     return 0
 
 
@@ -85,15 +65,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = find_scenario(args.scenario)
     sc = load_scenario(path)
     out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-seed{args.seed}"
-    check_out_dir(out)
-    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").exists():
-        raise InputError(
-            "--out",
-            "out",
-            str(out),
-            "is a folder that holds something other than a run; allowed: a new folder or an earlier run's folder (which is replaced)",
-        )
-    model = DialogueModel(sc, rounds=args.rounds, overrides=parse_set(args.set), rng=args.seed)
+    check_replaceable(out, "run")
+    overrides = parse_set(args.set)
+    from sim.batch.limits import check_cost, setup_cost
+
+    check_cost(setup_cost(resolve(sc, overrides, args.rounds)), str(path), allow_large=args.allow_large)
+    model = DialogueModel(sc, rounds=args.rounds, overrides=overrides, rng=args.seed)
     model.run_for(model.setup.rounds)
     df = model.datacollector.get_model_vars_dataframe()
     df.index.name = "round"
@@ -109,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = summarize(model)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         (tmp / "events.log").write_text("\n".join(model.log) + "\n")
-    print(f"scenario {sc.name}: {sc.description}")
+    print(f"scenario {sc.name}: {_brief(sc.description)}")
     for k, v in summary.items():
         print(f"  {k:22s} {v}")
     print(f"wrote {out}/ (timeseries.{args.format}, members.{args.format}, curves.png, summary.json, events.log)")
@@ -136,14 +113,17 @@ def summarize(model: DialogueModel) -> dict[str, Any]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.batch.executors import SweepInterrupted
     from sim.batch.experiment import load_experiment
+    from sim.batch.limits import check_cost, experiment_cost
     from sim.batch.sweep import run_sweep
 
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise InputError("--workers", "workers", args.workers, "allowed: a whole number in [1, 1024]")
     exp = load_experiment(args.experiment, full=args.full)  # every check happens here, before any run or output
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
     out = Path(args.out) if args.out else Path("results") / exp.name
     check_out_dir(out)
+    check_cost(experiment_cost(exp), args.experiment, allow_large=args.allow_large)
     print(
         f"experiment {exp.name}: {exp.n_runs} runs ({len(exp.scenarios)} scenario(s) × {len(exp.points)} point(s) × "
         f"{len(exp.arms)} arm(s) × {exp.replications} replication(s)) → {out}",
@@ -154,6 +134,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
         return 130
+    except SweepInterrupted as e:
+        kept = f"completed chunks are kept in {out}; continue with --resume" if out.exists() else "nothing was written"
+        print(f"dialogue-sim: error: {e}; {kept}", file=sys.stderr)
+        return 1
     print(
         f"done: {summary['completed']}/{summary['n_runs']} runs, {summary['failed']} failed, "
         f"{summary['runs_this_session']} this session in {summary['elapsed_s']:.1f}s "
@@ -162,10 +146,39 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.analysis.calibration import run_calibration, summary_lines
+    from sim.batch.calibrate import load_calibration
+
+    cal = load_calibration(args.experiment)  # every check happens here, before any run or output
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
+    out = Path(args.out) if args.out else Path("results") / cal.experiment.name
+    check_out_dir(out)
+    print(f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, then posterior runs → {out}", file=sys.stderr)
+    try:
+        s = run_calibration(cal, out, workers=args.workers, resume=args.resume, scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
+        return 130
+    print("\n".join(summary_lines(s)))
+    print(f"wrote {out}/ (calibration.json, posterior.csv, report.html, figures/)")
+    return 0
+
+
 def _results_dir(path: str) -> Path:
+    """A sweep's results folder; says on stderr (one line) if it is incomplete or damaged."""
+    from sim.batch.store import describe_status, status
+
     p = Path(path)
     if not (p / "manifest.json").is_file() or not (p / "runs").is_dir():
         raise InputError(str(p), "results", str(p), "not a sweep results folder (needs manifest.json and runs/)")
+    try:
+        line = describe_status(status(p))
+    except (ValueError, KeyError, OSError):
+        raise InputError(str(p), "manifest.json", str(p / "manifest.json"), "unreadable; allowed: a folder written by 'sweep'") from None
+    if line:
+        print(f"dialogue-sim: warning: {p}: {line}", file=sys.stderr, flush=True)
     return p
 
 
@@ -194,7 +207,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
     out = Path(args.out) if args.out else folder / "figures"
-    check_out_dir(out)
+    check_replaceable(out, "figures")
 
     from sim.analysis.report import DEFAULT_METRICS, Results, make_figures
 
@@ -213,7 +226,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     print(f"plot: read {len(res.runs)} runs ({', '.join(metrics)}) in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
     workers = args.workers or 1
     fmts = ("png",) if args.no_svg else ("png", "svg")
-    figs = make_figures(res, out, metrics, by=args.by, progress=progress, workers=workers, formats=fmts)
+    with atomic_dir(out, "figures") as tmp:
+        figs = make_figures(res, tmp, metrics, by=args.by, progress=progress, workers=workers, formats=fmts)
     n = sum(len(v) for v in figs.values())
     print(f"wrote {n} figures ({' and '.join(f.upper() for f in fmts)}) to {out}")
     return 0
@@ -263,13 +277,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+REPORT_TITLE = "<title>Report: "
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.report import build_report
 
     res = _results_dir(args.results)
-    out = Path(args.out) if args.out else None
-    if out is not None and out.is_dir():
-        raise InputError("--out", "out", str(out), "is a folder; allowed: a .html file path")
+    target = Path(args.out) if args.out else res / "report.html"
+    if target.is_dir():
+        raise InputError("--out", "out", str(target), "is a folder; allowed: a .html file path")
+    if target.exists():
+        with open(target, "rb") as f:
+            head = f.read(4096).decode("utf-8", "replace")
+        if REPORT_TITLE not in head:
+            raise InputError("--out", "out", str(target), "is a file dialogue-sim did not write; allowed: a new .html file path")
+    check_out_dir(target.parent)
+    figdir = target.parent / "figures"
+    check_replaceable(figdir, "figures")
     case_results = []
     if not args.no_cases:
         from sim.analysis.cases import run_cases
@@ -278,7 +303,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.decompose import run_declared
 
     decomposition = run_declared(res)  # the transplant runs, also a separate step
-    path = build_report(res, out, cases=case_results, decomposition=decomposition)
+    try:
+        path = build_report(res, target, cases=case_results, decomposition=decomposition)
+    finally:
+        if figdir.is_dir():
+            mark_folder(figdir, "figures")
     print(f"wrote {path}")
     return 0
 
@@ -297,9 +326,17 @@ def cmd_app(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block): ``dialogue-sim: error: ...``, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        msg = " ".join(message.split())
+        self.exit(2, f"dialogue-sim: error: {self.prog}: {msg} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="dialogue-sim", description=__doc__)
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = _Parser(prog="dialogue-sim", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("scenarios", help="list the shipped scenarios")
     p.set_defaults(func=cmd_scenarios)
     p = sub.add_parser("params", help="list the parameters (name, scope, default, bounds, units, meaning)")
@@ -318,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO-seedN)")
     p.add_argument("--format", default="csv", help="csv or parquet")
+    p.add_argument("--allow-large", action="store_true", help="run even if the estimated work or memory is over the limits")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("sweep", help="run an experiment file, writing Parquet results as it goes")
     p.add_argument("experiment", help="an experiment TOML file (see experiments/)")
@@ -326,7 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="results folder (default results/EXPERIMENT)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
     p.add_argument("--full", action="store_true", help="apply the experiment's [full] table (e.g. more replications)")
+    p.add_argument("--allow-large", action="store_true", help="run even if the estimated work or memory is over the limits")
     p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("calibrate", help="pattern-oriented calibration by rejection ABC (resumable)")
+    p.add_argument("experiment", help="a calibration TOML file (see experiments/calibration.toml)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores; 1 = serial)")
+    p.add_argument("--out", default=None, help="results folder (default results/NAME)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR", help="a Dask scheduler for the sweeps, e.g. tcp://HOST:8786")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted calibration in --out")
+    p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("plot", help="figures from a sweep's results folder")
     p.add_argument("results", help="a results folder written by 'sweep'")
     p.add_argument("--metric", action="append", default=[], help="a kept time-series metric (repeatable)")
@@ -364,6 +410,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as e:
         print(f"dialogue-sim: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, permissions, a vanished folder: one line, not a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        hint = "; completed chunks are kept, continue with --resume" if args.command == "sweep" else ""
+        print(f"dialogue-sim: error: {where}{e.strerror or e}{hint}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

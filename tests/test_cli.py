@@ -241,12 +241,14 @@ def test_cli_run_csv(tmp_path, capsys):
 def test_cli_run_replaces_an_earlier_run(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", "canada-china-hrd", "--seed", "1", "--out", str(out)]) == 0
-    (out / "stale.txt").write_text("old")  # left over in an earlier run's folder
     assert main(["run", "canada-china-hrd", "--seed", "2", "--out", str(out)]) == 0
-    capsys.readouterr()
-    assert not (out / "stale.txt").exists()
     assert json.loads((out / "summary.json").read_text())["seed"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    (out / "notes.txt").write_text("mine")  # a file the user put in the run's folder is never deleted
+    assert main(["run", "canada-china-hrd", "--seed", "3", "--out", str(out)]) == 2
+    capsys.readouterr()
+    assert (out / "notes.txt").read_text() == "mine"
+    assert json.loads((out / "summary.json").read_text())["seed"] == 2
 
 
 def test_cli_run_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):

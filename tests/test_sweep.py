@@ -183,6 +183,11 @@ def parts(out: Path) -> list[Path]:
     return sorted((out / "runs").glob("part-*.parquet"))
 
 
+def checked_parts(out: Path) -> list[Path]:
+    """Runs parts whose checksum sidecar is written: their chunks are complete."""
+    return sorted((out / "runs").glob(".part-*.parquet.check"))
+
+
 def test_resume_after_kill_9_equals_uninterrupted_sweep(tmp_path):
     path = tmp_path / "big.toml"
     path.write_text(BIG_EXPERIMENT)
@@ -196,7 +201,7 @@ def test_resume_after_kill_9_equals_uninterrupted_sweep(tmp_path):
         try:
             deadline = time.monotonic() + 60
             while proc.poll() is None and time.monotonic() < deadline:
-                if (out / "runs").is_dir() and parts(out):
+                if (out / "runs").is_dir() and checked_parts(out):
                     os.kill(proc.pid, signal.SIGKILL)
                     break
                 time.sleep(0.002)
@@ -205,7 +210,7 @@ def test_resume_after_kill_9_equals_uninterrupted_sweep(tmp_path):
                 proc.kill()
             proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, (tmp_path / "first.log").read_text()
-    n_done = len(parts(out))
+    n_done = len(checked_parts(out))
     assert 0 < n_done < n_chunks, "the sweep was not interrupted part-way: make BIG_EXPERIMENT bigger"
 
     res = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, cwd=tmp_path, timeout=120)

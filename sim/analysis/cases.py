@@ -1,14 +1,24 @@
-"""Case studies: run documented scenarios and check the patterns the sources describe.
+"""Case studies: checks of the model against the documented cases, each able to fail.
 
-Each case states a pattern, its source, a check computed from many seeded runs and whether the
-model reproduces it. Nothing here tunes the model to pass; a pattern that the runs do not show
-is reported as not reproduced.
+Three kinds of check, labelled in every result:
+
+- **validation** — a documented fact is compared with a counterfactual in which it is absent,
+  under conditions where it can matter, and the check fails if the fact makes no difference
+  (Canada–China: Burton's facts against his recommendations, with both leaderships serious);
+  or an observation kept out of the calibration must fall inside the model's predictive
+  interval (Iran–US: the agreement timings in calendar time);
+- **calibration pattern** — a pattern the calibration is fitted to (reproducing it is not
+  validation, only a posterior predictive check);
+- **consistency** — a pattern that follows from a rule by construction (stated as such).
+
+Each validation check has a mutation (``mutate=``): the key fact or mechanism removed, under
+which the check must fail (``tests/test_cases.py``). Nothing here tunes the model to pass.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +26,239 @@ import numpy as np
 from sim.batch.ensemble import EnsembleResult, simulate
 from sim.scenarios import EventKind, Scenario, load_scenario, resolve
 
-Check = Callable[[EnsembleResult], tuple[bool, str]]
+Draws = Sequence[Mapping[str, float]]
+Check = Callable[[int, int, Draws, str | None], tuple[bool, str]]
+
+# ---------------------------------------------------------------- the documented facts
+
+#: Both leaderships serious about change from 1997 (a lean regime whose target motivation is
+#: above the threshold): the counterfactual conditions under which Burton's facts can matter.
+SERIOUS = {"motivation_lean": 0.9}
+
+#: Burton's recommendations (002, "Findings" and "Chinese perspectives"), each as parameters
+#: of canada-china-hrd. MFA as coordinator only: it stops gatekeeping and stops dominating the
+#: time with scripts (script pressure at the track-1.5 preset, 0.5); follow-up technical
+#: assistance between meetings; continuity of Canadian participants (turnover, briefing and
+#: de-briefing at the Chinese side's level); Canadian materials translated into Chinese.
+BURTON_REFORMS: dict[str, dict[str, float]] = {
+    "mfa-coordinator": {"China.gatekeeping": 0.0, "China.script_pressure": 0.5},
+    "follow-up": {"follow_up": 0.5},
+    "continuity": {"Canada.turnover": 0.1, "Canada.handover": 0.5, "Canada.institutional_memory": 0.5},
+    "translation": {"China.translation_loss": 0.0},
+}
+
+#: Burton's facts replaced by neutral values (the parameter defaults, track-1.5 scripts, no
+#: gatekeeping or translation loss, stable Canadian participants): the mutation of the
+#: Canada–China check. The 2001 gap and the downgrade are removed with :func:`_without_events`.
+FACTS_REMOVED: dict[str, float] = {
+    "Canada.turnover": 0.1,
+    "Canada.handover": 0.3,
+    "Canada.institutional_memory": 0.2,
+    "China.script_pressure": 0.5,
+    "China.gatekeeping": 0.0,
+    "China.translation_loss": 0.0,
+}
+
+#: Iran–US timeline in calendar time. iran-us-track-two has one round per half-year; round r
+#: covers [2003 + (r − 1)/2, 2003 + r/2). The June 2013 election falls in round 21 (H1 2013),
+#: the interim deal (24 Nov 2013) in round 22 and the comprehensive agreement (14 Jul 2015)
+#: in round 26 (H2 2015), the horizon.
+ROUNDS_PER_YEAR = 2
+START_YEAR = 2003
+IRAN_OBSERVED = {"interim deal (24 Nov 2013)": 2013 + 10.8 / 12, "comprehensive agreement (14 Jul 2015)": 2015 + 6.45 / 12}
+
+
+def round_of(year: float) -> int:
+    """The round holding a calendar date (decimal year) in iran-us-track-two."""
+    return int(np.floor((year - START_YEAR) * ROUNDS_PER_YEAR)) + 1
+
+
+def year_of(rnd: float) -> float:
+    """The calendar start of a round (decimal year)."""
+    return START_YEAR + (rnd - 1) / ROUNDS_PER_YEAR
+
+
+# ---------------------------------------------------------------- running arms with common seeds
+
+
+def _without_events(sc: Scenario, kinds: Sequence[EventKind]) -> Scenario:
+    return dataclasses.replace(sc, events=[e for e in sc.events if e.kind not in kinds])
+
+
+def _seeds(runs: int, seed: int) -> list[int]:
+    return np.random.SeedSequence(seed).generate_state(runs, np.uint32).astype(int).tolist()
+
+
+def run_arm(sc: Scenario, overrides: Mapping[str, float], runs: int, seed: int, draws: Draws = ()) -> EnsembleResult:
+    """``runs`` seeded runs of ``sc``; run ``i`` uses posterior draw ``i mod len(draws)`` (if any)
+    under ``overrides``. Arms run with the same ``seed`` share seeds and draws (paired)."""
+    draws = list(draws) or [{}]
+    setups = [resolve(sc, {**draws[i % len(draws)], **overrides}) for i in range(len(draws))]
+    return simulate([setups[i % len(setups)] for i in range(runs)], _seeds(runs, seed))
+
+
+def _paired_ci(d: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+    from sim.analysis.stats import bootstrap_ci
+
+    e = bootstrap_ci(d, seed=seed)
+    return e.value, e.low, e.high
+
+
+# ---------------------------------------------------------------- Canada–China (validation)
+
+
+def burton_arms(mutate: str | None = None) -> tuple[Scenario, dict[str, dict[str, float]]]:
+    """canada-china-hrd with both leaderships serious: the dialogue as documented and with all of
+    Burton's recommendations. ``mutate="facts"`` removes Burton's facts from both."""
+    sc = load_scenario("canada-china-hrd")
+    base = dict(SERIOUS)
+    if mutate == "facts":
+        sc = _without_events(sc, [EventKind.CHANNEL_CLOSE, EventKind.CHANNEL_REOPEN, EventKind.DELEGATION_DOWNGRADE])
+        base |= FACTS_REMOVED
+    reformed = dict(base)
+    for r in BURTON_REFORMS.values():
+        reformed |= r if mutate != "facts" else {k: v for k, v in r.items() if k not in FACTS_REMOVED}
+    return sc, {"as documented": base, "recommendations applied": reformed}
+
+
+def check_burton(runs: int, seed: int, draws: Draws = (), mutate: str | None = None) -> tuple[bool, str]:
+    """Burton's facts block, with serious leaderships, what his recommendations make possible:
+    agreement in at most 5% of runs as documented, and a paired gain in agreement whose 95% CI
+    excludes zero once the recommendations are applied."""
+    sc, arms = burton_arms(mutate)
+    out = {k: run_arm(sc, v, runs, seed, draws).outcomes for k, v in arms.items()}
+    a0, a1 = out["as documented"]["agreement"].astype(float), out["recommendations applied"]["agreement"].astype(float)
+    m, lo, hi = _paired_ci(a1 - a0)
+    pg, plo, phi = _paired_ci(out["recommendations applied"]["peak_progress"] - out["as documented"]["peak_progress"])
+    ok = a0.mean() <= 0.05 and lo > 0
+    return bool(ok), (
+        f"with both leaderships serious, agreement in {a0.mean():.0%} of runs as documented and {a1.mean():.0%} with "
+        f"Burton's recommendations applied (paired gain {m:+.2f}, 95% CI [{lo:+.2f}, {hi:+.2f}]; peak progress "
+        f"{out['as documented']['peak_progress'].mean():.2f} → {out['recommendations applied']['peak_progress'].mean():.2f}, "
+        f"paired gain {pg:+.2f} [{plo:+.2f}, {phi:+.2f}]); ideas reported to the leadership per run "
+        f"{out['as documented']['ideas_reported'].mean():.2f} → {out['recommendations applied']['ideas_reported'].mean():.2f}"
+    )
+
+
+# ---------------------------------------------------------------- Iran–US timeline (validation, hold-out)
+
+
+def _shift_round(sc: Scenario) -> int:
+    return min(e.round for e in sc.events if e.kind is EventKind.LEADERSHIP_CHANGE)
+
+
+def iran_arms(mutate: str | None = None) -> tuple[Scenario, dict[str, float], dict[str, Scenario]]:
+    """iran-us-track-two kept open, and wound down in the lean years (closed at the end of 2007,
+    reopened at the shift with set-up rounds and fresh personnel). ``mutate="no-shift"`` removes
+    the 2013 shift; ``mutate="no-reporting"`` cuts the link from the channel to the leaderships."""
+    from sim.scenarios import parse_event
+
+    sc = load_scenario("iran-us-track-two")
+    shift = _shift_round(sc)
+    over: dict[str, float] = {}
+    if mutate == "no-shift":
+        sc = _without_events(sc, [EventKind.LEADERSHIP_CHANGE])
+    elif mutate == "no-reporting":
+        over = {"reporting": 0.0}
+    names = [s.name for s in sc.sides]
+    extra = [
+        parse_event(sc.path, "wind-down", {"round": 10, "kind": "channel_close"}, names, sc.rounds),
+        parse_event(sc.path, "wind-down", {"round": shift, "kind": "channel_reopen"}, names, sc.rounds),
+    ]
+    wind = dataclasses.replace(sc, events=sorted(sc.events + extra, key=lambda e: e.round))
+    return sc, over, {"keep-open": sc, "wind-down": wind}
+
+
+def predictive_interval(agreement_round: np.ndarray, level: float = 0.8) -> tuple[float, float]:
+    """Central ``level`` interval of the round of agreement; runs without agreement by the horizon
+    count as later than any round (+inf), so an upper end of +inf means 'not by the horizon'."""
+    r = np.where(agreement_round < 0, np.inf, agreement_round.astype(float))
+    q = (1 - level) / 2
+    return float(np.quantile(r, q, method="inverted_cdf")), float(np.quantile(r, 1 - q, method="inverted_cdf"))
+
+
+def check_iran_timeline(runs: int, seed: int, draws: Draws = (), mutate: str | None = None) -> tuple[bool, str]:
+    """Out of sample: the observed rounds of the interim deal and the comprehensive agreement lie in
+    the central 80% predictive interval of the kept-open channel's round of agreement. The
+    wind-down counterfactual is reported beside it."""
+    sc, over, arms = iran_arms(mutate)
+    out = {k: run_arm(s, over, runs, seed, draws).outcomes for k, s in arms.items()}
+    r_keep = out["keep-open"]["agreement_round"]
+    lo, hi = predictive_interval(r_keep)
+    obs = {k: round_of(y) for k, y in IRAN_OBSERVED.items()}
+    inside = {k: lo <= r <= hi for k, r in obs.items()}
+    horizon = sc.rounds
+
+    def by(r: np.ndarray, t: int) -> np.ndarray:
+        return ((r >= 0) & (r <= t)).astype(float)
+
+    def fmt(x: float) -> str:
+        return "not by the horizon" if not np.isfinite(x) else f"round {x:.0f} ({year_of(x):.1f})"
+
+    t_end = obs["comprehensive agreement (14 Jul 2015)"]
+    m, clo, chi = _paired_ci(by(r_keep, t_end) - by(out["wind-down"]["agreement_round"], t_end))
+    ok = all(inside.values())
+    return bool(ok), (
+        f"central 80% predictive interval of the round of agreement: {fmt(lo)} to {fmt(hi)}; observed "
+        + "; ".join(f"{k} in round {r} ({'inside' if inside[k] else 'OUTSIDE'})" for k, r in obs.items())
+        + f"; P(agreement by Nov 2013) {by(r_keep, obs['interim deal (24 Nov 2013)']).mean():.0%}, by Jul 2015 "
+        f"{by(r_keep, t_end).mean():.0%} (horizon round {horizon}). Wind-down counterfactual (closed 2007, reopened "
+        f"at the shift): P(agreement by Jul 2015) {by(out['wind-down']['agreement_round'], t_end).mean():.0%}; "
+        f"keep-open − wind-down {m:+.2f}, 95% CI [{clo:+.2f}, {chi:+.2f}]"
+    )
+
+
+# ---------------------------------------------------------------- calibration patterns and consistency
+
+
+def check_hrd_pattern(runs: int, seed: int, draws: Draws = (), mutate: str | None = None) -> tuple[bool, str]:
+    """canada-china-hrd as shipped (lean leaderships): no progress, falling trust, nothing reported."""
+    res = run_arm(load_scenario("canada-china-hrd"), {}, runs, seed, draws)
+    o = res.outcomes
+    agree, prog = o["agreement"].mean(), o["peak_progress"].mean()
+    t0, t1 = res.series["trust"][:, 0], res.series["trust"][:, -1]
+    falling = np.mean(t1 < t0)
+    ideas = o["ideas_reported"].mean()
+    ok = agree <= 0.05 and prog <= 0.05 and falling >= 0.8
+    return bool(ok), (
+        f"agreement in {agree:.0%} of runs; peak progress {prog:.2f}; trust from {t0.mean():.2f} to {t1.mean():.2f} "
+        f"(lower at the end in {falling:.0%} of runs); {ideas:.2f} ideas reported per run"
+    )
+
+
+def _window(out: EnsembleResult, shift: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    r = out.rounds
+    return (r >= shift - k) & (r < shift), (r >= shift) & (r < shift + k)
+
+
+def check_blossom(runs: int, seed: int, draws: Draws = (), mutate: str | None = None) -> tuple[bool, str]:
+    """iran-us-track-two: trust and ideas carried upward rise right after the two-sided shift."""
+    sc = load_scenario("iran-us-track-two")
+    out = run_arm(sc, {}, runs, seed, draws)
+    before, after = _window(out, _shift_round(sc), 4)
+    trust_b, trust_a = out.series["trust"][:, before].mean(), out.series["trust"][:, after].mean()
+    rate_b = np.diff(out.series["ideas_reported"][:, before], axis=1).mean()
+    rate_a = np.diff(out.series["ideas_reported"][:, after], axis=1).mean()
+    ok = trust_a > trust_b + 0.05 and rate_a > 2 * rate_b and rate_a > 0
+    return bool(ok), (
+        f"mean trust {trust_b:.2f} in the 4 rounds before the shift, {trust_a:.2f} in the 4 after; ideas reported "
+        f"per round {rate_b:.2f} before, {rate_a:.2f} after"
+    )
+
+
+def check_no_transfer(runs: int, seed: int, draws: Draws = (), mutate: str | None = None) -> tuple[bool, str]:
+    """Only the US leadership becomes serious: no agreement (the agreement rule needs both)."""
+    sc = load_scenario("iran-us-track-two")
+    evs = [dataclasses.replace(e, sides=(1,)) if e.kind is EventKind.LEADERSHIP_CHANGE else e for e in sc.events]
+    o = run_arm(dataclasses.replace(sc, events=evs), {}, runs, seed, draws).outcomes
+    agree, ideas = o["agreement"].mean(), o["ideas_reported"].mean()
+    return bool(agree <= 0.05), (
+        f"agreement in {agree:.0%} of runs, although {ideas:.1f} ideas were reported per run (this follows from the "
+        "agreement rule, which needs every leadership serious: a consistency check, not an emergent finding)"
+    )
+
+
+# ---------------------------------------------------------------- the list
 
 
 @dataclass(frozen=True)
@@ -26,7 +268,8 @@ class Case:
     pattern: str
     source: str
     check: Check
-    variant: Callable[[Scenario], Scenario] | None = None
+    kind: str = "validation"
+    mutations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,108 +280,68 @@ class CaseResult:
     runs: int
 
 
-def _shift_round(sc: Scenario) -> int:
-    return min(e.round for e in sc.events if e.kind is EventKind.LEADERSHIP_CHANGE)
-
-
-def _check_hrd(out: EnsembleResult) -> tuple[bool, str]:
-    agree = out.outcomes["agreement"].mean()
-    prog = out.series["progress"][:, -1].mean()
-    t0, t1 = out.series["trust"][:, 0], out.series["trust"][:, -1]
-    falling = np.mean(t1 < t0)
-    ideas = out.outcomes["ideas_reported"].mean()
-    ok = agree <= 0.05 and prog <= 0.05 and falling >= 0.8
-    return bool(ok), (
-        f"agreement in {agree:.0%} of runs; final progress {prog:.2f}; trust fell from "
-        f"{t0.mean():.2f} to {t1.mean():.2f} (lower at the end in {falling:.0%} of runs); "
-        f"{ideas:.2f} ideas reported per run"
-    )
-
-
-def _window(out: EnsembleResult, shift: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    r = out.rounds
-    before = (r >= shift - k) & (r < shift)
-    after = (r >= shift) & (r < shift + k)
-    return before, after
-
-
-def _check_blossom(shift: int) -> Check:
-    def check(out: EnsembleResult) -> tuple[bool, str]:
-        before, after = _window(out, shift, 4)
-        trust_b, trust_a = out.series["trust"][:, before].mean(), out.series["trust"][:, after].mean()
-        ideas = out.series["ideas_reported"]
-        rate_b = np.diff(ideas[:, before], axis=1).mean() if before.sum() > 1 else 0.0
-        rate_a = np.diff(ideas[:, after], axis=1).mean() if after.sum() > 1 else 0.0
-        agree = out.outcomes["agreement"].mean()
-        ok = trust_a > trust_b + 0.05 and rate_a > 2 * rate_b and rate_a > 0
-        return bool(ok), (
-            f"mean trust {trust_b:.2f} in the 4 rounds before the shift, {trust_a:.2f} in the 4 after; "
-            f"ideas reported per round {rate_b:.2f} before, {rate_a:.2f} after; agreement by the "
-            f"horizon in {agree:.0%} of runs"
-        )
-
-    return check
-
-
-def _one_sided(sc: Scenario) -> Scenario:
-    """Only the second side (the US in iran-us-track-two) becomes serious."""
-    evs = [dataclasses.replace(e, sides=(1,)) if e.kind is EventKind.LEADERSHIP_CHANGE else e for e in sc.events]
-    return dataclasses.replace(sc, name=sc.name + " (one-sided)", events=evs)
-
-
-def _check_no_transfer(out: EnsembleResult) -> tuple[bool, str]:
-    agree = out.outcomes["agreement"].mean()
-    ideas = out.outcomes["ideas_reported"].mean()
-    return bool(agree <= 0.05), (
-        f"agreement in {agree:.0%} of runs, although {ideas:.1f} ideas were reported per run "
-        "(this follows from the agreement rule, which needs every leadership serious: a "
-        "consistency check, not an emergent finding)"
-    )
-
-
 def cases() -> list[Case]:
-    iran = load_scenario("iran-us-track-two")
     return [
+        Case(
+            "Burton's facts block what his recommendations make possible",
+            "canada-china-hrd",
+            "With both leaderships serious, the dialogue as Burton documents it (scripts, a gatekeeping MFA division, "
+            "untranslated materials, changing Canadian participants, the downgrade, no follow-up) yields no agreement, "
+            "while the same dialogue with his recommendations applied (MFA as coordinator only, follow-up programmes, "
+            "continuity of participants, translation) reaches agreement in more runs (paired).",
+            "002 (Burton, Assessment of the Canada-China Bilateral Human Rights Dialogue): findings and recommendations",
+            check_burton,
+            "validation",
+            ("facts",),
+        ),
+        Case(
+            "Iran-US agreement timings (hold-out)",
+            "iran-us-track-two",
+            "The interim deal (24 Nov 2013) and the comprehensive agreement (14 Jul 2015), after the June 2013 "
+            "election, lie inside the central 80% predictive interval of the round of agreement. Not used in the "
+            "calibration.",
+            "000 (CIPS blog): the Iran-US Track Twos 'blossomed' in Obama's second term; dates are public record",
+            check_iran_timeline,
+            "validation",
+            ("no-shift", "no-reporting"),
+        ),
         Case(
             "Scripted, downgraded, high-turnover dialogue",
             "canada-china-hrd",
-            "A scripted dialogue with a downgraded delegation, constantly changing Canadian participants and "
-            "nothing reported beyond one ministry division yields no progress, and trust wears down "
-            '("dialogue fatigue").',
-            "001 (Globe and Mail on the Burton report); 002 (Burton, Assessment of the Canada-China Bilateral Human Rights Dialogue)",
-            _check_hrd,
+            "As documented, with lean leaderships: no progress, and trust wears down ('dialogue fatigue'). A "
+            "calibration pattern: a posterior predictive check, not validation.",
+            "001 (Globe and Mail on the Burton report); 002 (Burton)",
+            check_hrd_pattern,
+            "calibration pattern",
         ),
         Case(
             "Blossoming after a two-sided shift",
             "iran-us-track-two",
-            "Long-standing Track Twos that were forums for statements blossom within months once both leaderships "
-            "become serious: trust and ideas carried upward rise right after the shift.",
+            "Trust and ideas carried upward rise right after both leaderships become serious. A calibration "
+            "pattern: a posterior predictive check, not validation.",
             "000 (CIPS blog): the Iran-US dialogues in Obama's second term",
-            _check_blossom(_shift_round(iran)),
+            check_blossom,
+            "calibration pattern",
         ),
         Case(
             "No transfer after a one-sided shift",
             "iran-us-track-two",
-            "If only one leadership becomes serious, ideas do not turn into an agreement.",
+            "If only one leadership becomes serious, ideas do not turn into an agreement (by the agreement rule).",
             "000 (CIPS blog): the years before 'the leadership of both countries finally became serious'",
-            _check_no_transfer,
-            _one_sided,
+            check_no_transfer,
+            "consistency",
         ),
     ]
 
 
-def run_cases(runs: int = 200, seed: int = 0) -> list[CaseResult]:
-    """Run every case over ``runs`` seeds and check its pattern."""
+def run_cases(runs: int = 200, seed: int = 0, draws: Draws = (), mutate: Mapping[str, str] | None = None) -> list[CaseResult]:
+    """Run every case over ``runs`` seeds (cycling through posterior ``draws`` if given) and check it;
+    ``mutate`` maps a case name to one of its mutations."""
     out = []
-    seeds = np.random.SeedSequence(seed).generate_state(runs, np.uint32).astype(int).tolist()
     for case in cases():
-        sc = load_scenario(case.scenario)
-        if case.variant:
-            sc = case.variant(sc)
-        res = simulate([resolve(sc)] * runs, seeds)
-        ok, evidence = case.check(res)
-        out.append(CaseResult(case, ok, evidence, runs))
+        ok, evidence = case.check(runs, seed, draws, (mutate or {}).get(case.name))
+        out.append(CaseResult(case, ok, f"[{case.kind}] {evidence}", runs))
     return out
 
 
-__all__ = ["Case", "CaseResult", "cases", "run_cases"]
+__all__ = ["BURTON_REFORMS", "FACTS_REMOVED", "SERIOUS", "Case", "CaseResult", "cases", "predictive_interval", "run_cases"]

@@ -23,6 +23,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sim.abm.plots import mark_all  # noqa: E402
 from sim.analysis import stats  # noqa: E402
 from sim.core.metrics import METRIC_SPEC, binary_metrics  # noqa: E402
+from sim.core.names import safe_filename  # noqa: E402
+from sim.core.outputs import atomic_path  # noqa: E402
 
 #: Axis label of each metric in sweep figures (from the one metric spec).
 LABELS = {name: m.description for name, m in METRIC_SPEC.items()}
@@ -48,10 +50,13 @@ def _save(fig: plt.Figure, out: str | Path, name: str, bottom: float = 0.0) -> P
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fig.tight_layout(rect=(0, bottom, 1, 1))
+    name = safe_filename(name)  # labels (arm names) never make a path
     png = out / f"{name}.png"
-    fig.savefig(png, dpi=DPI)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=DPI, format="png")
     if "svg" in _FORMATS:
-        fig.savefig(out / f"{name}.svg")
+        with atomic_path(out / f"{name}.svg") as tmp:
+            fig.savefig(tmp, format="svg")
     plt.close(fig)
     return png
 

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import answer, decompose, discovery, effect_figures, figures, stats
-from sim.batch.store import read_parts, read_runs, read_timeseries
+from sim.analysis.ranking import rank_arms, ranking_sentence
+from sim.batch.store import describe_status, read_parts, read_runs, read_timeseries, status
 from sim.core.params import PARAMS
 
 if TYPE_CHECKING:
@@ -481,6 +482,14 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
     kind = res.spec.get("design")
     if kind not in ("sobol", "morris"):
         return None, [], f"The design is '{kind}', not Sobol or Morris, so no sensitivity indices are computed."
+    if kind == "sobol" and not res.spec.get("second_order", False):  # noise-corrected, with convergence and a verdict
+        from sim.analysis.sensitivity import analyse
+
+        idx, paths, note = analyse(res, out)
+        main = res.analysis.get("main", res.scenarios[0])
+        first = idx[idx["output"] == idx["output"].iloc[0]]
+        bars = figures.sensitivity_bars(first, out, f"Sobol indices of the {first['output'].iloc[0]} ({main}, noise-corrected)")
+        return idx, [bars, *paths], note
     names = res.manifest.get("design_names", [])
     problem = {"num_vars": len(names), "names": names, "bounds": [res.spec["design_params"][n] for n in names]}
     main = res.analysis.get("main", res.scenarios[0])
@@ -800,7 +809,7 @@ def adequacy_display(adequacy: pd.DataFrame) -> pd.DataFrame:
 def sensitivity_display(idx: pd.DataFrame | None) -> pd.DataFrame | None:
     if idx is None or idx.empty:
         return idx
-    return idx.assign(**{c: idx[c].map(lambda v: _num(v, 3)) for c in idx.columns if c != "parameter"})
+    return idx.assign(**{c: idx[c].map(lambda v: _num(v, 3)) for c in idx.columns if c not in ("parameter", "output")})
 
 
 def sort_findings(lines: list[str]) -> dict[str, list[str]]:
@@ -814,7 +823,7 @@ def sort_findings(lines: list[str]) -> dict[str, list[str]]:
             out["conditions"].append(s)
         elif s.startswith("Case study"):
             out["cases"].append(s)
-        elif s.startswith(("Replication warning", "Every reported estimate")):
+        elif s.startswith(("Replication warning", "Every reported estimate", "Sobol indices")):
             out["adequacy"].append(s)
         else:
             out["answer"].append(s)
@@ -837,6 +846,7 @@ def build_report(
     as ``dialogue-sim report`` does), and so is ``decomposition`` ((result, note) of
     :func:`sim.analysis.decompose.run_declared`); the report itself runs no simulation."""
     res = Results.load(results)
+    incomplete = describe_status(status(res.path))  # None when every run is there
     target = Path(out) if out else res.path / "report.html"
     figdir = target.parent / "figures"
     outcomes = outcome_table(res)
@@ -852,6 +862,18 @@ def build_report(
     adequacy = stats.replication_adequacy(res.with_window(), ["in_window", "agreement", "cost"])
     case_results = list(cases)
     lines = summary(res, effects, phases, adequacy, case_results)
+    if sens is not None and "output" in sens.columns:  # the Sobol verdict, computed from the indices' numbers
+        lines.append(sens_note)
+    ranking_html = ""
+    if len(res.arms) >= 3:  # policies side by side: rank them pair by pair (sim.analysis.ranking)
+        ranked = res.with_window()
+        ranking = rank_arms(ranked, res.reference, res.treatment)
+        lines.insert(1, ranking_sentence(ranking, ranked, res.reference))
+        ranking_html = (
+            "<h3>Ranking of the arms</h3><p>Each arm against the reference, pair by pair (in_window: agreement "
+            f"within the window; peak_progress), and the treatment ({html.escape(res.treatment)}) against each "
+            "arm: what it loses without that arm's part. 95% bootstrap CIs.</p>" + _table(ranking)
+        )
     found = sort_findings(lines)
     ans = compute_answer(res, phases, dec)
     answer.write_answer(ans, answer_path(target))
@@ -893,6 +915,7 @@ def build_report(
         + _table(pd.DataFrame([{"estimand": k, "rationale": v} for k, v in ans["estimands_declared"].items()]))
         + _table(_estimands_table(ans))
         + (_img(other_fig) if other_fig else "")
+        + ranking_html
     )
     conditions = (
         "<h3>Scenario discovery</h3>"
@@ -921,6 +944,7 @@ def build_report(
         f"<title>Report: {html.escape(res.spec['name'])}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>{html.escape(res.spec['name'])}: {html.escape(res.spec.get('description', ''))}</h1>",
+        (f"<p class='meta'><b>Incomplete sweep</b>: {html.escape(incomplete)}</p>" if incomplete else ""),
         f"<p class='meta'>{len(res.runs)} runs ({n_fail} failed); window: {res.window} rounds from the shift at round "
         f"{res.shift}; arms compared pair by pair with <b>{html.escape(res.reference)}</b> (same seeds).</p>",
         answer_box,

@@ -14,12 +14,15 @@ the ensemble (:func:`run_chunk`). :func:`make_executor` picks one from the comma
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, NamedTuple
 
@@ -165,13 +168,48 @@ class SerialExecutor(Executor):
             yield chunk_to_store(exp, store, cid, ids)
 
 
+class SweepInterrupted(RuntimeError):
+    """The sweep could not go on (a worker died, the scheduler went away); what is done is kept."""
+
+
 # the experiment and the store of a local worker process, set once by its initializer
 _WORKER: tuple[Experiment, ResultStore] | None = None
 
 
-def _init_worker(exp: Experiment, store: ResultStore) -> None:
+def _init_worker(exp: Experiment, store: ResultStore, driver: int) -> None:
     global _WORKER
     _WORKER = (exp, store)
+    exit_with_driver(driver)
+
+
+def exit_with_driver(driver: int, interval: float = 1.0) -> None:
+    """Make this worker process end when the driver ``driver`` (a pid) does, however it ends
+    (``kill -9`` too): a parent-death signal on Linux, and a watchdog thread everywhere."""
+    import os
+    import signal
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: killed when the parent goes
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(driver, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+            if os.getppid() == 1:  # re-parented to init: the driver (or the fork server) is gone
+                os._exit(1)
+            time.sleep(interval)
+
+    threading.Thread(target=watch, name="driver-watchdog", daemon=True).start()
 
 
 def _worker_chunk(cid: int, ids: Sequence[int]) -> ChunkDone:
@@ -204,7 +242,8 @@ class LocalProcessExecutor(Executor):
 
     def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
         ctx = self.context()
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(exp, store)) as pool:
+        init = (exp, store, os.getpid())
+        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
             it = iter(todo)
             running: dict[Future[ChunkDone], int] = {}
 
@@ -228,6 +267,9 @@ class LocalProcessExecutor(Executor):
                         nxt = next(it, None)
                         if nxt is not None:
                             submit(*nxt)
+            except BrokenProcessPool:  # from a result or from the next submit
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise SweepInterrupted("a local worker process died (killed, or out of memory)") from None
             except BaseException:
                 for fut in running:
                     fut.cancel()
@@ -241,23 +283,41 @@ class DaskExecutor(Executor):
 
     def __init__(self, address: str):
         self.address = address
+        self.client: Any = None  # connected by connect() (run_sweep does it before writing anything)
 
     @property
     def name(self) -> str:
         return f"dask:{self.address}"
 
-    def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
-        from distributed import Client, as_completed
+    def connect(self) -> Any:
+        """A client of the scheduler with at least one worker, or :class:`SweepInterrupted`."""
+        from distributed import Client
 
-        with Client(self.address, timeout="30s") as client:
-            exp_f = client.scatter(exp, broadcast=True)
+        try:
+            client = Client(self.address, timeout="10s")
+        except Exception as e:  # noqa: BLE001 - any failure to connect is one line for the user
+            raise SweepInterrupted(f"cannot reach the Dask scheduler at {self.address!r} ({_first_line(e)})") from None
+        try:
+            client.wait_for_workers(1, timeout=30)
+        except Exception:  # noqa: BLE001
+            client.close()
+            raise SweepInterrupted(f"the Dask scheduler at {self.address!r} has no workers (waited 30 s)") from None
+        return client
+
+    def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
+        from distributed import as_completed
+
+        client = self.client or self.connect()
+        try:
             n_workers = max(1, len(client.scheduler_info()["workers"]))
             it = iter(todo)
             meta: dict[str, int] = {}
             ac = as_completed()
 
             def submit(cid: int, ids: Sequence[int]) -> None:
-                f = client.submit(run_chunk, exp_f, ids, pure=False)
+                # the experiment goes with every task (not scattered once), so a worker that
+                # Dask restarts after a crash can take any task
+                f = client.submit(run_chunk, exp, list(ids), pure=False, retries=2)
                 meta[f.key] = cid
                 ac.add(f)
 
@@ -267,12 +327,21 @@ class DaskExecutor(Executor):
                     break
             for f in ac:
                 cid = meta.pop(f.key)
-                runs, ts = f.result()
+                try:
+                    runs, ts = f.result()
+                except Exception as e:  # noqa: BLE001 - a lost worker or connection: one line, resumable
+                    raise SweepInterrupted(f"the Dask cluster failed chunk {cid} ({type(e).__name__}: {_first_line(e)})") from None
                 store.write(cid, runs, ts)
                 yield ChunkDone(cid, runs.num_rows, runs.num_rows - count_ok(runs))
                 nxt = next(it, None)
                 if nxt is not None:
                     submit(*nxt)
+        finally:
+            client.close()
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def make_executor(workers: int = 1, scheduler: str | None = None, n_chunks: int = 2) -> Executor:

@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import tomllib
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -23,8 +23,26 @@ from typing import Any
 import numpy as np
 
 from sim.core.metrics import DEFAULT_TIMESERIES, METRICS
-from sim.core.params import CHANNEL_PARAMS, PARAMS
-from sim.scenarios import InputError, Scenario, Setup, load_scenario, parse_event, resolve
+from sim.core.names import check_name, is_safe_name, safe_filename
+from sim.core.params import PARAMS
+from sim.scenarios import (
+    MAX_ROUNDS,
+    InputError,
+    Scenario,
+    Setup,
+    check_depth,
+    load_scenario,
+    parse_event,
+    read_toml,
+    resolve,
+    split_key,
+    text_field,
+)
+
+#: Hard limits: what the design matrix and the run index can hold in memory.
+MAX_POINTS = 2_000_000
+MAX_REPLICATIONS = 10_000_000
+MAX_EVENTS = 10_000
 
 #: Estimands an experiment may declare in ``[analysis.estimands]`` (name → one-line rationale);
 #: computed by :mod:`sim.analysis.estimands`.
@@ -88,31 +106,64 @@ class Experiment:
     # ------------------------------------------------------------ validation
     def _validate(self) -> None:
         src = self.source
+        check_name(src, "name", self.name)
+        text_field(src, "description", self.description)
         try:
+            if not isinstance(self.design, (str, Design)):
+                raise ValueError
             self.design = Design(self.design)
         except ValueError:
             raise InputError(src, "design.kind", self.design, f"allowed: {', '.join(d.value for d in Design)}") from None
-        if isinstance(self.replications, bool) or not isinstance(self.replications, int) or self.replications < 1:
-            raise InputError(src, "replications", self.replications, "allowed: a whole number ≥ 1")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InputError(src, "seed", self.seed, "allowed: a whole number ≥ 0")
-        if not self.scenarios:
-            raise InputError(src, "scenarios", self.scenarios, "allowed: a list of one or more scenario names or paths")
-        if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
-            raise InputError(src, "chunk_size", self.chunk_size, "allowed: a whole number ≥ 1")
-        if not isinstance(self.every, int) or self.every < 1:
-            raise InputError(src, "output.every", self.every, "allowed: a whole number ≥ 1")
+        _whole(src, "replications", self.replications, 1, MAX_REPLICATIONS)
+        _whole(src, "seed", self.seed, 0, 2**63 - 1)
+        if self.rounds is not None:
+            _whole(src, "rounds", self.rounds, 1, MAX_ROUNDS)
+        _whole(src, "chunk_size", self.chunk_size, 1, 100_000)
+        _whole(src, "output.every", self.every, 1, MAX_ROUNDS)
+        _whole(src, "design.levels", self.levels, 2, 1000)
+        if not isinstance(self.second_order, bool):
+            raise InputError(src, "design.second_order", self.second_order, "allowed: true or false")
+        if not isinstance(self.timeseries, list) or not self.timeseries:
+            raise InputError(src, "output.timeseries", self.timeseries, f"allowed: a list of one or more of {', '.join(METRICS)}")
         for m in self.timeseries:
-            if m not in METRICS:
+            if not isinstance(m, str) or m not in METRICS:
                 raise InputError(src, "output.timeseries", m, f"allowed: {', '.join(METRICS)}")
-        if not self.arms or len({a.name for a in self.arms}) != len(self.arms):
+        if len(set(self.timeseries)) != len(self.timeseries):
+            raise InputError(src, "output.timeseries", self.timeseries, "allowed: each metric once")
+        if not isinstance(self.scenarios, list) or not self.scenarios:
+            raise InputError(src, "scenarios", self.scenarios, "allowed: a list of one or more scenario names or paths")
+        for i, entry in enumerate(self.scenarios):
+            if not isinstance(entry, str) or not entry or len(entry) > 4096:
+                raise InputError(src, f"scenarios[{i}]", entry, "allowed: a scenario name or a .toml path")
+        if not isinstance(self.arms, list) or not self.arms or not all(isinstance(a, Arm) for a in self.arms):
+            raise InputError(src, "arms", self.arms, "allowed: one or more arms")
+        for i, a in enumerate(self.arms):
+            check_name(src, f"arms[{i}].name", a.name)
+        if len({a.name for a in self.arms}) != len(self.arms):
             raise InputError(src, "arms", [a.name for a in self.arms], "allowed: one or more arms with unique names")
+        for where, table in (("params", self.params), ("design.params", self.design_params), ("analysis", self.analysis)):
+            if not isinstance(table, dict):
+                raise InputError(src, where, table, "allowed: a table")
+        if not isinstance(self.rows, list):
+            raise InputError(src, "design.rows", self.rows, "allowed: a list of tables")
         self.loaded_scenarios = [self._load(i, s) for i, s in enumerate(self.scenarios)]
+        seen: dict[str, int] = {}
+        for i, sc in enumerate(self.loaded_scenarios):
+            key = str(Path(sc.path).resolve()) if sc.path != "<python>" else sc.name
+            if key in seen or sc.name in [x.name for x in self.loaded_scenarios[:i]]:
+                raise InputError(
+                    src, f"scenarios[{i}]", self.scenarios[i], "the same scenario twice (its runs would share seeds); allowed: each once"
+                )
+            seen[key] = i
         for k, v in self.params.items():
             self._check_value(f"params.{k}", k, v)
         kind = self.design
         if kind in (Design.GRID, Design.LHS, Design.SOBOL, Design.MORRIS) and not self.design_params:
             raise InputError(src, "design.params", {}, f"a {kind.value} design needs at least one parameter")
+        if kind in (Design.NONE, Design.TABLE) and self.design_params:
+            raise InputError(src, "design.params", self.design_params, "needs design.kind = grid, lhs, sobol or morris")
+        if kind is not Design.TABLE and self.rows:
+            raise InputError(src, "design.rows", self.rows, 'needs design.kind = "table"')
         for k, v in self.design_params.items():
             where = f"design.params.{k}"
             self._check_name(where, k, v)
@@ -123,28 +174,36 @@ class Experiment:
                     self._check_value(where, k, x)
             elif kind in (Design.LHS, Design.SOBOL, Design.MORRIS):
                 p = PARAMS[k.rpartition(".")[2]]
-                if not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, (int, float)) for x in v) or not v[0] < v[1]:
+                ok = isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+                if not ok or not v[0] < v[1]:
                     raise InputError(src, where, v, "allowed: [low, high] with low < high")
                 if v[0] < p.low or v[1] > p.high:
                     raise InputError(src, where, v, f"bounds outside the parameter's own [{p.low:g}, {p.high:g}]")
         if kind is Design.TABLE:
             if not self.rows:
                 raise InputError(src, "design.rows", [], "a table design needs one or more rows")
+            if not all(isinstance(row, dict) for row in self.rows):
+                raise InputError(src, "design.rows", self.rows, "allowed: a list of tables of name = value")
             names = sorted({k for row in self.rows for k in row})
             for i, row in enumerate(self.rows):
                 if not isinstance(row, dict) or sorted(row) != names:
                     raise InputError(src, f"design.rows[{i}]", row, f"every row must set the same parameters: {', '.join(names)}")
                 for k, v in row.items():
                     self._check_value(f"design.rows[{i}].{k}", k, v)
-        if kind in (Design.LHS, Design.SOBOL, Design.MORRIS) and (
-            isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1
-        ):
-            raise InputError(src, "design.samples", self.samples, "allowed: a whole number ≥ 1")
+        if kind in (Design.LHS, Design.SOBOL, Design.MORRIS):
+            _whole(src, "design.samples", self.samples, 1, MAX_POINTS)
         for a in self.arms:
+            if not isinstance(a.params, dict):
+                raise InputError(src, f"arms.{a.name}.params", a.params, "allowed: a table of name = value")
+            if not isinstance(a.events, list) or len(a.events) > MAX_EVENTS:
+                raise InputError(src, f"arms.{a.name}.events", a.events, f"allowed: a list of at most {MAX_EVENTS} event tables")
             for k, v in a.params.items():
                 self._check_value(f"arms.{a.name}.params.{k}", k, v)
             if a.channel_open is not None and not isinstance(a.channel_open, bool):
                 raise InputError(src, f"arms.{a.name}.channel_open", a.channel_open, "allowed: true or false")
+        n_points = self._count_points()
+        if n_points > MAX_POINTS:
+            raise InputError(src, "design", f"{n_points} points", f"allowed: at most {MAX_POINTS} design points")
         # every arm × scenario must resolve (events within the horizon, sides known)
         for sc in self.loaded_scenarios:
             for a in self.arms:
@@ -194,8 +253,9 @@ class Experiment:
         for k in ("main", "placebo", "one_sided"):
             if k in a and a[k] not in self.scenarios:
                 raise InputError(src, f"analysis.{k}", a[k], f"allowed: {', '.join(self.scenarios)}")
-        for i, pair in enumerate(a.get("phase", [])):
-            ok = isinstance(pair, list) and len(pair) == 2 and all(p == "window" or p in self.design_params for p in pair)
+        for i, pair in enumerate(_list(src, "analysis.phase", a.get("phase", []), "pairs of parameter names")):
+            known = ["window", *self.design_params]
+            ok = isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) and p in known for p in pair)
             if not ok:
                 raise InputError(
                     src, f"analysis.phase[{i}]", pair, f"allowed: a pair of swept parameters ({', '.join(self.design_params)}) or 'window'"
@@ -267,12 +327,8 @@ class Experiment:
             raise
 
     def _check_name(self, where: str, key: str, v: Any) -> None:
-        side, _, name = key.rpartition(".")
-        if name not in PARAMS:
-            raise InputError(self.source, where, v, f"unknown parameter; allowed: {', '.join(PARAMS)}")
+        side, _ = split_key(self.source, key, v, where)
         if side:
-            if name in CHANNEL_PARAMS:
-                raise InputError(self.source, where, v, "a channel parameter takes one value for all sides")
             for sc in self.loaded_scenarios:
                 if side not in [x.name for x in sc.sides]:
                     raise InputError(self.source, where, v, f"side {side!r} is not in scenario {sc.name}")
@@ -285,6 +341,22 @@ class Experiment:
             raise InputError(self.source, where, v, str(e)) from None
 
     # ------------------------------------------------------------ design
+    def _count_points(self) -> int:
+        """The number of design points, known before the design matrix is made."""
+        d = len(self.design_params)
+        kind = self.design
+        if kind is Design.GRID:
+            return math.prod(len(v) for v in self.design_params.values())
+        if kind is Design.TABLE:
+            return len(self.rows)
+        if kind is Design.LHS:
+            return self.samples
+        if kind is Design.SOBOL:
+            return self.samples * (2 * d + 2 if self.second_order else d + 2)
+        if kind is Design.MORRIS:
+            return self.samples * (d + 1)
+        return 1
+
     def _make_points(self) -> np.ndarray:
         """The design matrix (points × parameters), in the order of :attr:`design_names`."""
         names = self.design_names
@@ -375,7 +447,7 @@ class Experiment:
 
     def setup(self, s: int, p: int, a: int) -> Setup:
         arm = self.arms[a]
-        return resolve(self.scenario_for(self.loaded_scenarios[s], arm), self.overrides(p, arm), self.rounds)
+        return resolve(self.scenario_for(self.loaded_scenarios[s], arm), self.overrides(p, arm), self.rounds, self.source)
 
     def run_ids(self) -> Iterator[int]:
         return iter(range(self.n_runs))
@@ -383,7 +455,7 @@ class Experiment:
     # ------------------------------------------------------------ identity
     def spec(self) -> dict[str, Any]:
         """A JSON-able description (stored in the manifest; its hash guards --resume)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "source"}
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init and f.name != "source"}
         d["design"] = Design(self.design).value
         d["arms"] = [dataclasses.asdict(a) for a in self.arms]
         return json.loads(json.dumps(d, default=str))
@@ -413,6 +485,7 @@ _TOP = {
     "full",
     "output",
     "chunk_size",
+    "calibration",  # read by sim.batch.calibrate; a sweep of a calibration file runs its prior sample
 }
 
 
@@ -421,72 +494,92 @@ def load_experiment(path: str | Path, full: bool = False) -> Experiment:
     (e.g. more replications) over the top-level values."""
     path = Path(path)
     src = str(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(src, "file", src, "no such file")
-    try:
-        d = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(src, "toml", str(e).split("\n")[0], "the file must be valid TOML") from None
+    d = read_toml(path)
+    extra = d.get("full", {})
+    if not isinstance(extra, dict):
+        raise InputError(src, "full", extra, "allowed: a [full] table of top-level fields")
+    for k in extra:
+        if k not in {"replications", "seed", "rounds", "chunk_size"}:
+            raise InputError(src, f"full.{k}", extra[k], "allowed: replications, seed, rounds, chunk_size")
     if full:
-        extra = d.get("full", {})
-        if not isinstance(extra, dict):
-            raise InputError(src, "full", extra, "allowed: a [full] table of top-level fields")
-        for k in extra:
-            if k not in {"replications", "seed", "rounds", "chunk_size"}:
-                raise InputError(src, f"full.{k}", extra[k], "allowed: replications, seed, rounds, chunk_size")
         d = {**d, **extra}
-    return experiment_from_dict({k: v for k, v in d.items() if k != "full"}, src, default_name=path.stem)
+    stem = path.stem if is_safe_name(path.stem) else safe_filename(path.stem)[:64]
+    return experiment_from_dict({k: v for k, v in d.items() if k != "full"}, src, default_name=stem)
+
+
+def _table(src: str, fld: str, v: Any) -> dict:
+    if not isinstance(v, dict):
+        raise InputError(src, fld, v, "allowed: a table")
+    return v
+
+
+def _list(src: str, fld: str, v: Any, what: str) -> list:
+    if not isinstance(v, list):
+        raise InputError(src, fld, v, f"allowed: a list of {what}")
+    return v
+
+
+def _whole(src: str, fld: str, v: Any, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise InputError(src, fld, v, f"allowed: a whole number in [{lo}, {hi}]")
+    return v
+
+
+def _keys(src: str, where: str, d: dict, allowed: Sequence[str]) -> None:
+    for k in d:
+        if k not in allowed:
+            raise InputError(src, f"{where}{k}", d[k], f"unknown field; allowed: {', '.join(allowed)}")
 
 
 def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_name: str = "experiment") -> Experiment:
-    for k in d:
-        if k not in _TOP:
-            raise InputError(src, k, d[k], f"unknown field; allowed: {', '.join(sorted(_TOP))}")
-    design = d.get("design", {})
-    output = d.get("output", {})
-    if not isinstance(design, dict):
-        raise InputError(src, "design", design, "allowed: a [design] table")
-    design_keys = ("kind", "params", "rows", "samples", "levels", "second_order")
-    for k in design:
-        if k not in design_keys:
-            raise InputError(src, f"design.{k}", design[k], f"unknown field; allowed: {', '.join(design_keys)}")
-    for k in output:
-        if k not in {"timeseries", "every"}:
-            raise InputError(src, f"output.{k}", output[k], "unknown field; allowed: timeseries, every")
+    """Validate an experiment given as a dict (as parsed from TOML): every field's type here,
+    the values and their consistency in :class:`Experiment`."""
+    if not isinstance(d, Mapping):
+        raise InputError(src, "experiment", d, "allowed: a table of experiment fields")
+    check_depth(src, d)
+    _keys(src, "", dict(d), sorted(_TOP))
+    design = _table(src, "design", d.get("design", {}))
+    output = _table(src, "output", d.get("output", {}))
+    _keys(src, "design.", design, ("kind", "params", "rows", "samples", "levels", "second_order"))
+    _keys(src, "output.", output, ("timeseries", "every"))
     arms = []
-    for i, a in enumerate(d.get("arms", [{"name": "base"}])):
+    for i, a in enumerate(_list(src, "arms", d.get("arms", [{"name": "base"}]), "[[arms]] tables")):
         if not isinstance(a, dict) or "name" not in a:
             raise InputError(src, f"arms[{i}]", a, "allowed: a table with name, and optionally events, channel_open, params")
-        for k in a:
-            if k not in {"name", "events", "channel_open", "params"}:
-                raise InputError(src, f"arms[{i}].{k}", a[k], "unknown field; allowed: name, events, channel_open, params")
-        arms.append(Arm(str(a["name"]), list(a.get("events", [])), a.get("channel_open"), dict(a.get("params", {}))))
+        _keys(src, f"arms[{i}].", a, ("name", "events", "channel_open", "params"))
+        name = check_name(src, f"arms[{i}].name", a["name"])
+        events = _list(src, f"arms[{i}].events", a.get("events", []), "event tables")
+        params = _table(src, f"arms[{i}].params", a.get("params", {}))
+        arms.append(Arm(name, list(events), a.get("channel_open"), dict(params)))
     scen = d.get("scenarios", [])
     if isinstance(scen, str):
         scen = [scen]
+    rows = _list(src, "design.rows", design.get("rows", []), "tables of name = value")
+    for i, row in enumerate(rows):
+        _table(src, f"design.rows[{i}]", row)
     kw: dict[str, Any] = {
-        "name": str(d.get("name", default_name)),
-        "description": str(d.get("description", "")),
-        "scenarios": list(scen),
+        "name": d.get("name", default_name),
+        "description": d.get("description", ""),
+        "scenarios": list(_list(src, "scenarios", scen, "scenario names or paths")),
         "seed": d.get("seed", 0),
         "replications": d.get("replications", 1),
         "rounds": d.get("rounds"),
         "arms": arms,
-        "params": dict(d.get("params", {})),
+        "params": dict(_table(src, "params", d.get("params", {}))),
         "design": design.get("kind", "none"),
-        "design_params": dict(design.get("params", {})),
-        "rows": list(design.get("rows", [])),
+        "design_params": dict(_table(src, "design.params", design.get("params", {}))),
+        "rows": [dict(r) for r in rows],
         "samples": design.get("samples", 0),
         "levels": design.get("levels", 4),
-        "second_order": bool(design.get("second_order", False)),
-        "timeseries": list(output.get("timeseries", DEFAULT_TIMESERIES)),
+        "second_order": design.get("second_order", False),
+        "timeseries": list(_list(src, "output.timeseries", output.get("timeseries", list(DEFAULT_TIMESERIES)), "metrics")),
         "every": output.get("every", 1),
         "chunk_size": d.get("chunk_size", 500),
-        "analysis": dict(d.get("analysis", {})),
+        "analysis": dict(_table(src, "analysis", d.get("analysis", {}))),
         "source": src,
     }
-    if kw["rounds"] is not None and (isinstance(kw["rounds"], bool) or not isinstance(kw["rounds"], int) or kw["rounds"] < 1):
-        raise InputError(src, "rounds", kw["rounds"], "allowed: a whole number ≥ 1")
     return Experiment(**kw)
 
 

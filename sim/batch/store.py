@@ -6,21 +6,31 @@ Layout of a results folder::
     runs/part-000000.parquet         one row per run: ids, seed, parameters, outcomes, status, error
     timeseries/part-000000.parquet   run_id, round, the kept metrics
 
-A chunk is complete when its ``runs`` part exists. Every file is written to a temporary name
-and renamed (:meth:`ResultStore.write_atomic`), so a reader or a resumed sweep sees a whole
-part or none of it. Integrity checks (checksums, fsync, locks) belong in this class: every
-write goes through :meth:`ResultStore.write_atomic` and every read through :func:`read_parts`.
+    */.part-000000.parquet.check     the part's row count, size and SHA-256 (a hidden sidecar,
+                                     so Parquet readers of the folder skip it)
+    .lock                            held (flock) by the one sweep writing into the folder
+    .dialogue-sim                    marks the folder as a sweep's (see sim.core.outputs)
+
+Every file is written to a temporary name beside it, fsynced and renamed
+(:meth:`ResultStore.write_atomic`), so a reader sees a whole file or none of it. A chunk is
+complete when both its parts match their sidecars (:meth:`ResultStore.verified`); ``--resume``
+recomputes the chunks that do not, and the readers read only complete chunks.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.batch.experiment import Experiment
+from sim.core.outputs import MARKER, fsync_dir, fsync_file
 from sim.scenarios import InputError
 
 if TYPE_CHECKING:
@@ -45,21 +56,27 @@ class ResultStore:
 
     def __init__(self, out: str | Path):
         self.out = Path(out)
+        self._lock_fd: int | None = None
+        self.repaired: list[int] = []
         self.runs_dir = self.out / "runs"
         self.ts_dir = self.out / "timeseries"
         self.manifest_path = self.out / "manifest.json"
 
     # ------------------------------------------------------------ opening
     def open(self, exp: Experiment, resume: bool, plan: Plan) -> set[int]:
-        """Create (or, with ``resume``, reopen) the folder; return the completed chunk ids.
+        """Create (or, with ``resume``, reopen) the folder, lock it for this sweep, and return
+        the ids of the complete chunks; :attr:`repaired` lists the chunks found damaged
+        (a part missing, truncated or not matching its checksum), whose files are removed.
 
         A resume must find the same experiment and the same chunk boundaries."""
         digest = plan_hash(plan)
+        self.repaired = []
         if self.out.exists() and any(self.out.iterdir()):
             if not resume:
                 raise InputError("--out", "out", str(self.out), "exists; use --resume to continue it, or another --out")
             if not self.manifest_path.exists():
                 raise InputError("--out", "out", str(self.out), "has no manifest.json: not a sweep results folder")
+            self.lock()
             old = self.read_manifest()
             if old.get("fingerprint") != exp.fingerprint():
                 raise InputError("--resume", "experiment", exp.name, f"differs from the one in {self.manifest_path}; use a new --out")
@@ -69,24 +86,103 @@ class ResultStore:
                 )
             for tmp in self.out.rglob("*.tmp"):
                 tmp.unlink()
-            return self.done()
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self.ts_dir.mkdir(parents=True, exist_ok=True)
-        self.write_json(self.manifest_path, manifest(exp, len(plan)) | {"plan": digest})
+            good = self.verified(strict=True)
+            present = {self.chunk_of(p) for d in (self.runs_dir, self.ts_dir) for p in d.glob("part-*")}
+            self.repaired = sorted(present - good)
+            for cid in self.repaired:
+                for d in (self.runs_dir, self.ts_dir):
+                    for p in (self.part(d, cid), self.sidecar(self.part(d, cid))):
+                        p.unlink(missing_ok=True)
+            return good
+        self._create(exp, plan, digest)
+        self.lock()
         return set()
+
+    def _create(self, exp: Experiment, plan: Plan, digest: str) -> None:
+        """Make the folder beside its place and rename it in, so a failure (a full disk) leaves nothing."""
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
+        try:
+            mask = os.umask(0o022)
+            os.umask(mask)
+            tmp.chmod(0o777 & ~mask)
+            staged = ResultStore(tmp)
+            staged.runs_dir.mkdir()
+            staged.ts_dir.mkdir()
+            staged.write_json(staged.manifest_path, manifest(exp, len(plan)) | {"plan": digest})
+            staged.write_json(tmp / MARKER, {"kind": "sweep", "files": ["manifest.json", "runs", "timeseries", ".lock"]})
+            try:
+                os.replace(tmp, self.out)  # over an empty folder, or none
+            except OSError as e:
+                if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise InputError(
+                        "--out", "out", str(self.out), "was just created by another sweep; use --resume or another --out"
+                    ) from None
+                raise
+            fsync_dir(self.out.parent)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------ the lock
+    def lock(self) -> None:
+        """Hold the folder's lock (flock on ``.lock``) until :meth:`close`: one sweep per folder."""
+        path = self.out / ".lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise InputError(
+                "--out", "out", str(self.out), "is being written by another sweep right now; wait for it to finish or use another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        fd = self.__dict__.get("_lock_fd")
+        if fd is not None:
+            self._lock_fd = None
+            os.close(fd)  # releases the flock
+
+    def __getstate__(self) -> dict[str, Any]:  # workers get the paths, never the lock
+        return {k: (None if k == "_lock_fd" else v) for k, v in self.__dict__.items()}
 
     # ------------------------------------------------------------ chunks
     def part(self, folder: Path, cid: int) -> Path:
         return folder / f"part-{cid:06d}.parquet"
 
+    @staticmethod
+    def sidecar(part: Path) -> Path:
+        return part.with_name(f".{part.name}.check")
+
+    @staticmethod
+    def chunk_of(path: Path) -> int:
+        return int(path.name.split(".")[0].split("-")[1])
+
     def done(self) -> set[int]:
-        """The ids of the completed chunks (those whose runs part exists)."""
-        return {int(p.stem.split("-")[1]) for p in self.runs_dir.glob("part-*.parquet")}
+        """The ids of the complete chunks."""
+        return self.verified()
+
+    def verified(self, strict: bool = False) -> set[int]:
+        """The chunks whose runs and time-series parts both match their sidecars (``strict``:
+        a part without a sidecar counts as damaged; otherwise it only has to be readable)."""
+        ok = set()
+        for p in self.runs_dir.glob("part-*.parquet"):
+            cid = self.chunk_of(p)
+            if check_part(p, strict) is None and check_part(self.part(self.ts_dir, cid), strict) is None:
+                ok.add(cid)
+        return ok
 
     def write(self, cid: int, runs: pa.Table, ts: pa.Table) -> None:
-        """Write one chunk; the time series first, since a chunk counts as done once its runs part exists."""
-        self.write_atomic(self.part(self.ts_dir, cid), lambda tmp: pq.write_table(ts, tmp))
-        self.write_atomic(self.part(self.runs_dir, cid), lambda tmp: pq.write_table(runs, tmp))
+        """Write one chunk: each part, then its sidecar (a chunk is complete once both check)."""
+        for folder, table in ((self.ts_dir, ts), (self.runs_dir, runs)):
+            path = self.part(folder, cid)
+            self.sidecar(path).unlink(missing_ok=True)
+            self.write_atomic(path, partial(_write_table, table))
+            size, digest = file_digest(path)
+            self.write_json(self.sidecar(path), {"rows": table.num_rows, "bytes": size, "sha256": digest})
 
     # ------------------------------------------------------------ manifest
     def read_manifest(self) -> dict[str, Any]:
@@ -103,10 +199,55 @@ class ResultStore:
         self.write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, default=str)))
 
     def write_atomic(self, path: Path, write: Callable[[Path], object]) -> None:
-        """``write`` into ``path`` + ``.tmp``, then rename: a reader sees the whole file or none of it."""
+        """``write`` into ``path`` + ``.tmp``, fsync, then rename: a reader sees the whole file or none of it."""
         tmp = path.with_name(path.name + ".tmp")
-        write(tmp)
-        os.replace(tmp, path)
+        try:
+            write(tmp)
+            fsync_file(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path)
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """(size in bytes, SHA-256 hex) of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return path.stat().st_size, h.hexdigest()
+
+
+def check_part(path: Path, strict: bool = True) -> str | None:
+    """None if the part matches its sidecar (rows, size, SHA-256); else what is wrong. Without
+    ``strict`` a part with no sidecar (written by hand, or by an older version) only has to be
+    readable."""
+    side = ResultStore.sidecar(path)
+    if not path.is_file():
+        return "missing"
+    try:
+        want = json.loads(side.read_text())
+    except (OSError, ValueError):
+        if strict:
+            return "no checksum"
+        try:
+            pq.ParquetFile(path).close()
+        except (OSError, pa.ArrowException):
+            return "unreadable"
+        return None
+    size, digest = file_digest(path)
+    if size != want.get("bytes") or digest != want.get("sha256"):
+        return "checksum differs"
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except (OSError, pa.ArrowException):
+        return "unreadable"
+    return None if rows == want.get("rows") else "row count differs"
 
 
 def plan_hash(plan: Plan) -> str:
@@ -158,10 +299,14 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
 
 
 def read_parts(folder: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """The completed parts of ``folder`` as one table (a ``.tmp`` left by an interrupted write is ignored)."""
-    parts = sorted(Path(folder).glob("part-*.parquet"))
+    """The complete chunks' parts of ``folder`` (``runs`` or ``timeseries``) as one table: parts
+    that are damaged, or whose other part is, are left out (see :func:`status`)."""
+    folder = Path(folder)
+    store = ResultStore(folder.parent)
+    good = store.verified()
+    parts = [store.part(folder, cid) for cid in sorted(good)]
     if not parts:
-        raise FileNotFoundError(f"no result parts in {folder}")
+        raise FileNotFoundError(f"no complete result parts in {folder}")
     return pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
 
 
@@ -175,6 +320,50 @@ def read_timeseries(out: str | Path, columns: list[str] | None = None) -> pd.Dat
     """The long time-series table (run_id, round, metrics) sorted by run and round."""
     t = read_parts(ResultStore(out).ts_dir, columns)
     return t.to_pandas().sort_values(["run_id", "round"]).reset_index(drop=True)
+
+
+def status(out: str | Path) -> dict[str, Any]:
+    """How complete a results folder is: runs present of all, and the missing or damaged chunks."""
+    store = ResultStore(out)
+    m = store.read_manifest()
+    n_chunks = int(m.get("n_chunks", 0))
+    good = store.verified()
+    present = {store.chunk_of(p) for d in (store.runs_dir, store.ts_dir) for p in d.glob("part-*.parquet")}
+    n_runs = int(m.get("n_runs", 0))
+    done_ids: set[int] = set()
+    for cid in good:
+        done_ids.update(pq.read_table(store.part(store.runs_dir, cid), columns=["run_id"]).column("run_id").to_pylist())
+    spec = m.get("experiment", {})
+    reps, arms = max(1, int(spec.get("replications", 1))), max(1, len(spec.get("arms", [])))
+    n_points = max(1, n_runs // max(1, len(spec.get("scenarios", [])) * arms * reps))
+    missing_points = sorted({(rid // reps // arms) % n_points for rid in set(range(n_runs)) - done_ids})
+    return {
+        "n_runs": n_runs,
+        "runs": len(done_ids),
+        "missing_points": missing_points,
+        "n_chunks": n_chunks,
+        "missing": sorted(set(range(n_chunks)) - present),
+        "damaged": sorted(present - good),
+    }
+
+
+def describe_status(st: dict[str, Any]) -> str | None:
+    """One line saying what is incomplete (None when the sweep is complete)."""
+    if st["runs"] >= st["n_runs"] and not st["damaged"]:
+        return None
+    pts = st["missing_points"]
+    where = f" (design points {', '.join(map(str, pts[:8]))}{', …' if len(pts) > 8 else ''} lack runs)" if pts else ""
+    parts = [f"incomplete: {st['runs']} of {st['n_runs']} runs{where}"]
+    if st["missing"]:
+        parts.append(f"{len(st['missing'])} of {st['n_chunks']} chunks not run ({_ids(st['missing'])})")
+    if st["damaged"]:
+        parts.append(f"{len(st['damaged'])} damaged part(s) left out ({_ids(st['damaged'])})")
+    return "; ".join(parts) + "; complete it with 'dialogue-sim sweep EXPERIMENT --out FOLDER --resume'"
+
+
+def _ids(ids: list[int], n: int = 5) -> str:
+    s = ", ".join(f"chunk {i}" for i in ids[:n])
+    return s + (f", … ({len(ids) - n} more)" if len(ids) > n else "")
 
 
 def count_ok(runs: pa.Table) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from sim.batch.executors import make_executor
+from sim.batch.executors import DaskExecutor, LocalProcessExecutor, SerialExecutor, make_executor
 from sim.batch.experiment import Experiment, chunks
 from sim.batch.store import ResultStore, count_ok, read_parts, read_runs, read_timeseries
 
@@ -75,11 +75,29 @@ def run_sweep(
     """Run (or resume) ``exp`` into ``out``; return a summary dict."""
     workers = workers or os.cpu_count() or 1
     plan = list(chunks(exp))
+    executor = make_executor(workers, scheduler, len(plan))
+    if isinstance(executor, DaskExecutor):
+        executor.client = executor.connect()  # before anything is written: a bad address leaves nothing
     store = ResultStore(out)
+    try:
+        return _run(exp, store, executor, plan, resume, progress, on_chunk)
+    finally:
+        store.close()
+
+
+def _run(exp: Experiment, store: ResultStore, executor: Any, plan: list, resume: bool, progress: bool, on_chunk: Any) -> dict[str, Any]:
     done = store.open(exp, resume, plan)
+    if store.repaired:
+        print(
+            f"resume: {len(store.repaired)} chunk(s) had damaged or missing parts and are recomputed "
+            f"(chunks {', '.join(map(str, store.repaired[:10]))}{', …' if len(store.repaired) > 10 else ''})",
+            file=sys.stderr,
+            flush=True,
+        )
     todo = [(cid, ids) for cid, ids in plan if cid not in done]
     already = sum(len(ids) for cid, ids in plan if cid in done)
-    executor = make_executor(workers, scheduler, len(todo))
+    if isinstance(executor, LocalProcessExecutor) and len(todo) < 2:
+        executor = SerialExecutor()
     bar = Progress(exp.n_runs, already) if progress else None
     t0 = time.monotonic()
     n_new = failed = 0

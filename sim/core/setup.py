@@ -16,7 +16,20 @@ class InputError(ValueError):
 
     def __init__(self, source: str, field: str, value: object, allowed: str):
         self.source, self.field, self.value, self.allowed = source, field, value, allowed
-        super().__init__(f"{source}: {field} = {value!r}: {allowed}")
+        super().__init__(f"{source}: {field} = {_short(value)}: {allowed}")
+
+    def __reduce__(self):  # picklable, so an error raised in a worker process reaches the driver whole
+        return (type(self), (self.source, self.field, self.value, self.allowed))
+
+
+def _short(value: object, limit: int = 200) -> str:
+    """``repr(value)`` on one line, cut to ``limit`` characters (a huge value is never echoed whole)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<{type(value).__name__} nested too deeply>"
+    text = text.replace("\n", " ").replace("\r", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class EventKind(Enum):

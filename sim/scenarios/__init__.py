@@ -4,14 +4,19 @@ package data under ``sim/data/scenarios``) into the :class:`~sim.core.setup.Setu
 from sim.core.setup import Event, EventKind, InputError, Regime, Scenario, Setup, SideSpec
 from sim.scenarios.loader import (
     EXPERIMENT_DIR,
+    MAX_ROUNDS,
     SCENARIO_DIR,
+    check_depth,
     find_scenario,
     load_scenario,
     parse_event,
     parse_overrides,
+    read_toml,
     resolve,
     scenario_from_dict,
     scenario_names,
+    split_key,
+    text_field,
 )
 
 __all__ = [
@@ -20,15 +25,20 @@ __all__ = [
     "Event",
     "EventKind",
     "InputError",
+    "MAX_ROUNDS",
     "Regime",
     "Scenario",
     "Setup",
     "SideSpec",
+    "check_depth",
     "find_scenario",
     "load_scenario",
     "parse_event",
     "parse_overrides",
+    "read_toml",
     "resolve",
     "scenario_from_dict",
     "scenario_names",
+    "split_key",
+    "text_field",
 ]

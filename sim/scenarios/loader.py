@@ -13,6 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from sim.core.names import check_name, is_safe_name, safe_filename
 from sim.core.params import CHANNEL_PARAMS, CHANNELS, PARAMS, SIDE_PARAMS
 from sim.core.setup import BOOL, EVENT_FIELDS, INT, REGIME, SIDED, Event, EventKind, InputError, Regime, Scenario, Setup, SideSpec
 
@@ -34,36 +35,100 @@ def scenario_names() -> list[str]:
 def find_scenario(name_or_path: str | os.PathLike) -> Path:
     """A shipped scenario's name, or a path to a TOML file."""
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists():
+    if p.suffix == ".toml" or p.exists() or os.sep in str(name_or_path):
+        if p.is_dir():
+            raise InputError(str(p), "file", str(p), "is a folder; allowed: a scenario .toml file")
         if not p.is_file():
             raise InputError(str(p), "file", str(p), "no such file")
         return p
     cand = SCENARIO_DIR / f"{name_or_path}.toml"
-    if cand.is_file():
+    if is_safe_name(str(name_or_path)) and cand.is_file():
         return cand
     raise InputError("scenario", "name", str(name_or_path), f"allowed: {', '.join(scenario_names())} or a .toml path")
 
 
-def load_scenario(name_or_path: str | os.PathLike) -> Scenario:
-    path = find_scenario(name_or_path)
+#: Limits on an input file: its size, how deeply its arrays and tables nest, and list lengths.
+MAX_FILE_BYTES = 2_000_000
+MAX_DEPTH = 8
+MAX_EVENTS = 10_000
+MAX_SIDES = 100
+MAX_TEXT = 10_000
+MAX_ROUNDS = 100_000
+
+
+def read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    """Parse a TOML file (UTF-8, a byte-order mark allowed) into a dict, or raise one
+    :class:`InputError`: not a file, too large, not text, not TOML, nested too deeply."""
+    path = Path(path)
     src = str(path)
+    if path.is_dir():
+        raise InputError(src, "file", src, "is a folder; allowed: a TOML file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(src, "file", f"{size} bytes", f"allowed: a TOML file of at most {MAX_FILE_BYTES} bytes")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(src, "file", src, "no such file") from None
+    except OSError as e:
+        raise InputError(src, "file", src, f"cannot be read ({e.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(src, "file", "binary", "allowed: a UTF-8 TOML text file") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(src, "toml", str(e).split("\n")[0], "the file must be valid TOML") from None
-    except UnicodeDecodeError:
-        raise InputError(src, "file", "binary", "a UTF-8 TOML text file") from None
-    return scenario_from_dict(data, src, default_name=path.stem)
+    except RecursionError:
+        raise InputError(src, "toml", "nested arrays or tables", f"allowed: at most {MAX_DEPTH} levels of nesting") from None
+    check_depth(src, data)
+    return data
+
+
+def check_depth(src: str, data: Any, limit: int = MAX_DEPTH) -> None:
+    """Refuse arrays and tables nested more than ``limit`` levels (checked without recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            if d > limit:
+                raise InputError(src, "toml", "nested arrays or tables", f"allowed: at most {limit} levels of nesting")
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+
+
+def load_scenario(name_or_path: str | os.PathLike) -> Scenario:
+    path = find_scenario(name_or_path)
+    return scenario_from_dict(read_toml(path), str(path), default_name=_stem_name(path))
+
+
+def _stem_name(path: Path) -> str:
+    """The default name of a file's scenario or experiment: its stem, made safe."""
+    return safe_filename(path.stem)[:64] if not is_safe_name(path.stem) else path.stem
+
+
+def text_field(src: str, fld: str, v: Any, default: str = "") -> str:
+    """A free-text field (description, source): a string of at most MAX_TEXT characters."""
+    v = default if v is None else v
+    if not isinstance(v, str) or len(v) > MAX_TEXT:
+        raise InputError(src, fld, v, f"allowed: a text of at most {MAX_TEXT} characters")
+    return v
 
 
 def scenario_from_dict(data: Mapping[str, Any], src: str = "<python>", default_name: str = "custom") -> Scenario:
     """Validate a scenario given as a dict (as parsed from TOML)."""
+    if not isinstance(data, Mapping):
+        raise InputError(src, "scenario", data, "allowed: a table of scenario fields")
+    check_depth(src, data)
     for k in data:
         if k not in _TOP:
             raise InputError(src, k, data[k], f"unknown field; allowed: {', '.join(sorted(_TOP))}")
-    rounds = _int(src, "rounds", data.get("rounds", 60), 1, 100_000)
+    rounds = _int(src, "rounds", data.get("rounds", 60), 1, MAX_ROUNDS)
+    sc_name = check_name(src, "name", data.get("name", default_name))
+    description = text_field(src, "description", data.get("description"))
+    source = text_field(src, "source", data.get("source"))
     channel = data.get("channel", "track2")
-    if channel not in CHANNELS:
+    if not isinstance(channel, str) or channel not in CHANNELS:
         raise InputError(src, "channel", channel, f"allowed: {', '.join(CHANNELS)}")
     channel_open = data.get("channel_open", True)
     if not isinstance(channel_open, bool):
@@ -76,8 +141,8 @@ def scenario_from_dict(data: Mapping[str, Any], src: str = "<python>", default_n
         raise InputError(src, "start_year", start_year, "allowed: a calendar year in [1000, 3000]")
 
     raw_sides = data.get("sides", [{"name": "A"}, {"name": "B"}])
-    if not isinstance(raw_sides, list) or len(raw_sides) < 2:
-        raise InputError(src, "sides", raw_sides, "allowed: a list of two or more [[sides]] tables")
+    if not isinstance(raw_sides, list) or not 2 <= len(raw_sides) <= MAX_SIDES:
+        raise InputError(src, "sides", raw_sides, f"allowed: a list of 2 to {MAX_SIDES} [[sides]] tables")
     sides: list[SideSpec] = []
     for i, s in enumerate(raw_sides):
         where = f"sides[{i}]"
@@ -87,8 +152,11 @@ def scenario_from_dict(data: Mapping[str, Any], src: str = "<python>", default_n
             if k not in _SIDE:
                 raise InputError(src, f"{where}.{k}", s[k], f"unknown field; allowed: {', '.join(sorted(_SIDE))}")
         name = s.get("name", f"side{i}")
-        if not isinstance(name, str) or not name or "." in name or name == "all" or name in [x.name for x in sides]:
-            raise InputError(src, f"{where}.name", name, "allowed: a unique non-empty name without '.', not 'all'")
+        ok = isinstance(name, str) and 0 < len(name) <= 64 and name.isprintable() and not {".", "="} & set(name)
+        if not ok or name.strip() != name or name == "all" or name in [x.name for x in sides]:
+            raise InputError(
+                src, f"{where}.name", name, "allowed: a unique name of 1-64 printable characters without '.' or '=', not 'all'"
+            )
         host = s.get("host", False)
         if not isinstance(host, bool):
             raise InputError(src, f"{where}.host", host, "allowed: true or false")
@@ -100,14 +168,14 @@ def scenario_from_dict(data: Mapping[str, Any], src: str = "<python>", default_n
 
     names = [s.name for s in sides]
     raw_events = data.get("events", [])
-    if not isinstance(raw_events, list):
-        raise InputError(src, "events", raw_events, "allowed: a list of [[events]] tables")
+    if not isinstance(raw_events, list) or len(raw_events) > MAX_EVENTS:
+        raise InputError(src, "events", raw_events, f"allowed: a list of at most {MAX_EVENTS} [[events]] tables")
     events = [parse_event(src, f"events[{i}]", e, names, rounds) for i, e in enumerate(raw_events)]
     events.sort(key=lambda e: e.round)
     return Scenario(
-        name=str(data.get("name", default_name)),
-        description=str(data.get("description", "")),
-        source=str(data.get("source", "")),
+        name=sc_name,
+        description=description,
+        source=source,
         rounds=rounds,
         channel=channel,
         channel_open=channel_open,
@@ -153,6 +221,8 @@ def parse_event(src: str, where: str, e: Any, names: list[str], rounds: int) -> 
         raise InputError(src, where, e, "allowed: a table with round, kind and the kind's fields")
     kinds = ", ".join(k.value for k in EventKind)
     try:
+        if not isinstance(e.get("kind"), str):
+            raise ValueError
         kind = EventKind(e.get("kind"))
     except ValueError:
         raise InputError(src, f"{where}.kind", e.get("kind"), f"unknown event kind; allowed: {kinds}") from None
@@ -193,17 +263,27 @@ def parse_event(src: str, where: str, e: Any, names: list[str], rounds: int) -> 
 # ---------------------------------------------------------------- resolving
 
 
+def split_key(src: str, key: Any, v: Any, where: str | None = None) -> tuple[str, str]:
+    """``"turnover"`` → ``("", "turnover")``; ``"Canada.turnover"`` → ``("Canada", "turnover")``.
+    Refuses unknown parameters, an empty side (``".turnover"``) and a side on a channel parameter."""
+    where = key if where is None else where
+    side, dot, name = str(key).rpartition(".")
+    if name not in PARAMS:
+        raise InputError(src, where, v, f"unknown parameter; allowed: {', '.join(PARAMS)}")
+    if dot and not side:
+        raise InputError(src, where, v, "an empty side name before '.'; allowed: NAME or SIDE.NAME")
+    if side and name in CHANNEL_PARAMS:
+        raise InputError(src, where, v, "a channel parameter takes one value for all sides")
+    return side, name
+
+
 def parse_overrides(pairs: Mapping[str, Any], side_names: list[str], src: str = "--set") -> dict[str, float]:
     """Validate overrides ``{"turnover": 0.5, "Canada.turnover": 0.6}``."""
     out: dict[str, float] = {}
     for key, v in pairs.items():
-        side, _, name = key.rpartition(".")
-        if name not in PARAMS:
-            raise InputError(src, key, v, f"unknown parameter; allowed: {', '.join(PARAMS)}")
+        side, name = split_key(src, key, v)
         if side and side not in side_names:
             raise InputError(src, key, v, f"unknown side; allowed: {', '.join(side_names)}")
-        if side and name in CHANNEL_PARAMS:
-            raise InputError(src, key, v, "a channel parameter takes one value for all sides")
         raw = v
         if isinstance(v, str):
             try:
@@ -217,13 +297,13 @@ def parse_overrides(pairs: Mapping[str, Any], side_names: list[str], src: str = 
     return out
 
 
-def resolve(sc: Scenario, overrides: Mapping[str, Any] | None = None, rounds: int | None = None) -> Setup:
+def resolve(sc: Scenario, overrides: Mapping[str, Any] | None = None, rounds: int | None = None, rounds_source: str = "--rounds") -> Setup:
     """Resolve every parameter: override for the side > override for all >
     the side's params > the scenario's params > the channel preset > the default."""
     names = [s.name for s in sc.sides]
     ov = parse_overrides(overrides or {}, names)
     if rounds is not None:
-        rounds = _int("--rounds", "rounds", rounds, 1, 100_000)
+        rounds = _int(rounds_source, "rounds", rounds, 1, MAX_ROUNDS)
         late = [e for e in sc.events if e.round > rounds]
         if late:
             raise InputError(sc.path, "events.round", late[0].round, f"past the horizon of {rounds} rounds; allowed: [1, {rounds}]")
