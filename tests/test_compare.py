@@ -56,7 +56,8 @@ class TestCommand:
         out = tmp_path / "cmp"
         argv = ["compare", "leadership-change", "--set-b", "turnover=0.4", "--runs", "3", "--rounds", "45", "--out", str(out)]
         assert main(argv) == 0
-        assert {p.name for p in out.iterdir()} == {"compare.csv", "compare.png", "compare.svg"}
+        # the hidden marker says the program made this folder (so a later --out may replace it)
+        assert {p.name for p in out.iterdir()} == {".dialogue-sim", "compare.csv", "compare.png", "compare.svg"}
         rows = list(csv.DictReader((out / "compare.csv").open()))
         assert rows[0]["outcome"] == "P(agreement by the horizon)" and rows[0]["pairs"] == "3"
         printed = capsys.readouterr().out

@@ -62,10 +62,10 @@ class TestWorkers:
         one, two = tmp_path / "one", tmp_path / "two"
         assert main(["plot", str(small_sweep), "--metric", "agreement", "--workers", "1", "--no-svg", "--out", str(one)]) == 0
         assert main(["plot", str(small_sweep), "--metric", "agreement", "--workers", "2", "--no-svg", "--out", str(two)]) == 0
-        names = sorted(p.name for p in one.iterdir())
+        names = sorted(p.name for p in one.iterdir() if not p.name.startswith("."))
         assert (
             names
-            == sorted(p.name for p in two.iterdir())
+            == sorted(p.name for p in two.iterdir() if not p.name.startswith("."))
             == [
                 "curves-agreement.png",
                 "diff-agreement-keep-open-vs-wind-down.png",

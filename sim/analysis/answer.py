@@ -193,17 +193,26 @@ def verdict(ans: Mapping[str, Any]) -> list[str]:
     if sh["crosses"]:
         out.append(
             f"The effect curve crosses zero: its simultaneous 95% band lies above zero in rounds {_span(sh['rounds_above_zero'])} "
-            f"and below zero in rounds {_span(sh['rounds_below_zero'])}, so the payoff is early and reverses later."
+            f"and below zero in rounds {_span(sh['rounds_below_zero'])}, so "
+            + (
+                "the payoff comes first and reverses later."
+                if min(sh["rounds_above_zero"]) < min(sh["rounds_below_zero"])
+                else "the effect is negative first and turns positive later."
+            )
         )
     elif sh["rounds_above_zero"]:
         out.append(
-            f"The effect is positive (simultaneous 95% band above zero) in rounds {_span(sh['rounds_above_zero'])} and never "
-            f"significantly negative; it peaks at {sh['peak']['value']:+.2f} in round {sh['peak']['round']}."
+            f"The effect is positive (simultaneous 95% band above zero) in rounds {_span(sh['rounds_above_zero'])}; "
+            "the band is nowhere below zero "
+            "(a statement about all rounds at once; one round, such as the horizon, can still differ pointwise); "
+            f"it peaks at {sh['peak']['value']:+.2f} in round {sh['peak']['round']}."
         )
     elif sh["rounds_below_zero"]:
         out.append(
-            f"The effect is negative (simultaneous 95% band below zero) in rounds {_span(sh['rounds_below_zero'])} and never "
-            f"significantly positive; it is lowest at {sh['trough']['value']:+.2f} in round {sh['trough']['round']}."
+            f"The effect is negative (simultaneous 95% band below zero) in rounds {_span(sh['rounds_below_zero'])}; "
+            "the band is nowhere above zero "
+            "(a statement about all rounds at once; one round, such as the horizon, can still differ pointwise); "
+            f"it is lowest at {sh['trough']['value']:+.2f} in round {sh['trough']['round']}."
         )
     else:
         out.append("At no round from the shift to the horizon can the effect be told from zero (simultaneous 95% band).")
