@@ -46,8 +46,8 @@ class TestPairedRuns:
         t = comp.table().set_index("outcome")
         d = comp.outcomes_b["final_trust"] - comp.outcomes_a["final_trust"]
         assert d.mean() < 0
-        assert t.loc["final familiarity across sides (0–1)", "B − A (paired mean)"] == f"{d.mean():+.2f}"
-        assert t.loc["final familiarity across sides (0–1)", "pairs"] == 6
+        assert t.loc["final familiarity across sides (−1 to 1)", "B − A (paired mean)"] == f"{d.mean():+.2f}"
+        assert t.loc["final familiarity across sides (−1 to 1)", "pairs"] == 6
         assert t.loc["P(agreement by the horizon)", "A"].endswith("%")
 
 

@@ -81,8 +81,8 @@ def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: Sequence[str
     ax = axes[0, 1]
     ax.plot(r, df["trust"], label="familiarity across sides")
     ax.step(r, df["channel_open"], where="post", ls=":", label="channel open")
-    ax.set_ylabel("mean familiarity (0–1)")
-    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylabel("mean familiarity (−1 to 1)")
+    ax.set_ylim(min(-0.05, float(df["trust"].min()) - 0.05), 1.05)  # below 0: distrust (hollow exchanges)
     ax.set_title("Trust between counterparts")
     ax = axes[1, 0]
     ax.plot(r, df["position_gap"], label="private positions")

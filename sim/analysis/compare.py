@@ -50,7 +50,7 @@ class Comparison:
         quantities = [
             ("P(agreement by the horizon)", oa["agreement"].astype(float), ob["agreement"].astype(float), True),
             ("agreement round (runs with agreement)", np.where(ra >= 0, ra, np.nan), np.where(rb >= 0, rb, np.nan), False),
-            ("final familiarity across sides (0–1)", oa["final_trust"], ob["final_trust"], False),
+            ("final familiarity across sides (−1 to 1)", oa["final_trust"], ob["final_trust"], False),
             ("ideas reported upward", oa["ideas_reported"].astype(float), ob["ideas_reported"].astype(float), False),
             ("meetings held", oa["meetings"].astype(float), ob["meetings"].astype(float), False),
             ("cost (rank-weighted delegate-meetings)", oa["cost"], ob["cost"], False),

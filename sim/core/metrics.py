@@ -87,7 +87,7 @@ class Metric:
 _SPEC = [
     Metric("agreement", "agreement reached", "0/1", Kind.BINARY, "share of runs with agreement", lambda s, _: s.agreed.astype(float)),
     Metric("progress", "progress", "share of leaderships", Kind.SHARE, "progress (share of leaderships ready)", lambda s, _: s.progress),
-    Metric("trust", "trust (familiarity)", "0–1", Kind.LEVEL, "mean familiarity across sides (0–1)", trust),
+    Metric("trust", "trust (familiarity)", "−1 to 1", Kind.LEVEL, "mean familiarity across sides (−1 to 1; below 0: distrust)", trust),
     Metric(
         "position_gap",
         "private position gap",
