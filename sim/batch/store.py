@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.batch.experiment import Experiment
-from sim.core.outputs import MARKER, fsync_dir, fsync_file
+from sim.core.outputs import MARKER, fsync
 from sim.scenarios import InputError
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class ResultStore:
                         "--out", "out", str(self.out), "was just created by another sweep; use --resume or another --out"
                     ) from None
                 raise
-            fsync_dir(self.out.parent)
+            fsync(self.out.parent)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -203,11 +203,11 @@ class ResultStore:
         tmp = path.with_name(path.name + ".tmp")
         try:
             write(tmp)
-            fsync_file(tmp)
+            fsync(tmp)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-        fsync_dir(path.parent)
+        fsync(path.parent)
 
 
 def _write_table(table: pa.Table, path: Path) -> None:

@@ -89,13 +89,13 @@ def atomic_dir(target: Path, kind: str = "run", flag: str = "--out"):
         yield tmp
         files = sorted(p.name for p in tmp.iterdir())
         _write_text(tmp / MARKER, json.dumps({"kind": kind, "files": files}))
-        fsync_dir(tmp)
+        fsync(tmp)
         if target.exists():
             check_replaceable(target, kind, flag)  # still ours (nothing was added meanwhile)
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
             os.replace(target, old)  # rename over the empty folder just made
         os.replace(tmp, target)
-        fsync_dir(target.parent)
+        fsync(target.parent)
     finally:
         if tmp.exists():
             _remove_ours(tmp, None)
@@ -141,7 +141,7 @@ def atomic_path(target: Path):
     tmp = Path(name)
     try:
         yield tmp
-        fsync_file(tmp)
+        fsync(tmp)
         tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, target)
     finally:
@@ -153,16 +153,9 @@ def atomic_write(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def fsync_file(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file's data, or a folder's entries (after a rename into it), to disk."""
     fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
