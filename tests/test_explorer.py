@@ -461,6 +461,38 @@ class TestBrowserControls:
             assert float(r["cost"]) == pytest.approx(float(o["cost"]), abs=1e-9)
         no_traceback(page)
 
+    def test_load_a_file_replaces_the_setting_and_a_bad_file_changes_nothing(self, page, tmp_path):
+        """Load through the page's file chooser: a saved scenario (renamed, seed kept) becomes
+        the setting at round 0 and reproduces the saved run; a broken file is refused in one
+        line and the setting and run stay."""
+        from playwright.sync_api import expect
+
+        select(page, "event", "crisis")
+        page.get_by_role("button", name="Add at the next round").click()
+        step(page, 3)
+        saved = values(page)
+        mine = tmp_path / "mine.toml"
+        mine.write_text(download(page, "Save scenario (TOML)").read_text().replace('name = "leadership-change"', 'name = "mine"'))
+        page.get_by_role("button", name="Restart", exact=True).click()
+        select(page, "scenario", "lean-years")
+        if page.locator(".pending").count():
+            page.locator(".pending").get_by_role("button", name="Restart").click()
+        expect(page.locator("h2")).to_have_text("lean-years", timeout=60000)
+        page.locator(".load-toml input[type=file]").set_input_files(str(mine))
+        expect(page.locator("h2")).to_have_text("mine", timeout=60000)
+        expect(page.locator(".notice")).to_contain_text("loaded mine.toml")
+        expect(page.locator(".readout-A")).to_contain_text("A: round 0 ")
+        step(page, 3)
+        assert values(page) == saved
+        bad = tmp_path / "bad.toml"
+        bad.write_bytes(b"rounds = [[[\xff")
+        page.locator(".load-toml input[type=file]").set_input_files(str(bad))
+        expect(page.locator(".notice")).to_contain_text("refused")
+        assert page.locator(".notice").inner_text().count("\n") == 0
+        expect(page.locator("h2")).to_have_text("mine")
+        assert values(page) == saved
+        no_traceback(page)
+
     def test_play_pause_and_screenshot(self, page):
         from playwright.sync_api import expect
 
@@ -474,6 +506,7 @@ class TestBrowserControls:
         stopped = values(page)[0]
         page.wait_for_timeout(1000)
         assert values(page)[0] == stopped >= 2
+        assert page.get_by_text("runs on Solara").count() == 0  # the badge that covered a plot is off
         page.screenshot(path=str(page.tmp / "explorer.png"))
         no_traceback(page)
 

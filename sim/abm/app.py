@@ -27,7 +27,7 @@ from solara.components.echarts import EchartsWidget
 from sim.abm.export import figures_png, scenario_toml, timeseries_csv
 from sim.abm.session import START_ONLY, Session, parse_seed, parse_value
 from sim.abm.views import curves_option, network_option, positions_option, readout
-from sim.abm.widgets import DownloadButton
+from sim.abm.widgets import DownloadButton, FileInput
 from sim.core.params import PARAMS, Param, Scope
 from sim.core.setup import BOOL, EVENT_FIELDS, INT, REGIME, SIDED, EventKind
 from sim.scenarios import InputError, load_scenario, scenario_names
@@ -445,7 +445,8 @@ def SaveLoad():
         notice.value = f"loaded {info['name']} (scenario {s.scenario.name}); at round 0"
         bump(True)
 
-    solara.FileDrop(label="Load a scenario: drop a .toml file here", on_file=guard(on_file, "load"), lazy=False)
+    FileInput.element(label="Load a scenario (.toml):", accept=".toml", css_class="load-toml", receiver=guard(on_file, "load"))
+    solara.FileDrop(label="… or drop a .toml file here", on_file=guard(on_file, "load"), lazy=False)
 
 
 def view_state(s: Session) -> dict[str, Any]:

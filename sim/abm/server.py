@@ -5,6 +5,7 @@ outlive it), with no outbound connection and only loopback ``Host`` headers by d
 - No telemetry: Solara's Mixpanel reporting is switched off before Solara is imported.
 - No CDN: the front-end files come from the installed ``solara-assets``; a missing file is
   never fetched from the internet (the CDN address points at an unroutable local port).
+- No badge: Solara's "This website runs on Solara" banner is switched off (it covered a plot).
 - ``Host`` headers: loopback names (and the ``--host`` given) only, against DNS rebinding.
 """
 
@@ -20,6 +21,7 @@ PRIVATE_ENV = {
     "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/",  # discard port: a cache miss fails locally
     "SOLARA_APP": "sim.abm.app",
     "SOLARA_MODE": "production",
+    "SOLARA_THEME_SHOW_BANNER": "false",  # the "This website runs on Solara" badge covers the plots
 }
 
 
@@ -30,6 +32,7 @@ def private_settings() -> None:
     import solara.settings as settings
 
     server_settings.telemetry.mixpanel_enable = False
+    server_settings.theme.show_banner = False
     settings.assets.cdn = PRIVATE_ENV["SOLARA_ASSETS_CDN"]
 
 

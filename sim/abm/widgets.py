@@ -3,6 +3,9 @@ renders no button there): the data is made on the server only when the button is
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import ipyvuetify as v
 import traitlets
 
@@ -55,3 +58,54 @@ class DownloadButton(v.VuetifyTemplate):
                 self.on_error(f"{self.filename}: {type(e).__name__}: {e}")
             return
         self.payload = data.encode("utf-8") if isinstance(data, str) else data
+
+
+_FILE_TEMPLATE = """
+<template>
+  <label :class="css_class" style="display: block; font-size: 13px; margin: 4px 0">{{ label }}
+    <input type="file" :accept="accept" @change="read" style="display: block; margin-top: 2px" />
+  </label>
+</template>
+<script>
+module.exports = {
+  methods: {
+    read(event) {
+      const input = event.target;
+      const file = input.files && input.files[0];
+      if (!file) return;
+      file.arrayBuffer().then(buffer => {
+        const bytes = new Uint8Array(buffer);
+        let text = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+        this.upload = {name: file.name, data: btoa(text), at: Date.now()};  // base64: any bytes survive
+        input.value = '';  // choosing the same file again is a new upload
+      });
+    },
+  },
+};
+</script>
+"""
+
+
+class FileInput(v.VuetifyTemplate):
+    """A file chooser (an ``<input type=file>``, which browsers and Playwright can fill; Solara's
+    FileDrop takes only a real drag). ``receiver({"name", "data"})`` is called with the bytes."""
+
+    template = traitlets.Unicode(_FILE_TEMPLATE).tag(sync=True)
+    label = traitlets.Unicode("Load a file").tag(sync=True)
+    accept = traitlets.Unicode("").tag(sync=True)
+    css_class = traitlets.Unicode("").tag(sync=True)
+    upload = traitlets.Dict({}).tag(sync=True)  # {"name", "data" (base64), "at"}, set by the browser
+    receiver = traitlets.Any(None)  # ({"name": str, "data": bytes}) -> None
+
+    @traitlets.observe("upload")
+    def _uploaded(self, change: dict) -> None:
+        info = change["new"] or {}
+        if "data" not in info:
+            return
+        try:
+            data = base64.b64decode(str(info["data"]), validate=True)
+        except (binascii.Error, ValueError):
+            data = b"\xff"  # a garbled upload reads as a binary file: refused by the loader
+        if self.receiver:
+            self.receiver({"name": str(info.get("name", "scenario.toml")), "data": data})
