@@ -549,7 +549,8 @@ def Player():
         solara.Button("Step", on_click=guard(step), color="primary")
         solara.Button("Pause" if playing.value else "Play", on_click=lambda: playing.set(not playing.value))
         solara.Button("Restart", on_click=guard(restart))
-    solara.SliderFloat("speed (rounds per second)", value=speed, min=1, max=30, step=1, thumb_label="always")
+    with solara.Column(style={"margin-top": "26px"}):  # room for the value bubble above the thumb (it covered Restart)
+        solara.SliderFloat("speed (rounds per second)", value=speed, min=1, max=30, step=1, thumb_label="always")
 
 
 @solara.component
