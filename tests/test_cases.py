@@ -4,12 +4,25 @@ the key fact or mechanism is removed (mutation tests)."""
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 
 import numpy as np
 import pytest
 
-from sim.analysis.cases import BURTON_REFORMS, check_burton, check_iran_timeline, predictive_interval, round_of, run_cases
-from sim.scenarios import EXPERIMENT_DIR
+from sim.analysis.cases import (
+    BURTON_REFORMS,
+    IRAN_OBSERVED,
+    IRAN_SHIFT,
+    Calendar,
+    calendar_interval,
+    calendar_of,
+    check_burton,
+    check_iran_timeline,
+    decimal_year,
+    predictive_interval,
+    run_cases,
+)
+from sim.scenarios import EXPERIMENT_DIR, EventKind, load_scenario
 
 RUNS = 150
 #: Parameters under which the Iran-US timeline is reproduced (found by hand; the calibrated
@@ -47,8 +60,22 @@ class TestIranTimeline:
         assert not ok, evidence
         assert "OUTSIDE" in evidence
 
-    def test_calendar_mapping(self):
-        assert round_of(2013.0) == 21 and round_of(2013 + 10.8 / 12) == 22 and round_of(2015 + 6.45 / 12) == 26
+    def test_calendar_is_the_scenarios(self):
+        """The dates map to rounds through the scenario's own calendar (start_year, meetings_per_year)."""
+        sc = load_scenario("iran-us-track-two")
+        cal = calendar_of(sc)
+        assert cal == Calendar(2003.0, 2.0)
+        shift = min(e.round for e in sc.events if e.kind is EventKind.LEADERSHIP_CHANGE)
+        assert shift == cal.round_of(IRAN_SHIFT[1]) == 21
+        interim, final = IRAN_OBSERVED.values()
+        assert cal.round_of(interim) == 22 and cal.round_of(final) == 26 == sc.rounds
+        assert calendar_of(sc, {"meetings_per_year": 4}).round_of(interim) == 44
+        assert abs(decimal_year(date(2013, 11, 24)) - 2013.896) < 1e-3
+
+    def test_interval_in_calendar_time(self):
+        cal = Calendar(2003.0, 2.0)
+        assert calendar_interval(24, np.inf, cal) == (2014.5, np.inf)
+        assert calendar_interval(21, 22, cal) == (2013.0, 2014.0)
 
     def test_predictive_interval_counts_no_agreement_as_later(self):
         r = np.array([-1] * 50 + list(range(20, 70)))

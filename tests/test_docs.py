@@ -63,6 +63,22 @@ class TestQuotedNumbers:
         guide = (ROOT / "docs" / "students-guide.md").read_text()
         assert u.headline() in guide and u.headline(changed) not in guide
 
+    def test_validation_passages_follow_the_measured_run(self, tmp_path):
+        """The hold-out's verdict and numbers in ODD §8 come from the recorded run: a different
+        record gives a different passage."""
+        import json
+
+        u = _update_numbers()
+        rec = json.loads(u.CALIBRATION.read_text())
+        row = next(r for r in rec["cases_calibrated"] if r["case"].startswith("Iran"))
+        row["reproduced"] = not row["reproduced"]
+        rec["holdout_diagnosis"]["posterior_sample"]["interim"] += 0.5
+        changed = tmp_path / "calibration.json"
+        changed.write_text(json.dumps(rec))
+        odd = (ROOT / "docs" / "ODD.md").read_text()
+        assert u.calibration_cases() in odd and u.calibration_cases(changed) not in odd
+        assert u.holdout_diagnosis() in odd and u.holdout_diagnosis(changed) not in odd
+
     def test_no_stale_headline_numbers(self):
         text = (ROOT / "docs" / "students-guide.md").read_text() + (ROOT / "README.md").read_text()
         for stale in ("10,368", "about 4 seconds", "40 replications", "three times the replications"):

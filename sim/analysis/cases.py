@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -59,23 +60,42 @@ FACTS_REMOVED: dict[str, float] = {
     "China.translation_loss": 0.0,
 }
 
-#: Iran–US timeline in calendar time. iran-us-track-two has one round per half-year; round r
-#: covers [2003 + (r − 1)/2, 2003 + r/2). The June 2013 election falls in round 21 (H1 2013),
-#: the interim deal (24 Nov 2013) in round 22 and the comprehensive agreement (14 Jul 2015)
-#: in round 26 (H2 2015), the horizon.
-ROUNDS_PER_YEAR = 2
-START_YEAR = 2003
-IRAN_OBSERVED = {"interim deal (24 Nov 2013)": 2013 + 10.8 / 12, "comprehensive agreement (14 Jul 2015)": 2015 + 6.45 / 12}
+#: The Iran–US timeline (source 000 for the pattern; the dates are public record). The shift is
+#: the June 2013 presidential election in Iran, in Obama's second term (from 20 Jan 2013); the
+#: two agreement dates are the hold-out observations, kept out of the calibration.
+IRAN_SHIFT = ("June 2013 election", date(2013, 6, 14))
+IRAN_OBSERVED = {"interim deal (24 Nov 2013)": date(2013, 11, 24), "comprehensive agreement (14 Jul 2015)": date(2015, 7, 14)}
 
 
-def round_of(year: float) -> int:
-    """The round holding a calendar date (decimal year) in iran-us-track-two."""
-    return int(np.floor((year - START_YEAR) * ROUNDS_PER_YEAR)) + 1
+def decimal_year(d: date) -> float:
+    """A date as a decimal year: 2013-11-24 → 2013.896."""
+    start = date(d.year, 1, 1)
+    return d.year + (d - start).days / (date(d.year + 1, 1, 1) - start).days
 
 
-def year_of(rnd: float) -> float:
-    """The calendar start of a round (decimal year)."""
-    return START_YEAR + (rnd - 1) / ROUNDS_PER_YEAR
+@dataclass(frozen=True)
+class Calendar:
+    """The model's calendar time for a scenario: round r covers [t₀ + (r − 1)Δt, t₀ + rΔt) with
+    t₀ the scenario's ``start_year`` and Δt = 1 / ``meetings_per_year`` (docs/ODD.md §2)."""
+
+    start_year: float
+    meetings_per_year: float
+
+    def year_of(self, rnd: float) -> float:
+        """The calendar start of round ``rnd`` (decimal year)."""
+        return self.start_year + (rnd - 1) / self.meetings_per_year
+
+    def round_of(self, when: float | date) -> int:
+        """The round holding a date (or decimal year)."""
+        y = decimal_year(when) if isinstance(when, date) else when
+        return int(np.floor((y - self.start_year) * self.meetings_per_year + 1e-9)) + 1
+
+
+def calendar_of(sc: Scenario, overrides: Mapping[str, float] | None = None) -> Calendar:
+    """The calendar of ``sc`` under ``overrides`` (its ``start_year`` and resolved ``meetings_per_year``)."""
+    if sc.start_year is None:
+        raise ValueError(f"{sc.path}: start_year: missing; a case in calendar time needs the scenario's start_year")
+    return Calendar(sc.start_year, float(resolve(sc, overrides or {}).channel["meetings_per_year"]))
 
 
 # ---------------------------------------------------------------- running arms with common seeds
@@ -147,10 +167,16 @@ def _shift_round(sc: Scenario) -> int:
     return min(e.round for e in sc.events if e.kind is EventKind.LEADERSHIP_CHANGE)
 
 
+#: The wind-down counterfactual: the channel closed at the end of 2007, in the middle of the lean
+#: years, and reopened at the shift (with set-up rounds and fresh personnel).
+WIND_DOWN = date(2007, 12, 31)
+
+
 def iran_arms(mutate: str | None = None) -> tuple[Scenario, dict[str, float], dict[str, Scenario]]:
-    """iran-us-track-two kept open, and wound down in the lean years (closed at the end of 2007,
-    reopened at the shift with set-up rounds and fresh personnel). ``mutate="no-shift"`` removes
-    the 2013 shift; ``mutate="no-reporting"`` cuts the link from the channel to the leaderships."""
+    """iran-us-track-two kept open, and wound down in the lean years (closed in the round holding
+    :data:`WIND_DOWN`, reopened at the shift with set-up rounds and fresh personnel).
+    ``mutate="no-shift"`` removes the 2013 shift; ``mutate="no-reporting"`` cuts the link from the
+    channel to the leaderships."""
     from sim.scenarios import parse_event
 
     sc = load_scenario("iran-us-track-two")
@@ -161,8 +187,9 @@ def iran_arms(mutate: str | None = None) -> tuple[Scenario, dict[str, float], di
     elif mutate == "no-reporting":
         over = {"reporting": 0.0}
     names = [s.name for s in sc.sides]
+    close = calendar_of(sc).round_of(WIND_DOWN)
     extra = [
-        parse_event(sc.path, "wind-down", {"round": 10, "kind": "channel_close"}, names, sc.rounds),
+        parse_event(sc.path, "wind-down", {"round": close, "kind": "channel_close"}, names, sc.rounds),
         parse_event(sc.path, "wind-down", {"round": shift, "kind": "channel_reopen"}, names, sc.rounds),
     ]
     wind = dataclasses.replace(sc, events=sorted(sc.events + extra, key=lambda e: e.round))
@@ -177,34 +204,51 @@ def predictive_interval(agreement_round: np.ndarray, level: float = 0.8) -> tupl
     return float(np.quantile(r, q, method="inverted_cdf")), float(np.quantile(r, 1 - q, method="inverted_cdf"))
 
 
+def calendar_interval(lo: float, hi: float, cal: Calendar) -> tuple[float, float]:
+    """A predictive interval of rounds [lo, hi] in calendar time: from the start of round ``lo`` to
+    the end of round ``hi`` (decimal years; +inf stays +inf: not by the horizon)."""
+    return cal.year_of(lo), (cal.year_of(hi + 1) if np.isfinite(hi) else np.inf)
+
+
 def check_iran_timeline(runs: int, seed: int, draws: Draws = (), mutate: str | None = None) -> tuple[bool, str]:
-    """Out of sample: the observed rounds of the interim deal and the comprehensive agreement lie in
-    the central 80% predictive interval of the kept-open channel's round of agreement. The
+    """Out of sample, in the model's calendar time: the dates of the interim deal and of the
+    comprehensive agreement lie in the central 80% predictive interval of the date of agreement
+    of the kept-open channel (from the start of its 10% round to the end of its 90% round). The
     wind-down counterfactual is reported beside it."""
     sc, over, arms = iran_arms(mutate)
+    cals = {calendar_of(sc, {**d, **over}) for d in (list(draws) or [{}])}
+    if len(cals) != 1:
+        raise ValueError("check_iran_timeline: the posterior draws give different calendars (meetings_per_year varies)")
+    cal = cals.pop()
+    shift = _shift_round(load_scenario("iran-us-track-two"))  # as documented (the no-shift mutation removes it)
     out = {k: run_arm(s, over, runs, seed, draws).outcomes for k, s in arms.items()}
     r_keep = out["keep-open"]["agreement_round"]
     lo, hi = predictive_interval(r_keep)
-    obs = {k: round_of(y) for k, y in IRAN_OBSERVED.items()}
-    inside = {k: lo <= r <= hi for k, r in obs.items()}
-    horizon = sc.rounds
+    y_lo, y_hi = calendar_interval(lo, hi, cal)
+    obs = {k: decimal_year(d) for k, d in IRAN_OBSERVED.items()}
+    inside = {k: y_lo <= y < y_hi for k, y in obs.items()}
+    end_year = cal.year_of(sc.rounds + 1)
 
     def by(r: np.ndarray, t: int) -> np.ndarray:
         return ((r >= 0) & (r <= t)).astype(float)
 
-    def fmt(x: float) -> str:
-        return "not by the horizon" if not np.isfinite(x) else f"round {x:.0f} ({year_of(x):.1f})"
+    def when(y: float) -> str:
+        return f"not by {end_year:.1f} (the horizon)" if not np.isfinite(y) else f"{y:.2f}"
 
-    t_end = obs["comprehensive agreement (14 Jul 2015)"]
-    m, clo, chi = _paired_ci(by(r_keep, t_end) - by(out["wind-down"]["agreement_round"], t_end))
+    t_int, t_end = (cal.round_of(d) for d in IRAN_OBSERVED.values())
+    wind = out["wind-down"]["agreement_round"]
+    m, clo, chi = _paired_ci(by(r_keep, t_end) - by(wind, t_end))
     ok = all(inside.values())
     return bool(ok), (
-        f"central 80% predictive interval of the round of agreement: {fmt(lo)} to {fmt(hi)}; observed "
-        + "; ".join(f"{k} in round {r} ({'inside' if inside[k] else 'OUTSIDE'})" for k, r in obs.items())
-        + f"; P(agreement by Nov 2013) {by(r_keep, obs['interim deal (24 Nov 2013)']).mean():.0%}, by Jul 2015 "
-        f"{by(r_keep, t_end).mean():.0%} (horizon round {horizon}). Wind-down counterfactual (closed 2007, reopened "
-        f"at the shift): P(agreement by Jul 2015) {by(out['wind-down']['agreement_round'], t_end).mean():.0%}; "
-        f"keep-open − wind-down {m:+.2f}, 95% CI [{clo:+.2f}, {chi:+.2f}]"
+        f"calendar: {cal.meetings_per_year:g} rounds a year from {cal.start_year:g}, the shift in round {shift} "
+        f"({cal.year_of(shift):.2f}; {IRAN_SHIFT[0]} {decimal_year(IRAN_SHIFT[1]):.2f}); central 80% predictive "
+        f"interval of the date of agreement: {when(y_lo)} to {when(y_hi)}; observed "
+        + "; ".join(f"{k} = {obs[k]:.2f} ({'inside' if inside[k] else 'OUTSIDE'})" for k in obs)
+        + f"; P(agreement by the end of the round holding the interim deal, {cal.year_of(t_int + 1):.1f}) {by(r_keep, t_int).mean():.0%}, "
+        f"by the end of the round holding the comprehensive agreement ({cal.year_of(t_end + 1):.1f}) {by(r_keep, t_end).mean():.0%}. "
+        f"Wind-down counterfactual (closed {cal.year_of(calendar_of(sc).round_of(WIND_DOWN)):.1f}, reopened at the shift): "
+        f"P(agreement by {cal.year_of(t_end + 1):.1f}) {by(wind, t_end).mean():.0%}; keep-open − wind-down {m:+.2f}, "
+        f"95% CI [{clo:+.2f}, {chi:+.2f}]"
     )
 
 
@@ -297,9 +341,9 @@ def cases() -> list[Case]:
         Case(
             "Iran-US agreement timings (hold-out)",
             "iran-us-track-two",
-            "The interim deal (24 Nov 2013) and the comprehensive agreement (14 Jul 2015), after the June 2013 "
-            "election, lie inside the central 80% predictive interval of the round of agreement. Not used in the "
-            "calibration.",
+            "In the model's calendar time (the scenario's start_year and meetings_per_year), the interim deal "
+            "(24 Nov 2013) and the comprehensive agreement (14 Jul 2015), after the June 2013 election, lie inside "
+            "the central 80% predictive interval of the date of agreement. Not used in the calibration.",
             "000 (CIPS blog): the Iran-US Track Twos 'blossomed' in Obama's second term; dates are public record",
             check_iran_timeline,
             "validation",
@@ -344,4 +388,16 @@ def run_cases(runs: int = 200, seed: int = 0, draws: Draws = (), mutate: Mapping
     return out
 
 
-__all__ = ["BURTON_REFORMS", "FACTS_REMOVED", "SERIOUS", "Case", "CaseResult", "cases", "predictive_interval", "run_cases"]
+__all__ = [
+    "BURTON_REFORMS",
+    "FACTS_REMOVED",
+    "IRAN_OBSERVED",
+    "SERIOUS",
+    "Calendar",
+    "Case",
+    "CaseResult",
+    "calendar_of",
+    "cases",
+    "predictive_interval",
+    "run_cases",
+]
