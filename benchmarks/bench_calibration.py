@@ -103,6 +103,15 @@ def diagnose(out: Path, runs: int = 800, seed: int = 11) -> dict:
         },
         "posterior_points_interim_10pct": float((per_point.loc[acc[acc].index, "interim"] >= 0.1).mean()),
     }
+    cc = read_runs(out / "prior")
+    cc = cc[(cc["scenario"] == "canada-china-hrd") & (cc["status"] == "ok")].groupby("point")
+    res["canada_china_prior"] = {
+        "max_ideas_generated": float(cc["ideas_generated"].mean().max()),
+        "max_ideas_reported": float(cc["ideas_reported"].mean().max()),
+        "max_peak_progress": float(cc["peak_progress"].mean().max()),
+        "final_trust_q05": float(cc["final_trust"].mean().quantile(0.05)),
+        "final_trust_q95": float(cc["final_trust"].mean().quantile(0.95)),
+    }
     post = pd.read_csv(out / "posterior.csv")
     draws = [{k: (int(v) if k == "setup_rounds" else float(v)) for k, v in row.items()} for row in post[names].to_dict("records")]
     cal_rows = []
@@ -139,6 +148,39 @@ def diagnose(out: Path, runs: int = 800, seed: int = 11) -> dict:
     return res
 
 
+def burton(out: Path) -> dict:
+    """The Burton policy experiment (experiments/burton-reforms.toml, resumable in ``out/burton``):
+    each arm's paired effect on P(agreement) against as-documented, and what the package of all
+    four loses without each recommendation (all-four − all-but-X)."""
+    from sim.analysis import stats
+    from sim.batch.experiment import load_experiment
+    from sim.batch.store import read_runs
+    from sim.batch.sweep import run_sweep
+    from sim.scenarios import EXPERIMENT_DIR
+
+    exp = load_experiment(EXPERIMENT_DIR / "burton-reforms.toml")
+    d = out / "burton"
+    t = time.monotonic()
+    run_sweep(exp, d, workers=2, resume=d.exists() and any(d.iterdir()), progress=True)
+    seconds = time.monotonic() - t
+    runs = read_runs(d)
+    runs = runs.assign(agreed=runs["agreement"].astype(float))
+    ref, full = exp.analysis["reference"], exp.analysis["treatment"]
+
+    def eff(a: str, b: str) -> dict:
+        e = stats.paired_effect(runs, "agreed", a, b, by=("scenario",)).iloc[0]
+        return {"effect": float(e["mean_diff"]), "ci_low": float(e["ci_low"]), "ci_high": float(e["ci_high"])}
+
+    arms = [a.name for a in exp.arms if a.name != ref]
+    return {
+        "pairs_per_arm": exp.replications,
+        "seconds": round(seconds, 1),
+        "p_reference": float(runs[runs["arm"] == ref]["agreed"].mean()),
+        "alone": {a: eff(a, ref) for a in arms},
+        "package_without": {a.removeprefix("all-but-"): eff(full, a) for a in arms if a.startswith("all-but-")},
+    }
+
+
 def _design_names(out: Path) -> list[str]:
     return list(json.loads((out / "calibration.json").read_text())["priors"])
 
@@ -147,7 +189,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True, help="calibration folder (resumed if it exists)")
     ap.add_argument("--numbers", type=Path, default=NUMBERS, help="where to write the quoted numbers")
+    ap.add_argument(
+        "--extras-only",
+        action="store_true",
+        help="keep the recorded calibration and its timing; redo only the hold-out diagnosis and the Burton experiment",
+    )
     a = ap.parse_args()
+    if a.extras_only:
+        numbers = json.loads(a.numbers.read_text())
+        numbers["holdout_diagnosis"] = diagnose(a.out) | {"seconds": numbers["holdout_diagnosis"]["seconds"]}
+        numbers["burton_reforms"] = burton(a.out)
+        a.numbers.write_text(json.dumps(numbers, indent=1, default=float) + "\n")
+        return
     from sim.analysis.calibration import run_calibration
     from sim.batch.calibrate import load_calibration
     from sim.scenarios import EXPERIMENT_DIR
@@ -171,6 +224,7 @@ def main() -> None:
     t = time.monotonic()
     numbers["holdout_diagnosis"] = diagnose(a.out)
     numbers["holdout_diagnosis"]["seconds"] = round(time.monotonic() - t, 1)
+    numbers["burton_reforms"] = burton(a.out)
     a.numbers.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.numbers.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(numbers, indent=1, default=float) + "\n")
