@@ -283,6 +283,8 @@ REPORT_TITLE = "<title>Report: "
 def cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.report import build_report
 
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise InputError("--workers", "workers", args.workers, "allowed: a whole number in [1, 1024]")
     res = _results_dir(args.results)
     target = Path(args.out) if args.out else res / "report.html"
     if target.is_dir():
@@ -301,8 +303,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         case_results = run_cases()  # a separate step: the report only reads their results
     from sim.analysis.decompose import run_declared
+    from sim.batch.executors import SweepInterrupted
 
-    decomposition = run_declared(res)  # the transplant runs, also a separate step
+    try:  # the transplant runs, also a separate step, on the same executors as a sweep
+        decomposition = run_declared(res, workers=args.workers, scheduler=args.scheduler, progress=True)
+    except SweepInterrupted as e:
+        print(f"dialogue-sim: error: the decomposition's runs: {e}; no report was written", file=sys.stderr)
+        return 1
     try:
         path = build_report(res, target, cases=case_results, decomposition=decomposition)
     finally:
@@ -395,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", help="a results folder written by 'sweep'")
     p.add_argument("--out", default=None, help="the HTML file (default RESULTS/report.html)")
     p.add_argument("--no-cases", action="store_true", help="skip the case-study runs")
+    p.add_argument("--workers", type=int, default=None, help="processes for the decomposition's runs (default: all cores; 1 = serial)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR", help="a Dask scheduler for the decomposition's runs, e.g. tcp://HOST:8786")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("app", help="the interactive explorer in the browser (Solara)")
     p.add_argument("--host", default="127.0.0.1")

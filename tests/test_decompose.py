@@ -10,9 +10,13 @@ import pandas as pd
 import pytest
 
 from sim.analysis import decompose, discovery, stats
+from sim.batch import transplant
 from sim.batch.ensemble import simulate
+from sim.batch.executors import LocalProcessExecutor, SerialExecutor
 from sim.batch.experiment import Arm, Experiment
-from sim.batch.transplant import OTHER, components, run_transplants
+from sim.batch.transplant import COMPONENTS, EVENT_SET, classification, components, run_transplants, shapley_plan
+from sim.core import rules
+from sim.core.state import State, layout_of
 
 from .conftest import small_experiment
 
@@ -95,11 +99,167 @@ class TestAdditivity:
         np.testing.assert_array_equal(tr.recipient[late, 1], donor.agreement_round[late])
 
     def test_components_partition_the_dynamic_state(self):
-        comps = components()
-        fields = [f for fs in comps.values() for f in fs]
-        assert len(fields) == len(set(fields))
-        assert "familiarity" in fields and "setup_left" in fields and "agreed" not in fields
-        assert OTHER not in comps or comps[OTHER]
+        coords = [f for fs in components().values() for f in fs]
+        assert len(coords) == len(set(coords))
+        where = classification()
+        assert "unclassified" not in where.values(), "a State field no component, event set or bookkeeping holds"
+        assert where["familiarity"] == "familiarity + hollow distrust" and where["setup_left"] == "set-up delay"
+        assert where["agreed"] == "bookkeeping" and where["arrivals"] == "personnel (who sits)"
+
+
+# ---------------------------------------------------------------- one planted difference per component
+
+#: Costs and carry-overs switched on strongly in lean years candid enough for agreements to come
+#: (three in four runs agree by the horizon), with distrust and trust both present at the shift.
+PLANT_PARAMS = {
+    "script_pressure": 0.45,
+    "script_relief": 0.9,
+    "hollow_distrust": 0.3,
+    "entrenchment": 0.5,
+    "substitution": 0.2,
+    "cynicism_rate": 0.3,
+}
+#: Where a component needs other settings to hold state worth planting into.
+PLANT_OVERRIDES = {
+    "familiarity": {"hollow_distrust": 0.03, "script_pressure": 0.45},  # lean years candid enough for trust
+    "personnel (who sits)": {"entrenchment": 0.0},  # no drift, so new people need no rebuilt x(0)
+    "positions": {"openness": 0.9},  # views that move away from the anchors and stay moved
+    "hollow distrust": {"script_pressure": 0.5, "hollow_distrust": 0.2},  # distrust in most pairs, trust in some
+}
+
+
+def _plant(name: str, st: State, b: int, cross: np.ndarray) -> None:
+    """Change run ``b``'s state in component ``name`` only, written by hand from the component's
+    meaning (not with :func:`sim.batch.transplant.transplant`); ``cross`` marks cross-side pairs."""
+    F = st.familiarity
+    if name == "familiarity":
+        F[b] = np.where(cross & (F[b] >= 0), 0.9, F[b])  # strong trust where there was no distrust
+    elif name == "hollow distrust":
+        F[b] = np.where(cross & (F[b] <= 0), -0.9, F[b])  # deep distrust where there was no trust
+    elif name == "alumni memory":
+        st.alumni[b] = 0.9
+    elif name == "positions":
+        st.private[b] = 1 - st.private[b]
+        st.expressed[b] = 1 - st.expressed[b]
+    elif name == "leadership idea memory":
+        st.memory_age[b] = 0.0  # every idea bin just reported
+    elif name == "set-up delay":
+        st.setup_left[b] = 10
+    elif name == "personnel (who sits)":
+        drawn = np.linspace(0.05, 0.95, st.anchor.shape[1])
+        st.anchor[b] = drawn + (st.anchor[b] - st.anchor_drawn[b])  # new people, each drifted as before
+        st.anchor_drawn[b] = drawn
+        st.tenure[b] = 0.0
+        st.arrivals[b] += 1
+    elif name == "entrenchment":
+        st.anchor[b] = st.anchor_drawn[b] + 3 * (st.anchor[b] - st.anchor_drawn[b])  # the same people, drifted further
+    elif name == "cynicism":
+        st.exposure[b] = st.exposure[b] + 1000  # cynical for the whole window despite candid meetings
+        st.cynicism[b] = rules.cynicism_of(st.exposure[b], PLANT_PARAMS["cynicism_rate"])
+    elif name == "substitution":
+        st.leader_exposure[b] = st.leader_exposure[b] + 50  # pressure fully substituted
+        st.motivation[b] = 0.0
+    else:
+        raise AssertionError(f"no planted difference for {name}")
+
+
+def planted_decomposition(name: str, monkeypatch) -> dict:
+    """keep-open against itself, with the recipient copies' ``name`` component changed by hand at
+    round 40 before the transplant: only that component differs between donor and recipient."""
+    real = transplant.simulate
+
+    def simulate(setups, seeds, on_round, **kw):
+        G = 2 * len(COMPONENTS) + 2  # shapley_plan with one permutation: V = 2C + 1 copies, plus the donor
+
+        def hook(t, st, rows):
+            if t == SHIFT:
+                for local, row in enumerate(rows):
+                    if row % G:
+                        _plant(name, st, local, cross)
+            on_round(t, st, rows)
+
+        return real(setups, seeds, on_round=hook, **kw)
+
+    monkeypatch.setattr(transplant, "simulate", simulate)
+    exp = small_experiment(params=PLANT_PARAMS | PLANT_OVERRIDES.get(name, {}), replications=6)
+    cross = layout_of(exp.setup(0, 0, 0)).cross
+    return decompose.decompose(exp, "leadership-change", "keep-open", "keep-open", SHIFT, SHIFT, 10, replications=6)
+
+
+class TestOnePlantedComponent:
+    """For every component: a recipient that differs from the donor in that component alone has
+    the whole effect attributed to it, pair by pair, in both windows."""
+
+    @pytest.mark.parametrize("name", list(COMPONENTS))
+    def test_all_of_the_effect_goes_to_the_planted_component(self, name, monkeypatch):
+        dec = planted_decomposition(name, monkeypatch)
+        assert dec["differing"][name] == dec["pairs"], "the planted difference must show in its component"
+        assert {n for n, k in dec["differing"].items() if k} == {name}, "and in no other"
+        assert not dec["unattributed"]
+        bites = 0
+        for key in ("soon", "by_horizon"):
+            part = dec[key]
+            phi, names = part["_phi"], [c["name"] for c in part["components"]]
+            total = phi.sum(axis=1)
+            c = names.index(name)
+            np.testing.assert_array_equal(phi[:, c], total)
+            assert np.abs(np.delete(phi, c, axis=1)).max() == 0
+            assert part["additivity_error"] == 0 and part["transplant_gap"] == 0
+            bites += int(np.count_nonzero(total))
+        assert bites > 0, f"planting {name} must change some outcome for the test to bite"
+
+
+class TestSplitState:
+    """The state kept apart for the decomposition changes nothing in a run: the leadership's
+    exposure equals the delegates' and x(0) − drawn x(0) is entrenchment's drift alone."""
+
+    @pytest.mark.parametrize("entrenchment", [0.0, 0.5])
+    def test_leader_exposure_and_drawn_anchor(self, entrenchment):
+        exp = small_experiment(params=PLANT_PARAMS | {"entrenchment": entrenchment})
+        setups = [exp.setup(0, p, a) for p in range(len(exp.points)) for a in range(2)]
+        drifted = []
+
+        def hook(t, st, rows):
+            np.testing.assert_array_equal(st.leader_exposure, st.exposure)
+            drifted.append(np.abs(st.anchor - st.anchor_drawn).max())
+
+        simulate(setups, list(range(len(setups))), metrics=[], on_round=hook)
+        assert (max(drifted) == 0) == (entrenchment == 0)
+
+
+class TestEventSetState:
+    """State that only scheduled events set is the same in the headline arms at the reopen round;
+    where arms differ in such an event the decomposition says the state is not attributed."""
+
+    def test_headline_arms_leave_nothing_unattributed(self, dec):
+        assert dec["unattributed"] == {}
+        assert dec["differing"]["set-up delay"] > 0 and dec["differing"]["personnel (who sits)"] > 0
+
+    def test_an_arm_with_its_own_gatekeeper_is_reported(self):
+        base = small_experiment(replications=2)
+        gate = {"round": 20, "kind": "gatekeeper_change", "side": "A", "value": 0.5}
+        exp = small_experiment(replications=2, arms=[base.arms[0], Arm("wind-down", events=[*base.arms[1].events, gate])])
+        out = decompose.decompose(exp, "leadership-change", "keep-open", "wind-down", SHIFT, SHIFT, 10, replications=2)
+        assert set(out["unattributed"]) == {"gatekeeping"} and out["unattributed"]["gatekeeping"] == out["pairs"]
+        assert set(EVENT_SET) >= set(out["unattributed"])
+
+
+class TestWorkerCount:
+    """The transplant runs give the same results whatever executor and number of workers."""
+
+    def test_serial_and_two_processes_agree(self, exp, monkeypatch):
+        monkeypatch.setattr(transplant, "TASK_RUNS", 64)  # several tasks, so the workers share them
+        pairs = [(p, r) for p in range(len(exp.points)) for r in range(3)]
+        masks, _ = shapley_plan(len(pairs), len(COMPONENTS), 1, seed=3)
+        runs = [
+            run_transplants(exp, 0, pairs, 0, 1, SHIFT, masks, executor=ex)
+            for ex in (SerialExecutor(), LocalProcessExecutor(2), LocalProcessExecutor(3))
+        ]
+        for other in runs[1:]:
+            np.testing.assert_array_equal(other.donor, runs[0].donor)
+            np.testing.assert_array_equal(other.recipient, runs[0].recipient)
+            assert other.differing == runs[0].differing
+        assert (runs[0].recipient >= 0).any()
 
 
 class TestDiscovery:

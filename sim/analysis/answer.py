@@ -272,8 +272,14 @@ def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
             named = "; ".join(f"{c['name']} {_ci(c['shapley'])}" for c in sig[:4]) or "no component's share can be told from zero"
             out.append(
                 f"What carries it {when} ({dec['donor']} − {dec['recipient']}, state transplant at round {dec['at_round']}, "
-                f"{dec['pairs']} pairs): total {_ci(part['total'])}, imposed by construction (set-up delay, fresh personnel) "
-                f"{_ci(part['construction'])}, carried state {_ci(part['carried'])}; largest shares: {named}."
+                f"{dec['pairs']} pairs): total {_ci(part['total'])}, imposed by construction ({', '.join(dec['by_construction'])}) "
+                f"{_ci(part['construction'])}, carried state {_ci(part['carried'])}"
+                + (
+                    f" (carry-overs {_ci(part['carry_overs'])}, costs of staying open {_ci(part['costs'])})"
+                    if "costs" in part and "carry_overs" in part
+                    else ""
+                )
+                + f"; largest shares: {named}."
             )
     return out
 

@@ -11,6 +11,7 @@ their sum is reported as the interaction. CIs: bootstrap over pairs.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import stats
+from sim.batch.executors import Executor, make_executor
 from sim.batch.experiment import Experiment
-from sim.batch.transplant import BY_CONSTRUCTION, TransplantRuns, components, run_transplants, shapley_plan
+from sim.batch.transplant import BY_CONSTRUCTION, COSTS, DESCRIPTIONS, TransplantRuns, components, run_transplants, shapley_plan
 
 
 def _e(x: np.ndarray, seed: int = 0) -> dict[str, Any]:
@@ -68,12 +70,21 @@ def attribute(tr: TransplantRuns, shift: int, last: int, permutations: int, seed
         "transplant_gap": float(np.abs(donor - y[:, C + 1]).mean()),  # full transplant vs donor (0 = exact)
         "additivity_error": float(np.abs(phi.sum(axis=1) - total).max()) if len(total) else 0.0,
         "components": [
-            {"name": n, "by_construction": n in BY_CONSTRUCTION, "shapley": _e(phi[:, c], seed), "single": _e(singles[:, c], seed)}
+            {
+                "name": n,
+                "kind": "cost" if n in COSTS else "carry-over",
+                "by_construction": n in BY_CONSTRUCTION,
+                "differs_in_pairs": int(tr.differing.get(n, 0)),
+                "shapley": _e(phi[:, c], seed),
+                "single": _e(singles[:, c], seed),
+            }
             for c, n in enumerate(tr.names)
         ],
         "interaction": _e(total - singles.sum(axis=1), seed),
         "construction": _e(phi[:, [c for c, n in enumerate(tr.names) if n in BY_CONSTRUCTION]].sum(axis=1), seed),
         "carried": _e(phi[:, [c for c, n in enumerate(tr.names) if n not in BY_CONSTRUCTION]].sum(axis=1), seed),
+        "carry_overs": _e(phi[:, [c for c, n in enumerate(tr.names) if n not in BY_CONSTRUCTION | COSTS]].sum(axis=1), seed),
+        "costs": _e(phi[:, [c for c, n in enumerate(tr.names) if n in COSTS]].sum(axis=1), seed),
         "_phi": phi,
     }
 
@@ -90,10 +101,13 @@ def decompose(
     permutations: int = 1,
     max_pairs: int | None = None,
     seed: int = 0,
+    executor: Executor | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Transplant the donor arm's carry-overs into the recipient arm at ``at_round`` for every design
     point × the first ``replications`` replications (at most ``max_pairs``, evenly spread over the
-    design); attribute the soon and by-horizon effects."""
+    design); attribute the soon and by-horizon effects. ``executor`` runs the transplant tasks
+    (default serial; the results are the same whatever it is); ``progress`` shows a bar with an ETA."""
     s = exp.scenarios.index(scenario)
     arms = [a.name for a in exp.arms]
     pairs = [(p, r) for p in range(len(exp.points)) for r in range(min(replications, exp.replications))]
@@ -101,7 +115,18 @@ def decompose(
         pairs = [pairs[i] for i in np.unique(np.linspace(0, len(pairs) - 1, max_pairs).round().astype(int))]
     names = list(components())
     masks, _ = shapley_plan(len(pairs), len(names), permutations, seed)
-    tr = run_transplants(exp, s, pairs, arms.index(donor), arms.index(recipient), at_round, masks, names)
+    bar = None
+    if progress:
+        from sim.batch.sweep import Progress
+
+        bar = Progress(len(pairs) * (masks.shape[1] + 1), 0, label="decomposition")
+    try:
+        tr = run_transplants(
+            exp, s, pairs, arms.index(donor), arms.index(recipient), at_round, masks, names, executor, bar.update if bar else None
+        )
+    finally:
+        if bar:
+            bar.close()
     horizon = exp.rounds or exp.setup(s, 0, 0).rounds
     out: dict[str, Any] = {
         "scenario": scenario,
@@ -112,7 +137,12 @@ def decompose(
         "replications": min(replications, exp.replications),
         "permutations": permutations,
         "components": {n: list(f) for n, f in components().items()},
+        "descriptions": dict(DESCRIPTIONS),
         "by_construction": sorted(BY_CONSTRUCTION),
+        "costs": sorted(COSTS),
+        "differing": dict(tr.differing),
+        "unattributed": dict(tr.unattributed),
+        "runs": len(pairs) * (masks.shape[1] + 1),
         "method": "counterfactual state transplant at the end of the reopen round; Shapley values by sampled permutations "
         f"({permutations} per pair), single transplants and their interaction; 95% bootstrap CIs over pairs",
         "soon": attribute(tr, shift, shift + soon - 1, permutations, seed),
@@ -140,9 +170,12 @@ def experiment_of(manifest: dict[str, Any]) -> Experiment | None:
     return exp if exp.fingerprint() == manifest.get("fingerprint") else None
 
 
-def run_declared(results: str | Path) -> tuple[dict[str, Any] | None, str]:
+def run_declared(
+    results: str | Path, workers: int | None = 1, scheduler: str | None = None, progress: bool = False
+) -> tuple[dict[str, Any] | None, str]:
     """The decomposition a results folder's experiment declares in ``[analysis.decomposition]``
-    (its first recipient), with a note saying what was done or why nothing was."""
+    (its first recipient), with a note saying what was done or why nothing was; its runs go
+    through the executor for ``workers`` / ``scheduler`` (:func:`sim.batch.executors.make_executor`)."""
     manifest = json.loads((Path(results) / "manifest.json").read_text(encoding="utf-8"))
     a = manifest["experiment"].get("analysis", {})
     cfg = a.get("decomposition")
@@ -164,8 +197,15 @@ def run_declared(results: str | Path) -> tuple[dict[str, Any] | None, str]:
         replications=int(cfg.get("replications", 1)),
         permutations=int(cfg.get("permutations", 1)),
         max_pairs=cfg.get("max_pairs"),
+        executor=make_executor(workers or os.cpu_count() or 1, scheduler, n_chunks=2),
+        progress=progress,
     )
-    return dec, dec["method"]
+    note = dec["method"]
+    if dec["unattributed"]:
+        note += "; state set by events differs between the arms at the transplant round and is not attributed: " + ", ".join(
+            f"{f} in {n} pairs" for f, n in dec["unattributed"].items()
+        )
+    return dec, note
 
 
 def cell_mechanisms(dec: dict[str, Any], x: str, y: str, window: str = "soon") -> pd.DataFrame:

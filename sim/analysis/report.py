@@ -613,7 +613,9 @@ def _decomposition_html(dec: dict | None, note: str, fig: Path | None) -> str:
                 {
                     "window": key,
                     "component": c["name"],
+                    "kind": c.get("kind", ""),
                     "by construction": "yes" if c["by_construction"] else "no",
+                    "differs in pairs": f"{c.get('differs_in_pairs', '')}/{dec['pairs']}",
                     "Shapley contribution": answer._ci(c["shapley"], "+.3f"),
                     "transplanted alone": answer._ci(c["single"], "+.3f"),
                 }
@@ -624,14 +626,23 @@ def _decomposition_html(dec: dict | None, note: str, fig: Path | None) -> str:
         rows.append(
             {"window": key, "component": "TOTAL (all transplanted − none)", "Shapley contribution": answer._ci(part["total"], "+.3f")}
         )
-    fields = "; ".join(f"{k}: {', '.join(v)}" for k, v in dec["components"].items())
+    descr = dec.get("descriptions", {})
+    fields = "; ".join(f"{k} — {descr.get(k, '')} ({', '.join(v)})" for k, v in dec["components"].items())
+    unattributed = dec.get("unattributed") or {}
+    gap = (
+        " State set only by events differs between the arms at the transplant round and is not attributed to any component: "
+        + ", ".join(f"{f} in {n} pairs" for f, n in unattributed.items())
+        + "."
+        if unattributed
+        else " No state outside the components differs between the arms at the transplant round (the channel status, "
+        "regime, line, gatekeeping and follow-up, set only by events, are equal in every pair)."
+    )
     return (
         f"<p>{html.escape(dec['method'])}. {dec['pairs']} pairs of {html.escape(dec['donor'])} and {html.escape(dec['recipient'])} in "
         f"{html.escape(dec['scenario'])}. Shapley contributions add up to the total exactly (largest per-pair error "
         f"{dec['soon']['additivity_error']:.1g}); a full transplant reproduces the kept-open run (mean gap "
-        f"{dec['soon']['transplant_gap']:.2g}). State fields per component: {html.escape(fields)}.</p>"
-        + (_img(fig) if fig else "")
-        + _table(pd.DataFrame(rows))
+        f"{dec['soon']['transplant_gap']:.2g}). One component per carry-over and per cost of staying open (ODD §1); "
+        f"what each holds: {html.escape(fields)}.{html.escape(gap)}</p>" + (_img(fig) if fig else "") + _table(pd.DataFrame(rows))
     )
 
 

@@ -20,11 +20,11 @@ import threading
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -133,6 +133,7 @@ def chunk_to_store(exp: Experiment, store: ResultStore, cid: int, ids: Sequence[
 
 #: Chunks still to do: (chunk id, run ids).
 Todo = Iterable[tuple[int, Sequence[int]]]
+R = TypeVar("R")
 
 
 class ChunkDone(NamedTuple):
@@ -157,6 +158,13 @@ class Executor(ABC):
 
         Closing the iterator early (Ctrl-C, an error) must stop all work it started."""
 
+    @abstractmethod
+    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+        """Call ``fn(*task)`` for every task (``fn`` a module-level function, tasks picklable),
+        yielding ``(index of the task, result)`` as each finishes (in any order); for work that
+        is not a sweep's chunk, such as the transplant runs of :mod:`sim.batch.transplant`.
+        Closing the iterator early must stop all work it started."""
+
 
 class SerialExecutor(Executor):
     """Every chunk in this process, in order."""
@@ -166,6 +174,10 @@ class SerialExecutor(Executor):
     def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
         for cid, ids in todo:
             yield chunk_to_store(exp, store, cid, ids)
+
+    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+        for i, task in enumerate(tasks):
+            yield i, fn(*task)
 
 
 class SweepInterrupted(RuntimeError):
@@ -276,6 +288,37 @@ class LocalProcessExecutor(Executor):
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
 
+    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+        ctx = self.context()
+        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
+            running: dict[Future[R], int] = {}
+            it = iter(enumerate(tasks))
+
+            def submit() -> None:
+                nxt = next(it, None)
+                if nxt is not None:
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+                        running[pool.submit(fn, *nxt[1])] = nxt[0]
+
+            try:
+                for _ in range(2 * self.workers):
+                    submit()
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        i = running.pop(fut)
+                        yield i, fut.result()
+                        submit()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise SweepInterrupted("a local worker process died (killed, or out of memory)") from None
+            except BaseException:
+                for fut in running:
+                    fut.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
 
 class DaskExecutor(Executor):
     """A Dask distributed scheduler at ``address``: workers may be on other machines, so they
@@ -336,6 +379,20 @@ class DaskExecutor(Executor):
                 nxt = next(it, None)
                 if nxt is not None:
                     submit(*nxt)
+        finally:
+            client.close()
+
+    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+        from distributed import as_completed
+
+        client = self.client or self.connect()
+        try:
+            futures = {client.submit(fn, *task, pure=False, retries=2): i for i, task in enumerate(tasks)}
+            for f in as_completed(futures):
+                try:
+                    yield futures[f], f.result()
+                except Exception as e:  # noqa: BLE001 - a lost worker or connection: one line
+                    raise SweepInterrupted(f"the Dask cluster failed task {futures[f]} ({type(e).__name__}: {_first_line(e)})") from None
         finally:
             client.close()
 

@@ -215,7 +215,8 @@ class State:
     """All model variables; shapes are given with B runs, N members, S sides, G idea bins."""
 
     private: np.ndarray  # (B, N) private position x
-    anchor: np.ndarray  # (B, N) initial position x(0) (Friedkin–Johnsen prejudice)
+    anchor: np.ndarray  # (B, N) initial position x(0) (Friedkin–Johnsen prejudice), moved only by entrenchment
+    anchor_drawn: np.ndarray  # (B, N) x(0) as drawn on arrival (read by no rule; anchor − anchor_drawn: entrenchment's drift)
     expressed: np.ndarray  # (B, N) expressed position y
     openness: np.ndarray  # (B, N) susceptibility λ
     tenure: np.ndarray  # (B, N) rounds in the delegation
@@ -224,7 +225,10 @@ class State:
     alumni: np.ndarray  # (B, S, S) A: familiarity of side s's former delegates with side t
     level: np.ndarray  # (B, S) delegation level, multiplies members' base rank
     gatekeeping: np.ndarray  # (B, S) share of reports blocked
-    exposure: np.ndarray  # (B, S) a side's exposure to hollow meetings E, in hollow years
+    exposure: np.ndarray  # (B, S) a side's delegates' exposure to hollow meetings E, in hollow years (read by cynicism)
+    # (B, S) the leadership's exposure E_L (read by substitution): the same rule and meetings as E, so equal
+    # to it unless a counterfactual transplant (sim.batch.transplant) sets them apart
+    leader_exposure: np.ndarray
     cynicism: np.ndarray  # (B, S) a side's disillusion with the channel, C = 1 − exp(−κ E)
     line: np.ndarray  # (B, S) leadership's position L
     ripe: np.ndarray  # (B, S) bool: regime
@@ -278,6 +282,7 @@ def initial_state(setups: list[Setup], layout: Layout, P: Params, u0: np.ndarray
     return State(
         private=x0.copy(),
         anchor=x0,
+        anchor_drawn=x0.copy(),
         expressed=x0.copy(),
         openness=P.member("openness", layout).copy(),
         tenure=np.zeros((B, N)),
@@ -287,6 +292,7 @@ def initial_state(setups: list[Setup], layout: Layout, P: Params, u0: np.ndarray
         level=P.rank.copy(),
         gatekeeping=P.gatekeeping.copy(),
         exposure=np.zeros((B, S)),
+        leader_exposure=np.zeros((B, S)),
         cynicism=np.zeros((B, S)),
         line=line,
         ripe=ripe,

@@ -49,6 +49,7 @@ def _fill(state: State, layout: Layout, P: Params, slots: np.ndarray, u_new: np.
     """Newcomers in ``slots``: a fresh anchor near the line, the side's openness, no tenure."""
     x0 = newcomer_positions(state.line[:, layout.side_of], P.member("position_spread", layout), u_new)
     state.anchor = np.where(slots, x0, state.anchor)
+    state.anchor_drawn = np.where(slots, x0, state.anchor_drawn)
     state.private = np.where(slots, x0, state.private)
     state.expressed = np.where(slots, x0, state.expressed)
     state.openness = np.where(slots, P.member("openness", layout), state.openness)
@@ -171,7 +172,7 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     theta = P.motivation_threshold[:, None]
     target = np.where(state.ripe, P.motivation_ripe, P.motivation_lean)
     if P.substitution.any():
-        target = rules.substituted_target(target, P.substitution, state.exposure)
+        target = rules.substituted_target(target, P.substitution, state.leader_exposure)
     before = state.motivation
     state.motivation = rules.motivation_step(state.motivation, target, P.per_round("motivation_speed"))
     crossed = rules.crossed_threshold(before, state.motivation, theta, player)
@@ -259,6 +260,9 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     state.familiarity = rules.familiarity_decay(F, decay, meeting, P.meeting_decay)
     hollow, pairs_s = rules.hollow_share(c, meet_pairs, layout.starts)
     state.exposure = rules.exposure_step(state.exposure, hollow, pairs_s > 0, decay, P.dt)
+    # the leadership's exposure (read by substitution) follows the same rule from the same meetings; it is
+    # kept apart from the delegates' only so that a counterfactual transplant can carry one cost without the other
+    state.leader_exposure = rules.exposure_step(state.leader_exposure, hollow, pairs_s > 0, decay, P.dt)
     state.cynicism = rules.cynicism_of(state.exposure, P.cynicism_rate)
     state.alumni = rules.alumni_decay(state.alumni, decay)
 
