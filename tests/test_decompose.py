@@ -283,6 +283,23 @@ class TestCorrections:
         with pytest.raises(ValueError):
             stats.adjust_p(p, "bonferroni")
 
+    def test_replications_each_cell_needs(self):
+        from sim.analysis.report import correct
+
+        cells = pd.DataFrame(
+            {
+                "mean_diff": [0.10, 0.0, 0.0],
+                "ci_low": [0.06, -0.06, -0.01],
+                "ci_high": [0.14, 0.06, 0.01],
+                "p_value": [1e-6, 0.9, 0.9],
+            }
+        )
+        out = correct(cells, "bh", tolerance=0.03, replications=8)
+        assert out["significant"].tolist() == [True, False, False]
+        assert out["adequate"].tolist() == [True, False, True]
+        # decided: what it has; ±0.06 → ±0.03 needs 4× the replications; already precise: fewer suffice
+        assert out["replications_needed"].tolist() == [8, 32, 1]
+
     def test_paired_p_value(self):
         assert stats.paired_p_value([0, 0, 0]) == 1.0
         assert stats.paired_p_value([1, 1, 1]) == 0.0

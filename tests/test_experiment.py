@@ -293,6 +293,7 @@ BAD_FILES = {
     "unknown top-level field": (BASE + "replicates = 3\n", "replicates", 3),
     "unknown estimand": (BASE + '[analysis.estimands]\nmedian = "why"\n', "analysis.estimands.median", "why"),
     "primary not an estimand": (BASE + '[analysis]\nprimary = "mean"\n', "analysis.primary", "mean"),
+    "cell tolerance not a probability": (BASE + "[analysis]\ncell_tolerance = 0\n", "analysis.cell_tolerance", 0),
     "decomposition recipient not an arm": (
         BASE + '[analysis.decomposition]\nrecipients = ["nobody"]\n',
         "analysis.decomposition.recipients",

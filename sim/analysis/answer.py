@@ -305,9 +305,17 @@ def _where(ans: Mapping[str, Any]) -> list[str]:
         pos = sum(1 for c in ph["cells"] if c["significant"] and c["mean_diff"] > 0)
         neg = sum(1 for c in ph["cells"] if c["significant"] and c["mean_diff"] < 0)
         inad = sum(1 for c in ph["cells"] if not c["adequate"])
+        need, have, tol = ph.get("replications_needed"), ph.get("replications"), ph.get("tolerance")
+        if need is not None and have:
+            rule = (
+                f" (a cell is decided when significant, precise when its CI half-width is at most ±{tol:g}; "
+                f"the most demanding cell needs {need} replications per point, the experiment has {have})"
+            )
+        else:
+            rule = ""
         out.append(
             f"Over {ph['x']} × {ph['y']} ({ph['outcome']}), after {ph['correction']}: positive in {pos} of {len(ph['cells'])} cells, "
-            f"negative in {neg}" + (f"; {inad} cells need more replications" if inad else "; every cell is decided or precise") + "."
+            f"negative in {neg}" + (f"; {inad} cells need more replications" if inad else "; every cell is decided or precise") + rule + "."
         )
     return out
 

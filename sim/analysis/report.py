@@ -319,8 +319,9 @@ def summary(
             )
         out.append(s)
         inad = int((~cells["adequate"]).sum())
+        tol = cell_tolerance(res.analysis)
         if inad:
-            out.append(f"— {inad} of the {len(cells)} cells of {x} × {y} are neither decided nor precise (CI half-width above 0.05).")
+            out.append(f"— {inad} of the {len(cells)} cells of {x} × {y} are neither decided nor precise (CI half-width above {tol:g}).")
         for _, c in pd.concat([rev, flat]).head(6).iterrows():
             mech = c.get("mechanism") if isinstance(c.get("mechanism"), str) else "no decomposition was run for this experiment"
             out.append(
@@ -440,7 +441,9 @@ def phase_diagrams(res: Results, out: Path) -> tuple[list[tuple[str, str, pd.Dat
     if len(res.arms) < 2:
         return phases, paths
     for x, y in pairs:
-        cells = correct(phase_cells(res, x, y, main), a.get("correction", "bh"))
+        cells = correct(
+            phase_cells(res, x, y, main), a.get("correction", "bh"), tolerance=cell_tolerance(a), replications=replications_of(res)
+        )
         phases.append((x, y, cells))
         paths.append(
             figures.phase_diagram(
@@ -460,19 +463,42 @@ def correction_name(a: dict) -> str:
     return {"bh": "Benjamini–Hochberg (FDR 5%)", "holm": "Holm (FWER 5%)"}[a.get("correction", "bh")]
 
 
-def correct(cells: pd.DataFrame, method: str = "bh", alpha: float = 0.05, tolerance: float = 0.05) -> pd.DataFrame:
+#: A phase cell's CI half-width below which a null is precise enough to call, unless the experiment
+#: states its own ``[analysis] cell_tolerance``.
+CELL_TOLERANCE = 0.05
+
+
+def cell_tolerance(a: dict) -> float:
+    return float(a.get("cell_tolerance", CELL_TOLERANCE))
+
+
+def replications_of(res: Results) -> int:
+    """The replications per design point the results hold."""
+    return int(res.runs["replication"].nunique()) if len(res.runs) else 0
+
+
+def correct(
+    cells: pd.DataFrame, method: str = "bh", alpha: float = 0.05, tolerance: float = CELL_TOLERANCE, replications: int | None = None
+) -> pd.DataFrame:
     """Add ``p_adjusted`` and ``significant`` (Benjamini–Hochberg via
     ``scipy.stats.false_discovery_control``, or Holm) over the cells of one diagram, and per-cell
     replication adequacy: a cell is ``adequate`` when it is decided (significant) or its CI
-    half-width is within ``tolerance`` (a null precise enough to call)."""
+    half-width is within ``tolerance`` (a null precise enough to call). With ``replications`` (per
+    design point), ``replications_needed`` is what each cell's decision needs: as many as it has
+    where it is decided, else the count that brings its half-width to ``tolerance`` (half-widths
+    shrink as 1/√replications)."""
     cells = cells.copy()
     if cells.empty:
-        return cells.assign(p_adjusted=[], significant=[], adequate=[])
+        return cells.assign(p_adjusted=[], significant=[], adequate=[], half_width=[], replications_needed=[])
     p = cells["p_value"].fillna(1.0).to_numpy()
     cells["p_adjusted"] = stats.adjust_p(p, method)
     cells["significant"] = cells["p_adjusted"] < alpha
     half = (cells["ci_high"] - cells["ci_low"]) / 2
+    cells["half_width"] = half
     cells["adequate"] = cells["significant"] | (half <= tolerance)
+    if replications:
+        grow = np.ceil(replications * (half.fillna(np.inf) / tolerance) ** 2 - 1e-9).clip(lower=1)
+        cells["replications_needed"] = np.where(cells["significant"], replications, np.maximum(grow, 1)).astype(float)
     return cells
 
 
@@ -541,7 +567,8 @@ def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], de
             continue
         keep = [
             c
-            for c in (x, y, "mean_diff", "ci_low", "ci_high", "n_pairs", "p_value", "p_adjusted", "significant", "adequate", "mechanism")
+            for c in (x, y, "mean_diff", "ci_low", "ci_high", "half_width", "n_pairs", "p_value", "p_adjusted", "significant", "adequate")
+            + ("replications_needed", "mechanism")
             if c in cells
         ]
         phase_json.append(
@@ -551,6 +578,9 @@ def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], de
                 "scenario": main,
                 "outcome": f"P(agreement within {res.window} rounds of the shift), {res.treatment} − {res.reference}",
                 "correction": correction_name(res.analysis),
+                "tolerance": cell_tolerance(res.analysis),
+                "replications": replications_of(res),
+                "replications_needed": int(cells["replications_needed"].max()) if "replications_needed" in cells else None,
                 "cells": json.loads(cells[keep].to_json(orient="records")),
             }
         )
@@ -787,6 +817,9 @@ def cells_display(cells: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
         out["p (adjusted)"] = cells["p_adjusted"].map(lambda v: f"{v:.3g}")
         out["significant"] = cells["significant"].map({True: "yes", False: "no"})
         out["decided or precise"] = cells["adequate"].map({True: "yes", False: "no: more replications"})
+    if "replications_needed" in cells:
+        out["CI half-width"] = cells["half_width"].map(lambda v: f"±{v:.3f}")
+        out["replications needed"] = cells["replications_needed"].map(lambda v: "∞" if not np.isfinite(v) else f"{v:.0f}")
     if "mechanism" in cells:
         out["largest carry-over (transplant)"] = cells["mechanism"].fillna("–")
     return out

@@ -232,6 +232,7 @@ class Experiment:
             "decomposition",
             "discovery",
             "correction",
+            "cell_tolerance",
         }
         arm_names = [x.name for x in self.arms]
         for k, v in a.items():
@@ -312,6 +313,9 @@ class Experiment:
             raise InputError(src, "analysis.discovery.margin", m, "allowed: a number in [0, 1]")
         if a.get("correction", "bh") not in ("bh", "holm"):
             raise InputError(src, "analysis.correction", a["correction"], "allowed: bh (Benjamini–Hochberg), holm")
+        tol = a.get("cell_tolerance", 0.05)
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol <= 1:
+            raise InputError(src, "analysis.cell_tolerance", tol, "allowed: a number in (0, 1] (a CI half-width in probability)")
 
     def _load(self, i: int, s: str) -> Scenario:
         """A scenario name, or a path (relative paths also tried beside the experiment file)."""
