@@ -597,10 +597,11 @@ def _bad_cases(results: Path, tmp: Path) -> list[tuple[list[str], str]]:
         (["plot", str(results), "--metric", "position_gap"], "position_gap"),  # a metric, but not kept
         (["plot", str(results), "--by", "bogus"], "bogus"),
         (["report", str(results), "--no-cases", "--out", str(tmp)], "is a folder"),
+        (["report", str(results), "--no-cases", "--workers", "0"], "--workers"),
     ]
 
 
-@pytest.mark.parametrize("case", range(8))
+@pytest.mark.parametrize("case", range(9))
 def test_cli_bad_input_gives_exit_2_and_one_error_line(case, results, tmp_path, capsys):
     argv, words = _bad_cases(results, tmp_path)[case]
     before = sorted(p.relative_to(results) for p in results.rglob("*"))
