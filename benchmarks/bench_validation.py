@@ -2,7 +2,7 @@
 
 Not part of the test suite. Run from the project root:
 
-    .venv/bin/python benchmarks/bench_validation.py sobol --seed 7 --out /tmp/sobol7   # resumable
+    nice -n 10 .venv/bin/python benchmarks/bench_validation.py sobol --seed 7 --out /tmp/sobol7   # resumable
     .venv/bin/python benchmarks/bench_validation.py sobol --seed 8 --out /tmp/sobol8
     .venv/bin/python benchmarks/bench_validation.py compare /tmp/sobol7 /tmp/sobol8
 
@@ -32,12 +32,16 @@ from sim.batch.sweep import run_sweep
 from sim.scenarios import EXPERIMENT_DIR
 
 
-def sobol(seed: int, out: Path, samples: int | None, run: bool) -> dict:
+def sobol(seed: int, out: Path, samples: int | None, run: bool, common: bool | None = None, replications: int | None = None) -> dict:
     d = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())
     d.pop("full")
     d["seed"] = seed
     if samples:
         d["design"]["samples"] = samples
+    if common is not None:
+        d["design"]["common_seeds"] = common
+    if replications:
+        d["replications"] = replications
     exp = experiment_from_dict(d, str(EXPERIMENT_DIR / "sensitivity.toml"))
     t0 = time.monotonic()
     load0 = os.getloadavg()
@@ -58,14 +62,18 @@ def sobol(seed: int, out: Path, samples: int | None, run: bool) -> dict:
         "seed": seed,
         "runs": len(runs),
         "n_base": n_base,
+        "replications": exp.replications,
+        "common_seeds": exp.common_seeds,
         "elapsed_s": round(elapsed, 1),
         "loadavg_before": load0,
         "loadavg_after": os.getloadavg(),
     }
     outs = S.point_outputs(runs, a["shift_round"], a["window"], a["treatment"], a["reference"])
+    common = exp.common_seeds
     for key, (y, noise) in outs.items():
-        r = S.sobol(problem, y, noise, key, seed)
-        conv = S.convergence(problem, y, noise, key, seed)
+        r = S.sobol(problem, y, noise, key, seed, common_seeds=common)
+        r.replications = exp.replications
+        conv = S.convergence(problem, y, noise, key, seed, common_seeds=common)
         S.convergence_figure(conv, out, f"Convergence of the Sobol indices: {S.OUTPUTS[key]} (seed {seed})", f"sobol-convergence-{key}")
         ok, text = S.adequacy(r)
         res[key] = {
@@ -84,7 +92,18 @@ def sobol(seed: int, out: Path, samples: int | None, run: bool) -> dict:
 def compare(a: Path, b: Path) -> None:
     ra, rb = json.loads((a / "sobol.json").read_text()), json.loads((b / "sobol.json").read_text())
     for key in ("payoff", "p_agree"):
-        x, y = (S.SobolResult(key, pd.DataFrame(r[key]["indices"]), r["n_base"], r[key]["noise_share"], 0.0) for r in (ra, rb))
+        x, y = (
+            S.SobolResult(
+                key,
+                pd.DataFrame(r[key]["indices"]),
+                r["n_base"],
+                r[key]["noise_share"],
+                0.0,
+                r.get("common_seeds", False),
+                r.get("replications", 0),
+            )
+            for r in (ra, rb)
+        )
         print(S.adequacy(x, y)[1])
 
 
@@ -95,13 +114,15 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--samples", type=int, default=None)
+    p.add_argument("--replications", type=int, default=None)
+    p.add_argument("--independent-seeds", action="store_true", help="common_seeds = false (the old design, for comparison)")
     p.add_argument("--no-run", action="store_true", help="analyse what is on disk")
     p = sub.add_parser("compare")
     p.add_argument("a", type=Path)
     p.add_argument("b", type=Path)
     args = ap.parse_args()
     if args.cmd == "sobol":
-        r = sobol(args.seed, args.out, args.samples, not args.no_run)
+        r = sobol(args.seed, args.out, args.samples, not args.no_run, False if args.independent_seeds else None, args.replications)
         print(json.dumps({k: v for k, v in r.items() if k not in ("payoff", "p_agree")}))
         for k in ("payoff", "p_agree"):
             print(r[k]["verdict"])

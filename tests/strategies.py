@@ -109,6 +109,7 @@ designs = st.fixed_dictionaries(
         "samples": either(st.integers(1, 4)),
         "levels": either(st.integers(2, 4)),
         "second_order": either(st.booleans()),
+        "common_seeds": either(st.booleans()),
     },
 )
 

@@ -50,6 +50,17 @@ def test_seeds_differ_between_points_replications_and_experiment_seeds():
     assert not set(seeds) & {other.seed_of(p, r) for p in range(4) for r in range(5)}
 
 
+def test_common_seeds_depend_on_the_replication_only():
+    """``[design] common_seeds``: every design point uses point 0's seeds (replication r of every
+    point draws the same random numbers), still different between replications and experiment seeds."""
+    grid = {"turnover": [0.1, 0.2, 0.3, 0.4]}
+    exp = small(design="grid", design_params=grid, replications=5, common_seeds=True)
+    for p, r in itertools.product(range(4), range(5)):
+        assert exp.seed_of(p, r) == expected_seed(exp.seed, 0, r) == small(design="grid", design_params=grid, replications=5).seed_of(0, r)
+    assert len({exp.seed_of(0, r) for r in range(5)}) == 5
+    assert exp.fingerprint() != small(design="grid", design_params=grid, replications=5).fingerprint()  # --resume cannot mix them
+
+
 def test_arms_and_scenarios_share_seeds(tmp_path):
     (tmp_path / "ripe.toml").write_text(RIPE_SCENARIO)
     exp = small(

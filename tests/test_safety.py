@@ -194,6 +194,7 @@ class TestCase08StrictBooleansAndNumbers:
         ("text", "fld"),
         [
             ('[design]\nkind = "sobol"\nsamples = 4\nsecond_order = "no"\n[design.params]\nturnover = [0.0, 1.0]\n', "design.second_order"),
+            ('[design]\nkind = "sobol"\nsamples = 4\ncommon_seeds = 1\n[design.params]\nturnover = [0.0, 1.0]\n', "design.common_seeds"),
             ("chunk_size = true\n", "chunk_size"),
             ("replications = 2.0\n", "replications"),
             ("seed = -1\n", "seed"),

@@ -514,7 +514,8 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
         idx, paths, note = analyse(res, out)
         main = res.analysis.get("main", res.scenarios[0])
         first = idx[idx["output"] == idx["output"].iloc[0]]
-        bars = figures.sensitivity_bars(first, out, f"Sobol indices of the {first['output'].iloc[0]} ({main}, noise-corrected)")
+        how = "common seeds" if res.spec.get("common_seeds", False) else "noise-corrected"
+        bars = figures.sensitivity_bars(first, out, f"Sobol indices of the {first['output'].iloc[0]} ({main}, {how})")
         return idx, [bars, *paths], note
     names = res.manifest.get("design_names", [])
     problem = {"num_vars": len(names), "names": names, "bounds": [res.spec["design_params"][n] for n in names]}

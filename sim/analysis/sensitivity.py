@@ -1,14 +1,28 @@
 """Sobol sensitivity of a sweep, with convergence, bootstrap CIs and an adequacy verdict.
 
 For a Sobol experiment (Saltelli sampling, :mod:`SALib`), one value per design point: the
-outcome averaged over the point's replications (for the paired payoff, the mean of the
-per-pair differences ``treatment − reference`` under common random numbers). Replications
-leave noise in these means; its share of the variance between points is estimated from the
-spread between replications and reported. Uncorrected, noise inflates every total index
-(Jansen's estimator picks it up at every parameter) and the variance; :func:`sobol` subtracts
-the estimated noise (a method for stochastic simulators: the noise of a point's mean is known
-from its replications and independent between points), so two replications per point suffice
-and the budget goes into the base sample. SALib's uncorrected indices are shown beside them.
+outcome averaged over the point's R replications (for the paired payoff, the mean of the
+per-pair differences ``treatment − reference``, same seeds in both arms). Two ways to handle
+the replication noise of these means (the "replications averaged per point" approach for
+stochastic simulators, whose indices are those of the mean function; Marrel et al. 2012):
+
+* **Common seeds** (``[design] common_seeds = true``, the shipped experiment): replication r
+  of every design point uses the same random numbers, so the R-replication mean is a
+  deterministic function ``g_S(x)`` of the parameters for the seed set ``S``. The indices are
+  Sobol indices of ``g_S``: the sensitivity of the R-seed average, estimated at the rate of a
+  deterministic model (a parameter that does nothing gives exactly 0). No noise is subtracted.
+  What depends on the seed set (how far ``g_S`` is from the expectation) is a separate term,
+  reported by repeating the analysis with a second seed set (:func:`adequacy` with ``other``).
+  This works because the engine draws a fixed number of uniforms per run and round whatever
+  the parameters, so the same seed gives nearby trajectories at nearby parameters.
+* **Independent seeds** (the default): the noise of a point's mean is estimated from its
+  replications and is independent between points; :func:`sobol` subtracts it from the Jansen
+  total and the variance. Unbiased, but the estimator's variance keeps the noise, so the CIs
+  shrink slowly (measured: ±0.3 on the payoff at N = 512).
+
+Estimators (Saltelli et al. 2010, table 2): first order ``mean(f(B)(f(A_B^i) − f(A)))/V``, total
+``mean((f(A) − f(A_B^i))²)/(2V)`` (Jansen 1999); 95% CIs by bootstrap over base samples (one
+resample of rows for all indices). SALib's indices are shown beside them.
 
 Convergence: SALib lays the sample out as blocks of ``d + 2`` rows per base sample, so the first
 ``n (d + 2)`` rows are the Saltelli design of base ``n``; the indices are recomputed for
@@ -16,7 +30,7 @@ Convergence: SALib lays the sample out as blocks of ``d + 2`` rows per base samp
 
 Adequacy (:func:`adequacy`), from the numbers only: every parameter that matters (total index
 above ``matter``) has a total-index CI half-width of at most ``max_half_width``, and no
-first-order index lies below minus its CI half-width; with a second run (another seed), the
+first-order index lies below minus its CI half-width; with a second run (another seed set), the
 same top-5 ranking by total index.
 """
 
@@ -44,6 +58,8 @@ class SobolResult:
     n_base: int
     noise_share: float  # replication noise / variance of the per-point means
     variance: float
+    common_seeds: bool = False  # indices of the R-seed average for a fixed seed set (no noise subtracted)
+    replications: int = 0  # R, when known
 
     @property
     def sum_total(self) -> float:
@@ -85,16 +101,26 @@ def _estimates(yA: np.ndarray, yAB: np.ndarray, yB: np.ndarray, nA: np.ndarray, 
 
 
 def sobol(
-    problem: dict, y: np.ndarray, noise: np.ndarray, output: str, seed: int = 0, n_base: int | None = None, n_boot: int = 1000
+    problem: dict,
+    y: np.ndarray,
+    noise: np.ndarray,
+    output: str,
+    seed: int = 0,
+    n_base: int | None = None,
+    n_boot: int = 1000,
+    common_seeds: bool = False,
 ) -> SobolResult:
-    """Sobol indices of the per-point means ``y`` (Saltelli layout), corrected for the replication
-    noise ``noise`` (variance of each mean), with 95% bootstrap CIs over base samples (half-widths,
-    as SALib reports them). SALib's uncorrected indices are kept beside them (``*_salib``)."""
+    """Sobol indices of the per-point means ``y`` (Saltelli layout), with 95% bootstrap CIs over
+    base samples (half-widths, as SALib reports them). With independent seeds the replication
+    noise ``noise`` (variance of each mean) is subtracted; with ``common_seeds`` it is not (the
+    means are a deterministic function of the parameters) and is only reported. SALib's
+    uncorrected indices are kept beside them (``*_salib``)."""
     d = problem["num_vars"]
     n = n_base or len(y) // (d + 2)
     Y = np.asarray(y[: n * (d + 2)], dtype=float).reshape(n, d + 2)
     Nz = np.asarray(noise[: n * (d + 2)], dtype=float).reshape(n, d + 2)
-    parts = (Y[:, 0], Y[:, 1 : d + 1], Y[:, d + 1], Nz[:, 0], Nz[:, 1 : d + 1], Nz[:, d + 1])
+    Nc = np.zeros_like(Nz) if common_seeds else Nz
+    parts = (Y[:, 0], Y[:, 1 : d + 1], Y[:, d + 1], Nc[:, 0], Nc[:, 1 : d + 1], Nc[:, d + 1])
     s1, st = _estimates(*parts)
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, n, size=(50, n)) for _ in range(0, n_boot, 50)]  # one resample of base rows for all parts
@@ -121,17 +147,17 @@ def sobol(
     )
     var = float(np.var(Y))
     share = float(Nz.mean() / var) if var > 0 else np.nan
-    return SobolResult(output, idx, n, share, var)
+    return SobolResult(output, idx, n, share, var, common_seeds)
 
 
-def convergence(problem: dict, y: np.ndarray, noise: np.ndarray, output: str, seed: int = 0) -> pd.DataFrame:
+def convergence(problem: dict, y: np.ndarray, noise: np.ndarray, output: str, seed: int = 0, common_seeds: bool = False) -> pd.DataFrame:
     """Indices for base samples n = 16, 32, …, N (long table: n, parameter, S1, S1_conf, ST, ST_conf)."""
     d = problem["num_vars"]
     N = len(y) // (d + 2)
     ns = sorted({n for n in (2**k for k in range(4, 20)) if n <= N} | {N})
     rows = []
     for n in ns:
-        r = sobol(problem, y, noise, output, seed, n)
+        r = sobol(problem, y, noise, output, seed, n, common_seeds=common_seeds)
         rows.append(r.indices.assign(n=n, sum_total=r.sum_total))
     return pd.concat(rows, ignore_index=True)
 
@@ -148,19 +174,43 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
     wide = big[big["ST_conf"] > max_half_width]
     neg = ix[ix["S1"] < -ix["S1_conf"]]
     ok = wide.empty and neg.empty
+    if r.common_seeds:
+        meaning = (
+            f"indices of the mean over {r.replications or 'R'} common seeds (a deterministic function of the parameters "
+            f"for the seed set; no noise subtracted); the replication spread is {r.noise_share:.0%} of the variance between points"
+        )
+    else:
+        meaning = f"replication noise, subtracted, is {r.noise_share:.0%} of the variance between points"
     parts = [
         f"N = {r.n_base}: {len(big)} parameter(s) with total index > {matter}; their largest total-index CI half-width is "
         f"{big['ST_conf'].max() if len(big) else 0:.3f} (limit {max_half_width})",
         f"{len(neg)} first-order index(es) below minus their CI" + (f" ({', '.join(neg['parameter'])})" if len(neg) else ""),
-        f"sum of total indices {r.sum_total:.2f}; replication noise is {r.noise_share:.0%} of the variance between points",
+        f"sum of total indices {r.sum_total:.2f}; {meaning}",
     ]
     if other is not None:
         same = r.top() == other.top()
         ok = ok and same
         tops = f"{', '.join(r.top())} vs {', '.join(other.top())}"
-        parts.append(f"top-5 by total index {'the same' if same else 'DIFFERENT'} for the second seed ({tops})")
+        shift = (r.indices.set_index("parameter")["ST"] - other.indices.set_index("parameter")["ST"]).abs().max()
+        how = "the same" if same else "DIFFERENT"
+        if not same and set(r.top()) == set(other.top()):
+            how += f" in order, the same five parameters{_ties(r)}"
+        parts.append(
+            f"top-5 by total index {how} for the second seed set ({tops}); "
+            f"the largest change of a total index between the seed sets is {shift:.3f}"
+        )
     verdict = "adequate" if ok else "NOT adequate: read the indices as rough"
     return ok, f"Sobol indices of the {OUTPUTS.get(r.output, r.output)}: {verdict}. " + "; ".join(parts) + "."
+
+
+def _ties(r: SobolResult, k: int = 5) -> str:
+    """Neighbours in the top ``k + 1`` whose total indices differ by less than the larger CI half-width."""
+    ix = r.indices.sort_values("ST", ascending=False).head(k + 1)
+    gap = ix["ST"].diff(-1).to_numpy()[:-1]
+    ci = np.maximum(ix["ST_conf"].to_numpy()[:-1], ix["ST_conf"].to_numpy()[1:])
+    names = ix["parameter"].tolist()
+    pairs = [f"{names[i]}/{names[i + 1]}" for i in np.flatnonzero(gap < ci)]
+    return f" (neighbours closer than their CIs: {', '.join(pairs)})" if pairs else ""
 
 
 def convergence_figure(conv: pd.DataFrame, out: Path, title: str, name: str = "sobol-convergence") -> Path:
@@ -208,13 +258,15 @@ def analyse(res, out: Path, seed: int = 0) -> tuple[pd.DataFrame, list[Path], st
     runs = res.runs[res.runs["scenario"] == main]
     ref = res.reference if len(res.arms) > 1 and res.reference != res.treatment else None
     outs = point_outputs(runs, res.shift, res.window, res.treatment, ref)
+    common = bool(res.spec.get("common_seeds", False))
     tables, paths, notes = [], [], []
     for key in ("payoff", "p_agree"):
         if key not in outs:
             continue
         y, noise = outs[key]
-        r = sobol(problem, y, noise, key, seed)
-        conv = convergence(problem, y, noise, key, seed)
+        r = sobol(problem, y, noise, key, seed, common_seeds=common)
+        r.replications = int(res.spec.get("replications", 0))
+        conv = convergence(problem, y, noise, key, seed, common_seeds=common)
         paths.append(
             convergence_figure(conv, out, f"Convergence of the Sobol indices: {OUTPUTS[key]} ({main})", f"sobol-convergence-{key}")
         )

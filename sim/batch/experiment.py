@@ -4,7 +4,11 @@ An experiment is built in Python (:class:`Experiment`) or from a TOML file
 (:func:`load_experiment`); both go through the same validation, which runs before any run
 starts. Run ``(scenario, point, arm, replication)`` gets the seed derived from the
 experiment seed by ``numpy.random.SeedSequence(seed, spawn_key=(point, replication))``:
-arms and scenarios share seeds (common random numbers), so differences are paired.
+arms and scenarios share seeds (common random numbers), so differences are paired. With
+``[design] common_seeds = true`` the design points share them too (``spawn_key=(0,
+replication)``): replication r of every point uses the same random numbers, so the mean over
+the R replications is a deterministic function of the parameters for the experiment's seed
+set (used by Sobol analyses; see :mod:`sim.analysis.sensitivity`).
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ class Experiment:
     samples: int = 0
     levels: int = 4
     second_order: bool = False
+    common_seeds: bool = False
     timeseries: list[str] = field(default_factory=lambda: list(DEFAULT_TIMESERIES))
     every: int = 1
     chunk_size: int = 500
@@ -123,6 +128,8 @@ class Experiment:
         _whole(src, "design.levels", self.levels, 2, 1000)
         if not isinstance(self.second_order, bool):
             raise InputError(src, "design.second_order", self.second_order, "allowed: true or false")
+        if not isinstance(self.common_seeds, bool):
+            raise InputError(src, "design.common_seeds", self.common_seeds, "allowed: true or false")
         if not isinstance(self.timeseries, list) or not self.timeseries:
             raise InputError(src, "output.timeseries", self.timeseries, f"allowed: a list of one or more of {', '.join(METRICS)}")
         for m in self.timeseries:
@@ -420,8 +427,9 @@ class Experiment:
         return s, p, a, r
 
     def seed_of(self, point: int, replication: int) -> int:
-        """The run seed: SeedSequence(seed, spawn_key=(point, replication)), as a 63-bit integer."""
-        ss = np.random.SeedSequence(self.seed, spawn_key=(point, replication))
+        """The run seed: SeedSequence(seed, spawn_key=(point, replication)), as a 63-bit integer;
+        with :attr:`common_seeds`, point 0's seed for every point (it depends on the replication only)."""
+        ss = np.random.SeedSequence(self.seed, spawn_key=(0 if self.common_seeds else point, replication))
         return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
     def scenario_for(self, sc: Scenario, arm: Arm) -> Scenario:
@@ -546,7 +554,7 @@ def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_na
     _keys(src, "", dict(d), sorted(_TOP))
     design = _table(src, "design", d.get("design", {}))
     output = _table(src, "output", d.get("output", {}))
-    _keys(src, "design.", design, ("kind", "params", "rows", "samples", "levels", "second_order"))
+    _keys(src, "design.", design, ("kind", "params", "rows", "samples", "levels", "second_order", "common_seeds"))
     _keys(src, "output.", output, ("timeseries", "every"))
     arms = []
     for i, a in enumerate(_list(src, "arms", d.get("arms", [{"name": "base"}]), "[[arms]] tables")):
@@ -578,6 +586,7 @@ def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_na
         "samples": design.get("samples", 0),
         "levels": design.get("levels", 4),
         "second_order": design.get("second_order", False),
+        "common_seeds": design.get("common_seeds", False),
         "timeseries": list(_list(src, "output.timeseries", output.get("timeseries", list(DEFAULT_TIMESERIES)), "metrics")),
         "every": output.get("every", 1),
         "chunk_size": d.get("chunk_size", 500),

@@ -275,8 +275,13 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
     return {
         "experiment": exp.spec(),
         "fingerprint": exp.fingerprint(),
-        "seeds": "numpy.random.SeedSequence(experiment.seed, spawn_key=(point, replication)), "
-        "first 64-bit word >> 1; arms and scenarios share seeds",
+        "seeds": (
+            "numpy.random.SeedSequence(experiment.seed, spawn_key=(0, replication)), first 64-bit word >> 1; "
+            "design points, arms and scenarios share seeds (common_seeds)"
+            if exp.common_seeds
+            else "numpy.random.SeedSequence(experiment.seed, spawn_key=(point, replication)), "
+            "first 64-bit word >> 1; arms and scenarios share seeds"
+        ),
         "n_runs": exp.n_runs,
         "n_chunks": n_chunks,
         "horizons": {name: (exp.rounds or sc.rounds) for name, sc in loaded},
