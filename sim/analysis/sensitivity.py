@@ -179,6 +179,8 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
             f"indices of the mean over {r.replications or 'R'} common seeds (a deterministic function of the parameters "
             f"for the seed set; no noise subtracted); the replication spread is {r.noise_share:.0%} of the variance between points"
         )
+        if other is None:
+            meaning += "; how much the indices move with the seed set is not in these CIs (rerun with another seed to measure it)"
     else:
         meaning = f"replication noise, subtracted, is {r.noise_share:.0%} of the variance between points"
     parts = [
