@@ -190,6 +190,7 @@ def plot_choices(manifest: dict) -> tuple[list[str], list[str]]:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    import os
     import time
 
     folder = _results_dir(args.results)
@@ -209,7 +210,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else folder / "figures"
     check_replaceable(out, "figures")
 
-    from sim.analysis.report import DEFAULT_METRICS, Results, make_figures
+    from sim.analysis.figure_set import DEFAULT_METRICS, make_figures
+    from sim.analysis.results import Results
 
     metrics = args.metric or [m for m in DEFAULT_METRICS if m in kept]
     t0 = time.monotonic()
@@ -224,8 +226,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"plot: {done[0]}/{total} figures ({name}), {el:.1f}s elapsed, ETA {eta:.0f}s", file=sys.stderr, flush=True)
 
     print(f"plot: read {len(res.runs)} runs ({', '.join(metrics)}) in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
-    workers = args.workers or 1
-    fmts = ("png",) if args.no_svg else ("png", "svg")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = args.workers or cores  # figures are drawn in forked processes sharing the loaded data
+    fmts = ("png", "svg") if args.svg and not args.no_svg else ("png",)
     with atomic_dir(out, "figures") as tmp:
         figs = make_figures(res, tmp, metrics, by=args.by, progress=progress, workers=workers, formats=fmts)
     n = sum(len(v) for v in figs.values())
@@ -385,8 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", action="append", default=[], help="a kept time-series metric (repeatable)")
     p.add_argument("--by", default="arm", help="colour curves by arm (default), scenario or a swept parameter")
     p.add_argument("--out", default=None, help="folder for the figures (default RESULTS/figures)")
-    p.add_argument("--workers", type=int, default=None, help="processes drawing figures (default 1; 2 helps on an idle machine)")
-    p.add_argument("--no-svg", action="store_true", help="write PNG only (faster)")
+    p.add_argument("--workers", type=int, default=None, help="processes drawing figures (default: all cores; 1 = serial)")
+    p.add_argument("--svg", action="store_true", help="also write each figure as SVG (slower; the report's figures always are)")
+    p.add_argument("--no-svg", action="store_true", help="PNG only (the default)")
     p.set_defaults(func=cmd_plot)
     p = sub.add_parser("compare", help="two settings or scenarios on the same seeds: difference figure and table")
     p.add_argument("a", help="scenario A (a name or a TOML file)")

@@ -4,12 +4,13 @@ drawing in two processes gives the same figures as in one."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-import sim.analysis.report as report_mod
+import sim.analysis.results as results_mod
 import sim.batch.store as store
 from sim.analysis import figures
-from sim.analysis.report import Results
+from sim.analysis.results import Results
 from sim.cli import main
 
 
@@ -19,9 +20,9 @@ def no_data_reads(monkeypatch):
         raise AssertionError("data read before the arguments were checked")
 
     monkeypatch.setattr(store, "read_parts", refuse)
-    monkeypatch.setattr(report_mod, "read_parts", refuse)
-    monkeypatch.setattr(report_mod, "read_runs", refuse)
-    monkeypatch.setattr(report_mod, "read_timeseries", refuse)
+    monkeypatch.setattr(results_mod, "read_parts", refuse)
+    monkeypatch.setattr(results_mod, "read_runs", refuse)
+    monkeypatch.setattr(results_mod, "read_timeseries", refuse)
 
 
 class TestValidationFirst:
@@ -54,6 +55,20 @@ class TestReading:
             long = res.ts[res.ts["run_id"] == rid].set_index("round")["trust"]
             assert list(long.index) == list(rounds)
             assert (long.to_numpy() == v[k]).all()
+
+    def test_dense_view_of_a_shuffled_or_gappy_table_is_the_same(self, small_sweep):
+        """A sweep's table (run-major, the same rounds in every run) is reshaped; any other order,
+        or a run with a missing round, goes through the general path to the same values."""
+        res = Results.load(small_sweep)
+        ids = res.runs["run_id"].to_numpy()
+        rounds, regular = figures._wide(res.ts, "trust", ids)
+        assert "rows" not in figures._DENSE  # the fast path was taken
+        shuffled = res.ts.sample(frac=1.0, random_state=1)
+        _, v = figures._wide(shuffled, "trust", ids)
+        assert "rows" in figures._DENSE and np.array_equal(v, regular)
+        gappy = res.ts.drop(index=res.ts.index[3])
+        _, g = figures._wide(gappy, "trust", ids)
+        assert np.isnan(g[0, 3]) and np.array_equal(np.delete(g, 3, axis=1)[1:], np.delete(regular, 3, axis=1)[1:])
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")

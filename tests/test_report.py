@@ -565,15 +565,18 @@ def results_copy(results, tmp_path) -> Path:
 
 
 def test_cli_plot(results_copy, capsys):
-    assert main(["plot", str(results_copy), "--metric", "trust"]) == 0
+    """PNG by default (the SVGs roughly double the drawing time); --svg adds them."""
     out = results_copy / "figures"
     names = ["curves-trust", "diff-trust-keep-open-vs-wind-down", "survival"]
+    assert main(["plot", str(results_copy), "--metric", "trust"]) == 0
+    assert sorted(p.stem for p in out.glob("*.png")) == sorted(names) and not list(out.glob("*.svg"))
+    assert f"wrote {len(names)} figures (PNG)" in capsys.readouterr().out
+    assert main(["plot", str(results_copy), "--metric", "trust", "--svg"]) == 0
     for n in names:
         for ext in ("png", "svg"):
             f = out / f"{n}.{ext}"
             assert f.is_file() and f.stat().st_size > 1000, f
-    assert sorted(p.stem for p in out.glob("*.png")) == sorted(names)
-    assert f"wrote {len(names)} figures" in capsys.readouterr().out
+    assert f"wrote {len(names)} figures (PNG and SVG)" in capsys.readouterr().out
 
 
 def test_cli_plot_to_another_folder_by_parameter(results, tmp_path, capsys):

@@ -120,14 +120,32 @@ def dense(ts: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.nda
         _DENSE.clear()  # one table at a time
         rid = ts["run_id"].to_numpy()
         rnd = ts["round"].to_numpy()
-        ids = np.sort(pd.unique(rid))
-        rounds = np.sort(pd.unique(rnd))
-        _DENSE.update(key=key, ids=ids, rounds=rounds, rows=np.searchsorted(ids, rid), cols=np.searchsorted(rounds, rnd))
+        _DENSE.update(key=key, **_layout(rid, rnd))
     if metric not in _DENSE:
-        m = np.full((len(_DENSE["ids"]), len(_DENSE["rounds"])), np.nan)
-        m[_DENSE["rows"], _DENSE["cols"]] = ts[metric].to_numpy(dtype=float)
-        _DENSE[metric] = m
+        v = ts[metric].to_numpy(dtype=float)
+        if "rows" not in _DENSE:  # the regular layout: a reshape, no copy
+            _DENSE[metric] = v.reshape(len(_DENSE["ids"]), len(_DENSE["rounds"]))
+        else:
+            m = np.full((len(_DENSE["ids"]), len(_DENSE["rounds"])), np.nan)
+            m[_DENSE["rows"], _DENSE["cols"]] = v
+            _DENSE[metric] = m
     return _DENSE["ids"], _DENSE["rounds"], _DENSE[metric]
+
+
+def _layout(rid: np.ndarray, rnd: np.ndarray) -> dict[str, np.ndarray]:
+    """The sorted run ids and rounds of a long table, and where each row goes in the dense array;
+    no positions when the table is already run-major with the same rounds in every run (as a
+    sweep writes it): then the dense array is the column reshaped."""
+    n = len(rid)
+    k = int(np.searchsorted(rid, rid[0], side="right")) if n else 0  # rows of the first run
+    if k and n % k == 0:
+        r, ids = rnd[:k], rid[::k]
+        regular = np.all(np.diff(r) > 0) and np.all(np.diff(ids) > 0)
+        if regular and (rid.reshape(-1, k) == ids[:, None]).all() and (rnd.reshape(-1, k) == r).all():
+            return {"ids": ids, "rounds": r}
+    ids = np.sort(pd.unique(rid))
+    rounds = np.sort(pd.unique(rnd))
+    return {"ids": ids, "rounds": rounds, "rows": np.searchsorted(ids, rid), "cols": np.searchsorted(rounds, rnd)}
 
 
 def _wide(ts: pd.DataFrame, metric: str, run_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -141,6 +159,12 @@ def _wide(ts: pd.DataFrame, metric: str, run_ids: Sequence[int]) -> tuple[np.nda
     out = m[pos]
     out[ids[pos] != want] = np.nan
     return rounds, out
+
+
+def _quantiles(v: np.ndarray, q: Sequence[float]) -> np.ndarray:
+    """Column-wise quantiles ignoring NaN (``np.nanquantile`` goes column by column in Python;
+    ``np.quantile`` gives the same values in one pass when there is no NaN)."""
+    return np.nanquantile(v, q, axis=0) if np.isnan(v).any() else np.quantile(v, q, axis=0)
 
 
 def outcome_curves(
@@ -174,7 +198,7 @@ def outcome_curves(
             col = f"C{i}"
             name = f"{val:g}" if isinstance(val, float) else str(val)
             if not binary:
-                q10, q90 = np.nanquantile(v, [0.1, 0.9], axis=0)
+                q10, q90 = _quantiles(v, [0.1, 0.9])
                 ax.fill_between(rounds, q10, q90, color=col, alpha=0.10, lw=0, label=f"{name}: 10–90% of runs")
             ax.fill_between(rounds, lo, hi, color=col, alpha=0.30, lw=0, label=f"{name}: {int(level * 100)}% CI of the mean")
             ax.plot(rounds, m, color=col, lw=2, label=f"{name} (n={v.shape[0]})")

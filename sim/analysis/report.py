@@ -7,8 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,85 +15,14 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import answer, decompose, discovery, effect_figures, figures, stats
+from sim.analysis.figure_set import make_figures
 from sim.analysis.ranking import rank_arms, ranking_sentence
-from sim.batch.store import describe_status, read_parts, read_runs, read_timeseries, status
+from sim.analysis.results import Results
+from sim.batch.store import describe_status, status
 from sim.core.params import PARAMS
 
 if TYPE_CHECKING:
     from sim.analysis.cases import CaseResult
-
-
-@dataclass
-class Results:
-    """A results folder loaded for analysis."""
-
-    path: Path
-    manifest: dict
-    runs: pd.DataFrame
-    ts: pd.DataFrame
-    spec: dict = field(init=False)
-    _windowed: dict = field(init=False, default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self.spec = self.manifest["experiment"]
-
-    @classmethod
-    def load(cls, path: str | Path, metrics: list[str] | None = None, by: str | None = None) -> Results:
-        """Load a results folder; with ``metrics`` only the columns a figure needs are read."""
-        path = Path(path)
-        manifest = json.loads((path / "manifest.json").read_text())
-        if metrics is None:
-            return cls(path, manifest, read_runs(path), read_timeseries(path))
-        cols = [*stats.KEYS, "run_id", "arm", "status", "agreement_round", *([by] if by and by not in stats.KEYS else [])]
-        runs = read_parts(path / "runs", list(dict.fromkeys(cols)))
-        runs = runs.to_pandas().sort_values("run_id").reset_index(drop=True)
-        ts = read_parts(path / "timeseries", ["run_id", "round", *metrics]).to_pandas()  # figures need no sort
-        return cls(path, manifest, runs, ts)
-
-    @property
-    def analysis(self) -> dict:
-        return self.spec.get("analysis", {})
-
-    @property
-    def arms(self) -> list[str]:
-        return [a["name"] for a in self.spec["arms"]]
-
-    @property
-    def scenarios(self) -> list[str]:
-        return list(self.spec["scenarios"])
-
-    @property
-    def shift(self) -> int:
-        return int(self.analysis.get("shift_round", 0))
-
-    @property
-    def window(self) -> int:
-        return int(self.analysis.get("window", 10))
-
-    @property
-    def reference(self) -> str:
-        return self.analysis.get("reference", self.arms[-1])
-
-    @property
-    def treatment(self) -> str:
-        return self.analysis.get("treatment", self.arms[0])
-
-    def horizon(self, scenario: str) -> int:
-        return int(self.manifest["horizons"][scenario])
-
-    def with_window(self, w: int | None = None) -> pd.DataFrame:
-        """The runs table with ``in_window``: agreement within ``w`` rounds from the shift (rounds
-        shift … shift + w − 1), and ``before_shift``. Computed once per window; do not modify it."""
-        w = self.window if w is None else w
-        if w in self._windowed:
-            return self._windowed[w]
-        r = self.runs.copy()
-        ar = r["agreement_round"].astype(float)
-        r["in_window"] = ((ar >= self.shift) & (ar < self.shift + w)).astype(float)
-        r["before_shift"] = (ar < self.shift).astype(float)
-        r.loc[r["status"] != "ok", ["in_window", "before_shift"]] = np.nan
-        self._windowed[w] = r
-        return r
 
 
 # ---------------------------------------------------------------- tables
@@ -353,80 +281,6 @@ def _ci(e: stats.Estimate, pct: bool = False) -> str:
 
 
 # ---------------------------------------------------------------- figures
-
-
-DEFAULT_METRICS = ("agreement", "trust", "progress", "ideas_reported", "cost")
-
-
-def make_figures(
-    res: Results,
-    out: Path,
-    metrics: list[str] | None = None,
-    by: str = "arm",
-    progress: Callable[[str], None] | None = None,
-    workers: int = 1,
-    formats: tuple[str, ...] = ("png", "svg"),
-) -> dict[str, list[Path]]:
-    """Every figure of the report, saved under ``out`` (PNG, and SVG unless ``formats`` says
-    otherwise); ``progress`` is called with each figure's name as it is written. With
-    ``workers`` > 1 the figures are drawn in that many forked processes (the data are shared)."""
-    metrics = metrics or [m for m in DEFAULT_METRICS if m in res.ts]
-    jobs = [("survival", "")]
-    for m in metrics:
-        if len(res.arms) > 1 and by == "arm":
-            jobs.append(("diff", m))
-        jobs.append(("curves", m))
-    global _JOB
-    _JOB = (res, Path(out), by, formats)
-    note = progress or (lambda name: None)
-    paths: dict[tuple[str, str], Path] = {}
-    try:
-        if workers > 1 and len(jobs) > 1:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            for m in metrics:  # built once here, shared with the forked workers
-                figures.dense(res.ts, m)
-            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("fork")) as pool:
-                futures = {pool.submit(_figure_job, j): j for j in jobs}
-                for f in as_completed(futures):
-                    paths[futures[f]] = f.result()
-                    note(paths[futures[f]].stem)
-        else:
-            for j in jobs:
-                paths[j] = _figure_job(j)
-                note(paths[j].stem)
-    finally:
-        _JOB = None
-    figs: dict[str, list[Path]] = {"curves": [], "survival": [paths[jobs[0]]], "phase": [], "sensitivity": []}
-    figs["curves"] = [paths[j] for j in jobs[1:]]
-    return figs
-
-
-_JOB: tuple | None = None  # what _figure_job draws from (set by make_figures, inherited by forked workers)
-
-
-def _figure_job(job: tuple[str, str]) -> Path:
-    assert _JOB is not None, "set by make_figures"
-    res, out, by, formats = _JOB
-    kind, m = job
-    events = _events(res)
-    with figures.formats(formats):
-        if kind == "survival":
-            return figures.survival_curves(
-                res.runs, {s: res.shift for s in res.scenarios}, {s: res.horizon(s) for s in res.scenarios}, out, by=by
-            )
-        if kind == "diff":
-            return figures.difference_curves(res.runs, res.ts, m, res.treatment, res.reference, out, events=events, shift=res.shift)
-        return figures.outcome_curves(res.runs, res.ts, m, out, by=by, events=events, shift=res.shift)
-
-
-def _events(res: Results) -> dict[str, list[tuple[int, str]]]:
-    """Each scenario's event marks (round, label) as kept in the manifest."""
-    events = {sc: [(int(e[0]), str(e[1])) for e in evs] for sc, evs in res.manifest.get("events", {}).items()}
-    if not events and res.shift:  # results written before scenario events were kept in the manifest
-        events = {sc: [(res.shift, "shift")] for sc in res.scenarios}
-    return events
 
 
 def phase_diagrams(res: Results, out: Path) -> tuple[list[tuple[str, str, pd.DataFrame]], list[Path]]:

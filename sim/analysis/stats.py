@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
 
 KEYS = ["scenario", "point", "replication"]  # runs paired across arms share these (and the seed)
 
@@ -39,6 +38,8 @@ def bootstrap_ci(x: ArrayLike, level: float = 0.95, n_resamples: int = 2000, see
     """Bootstrap (BCa, falling back to percentile) CI of ``statistic`` via ``scipy.stats.bootstrap``.
 
     A constant sample has a zero-width interval at its value."""
+    from scipy import stats  # imported on first use: `plot` starts faster without it
+
     x = np.asarray(x, dtype=float)
     x = x[~np.isnan(x)]
     n = len(x)
@@ -69,6 +70,8 @@ def bootstrap_ci(x: ArrayLike, level: float = 0.95, n_resamples: int = 2000, see
 
 def t_interval(x: ArrayLike, level: float = 0.95) -> Estimate:
     """Mean with Student-t interval."""
+    from scipy import stats  # imported on first use: `plot` starts faster without it
+
     x = np.asarray(x, dtype=float)
     x = x[~np.isnan(x)]
     n = len(x)
@@ -83,10 +86,12 @@ def t_interval(x: ArrayLike, level: float = 0.95) -> Estimate:
 
 def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Column-wise mean and t interval of a (runs, rounds) array."""
+    from scipy.special import stdtrit  # = scipy.stats.t.ppf, lighter to import
+
     n = np.sum(~np.isnan(values), axis=0)
     m = np.nanmean(values, axis=0)
     sd = np.nanstd(values, axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
-    h = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
+    h = stdtrit(np.maximum(n - 1, 1), 0.5 + level / 2) * sd / np.sqrt(np.maximum(n, 1))  # Student-t quantile
     return m, m - h, m + h
 
 
@@ -136,6 +141,8 @@ def paired_effect(
 def paired_p_value(diff: Sequence[float]) -> float:
     """Two-sided p-value of a zero mean paired difference (one-sample t test, ``scipy.stats``);
     1.0 where every difference is equal to zero, 0.0 where they are equal and non-zero."""
+    from scipy import stats  # imported on first use: `plot` starts faster without it
+
     x = np.asarray(diff, dtype=float)
     x = x[~np.isnan(x)]
     if len(x) < 2:
@@ -148,6 +155,8 @@ def paired_p_value(diff: Sequence[float]) -> float:
 def adjust_p(p: Sequence[float], method: str = "bh") -> np.ndarray:
     """Multiplicity-adjusted p-values: Benjamini–Hochberg (``scipy.stats.false_discovery_control``)
     or Holm's step-down (Holm 1979: p_(i) (m − i + 1), made monotone, capped at 1)."""
+    from scipy import stats  # imported on first use: `plot` starts faster without it
+
     pv = np.asarray(p, dtype=float)
     if len(pv) == 0:
         return pv
@@ -233,6 +242,8 @@ def kaplan_meier(durations: ArrayLike, observed: ArrayLike) -> tuple[np.ndarray,
 
     Returns the distinct observed times (events and censorings) and S just after each; S(0⁻) = 1.
     NaN durations (no time from the shift) are left out."""
+    from scipy import stats  # imported on first use: `plot` starts faster without it
+
     d = np.asarray(durations, dtype=float)
     o = np.asarray(observed, dtype=bool)
     o, d = o[~np.isnan(d)], d[~np.isnan(d)]  # runs without a time from the shift (agreed before it)
