@@ -151,3 +151,50 @@ def test_a_changed_figure_fails(tmp_path):
         label="paired difference",
     )
     assert compare_images(str(BASELINE / "phase.png"), str(png), tol=TOL) is not None
+
+
+class TestRunFigureLabels:
+    """The one-run figure's titles, axis labels, legend entries and units come from the metric
+    spec (sim.core.metrics.METRIC_SPEC), not from strings of its own."""
+
+    @staticmethod
+    def texts(monkeypatch, tmp_path) -> set[str]:
+        from sim.abm import plots
+
+        figs: list = []
+        monkeypatch.setattr(plots.plt, "close", figs.append)  # keep the figure to read its texts
+        draw("run", tmp_path)
+        (fig,) = figs
+        out = set()
+        for ax in fig.axes:
+            out |= {ax.get_title(), ax.get_ylabel()}
+            if ax.get_legend():
+                out |= {t.get_text() for t in ax.get_legend().get_texts()}
+        return out - {""}
+
+    def test_every_label_is_derived_from_the_spec(self, monkeypatch, tmp_path):
+        from sim.abm.plots import RUN_PANELS, axis_label, legend_label, panel_title
+
+        want = set()
+        for left, right in RUN_PANELS:
+            want |= {panel_title(left, right), axis_label(left), *(legend_label(m, left) for m in left)}
+            if right:
+                want |= {axis_label(right), *(legend_label(m, right) for m in right)}
+        assert self.texts(monkeypatch, tmp_path) == want
+
+    def test_a_changed_spec_changes_the_figure(self, monkeypatch, tmp_path):
+        from dataclasses import replace
+
+        from sim.core.metrics import METRIC_SPEC
+
+        before = self.texts(monkeypatch, tmp_path)
+        monkeypatch.setitem(METRIC_SPEC, "trust", replace(METRIC_SPEC["trust"], label="mutual knowledge"))
+        monkeypatch.setitem(METRIC_SPEC, "cost", replace(METRIC_SPEC["cost"], description="outlay (meetings)"))
+        after = self.texts(monkeypatch, tmp_path)
+        assert "mutual knowledge and channel open" in after and "mutual knowledge" in after
+        assert "outlay (meetings)" in after and not any("delegate-meetings" in t for t in after)
+        assert before - after == {
+            "trust (familiarity) and channel open",
+            "trust (familiarity)",
+            "cumulative cost (rank-weighted\ndelegate-meetings)",
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from sim.core.metrics import METRIC_SPEC, Kind  # noqa: E402
 from sim.scenarios import Event  # noqa: E402
 
 
@@ -67,42 +69,81 @@ def mark_all(ax: plt.Axes, marks: Sequence[tuple[int, str]], shift: int | None =
         last = r
 
 
+#: The panels of a run's figure: the metrics on the left axis, and on a right axis. Every title,
+#: legend entry and axis label comes from the metric spec (:data:`sim.core.metrics.METRIC_SPEC`).
+RUN_PANELS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("progress", "agreement", "motivation"), ()),
+    (("trust", "channel_open"), ()),
+    (("position_gap", "expressed_gap"), ()),
+    (("ideas_generated", "ideas_reported"), ("cost",)),
+)
+
+#: Line styles that set a curve apart (the rest take the colour cycle's defaults).
+RUN_STYLES: dict[str, dict] = {"agreement": {"lw": 2}, "motivation": {"ls": "--"}, "channel_open": {"ls": ":"}}
+
+
+def _joined(words: Sequence[str]) -> str:
+    words = list(dict.fromkeys(words))
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def panel_title(left: Sequence[str], right: Sequence[str] = ()) -> str:
+    """A panel's title: its metrics' labels."""
+    title = _joined([METRIC_SPEC[m].label for m in left])
+    return title + "".join(f"; {METRIC_SPEC[m].label} (right axis)" for m in right)
+
+
+def axis_label(names: Sequence[str]) -> str:
+    """An axis label: the units its metrics share, or the first metric's description (the
+    description alone for one metric)."""
+    units = {METRIC_SPEC[m].units for m in names}
+    text = METRIC_SPEC[names[0]].units if len(names) > 1 and len(units) == 1 else METRIC_SPEC[names[0]].description
+    return textwrap.fill(text, 40, break_on_hyphens=False)  # a long description on two lines, not past the panel
+
+
+def legend_label(name: str, names: Sequence[str]) -> str:
+    """A metric's legend entry on an axis holding ``names``: its label, with its units where they
+    are not the axis's."""
+    m = METRIC_SPEC[name]
+    units = {METRIC_SPEC[n].units for n in names}
+    same = len(units) == 1 or m.units == METRIC_SPEC[names[0]].units
+    return m.label if same else f"{m.label} ({m.units})"
+
+
+def _curve(ax: plt.Axes, r, y, name: str, names: Sequence[str], **style) -> None:
+    """One metric's curve with its legend entry: a 0/1 metric as steps."""
+    label = legend_label(name, names)
+    style = {**RUN_STYLES.get(name, {}), **style}
+    if METRIC_SPEC[name].kind is Kind.BINARY:
+        ax.step(r, y, where="post", label=label, **style)
+    else:
+        ax.plot(r, y, label=label, **style)
+
+
 def plot_run(df: pd.DataFrame, events: Sequence[Event], side_names: Sequence[str], title: str, path: str | Path, dpi: int = 110) -> Path:
-    """The main curves of one run (one row per round in ``df``) as a 2×2 PNG."""
+    """The main curves of one run (one row per round in ``df``) as a 2×2 PNG, one panel per entry
+    of :data:`RUN_PANELS`."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     r = df.index
-    ax = axes[0, 0]
-    ax.plot(r, df["progress"], label="progress (share of leaderships ready)")
-    ax.step(r, df["agreement"], where="post", label="agreement reached", lw=2)
-    ax.plot(r, df["motivation"], ls="--", label="motivation (least serious leadership)")
-    ax.set_ylabel("share (0–1)")
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_title("Agreement and leadership motivation")
-    ax = axes[0, 1]
-    ax.plot(r, df["trust"], label="familiarity across sides")
-    ax.step(r, df["channel_open"], where="post", ls=":", label="channel open")
-    ax.set_ylabel("mean familiarity (−1 to 1)")
-    ax.set_ylim(min(-0.05, float(df["trust"].min()) - 0.05), 1.05)  # below 0: distrust (hollow exchanges)
-    ax.set_title("Trust between counterparts")
-    ax = axes[1, 0]
-    ax.plot(r, df["position_gap"], label="private positions")
-    ax.plot(r, df["expressed_gap"], label="expressed positions")
-    ax.set_ylabel("gap between sides (issue scale)")
-    ax.set_title("How far apart the sides are")
-    ax = axes[1, 1]
-    ax.plot(r, df["ideas_generated"], label="ideas generated")
-    ax.plot(r, df["ideas_reported"], label="ideas reported upward")
-    ax.set_ylabel("ideas (cumulative count)")
-    ax2 = ax.twinx()
-    ax2.plot(r, df["cost"], color="0.4", ls="--", label="cost (right axis)")
-    ax2.set_ylabel("cost (rank-weighted delegate-meetings)")
-    ax.set_title("Ideas and cost")
-    for a in axes.flat:
-        mark_events(a, events, side_names)
-        a.legend(fontsize=8, loc="best")
-        a.xaxis.set_major_locator(MaxNLocator(integer=True))
-        a.grid(alpha=0.3)
-    ax2.legend(fontsize=8, loc="lower right")
+    for ax, (left, right) in zip(axes.flat, RUN_PANELS, strict=True):
+        for name in left:
+            _curve(ax, r, df[name], name, left)
+        ax.set_ylabel(axis_label(left))
+        ax.set_title(panel_title(left, right), fontsize=10)
+        if all(METRIC_SPEC[m].kind in (Kind.BINARY, Kind.SHARE) for m in left):
+            ax.set_ylim(-0.05, 1.05)
+        elif "trust" in left:  # familiarity runs from −1 (distrust) to 1
+            ax.set_ylim(min(-0.05, float(df["trust"].min()) - 0.05), 1.05)
+        mark_events(ax, events, side_names)
+        ax.legend(fontsize=8, loc="best")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if right:
+            ax2 = ax.twinx()
+            for name in right:
+                _curve(ax2, r, df[name], name, right, color="0.4", ls="--")
+            ax2.set_ylabel(axis_label(right))
+            ax2.legend(fontsize=8, loc="lower right")
     for a in axes[1]:
         a.set_xlabel("round")
     fig.suptitle(title)
