@@ -15,6 +15,7 @@ the docs are regenerated.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Callable
@@ -230,6 +231,101 @@ def holdout_limitation(path: Path | None = None) -> str:
     )
 
 
+def guide_block(lang: str, first_line: str, guide: Path | None = None) -> str:
+    """The fenced ``lang`` block of the students' guide whose first line is ``first_line``: the
+    generators below run the guide's own examples, so an edited example changes its numbers."""
+    text = (guide or ROOT / "docs" / "students-guide.md").read_text()
+    for m in re.finditer(rf"```{lang}\n(.*?)```", text, re.S):
+        if m.group(1).startswith(first_line):
+            return m.group(1)
+    raise KeyError(f"no ```{lang} block starting {first_line!r} in the students' guide")
+
+
+MY_SCENARIO = "# My scenario:"
+MY_EXPERIMENT = "# Does keeping the channel open pay off"
+
+
+@functools.cache  # the tests ask for it several times in one process
+def my_scenario(guide: Path | None = None, seed: int = 1) -> str:
+    """What `./dev sim run mine/my-scenario.toml --seed 1` (guide §6) writes and finds: the command
+    is run on the guide's own scenario file."""
+    import contextlib
+    import io
+    import json
+    import tempfile
+    import tomllib
+
+    from sim.cli import main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "my-scenario.toml"
+        f.write_text(guide_block("toml", MY_SCENARIO, guide))
+        with contextlib.redirect_stdout(io.StringIO()):
+            rc = main(["run", str(f), "--seed", str(seed), "--out", f"{tmp}/out"])
+        if rc != 0:
+            raise RuntimeError("the guide's example scenario (§6) does not run")
+        s = json.loads((Path(tmp) / "out" / "summary.json").read_text())
+        name = tomllib.loads(f.read_text())["name"]
+    ends = f"agreement comes at round {s['agreement_round']}" if s["agreement"] else f"there is no agreement by round {s['rounds']}"
+    return f"(This writes `runs/{name}-seed{seed}/`; with seed {seed} {ends}.)\n"
+
+
+def _guide_experiment(guide: Path | None = None):
+    import tempfile
+
+    from sim.batch.experiment import load_experiment
+
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "my-experiment.toml"
+        f.write_text(guide_block("toml", MY_EXPERIMENT, guide))
+        return load_experiment(f)
+
+
+def my_experiment_size(guide: Path | None = None) -> str:
+    """The size of the guide's example experiment (§7), from its file."""
+    exp = _guide_experiment(guide)
+    factors = [f"{len(exp.scenarios)} scenario{'s' if len(exp.scenarios) > 1 else ''}"]
+    factors += [f"{len(v)} {n} values" for n, v in exp.design_params.items()]
+    factors += [f"{len(exp.arms)} arms", f"{exp.replications} replications"]
+    return f"That is {' × '.join(factors)} = {exp.n_runs:,} runs. Run it, then\nbuild the report:\n"
+
+
+@functools.cache
+def my_experiment_summary(guide: Path | None = None) -> str:
+    """The first sentences of the report's summary for the guide's example experiment (§7): the
+    experiment is swept (120 runs) and the report's own summary quoted, with the case studies'
+    count."""
+    import inspect
+    import tempfile
+
+    from sim.analysis import stats
+    from sim.analysis.cases import cases, run_cases
+    from sim.analysis.report import effects_table, summary
+    from sim.analysis.results import Results
+    from sim.batch.sweep import run_sweep
+
+    exp = _guide_experiment(guide)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_sweep(exp, Path(tmp) / "r", workers=1, progress=False)
+        res = Results.load(Path(tmp) / "r")
+        adequacy = stats.replication_adequacy(res.with_window(), ["in_window", "agreement", "cost"])
+        lines = summary(res, effects_table(res), [], adequacy, [])
+    keep = [ln for ln in lines if ln.startswith((f"In {res.scenarios[0]},", "It cost", "Replication warning", "Every reported"))]
+    per_arm = inspect.signature(run_cases).parameters["runs"].default
+    return (
+        "\n".join(f"> {ln}" for ln in keep)
+        + f"\n\nThe report also runs {len(cases())} case studies ({per_arm} runs per arm and case); `--no-cases` skips them.\n"
+    )
+
+
+def sweep_speed(path: Path = ROOT / "benchmarks" / "results.json") -> str:
+    """The sweep's speed-up over `mesa.batch_run`, as last measured by benchmarks/bench_sweep.py."""
+    import json
+
+    r = json.loads(path.read_text())["reference"]
+    return f"The sweep is about {r['ratio']:.0f}× faster than `mesa.batch_run` on the same model and seeds\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline,
     "readme-headline": readme_headline,
@@ -240,6 +336,10 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "calibration-timing": calibration_timing,
     "burton-ranking": burton_ranking,
     "holdout-limitation": holdout_limitation,
+    "my-scenario": my_scenario,
+    "my-experiment-size": my_experiment_size,
+    "my-experiment-summary": my_experiment_summary,
+    "sweep-speed": sweep_speed,
 }
 FILES = [ROOT / "docs" / "students-guide.md", ROOT / "README.md", ROOT / "docs" / "ODD.md", ROOT / "docs" / "performance.md"]
 

@@ -79,6 +79,29 @@ class TestQuotedNumbers:
         assert u.calibration_cases() in odd and u.calibration_cases(changed) not in odd
         assert u.holdout_diagnosis() in odd and u.holdout_diagnosis(changed) not in odd
 
+    def test_the_guides_examples_are_run_so_an_edit_changes_their_numbers(self, tmp_path):
+        """§6 and §7 quote what the guide's own scenario and experiment files give: editing the
+        example (a parameter, the replications) changes the generated sentences, so the check fails
+        until the docs are regenerated."""
+        u = _update_numbers()
+        guide = (ROOT / "docs" / "students-guide.md").read_text()
+        assert u.my_scenario() in guide and u.my_experiment_size() in guide
+        scenario = u.guide_block("toml", u.MY_SCENARIO)
+        edited = tmp_path / "guide.md"
+        edited.write_text(guide.replace(scenario, scenario.replace("turnover = 0.15", "turnover = 0.9")))
+        assert u.my_scenario(edited) != u.my_scenario()
+        experiment = u.guide_block("toml", u.MY_EXPERIMENT)
+        edited.write_text(guide.replace(experiment, experiment.replace("replications = 20 ", "replications = 4 ")))
+        assert "4 replications = 24 runs" in u.my_experiment_size(edited)
+        quoted = u.my_experiment_summary(edited)
+        assert "12 pairs" in quoted and quoted not in guide
+
+    def test_the_report_sentences_quoted_are_the_reports(self):
+        u = _update_numbers()
+        text = u.my_experiment_summary()
+        assert text.startswith("> In leadership-change, keeping the channel open (keep-open) rather than wind-down")
+        assert "60 pairs" in text and "\n> It cost" in text
+
     def test_no_stale_headline_numbers(self):
         text = (ROOT / "docs" / "students-guide.md").read_text() + (ROOT / "README.md").read_text()
         for stale in ("10,368", "about 4 seconds", "40 replications", "three times the replications"):
