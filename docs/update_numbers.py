@@ -326,6 +326,46 @@ def sweep_speed(path: Path = ROOT / "benchmarks" / "results.json") -> str:
     return f"The sweep is about {r['ratio']:.0f}× faster than `mesa.batch_run` on the same model and seeds\n"
 
 
+#: §9's example mistakes: what a student types (from the project folder, with §6's and §7's files in mine/).
+ERROR_EXAMPLES = [
+    ["run", "leadership-change", "--set", "Canada.turnover=0.4"],
+    ["run", "leadership-change", "--set", "turnover=1.4"],
+    ["run", "mine/my-scenario.toml", "--rounds", "25"],
+    ["sweep", "mine/my-experiment.toml"],  # a second time: the results folder exists
+]
+
+
+@functools.cache
+def error_examples(guide: Path | None = None) -> str:
+    """The one-line errors §9 shows, as the commands print them (run in a scratch project folder)."""
+    import contextlib
+    import io
+    import os
+    import tempfile
+
+    from sim.cli import main
+
+    lines = []
+    here = Path.cwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            Path("mine").mkdir()
+            Path("mine/my-scenario.toml").write_text(guide_block("toml", MY_SCENARIO, guide))
+            Path("mine/my-experiment.toml").write_text(guide_block("toml", MY_EXPERIMENT, guide))
+            for i, args in enumerate(ERROR_EXAMPLES):
+                for _ in range(2 if args[0] == "sweep" else 1):  # a sweep twice: the second finds the folder
+                    err = io.StringIO()
+                    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                        rc = main(args)
+                if rc != 2:
+                    raise RuntimeError(f"§9 example {i + 1} ({' '.join(args)}) did not fail with status 2")
+                lines.append(err.getvalue().strip().splitlines()[-1])
+        finally:
+            os.chdir(here)
+    return "```text\n" + "\n".join(lines) + "\n```\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline,
     "readme-headline": readme_headline,
@@ -340,6 +380,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "my-experiment-size": my_experiment_size,
     "my-experiment-summary": my_experiment_summary,
     "sweep-speed": sweep_speed,
+    "error-examples": error_examples,
 }
 FILES = [ROOT / "docs" / "students-guide.md", ROOT / "README.md", ROOT / "docs" / "ODD.md", ROOT / "docs" / "performance.md"]
 
