@@ -309,7 +309,7 @@ def _where(ans: Mapping[str, Any]) -> list[str]:
         if need is not None and have:
             rule = (
                 f" (a cell is decided when significant, precise when its CI half-width is at most ±{tol:g}; "
-                f"the most demanding cell needs {need} replications per point, the experiment has {have})"
+                f"the most demanding cell needs {need} replications per point to be decided or precise, the experiment has {have})"
             )
         else:
             rule = ""

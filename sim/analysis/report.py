@@ -338,9 +338,10 @@ def correct(
     ``scipy.stats.false_discovery_control``, or Holm) over the cells of one diagram, and per-cell
     replication adequacy: a cell is ``adequate`` when it is decided (significant) or its CI
     half-width is within ``tolerance`` (a null precise enough to call). With ``replications`` (per
-    design point), ``replications_needed`` is what each cell's decision needs: as many as it has
-    where it is decided, else the count that brings its half-width to ``tolerance`` (half-widths
-    shrink as 1/√replications)."""
+    design point), ``replications_needed`` is what each cell's decision needs, as half-widths shrink
+    as 1/√replications: for a decided cell, the count at which its CI would still clear zero
+    (half-width below |mean|; at most what it has); for an undecided one, the count that brings its
+    half-width to ``tolerance``."""
     cells = cells.copy()
     if cells.empty:
         return cells.assign(p_adjusted=[], significant=[], adequate=[], half_width=[], replications_needed=[])
@@ -351,8 +352,10 @@ def correct(
     cells["half_width"] = half
     cells["adequate"] = cells["significant"] | (half <= tolerance)
     if replications:
-        grow = np.ceil(replications * (half.fillna(np.inf) / tolerance) ** 2 - 1e-9).clip(lower=1)
-        cells["replications_needed"] = np.where(cells["significant"], replications, np.maximum(grow, 1)).astype(float)
+        h = half.fillna(np.inf)
+        precise = np.ceil(replications * (h / tolerance) ** 2 - 1e-9).clip(lower=1)
+        clear = np.ceil(replications * (h / cells["mean_diff"].abs().clip(lower=1e-12)) ** 2 - 1e-9).clip(lower=1, upper=replications)
+        cells["replications_needed"] = np.where(cells["significant"], clear, precise).astype(float)
     return cells
 
 
