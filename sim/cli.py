@@ -135,7 +135,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
         return 130
     except SweepInterrupted as e:
-        kept = f"completed chunks are kept in {out}; continue with --resume" if out.exists() else "nothing was written"
+        kept = "nothing was written; run it again (--resume works too)"
+        if out.exists():
+            kept = f"completed chunks are kept in {out}; continue with --resume"
         print(f"dialogue-sim: error: {e}; {kept}", file=sys.stderr)
         return 1
     print(
@@ -166,13 +168,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _results_dir(path: str) -> Path:
-    """A sweep's results folder; says on stderr (one line) if it is incomplete or damaged."""
+def _results_dir(path: str, repair: bool = True, workers: int | None = None) -> Path:
+    """A sweep's results folder, its damaged or lost parts recomputed first (unless not
+    ``repair``); says on stderr (one line each) what was recomputed and what is still missing."""
     from sim.batch.store import describe_status, status
 
     p = Path(path)
     if not (p / "manifest.json").is_file() or not (p / "runs").is_dir():
         raise InputError(str(p), "results", str(p), "not a sweep results folder (needs manifest.json and runs/)")
+    if repair:
+        _repair_parts(p, workers)
     try:
         line = describe_status(status(p))
     except (ValueError, KeyError, OSError):
@@ -180,6 +185,23 @@ def _results_dir(path: str) -> Path:
     if line:
         print(f"dialogue-sim: warning: {p}: {line}", file=sys.stderr, flush=True)
     return p
+
+
+def _repair_parts(folder: Path, workers: int | None = None) -> None:
+    """Recompute the damaged or lost parts of a results folder through the sweep's resume path
+    (the report itself runs no simulation), saying so in one line; a warning if it cannot be."""
+    from sim.batch.sweep import repair
+
+    try:
+        fixed = repair(folder, workers=workers)
+    except (InputError, OSError) as e:
+        print(f"dialogue-sim: warning: damaged or lost parts not recomputed: {e}", file=sys.stderr, flush=True)
+        return
+    except (ValueError, KeyError):
+        return  # an unreadable manifest: _results_dir says so
+    if fixed:
+        ids = ", ".join(map(str, fixed[:10])) + (", …" if len(fixed) > 10 else "")
+        print(f"dialogue-sim: recomputed {len(fixed)} damaged or lost chunk(s) of {folder} (chunks {ids})", file=sys.stderr, flush=True)
 
 
 def plot_choices(manifest: dict) -> tuple[list[str], list[str]]:
@@ -193,7 +215,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     import os
     import time
 
-    folder = _results_dir(args.results)
+    folder = _results_dir(args.results, repair=not args.no_repair)
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError) as e:
@@ -288,7 +310,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.workers is not None and not 1 <= args.workers <= 1024:
         raise InputError("--workers", "workers", args.workers, "allowed: a whole number in [1, 1024]")
-    res = _results_dir(args.results)
+    res = _results_dir(args.results, repair=not args.no_repair, workers=args.workers)
     target = Path(args.out) if args.out else res / "report.html"
     if target.is_dir():
         raise InputError("--out", "out", str(target), "is a folder; allowed: a .html file path")
@@ -344,6 +366,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"dialogue-sim: error: {self.prog}: {msg} (see '{self.prog} --help')\n")
 
 
+NO_REPAIR = "do not recompute damaged or lost result parts; only say which they are"
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="dialogue-sim", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -391,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes drawing figures (default: all cores; 1 = serial)")
     p.add_argument("--svg", action="store_true", help="also write each figure as SVG (slower; the report's figures always are)")
     p.add_argument("--no-svg", action="store_true", help="PNG only (the default)")
+    p.add_argument("--no-repair", action="store_true", help=NO_REPAIR)
     p.set_defaults(func=cmd_plot)
     p = sub.add_parser("compare", help="two settings or scenarios on the same seeds: difference figure and table")
     p.add_argument("a", help="scenario A (a name or a TOML file)")
@@ -408,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cases", action="store_true", help="skip the case-study runs")
     p.add_argument("--workers", type=int, default=None, help="processes for the decomposition's runs (default: all cores; 1 = serial)")
     p.add_argument("--scheduler", default=None, metavar="ADDR", help="a Dask scheduler for the decomposition's runs, e.g. tcp://HOST:8786")
+    p.add_argument("--no-repair", action="store_true", help=NO_REPAIR)
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("app", help="the interactive explorer in the browser (Solara)")
     p.add_argument("--host", default="127.0.0.1")

@@ -179,6 +179,106 @@ class TestIncompleteSweepIsSaidSo:
         assert f"incomplete: 24 of {exp.n_runs} runs" in (out / "report.html").read_text()
 
 
+def damage(out: Path, how: str, cid: int = 3) -> None:
+    """Damage chunk ``cid`` of a results folder: truncate its runs part, delete its time-series
+    part, or lose both parts and their sidecars (a chunk gone without a trace)."""
+    p = out / "runs" / f"part-{cid:06d}.parquet"
+    if how == "truncate":
+        p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    elif how == "delete-ts":
+        (out / "timeseries" / p.name).unlink()
+    else:
+        for d in ("runs", "timeseries"):
+            for f in (out / d / p.name, ResultStore.sidecar(out / d / p.name)):
+                f.unlink()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+class TestReportAndPlotRecomputeDamagedParts:
+    """``report`` and ``plot`` recompute damaged or lost parts first (through the sweep's resume
+    path, in the command; the report itself runs no simulation), say which, and give what an
+    undamaged folder gives."""
+
+    @pytest.fixture
+    def damaged(self, exp_file, reference, tmp_path) -> Path:
+        import shutil
+
+        out = tmp_path / "out"
+        shutil.copytree(reference, out)
+        return out
+
+    @pytest.mark.parametrize("how", ["truncate", "delete-ts", "lost"])
+    def test_every_kind_of_damage_is_recomputed(self, damaged, reference, how):
+        from sim.batch.sweep import repair
+
+        damage(damaged, how)
+        assert status(damaged)["runs"] == status(damaged)["n_runs"] - 4
+        assert repair(damaged, workers=1) == [3]
+        same_results(damaged, reference)
+        assert repair(damaged, workers=1) == []  # nothing left to do
+
+    def test_report_recomputes_and_says_so(self, damaged, reference, capsys):
+        damage(damaged, "truncate")
+        assert main(["report", str(damaged), "--no-cases"]) == 0
+        err = capsys.readouterr().err
+        assert "recomputed 1 damaged or lost chunk(s)" in err and "(chunks 3)" in err, err
+        assert "incomplete" not in err and "Traceback" not in err
+        same_results(damaged, reference)
+        st = status(damaged)
+        assert st["damaged"] == st["missing"] == [] and st["runs"] == st["n_runs"]
+        assert "incomplete" not in (damaged / "report.html").read_text()
+
+    def test_plot_recomputes_and_draws_what_the_undamaged_folder_draws(self, damaged, reference, tmp_path, capsys):
+        damage(damaged, "truncate", cid=5)
+        damage(damaged, "delete-ts", cid=9)
+        args = ["--metric", "agreement", "--no-svg", "--workers", "1"]
+        assert main(["plot", str(damaged), *args, "--out", str(tmp_path / "fixed")]) == 0
+        err = capsys.readouterr().err
+        assert "recomputed 2 damaged or lost chunk(s)" in err and "(chunks 5, 9)" in err, err
+        assert main(["plot", str(reference), *args, "--out", str(tmp_path / "ref")]) == 0
+        assert "recomputed" not in capsys.readouterr().err
+        names = sorted(p.name for p in (tmp_path / "ref").glob("*.png"))
+        assert names
+        for n in names:
+            assert (tmp_path / "fixed" / n).read_bytes() == (tmp_path / "ref" / n).read_bytes(), n
+        same_results(damaged, reference)
+
+    def test_no_repair_only_says_which_parts(self, damaged, reference, tmp_path, capsys):
+        damage(damaged, "truncate")
+        assert main(["plot", str(damaged), "--no-repair", "--metric", "agreement", "--no-svg", "--out", str(tmp_path / "f")]) == 0
+        err = capsys.readouterr().err
+        assert "recomputed" not in err and "1 damaged part(s) left out (chunk 3)" in err
+        assert status(damaged)["damaged"] == [3]
+
+    def test_runs_never_run_by_an_interrupted_sweep_are_left_to_resume(self, exp_file, tmp_path, capsys):
+        out = tmp_path / "out"
+
+        def stop_after(cid: int) -> None:
+            if cid >= 5:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(load_experiment(exp_file), out, workers=1, progress=False, on_chunk=stop_after)
+        damage(out, "truncate", cid=2)
+        assert main(["plot", str(out), "--metric", "agreement", "--no-svg", "--out", str(tmp_path / "f")]) == 0
+        err = capsys.readouterr().err
+        assert "recomputed 1 damaged or lost chunk(s)" in err and "(chunks 2)" in err
+        st = status(out)
+        assert st["runs"] == 24 and st["damaged"] == [] and "incomplete: 24 of" in err and "--resume" in err
+
+    def test_a_changed_experiment_is_not_recomputed_but_said(self, damaged, tmp_path, capsys):
+        import json
+
+        damage(damaged, "truncate")
+        m = json.loads((damaged / "manifest.json").read_text())
+        m["fingerprint"] = "0" * 16
+        (damaged / "manifest.json").write_text(json.dumps(m))
+        assert main(["plot", str(damaged), "--metric", "agreement", "--no-svg", "--out", str(tmp_path / "f")]) == 0
+        err = capsys.readouterr().err
+        assert "not recomputed" in err and "differs from the one that made these results" in err
+        assert status(damaged)["damaged"] == [3]
+
+
 class TestOneSweepPerFolder:
     def test_a_second_sweep_into_a_locked_folder_is_refused(self, exp_file, tmp_path):
         out = tmp_path / "out"
@@ -264,13 +364,125 @@ class TestCrashConsistency:
         assert status(out)["damaged"] == [] and describe_status(status(out)) is None
 
 
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (children, grandchildren, ...)."""
+    out, todo = set(), [pid]
+    while todo:
+        kids = children(todo.pop()) - out
+        out |= kids
+        todo.extend(kids)
+    return {p for p in out if alive(p)}
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.fixture
+def no_process_left():
+    """Fails the test if it leaves a process behind (multiprocessing's resource tracker, one per
+    interpreter and ended with it, is not the test's)."""
+    before = descendants(os.getpid())
+    yield
+    new = {p for p in descendants(os.getpid()) - before if "resource_tracker" not in cmdline(p)}
+    left = wait_gone(new, timeout=20)
+    assert not left, [cmdline(p) for p in left]
+
+
+def dask_lines(capsys) -> list[str]:
+    return [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("dialogue-sim:")]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 class TestDask:
-    def test_unreachable_scheduler_is_one_line_and_leaves_nothing(self, exp_file, tmp_path, capsys):
+    """Case 14: a worker that Dask restarts continues the sweep; a lost or empty cluster is one
+    line with a --resume hint, leaving nothing, or a folder that --resume completes."""
+
+    def test_killed_workers_are_restarted_and_the_sweep_goes_on(self, exp_file, reference, tmp_path, no_process_left):
+        distributed = pytest.importorskip("distributed")
+        import dask
+
         out = tmp_path / "out"
-        rc = main(["sweep", str(exp_file), "--out", str(out), "--scheduler", "tcp://127.0.0.1:9", "--workers", "1"])
-        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("dialogue-sim:")]
-        assert rc == 1 and len(err) == 1 and "Dask scheduler" in err[0] and "nothing was written" in err[0]
+        killed: list[int] = []
+        # LocalCluster drops a worker that is not back within lost-worker-timeout (15 s): on a
+        # loaded machine a restart can take longer, and a real cluster's nanny has no such limit
+        with (
+            dask.config.set({"distributed.deploy.lost-worker-timeout": "300s"}),
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=50
+            ) as cluster,
+        ):
+            with distributed.Client(cluster) as c:
+                first = set(c.run(os.getpid).values())
+
+            def kill_every_worker(cid: int) -> None:
+                if not killed:  # after the first chunk, with others in flight: only restarted workers can finish
+                    for pid in first:
+                        os.kill(pid, signal.SIGKILL)
+                    killed.extend(first)
+
+            summary = run_sweep(
+                load_experiment(exp_file), out, scheduler=cluster.scheduler_address, progress=False, on_chunk=kill_every_worker
+            )
+            with distributed.Client(cluster) as c:
+                c.wait_for_workers(2, timeout=120)
+                now = set(c.run(os.getpid).values())
+        assert len(killed) == 2 and now.isdisjoint(first) and len(now) == 2  # both were restarted
+        assert summary["completed"] == summary["n_runs"] and summary["runs_this_session"] == summary["n_runs"]
+        same_results(out, reference)
+        assert status(out)["damaged"] == []
+
+    def test_losing_the_scheduler_mid_sweep_leaves_a_folder_resume_completes(self, exp_file, reference, tmp_path, capsys):
+        distributed = pytest.importorskip("distributed")
+        from sim.batch.executors import SweepInterrupted
+
+        out = tmp_path / "out"
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+        try:
+
+            def close_the_cluster(cid: int) -> None:
+                if cid == 1:
+                    cluster.close()
+
+            with pytest.raises(SweepInterrupted, match="Dask") as ei:
+                run_sweep(load_experiment(exp_file), out, scheduler=cluster.scheduler_address, progress=False, on_chunk=close_the_cluster)
+        finally:
+            cluster.close()
+        assert "\n" not in str(ei.value)
+        assert 0 < status(out)["runs"] < status(out)["n_runs"]
+        assert main(["sweep", str(exp_file), "--out", str(out), "--resume", "--workers", "1"]) == 0
+        same_results(out, reference)
+
+    def test_unreachable_scheduler_is_one_line_and_leaves_nothing(self, exp_file, reference, tmp_path, capsys, monkeypatch):
+        from sim.batch.executors import DaskExecutor
+
+        monkeypatch.setattr(DaskExecutor, "connect_timeout", 2.0)
+        out = tmp_path / "out"
+        for address in ("tcp://127.0.0.1:9", "foo"):
+            rc = main(["sweep", str(exp_file), "--out", str(out), "--scheduler", address, "--workers", "1"])
+            err = dask_lines(capsys)
+            assert rc == 1 and len(err) == 1 and "Dask scheduler" in err[0] and address in err[0]
+            assert "nothing was written" in err[0] and "--resume" in err[0]
+            assert not out.exists()
+        assert main(["sweep", str(exp_file), "--out", str(out), "--workers", "1"]) == 0  # a plain re-run is accepted
+        same_results(out, reference)
+
+    def test_a_scheduler_without_workers_is_one_line_and_a_resume_is_accepted(self, exp_file, reference, tmp_path, capsys, monkeypatch):
+        distributed = pytest.importorskip("distributed")
+        from sim.batch.executors import DaskExecutor
+
+        monkeypatch.setattr(DaskExecutor, "wait_for_workers", 1.0)
+        out = tmp_path / "out"
+        with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+            rc = main(["sweep", str(exp_file), "--out", str(out), "--scheduler", cluster.scheduler_address])
+        err = dask_lines(capsys)
+        assert rc == 1 and len(err) == 1 and "has no workers" in err[0] and "--resume" in err[0]
         assert not out.exists()
+        assert main(["sweep", str(exp_file), "--out", str(out), "--resume", "--workers", "1"]) == 0
+        same_results(out, reference)
 
 
 class TestDiskFull:

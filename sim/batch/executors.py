@@ -14,6 +14,7 @@ the ensemble (:func:`run_chunk`). :func:`make_executor` picks one from the comma
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -324,6 +325,12 @@ class DaskExecutor(Executor):
     """A Dask distributed scheduler at ``address``: workers may be on other machines, so they
     return the tables and the driver writes them."""
 
+    #: How long to wait for the scheduler (seconds), then for its first worker.
+    connect_timeout = 10.0
+    wait_for_workers = 30.0
+    #: How often a waiting sweep checks that the cluster still has workers (seconds).
+    poll = 2.0
+
     def __init__(self, address: str):
         self.address = address
         self.client: Any = None  # connected by connect() (run_sweep does it before writing anything)
@@ -337,64 +344,111 @@ class DaskExecutor(Executor):
         from distributed import Client
 
         try:
-            client = Client(self.address, timeout="10s")
+            client = Client(self.address, timeout=f"{self.connect_timeout}s")
         except Exception as e:  # noqa: BLE001 - any failure to connect is one line for the user
             raise SweepInterrupted(f"cannot reach the Dask scheduler at {self.address!r} ({_first_line(e)})") from None
         try:
-            client.wait_for_workers(1, timeout=30)
+            client.wait_for_workers(1, timeout=self.wait_for_workers)
         except Exception:  # noqa: BLE001
             client.close()
-            raise SweepInterrupted(f"the Dask scheduler at {self.address!r} has no workers (waited 30 s)") from None
+            raise SweepInterrupted(f"the Dask scheduler at {self.address!r} has no workers (waited {self.wait_for_workers:g} s)") from None
         return client
 
     def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
-        from distributed import as_completed
+        from distributed import wait
 
         client = self.client or self.connect()
         try:
             n_workers = max(1, len(client.scheduler_info()["workers"]))
             it = iter(todo)
-            meta: dict[str, int] = {}
-            ac = as_completed()
+            running: dict[Any, int] = {}
 
             def submit(cid: int, ids: Sequence[int]) -> None:
-                # the experiment goes with every task (not scattered once), so a worker that
-                # Dask restarts after a crash can take any task
-                f = client.submit(run_chunk, exp, list(ids), pure=False, retries=2)
-                meta[f.key] = cid
-                ac.add(f)
+                # the experiment goes with every task (nothing scattered, nothing kept on a
+                # worker), so a worker that the cluster restarts after a crash takes any task,
+                # and a task lost with its worker is simply run again
+                running[client.submit(run_chunk, exp, list(ids), pure=False, retries=2)] = cid
 
-            for cid, ids in it:
+            for cid, ids in itertools.islice(it, 2 * n_workers):
                 submit(cid, ids)
-                if len(meta) >= 2 * n_workers:
-                    break
-            for f in ac:
-                cid = meta.pop(f.key)
+            idle = _Idle(self, client)
+            while running:
                 try:
-                    runs, ts = f.result()
-                except Exception as e:  # noqa: BLE001 - a lost worker or connection: one line, resumable
-                    raise SweepInterrupted(f"the Dask cluster failed chunk {cid} ({type(e).__name__}: {_first_line(e)})") from None
-                store.write(cid, runs, ts)
-                yield ChunkDone(cid, runs.num_rows, runs.num_rows - count_ok(runs))
-                nxt = next(it, None)
-                if nxt is not None:
-                    submit(*nxt)
+                    finished = wait(list(running), timeout=self.poll, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    idle.check()
+                    continue
+                except Exception as e:  # noqa: BLE001 - e.g. the scheduler went: one line, resumable
+                    raise self._interrupted(e, f"chunk {min(running.values())}") from None
+                for f in finished:
+                    cid = running.pop(f)
+                    runs, ts = self._result(f, f"chunk {cid}", idle)
+                    store.write(cid, runs, ts)
+                    yield ChunkDone(cid, runs.num_rows, runs.num_rows - count_ok(runs))
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        submit(*nxt)
         finally:
             client.close()
 
     def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
-        from distributed import as_completed
+        from distributed import wait
 
         client = self.client or self.connect()
         try:
-            futures = {client.submit(fn, *task, pure=False, retries=2): i for i, task in enumerate(tasks)}
-            for f in as_completed(futures):
+            running = {client.submit(fn, *task, pure=False, retries=2): i for i, task in enumerate(tasks)}
+            idle = _Idle(self, client)
+            while running:
                 try:
-                    yield futures[f], f.result()
-                except Exception as e:  # noqa: BLE001 - a lost worker or connection: one line
-                    raise SweepInterrupted(f"the Dask cluster failed task {futures[f]} ({type(e).__name__}: {_first_line(e)})") from None
+                    finished = wait(list(running), timeout=self.poll, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    idle.check()
+                    continue
+                except Exception as e:  # noqa: BLE001 - e.g. the scheduler went: one line
+                    raise self._interrupted(e, f"task {min(running.values())}") from None
+                for f in finished:
+                    i = running.pop(f)
+                    yield i, self._result(f, f"task {i}", idle)
         finally:
             client.close()
+
+    def _result(self, f: Any, what: str, idle: _Idle) -> Any:
+        """A finished task's result; waits while the cluster recomputes a result lost with its worker."""
+        while True:
+            try:
+                return f.result(timeout=self.poll)
+            except TimeoutError:
+                idle.check()
+            except Exception as e:  # noqa: BLE001 - a task failed on every try, or the scheduler went: one line, resumable
+                raise self._interrupted(e, what) from None
+
+    def _interrupted(self, e: Exception, what: str) -> SweepInterrupted:
+        if "scheduler-connection-lost" in str(e):
+            return SweepInterrupted(f"lost the connection to the Dask scheduler at {self.address!r}")
+        return SweepInterrupted(f"the Dask cluster failed {what} ({type(e).__name__}: {_first_line(e)})")
+
+
+class _Idle:
+    """Watches a waiting sweep's cluster: :class:`SweepInterrupted` once it has had no worker
+    for :attr:`DaskExecutor.wait_for_workers` seconds, or its scheduler cannot be reached."""
+
+    def __init__(self, ex: DaskExecutor, client: Any):
+        self.ex, self.client = ex, client
+        self.since: float | None = None
+
+    def check(self) -> None:
+        try:
+            workers = self.client.nthreads()
+        except Exception as e:  # noqa: BLE001
+            raise SweepInterrupted(f"lost the Dask scheduler at {self.ex.address!r} ({_first_line(e)})") from None
+        if workers:
+            self.since = None
+            return
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        if now - self.since >= self.ex.wait_for_workers:
+            raise SweepInterrupted(f"the Dask cluster at {self.ex.address!r} has had no workers for {self.ex.wait_for_workers:g} s")
 
 
 def _first_line(e: BaseException) -> str:

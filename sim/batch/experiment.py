@@ -596,6 +596,24 @@ def experiment_from_dict(d: Mapping[str, Any], src: str = "<python>", default_na
     return Experiment(**kw)
 
 
+def experiment_from_manifest(manifest: Mapping[str, Any], where: str = "manifest.json") -> Experiment:
+    """The experiment a results folder was made from, rebuilt from its manifest (the spec, with
+    scenario paths resolved beside the experiment file it names); :class:`InputError` if it
+    cannot be, or is no longer the same (a scenario file changed or moved, another version)."""
+    init = {f.name for f in dataclasses.fields(Experiment) if f.init}
+    spec = {k: v for k, v in dict(manifest.get("experiment", {})).items() if k in init and k != "source"}
+    try:
+        arms = [Arm(**a) for a in spec.get("arms", [])]
+        exp = Experiment(**{**spec, "arms": arms, "source": str(manifest.get("source") or "<python>")})
+    except (InputError, TypeError, ValueError) as e:
+        raise InputError(where, "experiment", spec.get("name", "?"), f"cannot be rebuilt ({e})") from None
+    if exp.fingerprint() != manifest.get("fingerprint"):
+        raise InputError(
+            where, "experiment", exp.name, "differs from the one that made these results (a scenario file or dialogue-sim changed)"
+        )
+    return exp
+
+
 def chunks(exp: Experiment) -> Iterator[tuple[int, range]]:
     """(chunk id, run ids): consecutive runs that share a layout, at most ``chunk_size`` each.
 

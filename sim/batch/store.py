@@ -87,7 +87,7 @@ class ResultStore:
             for tmp in self.out.rglob("*.tmp"):
                 tmp.unlink()
             good = self.verified(strict=True)
-            present = {self.chunk_of(p) for d in (self.runs_dir, self.ts_dir) for p in d.glob("part-*")}
+            present = self.present()
             self.repaired = sorted(present - good)
             for cid in self.repaired:
                 for d in (self.runs_dir, self.ts_dir):
@@ -160,6 +160,16 @@ class ResultStore:
     @staticmethod
     def chunk_of(path: Path) -> int:
         return int(path.name.split(".")[0].split("-")[1])
+
+    def present(self) -> set[int]:
+        """The chunks with any trace on disk: a part or a sidecar (a sidecar left without its
+        part means the part was lost)."""
+        return {
+            self.chunk_of(p.with_name(p.name.removeprefix(".")))
+            for d in (self.runs_dir, self.ts_dir)
+            for pat in ("part-*.parquet", ".part-*.parquet.check")
+            for p in d.glob(pat)
+        }
 
     def done(self) -> set[int]:
         """The ids of the complete chunks."""
@@ -274,6 +284,7 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
     loaded = list(zip(exp.scenarios, exp.loaded_scenarios, strict=True))
     return {
         "experiment": exp.spec(),
+        "source": str(Path(exp.source).resolve()) if exp.source != "<python>" else None,
         "fingerprint": exp.fingerprint(),
         "seeds": (
             "numpy.random.SeedSequence(experiment.seed, spawn_key=(0, replication)), first 64-bit word >> 1; "
@@ -333,7 +344,7 @@ def status(out: str | Path) -> dict[str, Any]:
     m = store.read_manifest()
     n_chunks = int(m.get("n_chunks", 0))
     good = store.verified()
-    present = {store.chunk_of(p) for d in (store.runs_dir, store.ts_dir) for p in d.glob("part-*.parquet")}
+    present = store.present()
     n_runs = int(m.get("n_runs", 0))
     done_ids: set[int] = set()
     for cid in good:

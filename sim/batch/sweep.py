@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from sim.batch.executors import DaskExecutor, LocalProcessExecutor, SerialExecutor, make_executor
-from sim.batch.experiment import Experiment, chunks
-from sim.batch.store import ResultStore, count_ok, read_parts, read_runs, read_timeseries
+from sim.batch.experiment import Experiment, chunks, experiment_from_manifest
+from sim.batch.store import ResultStore, count_ok, read_parts, read_runs, read_timeseries, status
 
-__all__ = ["Progress", "read_runs", "read_timeseries", "run_sweep"]  # the readers live in sim.batch.store
+__all__ = ["Progress", "read_runs", "read_timeseries", "repair", "run_sweep"]  # the readers live in sim.batch.store
 
 
 class Progress:
@@ -72,8 +72,10 @@ def run_sweep(
     resume: bool = False,
     progress: bool = True,
     on_chunk: Callable[[int], None] | None = None,
+    only: set[int] | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) ``exp`` into ``out``; return a summary dict."""
+    """Run (or resume) ``exp`` into ``out``; return a summary dict. ``only``: run just these
+    chunks (if not done), as :func:`repair` does."""
     workers = workers or os.cpu_count() or 1
     plan = list(chunks(exp))
     executor = make_executor(workers, scheduler, len(plan))
@@ -81,21 +83,23 @@ def run_sweep(
         executor.client = executor.connect()  # before anything is written: a bad address leaves nothing
     store = ResultStore(out)
     try:
-        return _run(exp, store, executor, plan, resume, progress, on_chunk)
+        return _run(exp, store, executor, plan, resume, progress, on_chunk, only)
     finally:
         store.close()
 
 
-def _run(exp: Experiment, store: ResultStore, executor: Any, plan: list, resume: bool, progress: bool, on_chunk: Any) -> dict[str, Any]:
+def _run(
+    exp: Experiment, store: ResultStore, executor: Any, plan: list, resume: bool, progress: bool, on_chunk: Any, only: set[int] | None
+) -> dict[str, Any]:
     done = store.open(exp, resume, plan)
-    if store.repaired:
+    if store.repaired and only is None:
         print(
             f"resume: {len(store.repaired)} chunk(s) had damaged or missing parts and are recomputed "
             f"(chunks {', '.join(map(str, store.repaired[:10]))}{', …' if len(store.repaired) > 10 else ''})",
             file=sys.stderr,
             flush=True,
         )
-    todo = [(cid, ids) for cid, ids in plan if cid not in done]
+    todo = [(cid, ids) for cid, ids in plan if cid not in done and (only is None or cid in only)]
     already = sum(len(ids) for cid, ids in plan if cid in done)
     if isinstance(executor, LocalProcessExecutor) and len(todo) < 2:
         executor = SerialExecutor()
@@ -123,7 +127,25 @@ def _run(exp: Experiment, store: ResultStore, executor: Any, plan: list, resume:
         "elapsed_s": round(elapsed, 3),
         "runs_per_s": round(n_new / elapsed, 1) if elapsed > 0 else None,
         "failed_this_session": failed,
+        **({"repaired": sorted(only)} if only is not None else {}),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     store.finish(**info)
     return {"out": str(store.out), "n_runs": exp.n_runs, "completed": already + n_new, "failed": total_failed, **info}
+
+
+def repair(out: str | Path, workers: int | None = None) -> list[int]:
+    """Recompute the chunks of a results folder whose parts are damaged or lost (a part missing,
+    truncated or not matching its checksum; every missing chunk once a sweep had finished), as
+    ``--resume`` would, and no others; return their ids. Chunks never run by an interrupted
+    sweep are left to ``--resume``. :class:`InputError` if the experiment cannot be rebuilt from
+    the manifest or another sweep is writing the folder."""
+    store = ResultStore(out)
+    manifest = store.read_manifest()
+    st = status(out)
+    finished = any(not s.get("repaired") for s in manifest.get("sessions", []))
+    lost = sorted(set(st["damaged"]) | (set(st["missing"]) if finished else set()))
+    if lost:
+        exp = experiment_from_manifest(manifest, str(store.manifest_path))
+        run_sweep(exp, out, workers=workers, resume=True, progress=False, only=set(lost))
+    return lost
