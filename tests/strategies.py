@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from sim.core.params import CHANNELS, PARAMS
-from sim.core.setup import EventKind
+from sim.core.setup import BOOL, EVENT_FIELDS, INT, REGIME, SIDED, EventKind
 
 WORDS = [
     "A",
@@ -59,77 +59,157 @@ def either(good: st.SearchStrategy) -> st.SearchStrategy:
     return st.one_of(good, good, good, values)
 
 
-param_values = st.dictionaries(st.sampled_from([*PARAMS, "A.turnover", ".turnover", "Z.handover"]), either(st.floats(0, 1)), max_size=3)
+def _any_events(maybe: Any, pick: Any) -> st.SearchStrategy:
+    return st.fixed_dictionaries(
+        {"round": maybe(st.integers(0, 8)), "kind": pick([k.value for k in EventKind], [])},
+        optional={
+            "side": pick(["A", "B", "all"], ["Z"]),
+            "severity": maybe(st.floats(0, 1)),
+            "fraction": maybe(st.floats(0, 1)),
+            "factor": maybe(st.floats(0, 1)),
+            "regime": pick(["lean", "ripe"], []),
+            "fresh_personnel": maybe(st.booleans()),
+            "setup_rounds": maybe(st.integers(0, 5)),
+        },
+    )
 
-events = st.fixed_dictionaries(
-    {"round": either(st.integers(0, 8)), "kind": either(st.sampled_from([k.value for k in EventKind]))},
-    optional={
-        "side": either(st.sampled_from(["A", "B", "all", "Z"])),
-        "severity": either(st.floats(0, 1)),
-        "fraction": either(st.floats(0, 1)),
-        "factor": either(st.floats(0, 1)),
-        "regime": either(st.sampled_from(["lean", "ripe"])),
-        "fresh_personnel": either(st.booleans()),
-        "setup_rounds": either(st.integers(0, 5)),
-    },
+
+def _plausible_events() -> st.SearchStrategy:
+    """Well-formed events of the kinds that act on sides: round, kind, side and the kind's fields
+    within their bounds (from the event spec, sim.core.setup.EVENT_FIELDS)."""
+
+    def field(typ: str, lo: float, hi: float) -> st.SearchStrategy:
+        if typ == REGIME:
+            return st.sampled_from(["lean", "ripe"])
+        if typ == BOOL:
+            return st.booleans()
+        if typ == INT:
+            return st.integers(int(lo), min(int(hi), 5))
+        return st.floats(lo, hi)
+
+    def of_kind(kind: EventKind) -> st.SearchStrategy:
+        fields = EVENT_FIELDS[kind]
+        required = {k: field(t, lo, hi) for k, (t, lo, hi, default) in fields.items() if default is None}
+        optional = {k: field(t, lo, hi) for k, (t, lo, hi, default) in fields.items() if default is not None}
+        base = {"round": st.integers(1, 4), "kind": st.just(kind.value), "side": st.sampled_from(["A", "B", "all"])}
+        return st.fixed_dictionaries(base | required, optional=optional)
+
+    return st.sampled_from(sorted(SIDED, key=lambda k: k.value)).flatmap(of_kind)
+
+
+def _documents(plausible: bool) -> tuple[st.SearchStrategy, st.SearchStrategy]:
+    """(scenario documents, experiment documents). ``plausible``: every field well-formed, so most
+    documents are valid and reach the run; otherwise any field may hold a wrong or unsafe value."""
+
+    def maybe(good: st.SearchStrategy) -> st.SearchStrategy:
+        return good if plausible else either(good)
+
+    def pick(good: list, bad: list) -> st.SearchStrategy:
+        return maybe(st.sampled_from(good if plausible else good + bad))
+
+    param_values = st.dictionaries(
+        st.sampled_from(["turnover", "handover", "A.openness"] if plausible else [*PARAMS, "A.turnover", ".turnover", "Z.handover"]),
+        maybe(st.floats(0, 1)),
+        max_size=3,
+    )
+    side_params = st.dictionaries(st.sampled_from(["turnover", "openness"]), maybe(st.floats(0, 1)), max_size=2)
+    events = _plausible_events() if plausible else _any_events(maybe, pick)
+    sides = st.fixed_dictionaries(
+        {"name": pick(["A", "B"], ["C", "all", "A.B"])},
+        optional={"regime": pick(["lean", "ripe"], []), "params": maybe(side_params)}
+        | ({} if plausible else {"host": maybe(st.booleans())}),
+    )
+    two_sides = st.tuples(sides, sides).map(lambda ab: [{**ab[0], "name": "A"}, {**ab[1], "name": "B"}])
+    scenario = st.fixed_dictionaries(
+        {},
+        optional={
+            "name": pick(["fuzz", "fuzz-2"], ["../x", "/abs/x"]),
+            "description": maybe(st.text(max_size=20)),
+            "rounds": maybe(st.integers(4, 6) if plausible else st.integers(1, 6)),
+            "channel": pick(list(CHANNELS), []),
+            "channel_open": maybe(st.booleans()),
+            "params": maybe(param_values),
+            "sides": two_sides if plausible else maybe(st.lists(sides, min_size=2, max_size=3)),
+            "events": maybe(st.lists(events, max_size=3)),
+        }
+        | ({} if plausible else {"bogus": values}),
+    )
+    arm_events = st.lists(events.map(lambda e: {**e, "side": "all"}) if plausible else events, max_size=2)
+    arms = st.fixed_dictionaries(
+        {"name": pick(["a", "b", "keep-open"], ["../x"])},
+        optional={"events": maybe(arm_events), "channel_open": maybe(st.booleans()), "params": maybe(param_values)},
+    )
+    arm_lists = st.lists(arms, min_size=1, max_size=2, unique_by=(lambda a: a["name"]) if plausible else None)
+    bounds = st.lists(st.floats(0, 1), min_size=2, max_size=2, unique=plausible).map(sorted)
+    swept = ["turnover", "handover", "A.openness"]
+    designs = st.fixed_dictionaries(
+        {},
+        optional={
+            "kind": pick(["none", "grid", "lhs", "sobol", "morris"], ["table"]),
+            "params": maybe(st.dictionaries(st.sampled_from(swept if plausible else [*swept, ".turnover"]), maybe(bounds), max_size=2)),
+            "samples": maybe(st.integers(1, 4)),
+            "levels": maybe(st.integers(2, 4)),
+            "second_order": maybe(st.booleans()),
+            "common_seeds": maybe(st.booleans()),
+        }
+        | ({} if plausible else {"rows": maybe(st.lists(param_values, max_size=3))}),
+    )
+    outputs = st.fixed_dictionaries({}, optional={"timeseries": maybe(st.just(["trust"])), "every": maybe(st.integers(1, 3))})
+    names = ["lean-years", "leadership-change"]
+    experiment = st.fixed_dictionaries(
+        {"scenarios": maybe(st.lists(st.sampled_from(names if plausible else [*names, "nope"]), min_size=1, max_size=2, unique=plausible))},
+        optional={
+            "name": pick(["fuzz"], ["../x"]),
+            "seed": maybe(st.integers(0, 5)),
+            "replications": maybe(st.integers(1, 2)),
+            "rounds": maybe(st.integers(20, 40) if plausible else st.integers(1, 6)),
+            "arms": maybe(arm_lists),
+            "params": maybe(param_values),
+            "design": maybe(designs),
+            "output": maybe(outputs),
+            "chunk_size": maybe(st.integers(1, 4)),
+        }
+        | (
+            {}
+            if plausible
+            else {
+                "analysis": maybe(st.fixed_dictionaries({}, optional={"shift_round": values, "window": values, "phase": values})),
+                "full": values,
+            }
+        ),
+    )
+    return scenario, experiment
+
+
+def one_field_wrong(docs: st.SearchStrategy, fields: list[str]) -> st.SearchStrategy:
+    """A document from ``docs`` with one top-level field set to any value at all: the rest stays
+    well-formed, so the document reaches the check of that one field (and past it, if it is missing)."""
+    return st.tuples(docs, st.sampled_from(fields), values).map(lambda t: {**t[0], t[1]: t[2]})
+
+
+def one_param_wrong(docs: st.SearchStrategy) -> st.SearchStrategy:
+    """A document from ``docs`` whose ``[params]`` table sets one parameter to any value at all."""
+    return st.tuples(docs, st.sampled_from(list(PARAMS)), values).map(lambda t: {**t[0], "params": {t[1]: t[2]}})
+
+
+_plausible, _any = _documents(True), _documents(False)
+#: Scenario documents: well-formed (most valid, so the run is exercised), one field wrong, or any
+#: field liable to hold a wrong, unsafe or unknown value.
+scenario_docs = st.one_of(
+    _plausible[0],
+    one_field_wrong(_plausible[0], ["name", "rounds", "channel", "channel_open", "params", "sides", "events", "start_year"]),
+    one_param_wrong(_plausible[0]),
+    _any[0],
 )
-
-sides = st.fixed_dictionaries(
-    {"name": either(st.sampled_from(["A", "B", "C", "all", "A.B"]))},
-    optional={"host": either(st.booleans()), "regime": either(st.sampled_from(["lean", "ripe"])), "params": either(param_values)},
-)
-
-scenario_docs = st.fixed_dictionaries(
-    {},
-    optional={
-        "name": either(st.sampled_from(["fuzz", "fuzz-2", "../x", "/abs/x"])),
-        "description": either(st.text(max_size=20)),
-        "rounds": either(st.integers(1, 6)),
-        "channel": either(st.sampled_from(list(CHANNELS))),
-        "channel_open": either(st.booleans()),
-        "params": either(param_values),
-        "sides": either(st.lists(sides, min_size=2, max_size=3)),
-        "events": either(st.lists(events, max_size=3)),
-        "bogus": values,
-    },
-)
-
-arms = st.fixed_dictionaries(
-    {"name": either(st.sampled_from(["a", "b", "keep-open", "../x"]))},
-    optional={"events": either(st.lists(events, max_size=2)), "channel_open": either(st.booleans()), "params": either(param_values)},
-)
-
-bounds = st.lists(st.floats(0, 1), min_size=2, max_size=2).map(sorted)
-designs = st.fixed_dictionaries(
-    {},
-    optional={
-        "kind": either(st.sampled_from(["none", "grid", "lhs", "sobol", "morris", "table"])),
-        "params": either(st.dictionaries(st.sampled_from(["turnover", "handover", "A.openness", ".turnover"]), either(bounds), max_size=2)),
-        "rows": either(st.lists(param_values, max_size=3)),
-        "samples": either(st.integers(1, 4)),
-        "levels": either(st.integers(2, 4)),
-        "second_order": either(st.booleans()),
-        "common_seeds": either(st.booleans()),
-    },
-)
-
-outputs = st.fixed_dictionaries({}, optional={"timeseries": either(st.just(["trust"])), "every": either(st.integers(1, 3))})
-
-experiment_docs = st.fixed_dictionaries(
-    {"scenarios": either(st.lists(st.sampled_from(["lean-years", "never-opened", "nope"]), min_size=1, max_size=2))},
-    optional={
-        "name": either(st.sampled_from(["fuzz", "../x"])),
-        "seed": either(st.integers(0, 5)),
-        "replications": either(st.integers(1, 2)),
-        "rounds": either(st.integers(1, 6)),
-        "arms": either(st.lists(arms, min_size=1, max_size=2)),
-        "params": either(param_values),
-        "design": either(designs),
-        "output": either(outputs),
-        "chunk_size": either(st.integers(1, 4)),
-        "analysis": either(st.fixed_dictionaries({}, optional={"shift_round": values, "window": values, "phase": values})),
-        "full": values,
-    },
+#: Experiment documents, mixed the same way.
+experiment_docs = st.one_of(
+    _plausible[1],
+    one_field_wrong(
+        _plausible[1],
+        ["name", "scenarios", "seed", "replications", "rounds", "arms", "params", "design", "output", "chunk_size", "analysis"],
+    ),
+    one_param_wrong(_plausible[1]),
+    _any[1],
 )
 
 
