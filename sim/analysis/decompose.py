@@ -154,20 +154,16 @@ def decompose(
 
 
 def experiment_of(manifest: dict[str, Any]) -> Experiment | None:
-    """The experiment rebuilt from a results folder's manifest, or None where it cannot be (a
+    """The experiment rebuilt from a results folder's manifest
+    (:func:`sim.batch.experiment.experiment_from_manifest`), or None where it cannot be (a
     scenario path that moved, another package version: the fingerprint differs)."""
-    import dataclasses
-
-    from sim.batch.experiment import Arm
+    from sim.batch.experiment import experiment_from_manifest
     from sim.scenarios import InputError
 
-    init = {f.name for f in dataclasses.fields(Experiment) if f.init}
-    spec = {k: v for k, v in manifest["experiment"].items() if k in init}
     try:
-        exp = Experiment(**{**spec, "arms": [Arm(**a) for a in spec.get("arms", [])]})
-    except (InputError, TypeError, ValueError):
+        return experiment_from_manifest(manifest)
+    except InputError:
         return None
-    return exp if exp.fingerprint() == manifest.get("fingerprint") else None
 
 
 def run_declared(
