@@ -254,71 +254,50 @@ class LocalProcessExecutor(Executor):
         return get_context("spawn")
 
     def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
-        ctx = self.context()
         init = (exp, store, os.getpid())
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
-            it = iter(todo)
-            running: dict[Future[ChunkDone], int] = {}
-
-            def submit(cid: int, ids: Sequence[int]) -> None:
-                with warnings.catch_warnings():
-                    # with fork, all workers start at the first submit, while the only other threads
-                    # are numpy's BLAS pool, which is fork-safe (it registers at-fork handlers)
-                    warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-                    running[pool.submit(_worker_chunk, cid, ids)] = cid
-
-            try:
-                for cid, ids in it:
-                    submit(cid, ids)
-                    if len(running) >= 2 * self.workers:
-                        break
-                while running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        running.pop(fut)
-                        yield fut.result()
-                        nxt = next(it, None)
-                        if nxt is not None:
-                            submit(*nxt)
-            except BrokenProcessPool:  # from a result or from the next submit
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise SweepInterrupted("a local worker process died (killed, or out of memory)") from None
-            except BaseException:
-                for fut in running:
-                    fut.cancel()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        with ProcessPoolExecutor(self.workers, mp_context=self.context(), initializer=_init_worker, initargs=init) as pool:
+            for _, done in _in_flight(pool, _worker_chunk, todo, 2 * self.workers):
+                yield done
 
     def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
         ctx = self.context()
         with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
-            running: dict[Future[R], int] = {}
-            it = iter(enumerate(tasks))
+            yield from _in_flight(pool, fn, tasks, 2 * self.workers)
 
-            def submit() -> None:
-                nxt = next(it, None)
-                if nxt is not None:
-                    with warnings.catch_warnings():
-                        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-                        running[pool.submit(fn, *nxt[1])] = nxt[0]
 
-            try:
-                for _ in range(2 * self.workers):
-                    submit()
-                while running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        i = running.pop(fut)
-                        yield i, fut.result()
-                        submit()
-            except BrokenProcessPool:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise SweepInterrupted("a local worker process died (killed, or out of memory)") from None
-            except BaseException:
-                for fut in running:
-                    fut.cancel()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+def _in_flight[T](pool: ProcessPoolExecutor, fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]], depth: int) -> Iterator[tuple[int, T]]:
+    """(index, ``fn(*task)``) for each task as it finishes, at most ``depth`` queued at a time (so
+    a million-run sweep holds little in memory). A dead worker ends it as
+    :class:`SweepInterrupted`; any other failure cancels what is queued."""
+    it = iter(enumerate(tasks))
+    running: dict[Future[T], int] = {}
+
+    def submit() -> None:
+        nxt = next(it, None)
+        if nxt is not None:
+            with warnings.catch_warnings():
+                # with fork, all workers start at the first submit, while the only other threads
+                # are numpy's BLAS pool, which is fork-safe (it registers at-fork handlers)
+                warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+                running[pool.submit(fn, *nxt[1])] = nxt[0]
+
+    try:
+        for _ in range(depth):
+            submit()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                i = running.pop(fut)
+                yield i, fut.result()
+                submit()
+    except BrokenProcessPool:  # from a result or from the next submit
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise SweepInterrupted("a local worker process died (killed, or out of memory)") from None
+    except BaseException:
+        for fut in running:
+            fut.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
 
 
 class DaskExecutor(Executor):
