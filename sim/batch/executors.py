@@ -334,22 +334,39 @@ class DaskExecutor(Executor):
         return client
 
     def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
+        tasks = ((cid, (exp, list(ids))) for cid, ids in todo)
+        for cid, (runs, ts) in self._flow(run_chunk, tasks, "chunk", bounded=True):
+            store.write(cid, runs, ts)
+            yield ChunkDone(cid, runs.num_rows, runs.num_rows - count_ok(runs))
+
+    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+        yield from self._flow(fn, enumerate(tasks), "task", bounded=False)
+
+    def _flow(
+        self, fn: Callable[..., Any], keyed: Iterable[tuple[int, tuple[Any, ...]]], what: str, bounded: bool
+    ) -> Iterator[tuple[int, Any]]:
+        """(key, ``fn(*args)``) for each (key, args) as it finishes; with ``bounded``, at most two
+        tasks per worker are queued at a time. The arguments go with every task (nothing
+        scattered, nothing kept on a worker), so a worker that the cluster restarts after a crash
+        takes any task, and a task lost with its worker is simply run again."""
         from distributed import wait
 
         client = self.client or self.connect()
         try:
-            n_workers = max(1, len(client.scheduler_info()["workers"]))
-            it = iter(todo)
+            it = iter(keyed)
             running: dict[Any, int] = {}
 
-            def submit(cid: int, ids: Sequence[int]) -> None:
-                # the experiment goes with every task (nothing scattered, nothing kept on a
-                # worker), so a worker that the cluster restarts after a crash takes any task,
-                # and a task lost with its worker is simply run again
-                running[client.submit(run_chunk, exp, list(ids), pure=False, retries=2)] = cid
+            def submit() -> None:
+                nxt = next(it, None)
+                if nxt is not None:
+                    running[client.submit(fn, *nxt[1], pure=False, retries=2)] = nxt[0]
 
-            for cid, ids in itertools.islice(it, 2 * n_workers):
-                submit(cid, ids)
+            n_workers = max(1, len(client.scheduler_info()["workers"]))
+            for _ in itertools.count() if not bounded else range(2 * n_workers):
+                n = len(running)
+                submit()
+                if len(running) == n:
+                    break
             idle = _Idle(self, client)
             while running:
                 try:
@@ -358,36 +375,11 @@ class DaskExecutor(Executor):
                     idle.check()
                     continue
                 except Exception as e:  # noqa: BLE001 - e.g. the scheduler went: one line, resumable
-                    raise self._interrupted(e, f"chunk {min(running.values())}") from None
+                    raise self._interrupted(e, f"{what} {min(running.values())}") from None
                 for f in finished:
-                    cid = running.pop(f)
-                    runs, ts = self._result(f, f"chunk {cid}", idle)
-                    store.write(cid, runs, ts)
-                    yield ChunkDone(cid, runs.num_rows, runs.num_rows - count_ok(runs))
-                    nxt = next(it, None)
-                    if nxt is not None:
-                        submit(*nxt)
-        finally:
-            client.close()
-
-    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
-        from distributed import wait
-
-        client = self.client or self.connect()
-        try:
-            running = {client.submit(fn, *task, pure=False, retries=2): i for i, task in enumerate(tasks)}
-            idle = _Idle(self, client)
-            while running:
-                try:
-                    finished = wait(list(running), timeout=self.poll, return_when="FIRST_COMPLETED").done
-                except TimeoutError:
-                    idle.check()
-                    continue
-                except Exception as e:  # noqa: BLE001 - e.g. the scheduler went: one line
-                    raise self._interrupted(e, f"task {min(running.values())}") from None
-                for f in finished:
-                    i = running.pop(f)
-                    yield i, self._result(f, f"task {i}", idle)
+                    key = running.pop(f)
+                    yield key, self._result(f, f"{what} {key}", idle)
+                    submit()
         finally:
             client.close()
 
