@@ -150,7 +150,7 @@ def _documents(plausible: bool) -> tuple[st.SearchStrategy, st.SearchStrategy]:
             "samples": maybe(st.integers(1, 4)),
             "levels": maybe(st.integers(2, 4)),
             "second_order": maybe(st.booleans()),
-            "common_seeds": maybe(st.booleans()),
+            "common_seeds": pick([True, False], ["base"]),
         }
         | ({} if plausible else {"rows": maybe(st.lists(param_values, max_size=3))}),
     )

@@ -445,17 +445,19 @@ def test_report_of_a_single_arm_experiment(results, tmp_path):
 # ---------------------------------------------------------------- sensitivity designs
 
 
-def fake_design_results(tmp_path: Path, kind: str, X: np.ndarray, common_seeds: bool = False) -> Results:
+def fake_design_results(tmp_path: Path, kind: str, X: np.ndarray, common_seeds: bool | str = False) -> Results:
     """Results of a Sobol/Morris design: in replication r (of 4) the kept-open arm agrees in the
     window if 0.8·a + 0.2·b > (r + ½)/4, the reference arm if 0.5·a > (r + ½)/4 (the same
-    threshold for replication r at every point: what common seeds give)."""
+    threshold for replication r at every point: what common seeds give). With ``common_seeds =
+    "base"`` the threshold is drawn (uniformly) per base sample of 4 points and replication."""
     names, reps = ["a", "b"], 4
+    drawn = np.random.default_rng(0).uniform(size=(len(X) // 4 + 1, reps))
     rows = []
     for p, (a, b) in enumerate(X):
         for arm in ("keep-open", "wind-down"):
             for r in range(reps):
                 level = 0.8 * a + 0.2 * b if arm == "keep-open" else 0.5 * a
-                agree = bool(level > (r + 0.5) / reps)
+                agree = bool(level > (drawn[p // 4, r] if common_seeds == "base" else (r + 0.5) / reps))
                 rows.append(
                     {
                         "run_id": len(rows),
@@ -552,6 +554,20 @@ def test_sensitivity_with_common_seeds_takes_the_replication_mean_as_it_is(tmp_p
     np.testing.assert_allclose(pay["ST"], stats.sobol_indices(problem, _payoff(X))["ST"])
     assert pay["ST"].notna().all() and pay.loc["a", "ST"] > pay.loc["b", "ST"]
     assert "mean over 4 common seeds" in note and "no noise subtracted" in note
+
+
+def test_sensitivity_with_seeds_per_base_sample_estimates_the_mean_function(tmp_path):
+    """With ``common_seeds = "base"`` the indices are those of the expected outcome (products across
+    replications), not SALib's plain estimators of the replication mean, and the note says so."""
+    from SALib.sample import sobol as sobol_sample
+
+    problem = {"num_vars": 2, "names": ["a", "b"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
+    X = sobol_sample.sample(problem, 256, calc_second_order=False, seed=3)
+    idx, paths, note = sensitivity(fake_design_results(tmp_path, "sobol", X, common_seeds="base"), tmp_path / "fig")
+    pay = idx[idx["output"] == "payoff"].set_index("parameter").loc[["a", "b"]]
+    assert pay["ST"].notna().all() and pay.loc["a", "ST"] > pay.loc["b", "ST"]
+    assert not np.allclose(pay["ST"], pay["ST_salib"])
+    assert "indices of the expected outcome" in note and "the CIs include the seed term" in note
 
 
 # ---------------------------------------------------------------- the commands

@@ -371,7 +371,8 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
         idx, paths, note = analyse(res, out)
         main = res.analysis.get("main", res.scenarios[0])
         first = idx[idx["output"] == idx["output"].iloc[0]]
-        how = "common seeds" if res.spec.get("common_seeds", False) else "noise-corrected"
+        seeds = res.spec.get("common_seeds", False)
+        how = "of the expected outcome" if seeds == "base" else "common seeds" if seeds else "noise-corrected"
         bars = figures.sensitivity_bars(first, out, f"Sobol indices of the {first['output'].iloc[0]} ({main}, {how})")
         return idx, [bars, *paths], note
     names = res.manifest.get("design_names", [])

@@ -1,12 +1,21 @@
 """Sobol sensitivity of a sweep, with convergence, bootstrap CIs and an adequacy verdict.
 
-For a Sobol experiment (Saltelli sampling, :mod:`SALib`), one value per design point: the
-outcome averaged over the point's R replications (for the paired payoff, the mean of the
-per-pair differences ``treatment − reference``, same seeds in both arms). Two ways to handle
-the replication noise of these means (the "replications averaged per point" approach for
-stochastic simulators, whose indices are those of the mean function; Marrel et al. 2012):
+For a Sobol experiment (Saltelli sampling, :mod:`SALib`), each design point has R replications
+(for the paired payoff, the per-pair differences ``treatment − reference``, same seeds in both
+arms). Three ways to handle the replication noise (for stochastic simulators, whose indices of
+interest are those of the mean function; Marrel et al. 2012):
 
-* **Common seeds** (``[design] common_seeds = true``, the shipped experiment): replication r
+* **Seeds per base sample** (``[design] common_seeds = "base"``, the shipped experiment, R ≥ 2):
+  the d + 2 points of a base sample run replication r with the same seed, fresh seeds for every
+  base sample. Every product of two outputs in the estimators is taken across different
+  replications r ≠ s (:func:`_cross`), whose expectation is the product of the mean function's
+  values: the indices are those of the expected outcome, without noise bias at any R ≥ 2
+  (explorations × repetitions, Mazo 2021). The pick-freeze differences ``f(A) − f(A_B^i)`` are
+  taken under common random numbers (small where a parameter does little; exactly 0 where it
+  does nothing), and since every base sample brings its own seeds, the bootstrap over base
+  samples covers the seed term: two seeds of the experiment estimate the same indices.
+
+* **Common seeds** (``[design] common_seeds = true``): replication r
   of every design point uses the same random numbers, so the R-replication mean is a
   deterministic function ``g_S(x)`` of the parameters for the seed set ``S``. The indices are
   Sobol indices of ``g_S``: the sensitivity of the R-seed average, estimated at the rate of a
@@ -20,9 +29,11 @@ stochastic simulators, whose indices are those of the mean function; Marrel et a
   total and the variance. Unbiased, but the estimator's variance keeps the noise, so the CIs
   shrink slowly (measured: ±0.3 on the payoff at N = 512).
 
-Estimators (Saltelli et al. 2010, table 2): first order ``mean(f(B)(f(A_B^i) − f(A)))/V``, total
-``mean((f(A) − f(A_B^i))²)/(2V)`` (Jansen 1999); 95% CIs by bootstrap over base samples (one
-resample of rows for all indices). SALib's indices are shown beside them.
+Estimators (Saltelli et al. 2010, table 2): first order ``mean(f(B)(f(A_B^i) − f(A)))/V`` (centred,
+``f(B) − μ``, with seeds per base sample), total ``mean((f(A) − f(A_B^i))²)/(2V)`` (Jansen 1999);
+95% CIs by bootstrap over base samples (one resample of rows for all indices; the draws are kept,
+so the difference of two totals has a paired CI: :meth:`SobolResult.gaps`). SALib's indices of
+the plain per-point means are shown beside them.
 
 Convergence: SALib lays the sample out as blocks of ``d + 2`` rows per base sample, so the first
 ``n (d + 2)`` rows are the Saltelli design of base ``n``; the indices are recomputed for
@@ -31,13 +42,14 @@ Convergence: SALib lays the sample out as blocks of ``d + 2`` rows per base samp
 Adequacy (:func:`adequacy`), from the numbers only: every parameter that matters (total index
 above ``matter``) has a total-index CI half-width of at most ``max_half_width``, and no
 first-order index lies below minus its CI half-width; with a second run (another seed set), the
-same top-5 ranking by total index.
+same top-5 ranking by total index (in order; neighbours tied within the paired CI of their
+difference are named, never counted as the same ranking).
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +70,9 @@ class SobolResult:
     n_base: int
     noise_share: float  # replication noise / variance of the per-point means
     variance: float
-    common_seeds: bool = False  # indices of the R-seed average for a fixed seed set (no noise subtracted)
+    common_seeds: bool | str = False  # True: indices of the R-seed average for a fixed seed set; "base": of the expected outcome
     replications: int = 0  # R, when known
+    boot_total: np.ndarray | None = field(default=None, repr=False)  # bootstrap draws of ST (draws × parameters)
 
     @property
     def sum_total(self) -> float:
@@ -68,22 +81,56 @@ class SobolResult:
     def top(self, k: int = 5) -> list[str]:
         return self.indices.sort_values("ST", ascending=False)["parameter"].head(k).tolist()
 
+    def gaps(self, k: int = 5) -> pd.DataFrame:
+        """Neighbours in the ranking by total index down to place ``k + 1``: the difference of their
+        totals with its 95% bootstrap interval (paired: both totals from the same resamples), and
+        whether the interval excludes 0 (``resolved``; else the two are tied within their CIs)."""
+        order = self.indices.sort_values("ST", ascending=False).head(k + 1)
+        names, st = order["parameter"].tolist(), order["ST"].to_numpy()
+        cols = [self.indices["parameter"].tolist().index(n) for n in names]
+        rows = []
+        for i in range(len(names) - 1):
+            if self.boot_total is not None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    lo, hi = np.nanpercentile(self.boot_total[:, cols[i]] - self.boot_total[:, cols[i + 1]], [2.5, 97.5])
+            else:  # no draws kept: the larger of the two half-widths around the difference
+                h = float(order["ST_conf"].iloc[i : i + 2].max())
+                lo, hi = st[i] - st[i + 1] - h, st[i] - st[i + 1] + h
+            rows.append({"place": i + 1, "pair": f"{names[i]}/{names[i + 1]}", "diff": st[i] - st[i + 1], "low": lo, "high": hi})
+        g = pd.DataFrame(rows, columns=["place", "pair", "diff", "low", "high"])
+        g["resolved"] = g["low"] > 0
+        return g
+
 
 def point_outputs(
     runs: pd.DataFrame, shift: int, window: int, treatment: str, reference: str | None
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per design point (sorted): (mean over replications, replication noise variance of that mean)."""
+    return {k: mean_and_noise(v) for k, v in replicates(runs, shift, window, treatment, reference).items()}
+
+
+def mean_and_noise(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``v`` (points × replications, NaN for failed runs): the mean and the variance of the mean."""
+    count = np.isfinite(v).sum(axis=1)
+    dev = np.where(np.isfinite(v), v - np.nanmean(v, axis=1, keepdims=True), 0.0)
+    var = (dev**2).sum(axis=1) / np.maximum(count - 1, 1) / np.maximum(count, 1)
+    return np.nanmean(v, axis=1), np.where(count > 1, var, 0.0)
+
+
+def replicates(runs: pd.DataFrame, shift: int, window: int, treatment: str, reference: str | None) -> dict[str, np.ndarray]:
+    """Per design point (rows, sorted) and replication (columns): each run's outcome — whether
+    the treatment reached agreement by the horizon (``p_agree``), and the paired difference of
+    agreement within the window, treatment − reference (``payoff``). Failed runs are NaN."""
     ok = runs[runs["status"] == "ok"].copy()
     ar = ok["agreement_round"].astype(float)
     ok["in_window"] = ((ar >= shift) & (ar < shift + window)).astype(float)
-    out = {}
+    ok["agreement"] = ok["agreement"].astype(float)
     t = ok[ok["arm"] == treatment]
-    g = t.groupby("point")["agreement"].agg(["mean", "var", "count"]).sort_index()
-    out["p_agree"] = (g["mean"].to_numpy(float), (g["var"] / g["count"]).fillna(0).to_numpy(float))
+    out = {"p_agree": t.pivot(index="point", columns="replication", values="agreement").sort_index().to_numpy(float)}
     if reference:
         d = stats.paired(ok, "in_window", treatment, reference, by=["point"])
-        g = d.groupby("point")["diff"].agg(["mean", "var", "count"]).sort_index()
-        out["payoff"] = (g["mean"].to_numpy(float), (g["var"] / g["count"]).fillna(0).to_numpy(float))
+        out["payoff"] = d.pivot(index="point", columns="replication", values="diff").sort_index().to_numpy(float)
     return out
 
 
@@ -100,6 +147,36 @@ def _estimates(yA: np.ndarray, yAB: np.ndarray, yB: np.ndarray, nA: np.ndarray, 
     return s1, st
 
 
+def _cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean over pairs of different replications r ≠ s of x_r y_s (last axis: replications)."""
+    R = x.shape[-1]
+    return (x.sum(axis=-1) * y.sum(axis=-1) - (x * y).sum(axis=-1)) / (R * (R - 1))
+
+
+def _row_terms(Y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per base sample, the terms of the cross-replication estimators (Y: base samples × (d + 2) × R):
+    first-order and total numerators (N, d), the mean pick-freeze difference (N, d), the mean square
+    (N,) and the replication means (N, R)."""
+    d = Y.shape[1] - 2
+    A, AB, B = Y[:, :1], Y[:, 1 : d + 1], Y[:, d + 1 : d + 2]
+    diff = A - AB  # under common seeds within the base sample
+    first = _cross(B, -diff)  # E[m(B) (m(A_B^i) − m(A))]
+    total = _cross(diff, diff) / 2  # E[(m(A) − m(A_B^i))²] / 2
+    square = _cross(Y, Y).mean(axis=1)  # every point of the Saltelli design is a draw from the inputs' distribution
+    return first, total, -diff.mean(axis=-1), square, Y.mean(axis=1)
+
+
+def _cross_estimates(first: np.ndarray, total: np.ndarray, step: np.ndarray, square: np.ndarray, means: np.ndarray):
+    """Indices of the mean function from the row terms averaged over base samples (axis −2 / −1).
+    The first-order numerator is centred, E[(m(B) − μ)(m(A_B^i) − m(A))] (the same expectation,
+    as E[m(A_B^i) − m(A)] = 0, with less variance)."""
+    mu = means.mean(axis=-2)
+    V = square.mean(axis=-1) - _cross(mu, mu)
+    V = np.where(V > 0, V, np.nan)[..., None]
+    centred = first.mean(axis=-2) - mu.mean(axis=-1)[..., None] * step.mean(axis=-2)
+    return centred / V, total.mean(axis=-2) / V
+
+
 def sobol(
     problem: dict,
     y: np.ndarray,
@@ -108,23 +185,33 @@ def sobol(
     seed: int = 0,
     n_base: int | None = None,
     n_boot: int = 1000,
-    common_seeds: bool = False,
+    common_seeds: bool | str = False,
+    reps: np.ndarray | None = None,
 ) -> SobolResult:
     """Sobol indices of the per-point means ``y`` (Saltelli layout), with 95% bootstrap CIs over
     base samples (half-widths, as SALib reports them). With independent seeds the replication
-    noise ``noise`` (variance of each mean) is subtracted; with ``common_seeds`` it is not (the
-    means are a deterministic function of the parameters) and is only reported. SALib's
-    uncorrected indices are kept beside them (``*_salib``)."""
+    noise ``noise`` (variance of each mean) is subtracted; with ``common_seeds`` true it is not (the
+    means are a deterministic function of the parameters) and is only reported. With
+    ``common_seeds = "base"`` and the per-replication outcomes ``reps`` (points × R, R ≥ 2), the
+    indices are those of the expected outcome, every product of two outputs taken across different
+    replications (unbiased; :func:`_row_terms`). SALib's indices of the plain means are kept
+    beside them (``*_salib``)."""
     d = problem["num_vars"]
     n = n_base or len(y) // (d + 2)
     Y = np.asarray(y[: n * (d + 2)], dtype=float).reshape(n, d + 2)
     Nz = np.asarray(noise[: n * (d + 2)], dtype=float).reshape(n, d + 2)
-    Nc = np.zeros_like(Nz) if common_seeds else Nz
-    parts = (Y[:, 0], Y[:, 1 : d + 1], Y[:, d + 1], Nc[:, 0], Nc[:, 1 : d + 1], Nc[:, d + 1])
-    s1, st = _estimates(*parts)
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, n, size=(50, n)) for _ in range(0, n_boot, 50)]  # one resample of base rows for all parts
-    boot = [_estimates(*(p[idx] for p in parts)) for idx in draws]
+    cross = common_seeds == "base" and reps is not None and reps.shape[1] >= 2
+    if cross:
+        terms = _row_terms(np.asarray(reps[: n * (d + 2)], dtype=float).reshape(n, d + 2, -1))
+        s1, st = _cross_estimates(*terms)
+        boot = [_cross_estimates(*(t[idx] for t in terms)) for idx in draws]
+    else:
+        Nc = np.zeros_like(Nz) if common_seeds else Nz
+        parts = (Y[:, 0], Y[:, 1 : d + 1], Y[:, d + 1], Nc[:, 0], Nc[:, 1 : d + 1], Nc[:, d + 1])
+        s1, st = _estimates(*parts)
+        boot = [_estimates(*(p[idx] for p in parts)) for idx in draws]
     b1, bt = np.concatenate([b[0] for b in boot]), np.concatenate([b[1] for b in boot])
 
     def half(b: np.ndarray) -> np.ndarray:
@@ -147,17 +234,25 @@ def sobol(
     )
     var = float(np.var(Y))
     share = float(Nz.mean() / var) if var > 0 else np.nan
-    return SobolResult(output, idx, n, share, var, common_seeds)
+    return SobolResult(output, idx, n, share, var, common_seeds, reps.shape[1] if cross else 0, bt)
 
 
-def convergence(problem: dict, y: np.ndarray, noise: np.ndarray, output: str, seed: int = 0, common_seeds: bool = False) -> pd.DataFrame:
+def convergence(
+    problem: dict,
+    y: np.ndarray,
+    noise: np.ndarray,
+    output: str,
+    seed: int = 0,
+    common_seeds: bool | str = False,
+    reps: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Indices for base samples n = 16, 32, …, N (long table: n, parameter, S1, S1_conf, ST, ST_conf)."""
     d = problem["num_vars"]
     N = len(y) // (d + 2)
     ns = sorted({n for n in (2**k for k in range(4, 20)) if n <= N} | {N})
     rows = []
     for n in ns:
-        r = sobol(problem, y, noise, output, seed, n, common_seeds=common_seeds)
+        r = sobol(problem, y, noise, output, seed, n, common_seeds=common_seeds, reps=reps)
         rows.append(r.indices.assign(n=n, sum_total=r.sum_total))
     return pd.concat(rows, ignore_index=True)
 
@@ -174,7 +269,14 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
     wide = big[big["ST_conf"] > max_half_width]
     neg = ix[ix["S1"] < -ix["S1_conf"]]
     ok = wide.empty and neg.empty
-    if r.common_seeds:
+    if r.common_seeds == "base":
+        meaning = (
+            f"indices of the expected outcome (the mean over seeds), every product of two outputs taken across different "
+            f"replications of the {r.replications or 'R'} per point (unbiased for any R ≥ 2); seeds shared within each base "
+            f"sample and fresh between them, so the CIs include the seed term; the replication spread of a point's mean is "
+            f"{r.noise_share:.0%} of the variance between point means"
+        )
+    elif r.common_seeds:
         meaning = (
             f"indices of the mean over {r.replications or 'R'} common seeds (a deterministic function of the parameters "
             f"for the seed set; no noise subtracted); the replication spread is {r.noise_share:.0%} of the variance between points"
@@ -189,6 +291,17 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
         f"{len(neg)} first-order index(es) below minus their CI" + (f" ({', '.join(neg['parameter'])})" if len(neg) else ""),
         f"sum of total indices {r.sum_total:.2f}; {meaning}",
     ]
+    if r.boot_total is not None:
+        g = r.gaps()
+        tied = g[~g["resolved"]]
+        parts.append(
+            "every neighbour in the top 6 by total index is separated (paired bootstrap CI of the difference excludes 0)"
+            if tied.empty
+            else "neighbours tied within the paired CI of their difference: "
+            + ", ".join(
+                f"{t.pair} (places {t.place}/{t.place + 1}, {t.diff:+.3f} [{t.low:+.3f}, {t.high:+.3f}])" for t in tied.itertuples()
+            )
+        )
     if other is not None:
         same = r.top() == other.top()
         ok = ok and same
@@ -206,12 +319,9 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
 
 
 def _ties(r: SobolResult, k: int = 5) -> str:
-    """Neighbours in the top ``k + 1`` whose total indices differ by less than the larger CI half-width."""
-    ix = r.indices.sort_values("ST", ascending=False).head(k + 1)
-    gap = ix["ST"].diff(-1).to_numpy()[:-1]
-    ci = np.maximum(ix["ST_conf"].to_numpy()[:-1], ix["ST_conf"].to_numpy()[1:])
-    names = ix["parameter"].tolist()
-    pairs = [f"{names[i]}/{names[i + 1]}" for i in np.flatnonzero(gap < ci)]
+    """Neighbours in the top ``k + 1`` whose difference of total indices is within its CI (:meth:`SobolResult.gaps`)."""
+    g = r.gaps(k)
+    pairs = g.loc[~g["resolved"], "pair"].tolist()
     return f" (neighbours closer than their CIs: {', '.join(pairs)})" if pairs else ""
 
 
@@ -259,16 +369,16 @@ def analyse(res, out: Path, seed: int = 0) -> tuple[pd.DataFrame, list[Path], st
     main = res.analysis.get("main", res.scenarios[0])
     runs = res.runs[res.runs["scenario"] == main]
     ref = res.reference if len(res.arms) > 1 and res.reference != res.treatment else None
-    outs = point_outputs(runs, res.shift, res.window, res.treatment, ref)
-    common = bool(res.spec.get("common_seeds", False))
+    outs = replicates(runs, res.shift, res.window, res.treatment, ref)
+    common = res.spec.get("common_seeds", False)
     tables, paths, notes = [], [], []
     for key in ("payoff", "p_agree"):
         if key not in outs:
             continue
-        y, noise = outs[key]
-        r = sobol(problem, y, noise, key, seed, common_seeds=common)
+        y, noise = mean_and_noise(outs[key])
+        r = sobol(problem, y, noise, key, seed, common_seeds=common, reps=outs[key])
         r.replications = int(res.spec.get("replications", 0))
-        conv = convergence(problem, y, noise, key, seed, common_seeds=common)
+        conv = convergence(problem, y, noise, key, seed, common_seeds=common, reps=outs[key])
         paths.append(
             convergence_figure(conv, out, f"Convergence of the Sobol indices: {OUTPUTS[key]} ({main})", f"sobol-convergence-{key}")
         )

@@ -111,9 +111,11 @@ def _batch(
 ) -> EnsembleResult:
     kept = sorted(set(range(0, T + 1, max(1, every))) | {T})
     P = Params.from_setups(setups)
-    gens = [np.random.default_rng(int(s)) for s in seeds]
+    # runs with the same seed draw the same numbers: one generator per distinct seed (common seeds)
+    distinct, which = np.unique(np.array([int(s) for s in seeds], dtype=np.uint64), return_inverse=True)
+    gens = [np.random.default_rng(int(s)) for s in distinct]
     K = layout.draws_per_round()
-    state = initial_state(list(setups), layout, P, np.stack([g.random(layout.N) for g in gens]))
+    state = initial_state(list(setups), layout, P, np.stack([g.random(layout.N) for g in gens])[which])
     event_rounds = sorted({ev.round for s in setups for ev in s.events})
     schedule = {t: [[ev for ev in s.events if ev.round == t] for s in setups] for t in event_rounds}
     B = len(setups)
@@ -130,7 +132,7 @@ def _batch(
         i = (t - 1) % DRAW_BLOCK
         if i == 0:
             n_block = min(DRAW_BLOCK, T - t + 1)
-            block = np.stack([g.random((n_block, K)) for g in gens])
+            block = np.stack([g.random((n_block, K)) for g in gens])[which]
         step(state, layout, P, block[:, i], schedule.get(t, ()))
         if on_round is not None:
             on_round(t, state, rows)

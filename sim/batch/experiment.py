@@ -8,7 +8,10 @@ arms and scenarios share seeds (common random numbers), so differences are paire
 ``[design] common_seeds = true`` the design points share them too (``spawn_key=(0,
 replication)``): replication r of every point uses the same random numbers, so the mean over
 the R replications is a deterministic function of the parameters for the experiment's seed
-set (used by Sobol analyses; see :mod:`sim.analysis.sensitivity`).
+set. With ``common_seeds = "base"`` (Sobol and Morris designs) the points of one base sample
+share them (``spawn_key=(base sample, replication)``): the pick-freeze differences of a Sobol
+estimator are taken under common random numbers while every base sample brings fresh seeds
+(see :mod:`sim.analysis.sensitivity`).
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ class Experiment:
     samples: int = 0
     levels: int = 4
     second_order: bool = False
-    common_seeds: bool = False
+    common_seeds: bool | str = False  # True, False or "base"
     timeseries: list[str] = field(default_factory=lambda: list(DEFAULT_TIMESERIES))
     every: int = 1
     chunk_size: int = 500
@@ -128,8 +131,8 @@ class Experiment:
         _whole(src, "design.levels", self.levels, 2, 1000)
         if not isinstance(self.second_order, bool):
             raise InputError(src, "design.second_order", self.second_order, "allowed: true or false")
-        if not isinstance(self.common_seeds, bool):
-            raise InputError(src, "design.common_seeds", self.common_seeds, "allowed: true or false")
+        if not (isinstance(self.common_seeds, bool) or self.common_seeds == "base"):
+            raise InputError(src, "design.common_seeds", self.common_seeds, 'allowed: true, false or "base"')
         if not isinstance(self.timeseries, list) or not self.timeseries:
             raise InputError(src, "output.timeseries", self.timeseries, f"allowed: a list of one or more of {', '.join(METRICS)}")
         for m in self.timeseries:
@@ -169,6 +172,8 @@ class Experiment:
             raise InputError(src, "design.params", {}, f"a {kind.value} design needs at least one parameter")
         if kind in (Design.NONE, Design.TABLE) and self.design_params:
             raise InputError(src, "design.params", self.design_params, "needs design.kind = grid, lhs, sobol or morris")
+        if self.common_seeds == "base" and kind not in (Design.SOBOL, Design.MORRIS):
+            raise InputError(src, "design.common_seeds", "base", 'needs design.kind = "sobol" or "morris" (a design of base samples)')
         if kind is not Design.TABLE and self.rows:
             raise InputError(src, "design.rows", self.rows, 'needs design.kind = "table"')
         for k, v in self.design_params.items():
@@ -426,10 +431,19 @@ class Experiment:
         s, p = divmod(run_id, len(self._points))
         return s, p, a, r
 
+    @property
+    def block(self) -> int:
+        """Design points per base sample: d + 2 (Sobol; 2d + 2 with second order), d + 1 (Morris), else 1."""
+        if self.design in (Design.SOBOL, Design.MORRIS) and self.samples:
+            return self._count_points() // self.samples
+        return 1
+
     def seed_of(self, point: int, replication: int) -> int:
         """The run seed: SeedSequence(seed, spawn_key=(point, replication)), as a 63-bit integer;
-        with :attr:`common_seeds`, point 0's seed for every point (it depends on the replication only)."""
-        ss = np.random.SeedSequence(self.seed, spawn_key=(0 if self.common_seeds else point, replication))
+        with :attr:`common_seeds` true, point 0's seed for every point (it depends on the replication
+        only); with ``"base"``, the first point's of the point's base sample."""
+        key = 0 if self.common_seeds is True else point - point % self.block if self.common_seeds == "base" else point
+        ss = np.random.SeedSequence(self.seed, spawn_key=(key, replication))
         return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
     def scenario_for(self, sc: Scenario, arm: Arm) -> Scenario:

@@ -289,7 +289,10 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
         "seeds": (
             "numpy.random.SeedSequence(experiment.seed, spawn_key=(0, replication)), first 64-bit word >> 1; "
             "design points, arms and scenarios share seeds (common_seeds)"
-            if exp.common_seeds
+            if exp.common_seeds is True
+            else "numpy.random.SeedSequence(experiment.seed, spawn_key=(first point of the base sample, replication)), "
+            "first 64-bit word >> 1; the points of a base sample, arms and scenarios share seeds (common_seeds = base)"
+            if exp.common_seeds == "base"
             else "numpy.random.SeedSequence(experiment.seed, spawn_key=(point, replication)), "
             "first 64-bit word >> 1; arms and scenarios share seeds"
         ),
