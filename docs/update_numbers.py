@@ -231,6 +231,76 @@ def holdout_limitation(path: Path | None = None) -> str:
     )
 
 
+SOBOL = ROOT / "docs" / "numbers" / "sobol.json"
+_OUT = {
+    "payoff": "payoff (keep-open − wind-down, P(agreement within 10 rounds of the shift))",
+    "p_agree": "P(agreement by round 50), keep-open",
+}
+
+
+def _sobol(path: Path | None = None) -> dict | None:
+    import json
+
+    p = path or SOBOL
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def sobol_result(path: Path | None = None) -> str:
+    """The measured Sobol run for two seeds: timing and load, per output the verdict numbers, the
+    top 5 and ties, and every parameter's total index with its CI (docs/numbers/sobol.json)."""
+    s = _sobol(path)
+    if s is None:
+        return "No measured run yet: `.venv/bin/python benchmarks/bench_validation.py both --out /tmp/sobol`.\n"
+    seeds = s["seeds"]
+    first = seeds[0]
+    out = [
+        f"Measured {s['measured']} at commit {s['commit']}: N = {first['n_base']:,} base samples, R = {first['replications']}, "
+        f"{first['runs']:,} runs per seed, `nice -n {first['timing']['nice']}`, {first['timing']['workers']} workers on "
+        f"{first['timing']['cpus']} cores.\n\n| seed | sweep wall | sweep CPU | total wall (with analysis) | total CPU | "
+        "1-minute load (median, min–max) |\n|---:|---:|---:|---:|---:|---|\n"
+    ]
+    for r in seeds:
+        t, ld = r["timing"], r["timing"]["load"]
+        out.append(
+            f"| {r['seed']} | {t['sweep_wall_s']:.0f} s ({t['sweep_wall_s'] / 60:.1f} min) | {t['sweep_cpu_s']:.0f} s | "
+            f"{t['total_wall_s']:.0f} s ({t['total_wall_s'] / 60:.1f} min) | {t['total_cpu_s']:.0f} s | "
+            f"{ld['median']:.1f} ({ld['min']:.1f}–{ld['max']:.1f}) |\n"
+        )
+    out.append(
+        "\n| output | seed | sum of S_T | largest S_T CI half-width (S_T > 0.05) | S1 below −CI | min S1 + CI | "
+        "top 5 by S_T | neighbours tied (paired CI of the difference includes 0) |\n|---|---:|---:|---:|---:|---:|---|---|\n"
+    )
+    for key in ("payoff", "p_agree"):
+        for r in seeds:
+            o = r[key]
+            ix = o["indices"]
+            big = [x for x in ix if x["ST"] > 0.05]
+            wide = max(big, key=lambda x: x["ST_conf"]) if big else None
+            below = [x["parameter"] for x in ix if x["S1"] < -x["S1_conf"]]
+            low = min(x["S1"] + x["S1_conf"] for x in ix)
+            tied = [f"{g['pair']} ({g['place']}/{g['place'] + 1})" for g in o["gaps"] if not g["resolved"]]
+            out.append(
+                f"| {key} | {r['seed']} | {o['sum_total']:.2f} | "
+                f"{f'{wide["ST_conf"]:.3f} ({wide["parameter"]})' if wide else '—'} | "
+                f"{len(below)}{' (' + ', '.join(below) + ')' if below else ''} | {low:+.3f} | {', '.join(o['top5'])} | "
+                f"{', '.join(tied) if tied else 'none'} |\n"
+            )
+    names = [x["parameter"] for x in sorted(seeds[0]["payoff"]["indices"], key=lambda x: -x["ST"])]
+    head = " | ".join(f"{k} seed {r['seed']}" for k in ("payoff", "p_agree") for r in seeds)
+    out.append(f"\nTotal indices S_T ± 95% CI half-width:\n\n| parameter | {head} |\n|---|{'---:|' * 2 * len(seeds)}\n")
+    for n in names:
+        cells = []
+        for key in ("payoff", "p_agree"):
+            for r in seeds:
+                x = next(x for x in r[key]["indices"] if x["parameter"] == n)
+                cells.append(f"{x['ST']:.3f} ± {x['ST_conf']:.3f}")
+        out.append(f"| {n} | {' | '.join(cells)} |\n")
+    out.append("\nThe two seeds compared (the report's verdict sentences):\n\n")
+    for key in ("payoff", "p_agree"):
+        out.append(f"- {_OUT[key]}: {s['comparison'][key]['verdict']}\n")
+    return "".join(out)
+
+
 def guide_block(lang: str, first_line: str, guide: Path | None = None) -> str:
     """The fenced ``lang`` block of the students' guide whose first line is ``first_line``: the
     generators below run the guide's own examples, so an edited example changes its numbers."""
@@ -374,6 +444,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "calibration-result": calibration_result,
     "holdout-diagnosis": holdout_diagnosis,
     "calibration-timing": calibration_timing,
+    "sobol-result": sobol_result,
     "burton-ranking": burton_ranking,
     "holdout-limitation": holdout_limitation,
     "my-scenario": my_scenario,
