@@ -202,9 +202,9 @@ def sobol(
     Nz = np.asarray(noise[: n * (d + 2)], dtype=float).reshape(n, d + 2)
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, n, size=(50, n)) for _ in range(0, n_boot, 50)]  # one resample of base rows for all parts
-    cross = common_seeds == "base" and reps is not None and reps.shape[1] >= 2
-    if cross:
-        terms = _row_terms(np.asarray(reps[: n * (d + 2)], dtype=float).reshape(n, d + 2, -1))
+    rep = None if reps is None or common_seeds != "base" or reps.shape[1] < 2 else np.asarray(reps[: n * (d + 2)], dtype=float)
+    if rep is not None:
+        terms = _row_terms(rep.reshape(n, d + 2, -1))
         s1, st = _cross_estimates(*terms)
         boot = [_cross_estimates(*(t[idx] for t in terms)) for idx in draws]
     else:
@@ -234,7 +234,7 @@ def sobol(
     )
     var = float(np.var(Y))
     share = float(Nz.mean() / var) if var > 0 else np.nan
-    return SobolResult(output, idx, n, share, var, common_seeds, reps.shape[1] if cross else 0, bt)
+    return SobolResult(output, idx, n, share, var, common_seeds, rep.shape[1] if rep is not None else 0, bt)
 
 
 def convergence(
