@@ -168,14 +168,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_folder(path: str) -> Path:
+    """``path`` if it looks like a sweep's results folder (manifest.json and runs/), else the one-line error."""
+    p = Path(path)
+    if not (p / "manifest.json").is_file() or not (p / "runs").is_dir():
+        raise InputError(str(p), "results", str(p), "not a sweep results folder (needs manifest.json and runs/)")
+    return p
+
+
 def _results_dir(path: str, repair: bool = True, workers: int | None = None) -> Path:
     """A sweep's results folder, its damaged or lost parts recomputed first (unless not
     ``repair``); says on stderr (one line each) what was recomputed and what is still missing."""
     from sim.batch.store import describe_status, status
 
-    p = Path(path)
-    if not (p / "manifest.json").is_file() or not (p / "runs").is_dir():
-        raise InputError(str(p), "results", str(p), "not a sweep results folder (needs manifest.json and runs/)")
+    p = _sweep_folder(path)
     if repair:
         _repair_parts(p, workers)
     try:
@@ -215,44 +221,57 @@ def cmd_plot(args: argparse.Namespace) -> int:
     import os
     import time
 
-    folder = _results_dir(args.results, repair=not args.no_repair)
-    try:
+    t0 = time.monotonic()
+    folder = _sweep_folder(args.results)
+    try:  # every argument is checked against the manifest before any data is read or module loaded
         manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError) as e:
+        kept, by_choices = plot_choices(manifest)
+        n_arms = len(manifest["experiment"]["arms"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(str(folder / "manifest.json"), "manifest", "unreadable", f"a manifest written by 'sweep' ({e})") from None
-    kept, by_choices = plot_choices(manifest)
-    swept = by_choices[2:]
+    swept = ", ".join(by_choices[2:]) or "none swept here"
     for m in args.metric:
         if m not in kept:
-            raise InputError("--metric", "metric", m, f"not kept in these results; allowed: {', '.join(kept)}")
+            raise InputError("--metric", "metric", m, f"not kept in these results; allowed: {', '.join(kept)} (swept parameters: {swept})")
     if args.by not in by_choices:
-        raise InputError("--by", "by", args.by, f"allowed: arm, scenario or a swept parameter ({', '.join(swept) or 'none swept here'})")
+        raise InputError(
+            "--by", "by", args.by, f"allowed: arm, scenario or a swept parameter ({swept}); kept metrics: {', '.join(kept) or 'none'}"
+        )
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
     out = Path(args.out) if args.out else folder / "figures"
     check_replaceable(out, "figures")
 
-    from sim.analysis.figure_set import DEFAULT_METRICS, make_figures
-    from sim.analysis.results import Results
+    from sim.analysis.figure_set import DEFAULT_METRICS, drawing_pool, figure_jobs, make_figures
 
     metrics = args.metric or [m for m in DEFAULT_METRICS if m in kept]
-    t0 = time.monotonic()
-    res = Results.load(folder, metrics=metrics, by=args.by)
-    total = len(metrics) * (2 if args.by == "arm" and len(res.arms) > 1 else 1) + 1
-    done = [0]
-
-    def progress(name: str) -> None:
-        done[0] += 1
-        el = time.monotonic() - t0
-        eta = el / done[0] * (total - done[0])
-        print(f"plot: {done[0]}/{total} figures ({name}), {el:.1f}s elapsed, ETA {eta:.0f}s", file=sys.stderr, flush=True)
-
-    print(f"plot: read {len(res.runs)} runs ({', '.join(metrics)}) in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
+    total = len(figure_jobs(metrics, args.by, n_arms))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = args.workers or cores  # figures are drawn in forked processes sharing the loaded data
-    fmts = ("png", "svg") if args.svg and not args.no_svg else ("png",)
-    with atomic_dir(out, "figures") as tmp:
-        figs = make_figures(res, tmp, metrics, by=args.by, progress=progress, workers=workers, formats=fmts)
+    workers = min(args.workers or cores, total)  # drawing processes; 1: draw in this process
+    pool = drawing_pool(workers) if workers > 1 else None  # they start while the data are read
+    try:
+        from sim.analysis.results import Results
+        from sim.batch.store import verify_once
+
+        with verify_once():  # repair, status and the readers hash each part once
+            folder = _results_dir(args.results, repair=not args.no_repair)
+            res = Results.load(folder, metrics=metrics, by=args.by)
+        print(f"plot: read {len(res.runs)} runs ({', '.join(metrics)}) in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
+        t1, done = time.monotonic(), [0]
+
+        def progress(name: str) -> None:
+            done[0] += 1
+            el = time.monotonic() - t1
+            eta = el / done[0] * (total - done[0])
+            line = f"plot: {done[0]}/{total} figures ({name}), {time.monotonic() - t0:.1f}s elapsed, ETA {eta:.0f}s"
+            print(line, file=sys.stderr, flush=True)
+
+        fmts = ("png", "svg") if args.svg and not args.no_svg else ("png",)
+        with atomic_dir(out, "figures") as tmp:
+            figs = make_figures(res, tmp, metrics, by=args.by, progress=progress, formats=fmts, pool=pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     n = sum(len(v) for v in figs.values())
     print(f"wrote {n} figures ({' and '.join(f.upper() for f in fmts)}) to {out}")
     return 0

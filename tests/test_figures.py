@@ -85,16 +85,16 @@ def test_difference_curves(tables, tmp_path, svg_text):
 
 def test_difference_curves_are_the_paired_differences(tables, tmp_path, monkeypatch):
     """The curve drawn is the mean over pairs of arm − reference per round (checked by capturing
-    what mean_band receives)."""
+    what the column moments are computed from)."""
     runs, ts = tables
     seen = []
-    real = stats.mean_band
+    real = stats.column_moments
 
-    def spy(values, level=0.95):
+    def spy(values):
         seen.append(values.copy())
-        return real(values, level)
+        return real(values)
 
-    monkeypatch.setattr(figures.stats, "mean_band", spy)
+    monkeypatch.setattr(figures.stats, "column_moments", spy)
     figures.difference_curves(runs, ts, "cost", "keep-open", "wind-down", tmp_path)
     assert len(seen) == len(SCENARIOS)
     for sc, d in zip(sorted(SCENARIOS), seen, strict=True):

@@ -4,12 +4,15 @@ drawing in two processes gives the same figures as in one."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import sim.analysis.results as results_mod
 import sim.batch.store as store
-from sim.analysis import figures
+from sim.analysis import curves
 from sim.analysis.results import Results
 from sim.cli import main
 
@@ -36,6 +39,19 @@ class TestValidationFirst:
         assert main(["plot", str(small_sweep), "--metric", "ideas_generated", "--out", str(tmp_path / "f")]) == 2
         assert "allowed: agreement, trust, progress, cost" in capsys.readouterr().err
 
+    def test_the_errors_load_no_data_module(self, small_sweep, tmp_path):
+        """A bad argument is refused before pandas, pyarrow, SciPy or matplotlib is imported (what
+        makes the error quick), with exit status 2 and one line."""
+        code = (
+            "import sys\nfrom sim.cli import main\n"
+            f"rc = main(['plot', {str(small_sweep)!r}, '--by', 'bogus', '--out', {str(tmp_path / 'f')!r}])\n"
+            "heavy = sorted(m for m in ('pandas', 'pyarrow', 'scipy', 'matplotlib') if m in sys.modules)\n"
+            "print(rc, heavy)\n"
+        )
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert p.stdout.strip() == "2 []"
+        assert len(p.stderr.strip().splitlines()) == 1 and "'bogus'" in p.stderr
+
     def test_bad_workers(self, small_sweep, tmp_path, capsys, no_data_reads):
         assert main(["plot", str(small_sweep), "--workers", "0", "--out", str(tmp_path / "f")]) == 2
         assert "--workers" in capsys.readouterr().err
@@ -50,7 +66,7 @@ class TestReading:
     def test_dense_view_matches_the_long_table(self, small_sweep):
         res = Results.load(small_sweep)
         ids = res.runs["run_id"].to_numpy()[[0, 5, 17]]
-        rounds, v = figures._wide(res.ts, "trust", ids)
+        rounds, v = curves.wide(res.ts, "trust", ids)
         for k, rid in enumerate(ids):
             long = res.ts[res.ts["run_id"] == rid].set_index("round")["trust"]
             assert list(long.index) == list(rounds)
@@ -61,17 +77,17 @@ class TestReading:
         or a run with a missing round, goes through the general path to the same values."""
         res = Results.load(small_sweep)
         ids = res.runs["run_id"].to_numpy()
-        rounds, regular = figures._wide(res.ts, "trust", ids)
-        assert "rows" not in figures._DENSE  # the fast path was taken
+        rounds, regular = curves.wide(res.ts, "trust", ids)
+        assert "rows" not in curves._DENSE  # the fast path was taken
         shuffled = res.ts.sample(frac=1.0, random_state=1)
-        _, v = figures._wide(shuffled, "trust", ids)
-        assert "rows" in figures._DENSE and np.array_equal(v, regular)
+        _, v = curves.wide(shuffled, "trust", ids)
+        assert "rows" in curves._DENSE and np.array_equal(v, regular)
         gappy = res.ts.drop(index=res.ts.index[3])
-        _, g = figures._wide(gappy, "trust", ids)
+        _, g = curves.wide(gappy, "trust", ids)
         assert np.isnan(g[0, 3]) and np.array_equal(np.delete(g, 3, axis=1)[1:], np.delete(regular, 3, axis=1)[1:])
 
 
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@pytest.mark.filterwarnings("error:This process .* is multi-threaded:DeprecationWarning")  # no fork of a threaded process
 class TestWorkers:
     def test_two_workers_draw_the_same_figures(self, small_sweep, tmp_path, capsys):
         one, two = tmp_path / "one", tmp_path / "two"

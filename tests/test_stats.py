@@ -104,6 +104,16 @@ def test_mean_band_is_the_column_wise_t_interval():
         assert (m[j], lo[j], hi[j]) == pytest.approx((e.value, e.low, e.high))
 
 
+def test_column_moments_without_nan_are_the_nan_aware_ones_exactly():
+    """The fast path (no NaN: plain mean and std) gives the same bits as nanmean and nanstd."""
+    rng = np.random.default_rng(3)
+    for shape in [(6144, 61), (7, 61), (2, 5)]:
+        v = rng.random(shape) * rng.integers(1, 100)
+        n, m, sd = stats.column_moments(v)
+        assert (n == shape[0]).all()
+        assert np.array_equal(m, np.nanmean(v, axis=0)) and np.array_equal(sd, np.nanstd(v, axis=0, ddof=1))
+
+
 # ---------------------------------------------------------------- paired effects
 
 

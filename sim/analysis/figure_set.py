@@ -1,16 +1,73 @@
 """The standard figures of a results folder (outcome and paired-difference curves per metric,
-Kaplan–Meier time to agreement), drawn one after another or in forked worker processes that
-share the loaded data. Used by ``dialogue-sim plot`` and by the report."""
+Kaplan–Meier time to agreement). Their summaries (:mod:`sim.analysis.curves`) are computed in
+this process; the figures are drawn here, or by a pool of drawing processes
+(:func:`drawing_pool`) that is sent the summaries. Used by ``dialogue-sim plot`` and by the report.
+
+Light to import (no matplotlib): with a pool, the process that reads the data never imports it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sim.analysis import figures
-from sim.analysis.results import Results
+if TYPE_CHECKING:
+    from sim.analysis import curves
+    from sim.analysis.results import Results
 
 DEFAULT_METRICS = ("agreement", "trust", "progress", "ideas_reported", "cost")
+
+#: A figure to make: ("survival", ""), ("diff", metric) or ("curves", metric).
+Job = tuple[str, str]
+
+
+def figure_jobs(metrics: Sequence[str], by: str = "arm", n_arms: int = 2) -> list[Job]:
+    """The figures of ``metrics`` in the order they are made: the survival curves, then per
+    metric the paired difference (only by arm, with several arms) and the outcome curves."""
+    jobs: list[Job] = [("survival", "")]
+    for m in metrics:
+        if n_arms > 1 and by == "arm":
+            jobs.append(("diff", m))
+        jobs.append(("curves", m))
+    return jobs
+
+
+def drawing_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` drawing processes, started now (from a thread) so that they import matplotlib
+    while this process reads the data. They are forked from multiprocessing's fork server, a
+    fresh process that has imported the figure modules, never from this one (which runs
+    pyarrow's threads). The caller shuts the pool down; the fork server ends with this process."""
+    import multiprocessing as mp
+    import threading
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["sim.analysis.figure_set", "sim.analysis.figures", "scipy.special"])  # scipy: the CI bands
+    pool = ProcessPoolExecutor(workers, mp_context=ctx)
+    threading.Thread(target=_start, args=(pool, workers), name="start-drawing-pool", daemon=True).start()
+    return pool
+
+
+def _start(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start the pool's processes (one per call while none is idle); each waits for the fork
+    server to have imported the figure modules, hence the thread."""
+    try:
+        for _ in range(workers):
+            pool.submit(int)
+    except RuntimeError:  # shut down meanwhile (an error in the main thread)
+        pass
+
+
+def summary(res: Results, job: Job, by: str = "arm") -> curves.OutcomeCurves | curves.DifferenceCurves | curves.Durations:
+    """What ``job``'s figure draws, from the loaded results."""
+    from sim.analysis import curves
+
+    kind, m = job
+    if kind == "survival":
+        return curves.durations(res.runs, {s: res.shift for s in res.scenarios}, {s: res.horizon(s) for s in res.scenarios}, by)
+    if kind == "diff":
+        return curves.difference_curves(res.runs, res.ts, m, res.treatment, res.reference)
+    return curves.outcome_curves(res.runs, res.ts, m, by)
 
 
 def make_figures(
@@ -21,61 +78,50 @@ def make_figures(
     progress: Callable[[str], None] | None = None,
     workers: int = 1,
     formats: tuple[str, ...] = ("png", "svg"),
+    pool: ProcessPoolExecutor | None = None,
 ) -> dict[str, list[Path]]:
     """Every figure of the report, saved under ``out`` (PNG, and SVG unless ``formats`` says
-    otherwise); ``progress`` is called with each figure's name as it is written. With
-    ``workers`` > 1 the figures are drawn in that many forked processes (the data are shared)."""
+    otherwise); ``progress`` is called with each figure's name as it is written. The figures are
+    drawn by ``pool`` (see :func:`drawing_pool`) or, with ``workers`` > 1, by a pool of that many
+    processes made here; else in this process. Each summary is sent as soon as it is computed."""
     metrics = metrics or [m for m in DEFAULT_METRICS if m in res.ts]
-    jobs = [("survival", "")]
-    for m in metrics:
-        if len(res.arms) > 1 and by == "arm":
-            jobs.append(("diff", m))
-        jobs.append(("curves", m))
-    global _JOB
-    _JOB = (res, Path(out), by, formats)
+    jobs = figure_jobs(metrics, by, len(res.arms))
+    marks = {"events": _events(res), "shift": res.shift}
     note = progress or (lambda name: None)
-    paths: dict[tuple[str, str], Path] = {}
+    paths: dict[Job, Path] = {}
+    own = drawing_pool(min(workers, len(jobs))) if pool is None and workers > 1 and len(jobs) > 1 else None
+    pool = pool or own
     try:
-        if workers > 1 and len(jobs) > 1:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            import scipy.special  # noqa: F401 (the bands' t quantiles: imported once here, not in every worker)
-
-            for m in metrics:  # built once here, shared with the forked workers
-                figures.dense(res.ts, m)
-            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("fork")) as pool:
-                futures = {pool.submit(_figure_job, j): j for j in jobs}
-                for f in as_completed(futures):
+        if pool is None:
+            for j in jobs:
+                paths[j] = _draw(summary(res, j, by), Path(out), formats, marks if j[0] != "survival" else {})
+                note(paths[j].stem)
+        else:
+            futures: dict[Future, Job] = {}
+            for j in jobs:
+                futures[pool.submit(_draw, summary(res, j, by), Path(out), formats, marks if j[0] != "survival" else {})] = j
+                for f in [f for f in futures if f.done() and futures[f] not in paths]:  # progress while summaries are computed
                     paths[futures[f]] = f.result()
                     note(paths[futures[f]].stem)
-        else:
-            for j in jobs:
-                paths[j] = _figure_job(j)
-                note(paths[j].stem)
+            from concurrent.futures import as_completed
+
+            for f in as_completed([f for f in futures if futures[f] not in paths]):
+                paths[futures[f]] = f.result()
+                note(paths[futures[f]].stem)
     finally:
-        _JOB = None
+        if own is not None:
+            own.shutdown(cancel_futures=True)
     figs: dict[str, list[Path]] = {"curves": [], "survival": [paths[jobs[0]]], "phase": [], "sensitivity": []}
     figs["curves"] = [paths[j] for j in jobs[1:]]
     return figs
 
 
-_JOB: tuple | None = None  # what _figure_job draws from (set by make_figures, inherited by forked workers)
+def _draw(summary: Any, out: Path, formats: tuple[str, ...], marks: dict[str, Any]) -> Path:
+    """Draw one summary (in a drawing process, or in this one)."""
+    from sim.analysis import figures
 
-
-def _figure_job(job: tuple[str, str]) -> Path:
-    assert _JOB is not None, "set by make_figures"
-    res, out, by, formats = _JOB
-    kind, m = job
-    events = _events(res)
     with figures.formats(formats):
-        if kind == "survival":
-            return figures.survival_curves(
-                res.runs, {s: res.shift for s in res.scenarios}, {s: res.horizon(s) for s in res.scenarios}, out, by=by
-            )
-        if kind == "diff":
-            return figures.difference_curves(res.runs, res.ts, m, res.treatment, res.reference, out, events=events, shift=res.shift)
-        return figures.outcome_curves(res.runs, res.ts, m, out, by=by, events=events, shift=res.shift)
+        return figures.draw(summary, out, **marks)
 
 
 def _events(res: Results) -> dict[str, list[tuple[int, str]]]:

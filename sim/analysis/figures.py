@@ -2,7 +2,9 @@
 Kaplan–Meier time to agreement, phase diagrams and sensitivity bars.
 
 Each function takes the runs table and/or the long time-series table (pandas), draws one
-figure, saves it as PNG and SVG under ``out`` and returns the PNG path.
+figure, saves it as PNG and SVG under ``out`` and returns the PNG path. The curve figures are
+drawn from summaries (:mod:`sim.analysis.curves`) by the ``draw_*`` functions, which a drawing
+process runs on the summaries it is sent (:func:`draw`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from sim.abm.plots import mark_all  # noqa: E402
-from sim.analysis import stats  # noqa: E402
-from sim.core.metrics import METRIC_SPEC, binary_metrics  # noqa: E402
+from sim.analysis import curves, stats  # noqa: E402
+from sim.core.metrics import METRIC_SPEC  # noqa: E402
 from sim.core.names import safe_filename  # noqa: E402
 from sim.core.outputs import atomic_path  # noqa: E402
 
@@ -50,6 +52,7 @@ def _save(fig: plt.Figure, out: str | Path, name: str, bottom: float = 0.0) -> P
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fig.tight_layout(rect=(0, bottom, 1, 1))
+    fig.set_layout_engine(None)  # laid out: else savefig draws the whole figure twice (the first to lay it out again)
     name = safe_filename(name)  # labels (arm names) never make a path
     png = out / f"{name}.png"
     with atomic_path(png) as tmp:
@@ -61,27 +64,13 @@ def _save(fig: plt.Figure, out: str | Path, name: str, bottom: float = 0.0) -> P
     return png
 
 
-#: Metrics whose per-run value is 0 or 1: their curves are a share of runs, drawn with the share's
-#: CI band only (a 10–90% quantile fan of a 0/1 variable is a meaningless 0–1 block).
-BINARY = binary_metrics()
-
-
-def is_binary(metric: str, values: np.ndarray | None = None) -> bool:
-    """True for a 0/1 metric (by name, or because every value is 0 or 1)."""
-    if metric in BINARY:
-        return True
-    if values is None:
-        return False
-    v = values[np.isfinite(values)]
-    return v.size > 0 and bool(np.all((v == 0) | (v == 1)))
+#: Metrics whose per-run value is 0 or 1 (see :mod:`sim.analysis.curves`).
+BINARY = curves.BINARY
+is_binary = curves.is_binary
 
 
 def _events(ax: plt.Axes, events: Mapping[str, Sequence[tuple[int, str]]] | None, scenario: str, shift: int | None) -> None:
     mark_all(ax, list((events or {}).get(scenario, [])), shift=shift)
-
-
-def _shift_of(events: Mapping[str, Sequence[tuple[int, str]]] | None, shift: int | None) -> int | None:
-    return shift
 
 
 def _finish_axes(ax: plt.Axes, lo: float, hi: float, symmetric: bool = False) -> None:
@@ -108,65 +97,6 @@ def _legend_below(fig: plt.Figure, axes: Sequence[plt.Axes], title: str | None =
     return min(0.45, (0.04 + 0.04 * rows) * 4.6 / fig.get_figheight())
 
 
-_DENSE: dict = {}
-
-
-def dense(ts: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``metric`` as a (runs × rounds) array with its sorted run ids and rounds, built once per
-    table and metric (the long table of a large sweep has millions of rows; pivoting it per group
-    is what made ``plot`` slow). The positions are computed once per table."""
-    key = (id(ts), len(ts))
-    if _DENSE.get("key") != key:
-        _DENSE.clear()  # one table at a time
-        rid = ts["run_id"].to_numpy()
-        rnd = ts["round"].to_numpy()
-        _DENSE.update(key=key, **_layout(rid, rnd))
-    if metric not in _DENSE:
-        v = ts[metric].to_numpy(dtype=float)
-        if "rows" not in _DENSE:  # the regular layout: a reshape, no copy
-            _DENSE[metric] = v.reshape(len(_DENSE["ids"]), len(_DENSE["rounds"]))
-        else:
-            m = np.full((len(_DENSE["ids"]), len(_DENSE["rounds"])), np.nan)
-            m[_DENSE["rows"], _DENSE["cols"]] = v
-            _DENSE[metric] = m
-    return _DENSE["ids"], _DENSE["rounds"], _DENSE[metric]
-
-
-def _layout(rid: np.ndarray, rnd: np.ndarray) -> dict[str, np.ndarray]:
-    """The sorted run ids and rounds of a long table, and where each row goes in the dense array;
-    no positions when the table is already run-major with the same rounds in every run (as a
-    sweep writes it): then the dense array is the column reshaped."""
-    n = len(rid)
-    k = int(np.searchsorted(rid, rid[0], side="right")) if n else 0  # rows of the first run
-    if k and n % k == 0:
-        r, ids = rnd[:k], rid[::k]
-        regular = np.all(np.diff(r) > 0) and np.all(np.diff(ids) > 0)
-        if regular and (rid.reshape(-1, k) == ids[:, None]).all() and (rnd.reshape(-1, k) == r).all():
-            return {"ids": ids, "rounds": r}
-    ids = np.sort(pd.unique(rid))
-    rounds = np.sort(pd.unique(rnd))
-    return {"ids": ids, "rounds": rounds, "rows": np.searchsorted(ids, rid), "cols": np.searchsorted(rounds, rnd)}
-
-
-def _wide(ts: pd.DataFrame, metric: str, run_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Rounds and the (runs × rounds) values of ``metric`` for ``run_ids``, row for row (a run
-    without kept rounds is a row of NaN, so that pairs stay aligned)."""
-    ids, rounds, m = dense(ts, metric)
-    want = np.asarray(run_ids, dtype=ids.dtype)
-    if len(ids) == 0:
-        return rounds, np.full((len(want), len(rounds)), np.nan)
-    pos = np.minimum(np.searchsorted(ids, want), len(ids) - 1)
-    out = m[pos]
-    out[ids[pos] != want] = np.nan
-    return rounds, out
-
-
-def _quantiles(v: np.ndarray, q: Sequence[float]) -> np.ndarray:
-    """Column-wise quantiles ignoring NaN (``np.nanquantile`` goes column by column in Python;
-    ``np.quantile`` gives the same values in one pass when there is no NaN)."""
-    return np.nanquantile(v, q, axis=0) if np.isnan(v).any() else np.quantile(v, q, axis=0)
-
-
 def outcome_curves(
     runs: pd.DataFrame,
     ts: pd.DataFrame,
@@ -180,38 +110,33 @@ def outcome_curves(
     """Mean over runs per round with its CI band, one panel per scenario on shared axes, one
     colour per value of ``by``. A 0/1 metric is the share of runs with its CI band only; a
     continuous metric also gets a 10–90% quantile fan. Every band is in the legend."""
-    scenarios = sorted(runs["scenario"].unique())
-    shift = _shift_of(events, shift)
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.6), sharey=True, squeeze=False)
-    binary = is_binary(metric, ts[metric].to_numpy(dtype=float) if metric in ts else None)
-    lo_all, hi_all = np.inf, -np.inf
-    for ax, sc in zip(axes[0], scenarios, strict=True):
-        sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
-        for i, (val, g) in enumerate(sub.groupby(by, sort=True)):
-            rounds, v = _wide(ts, metric, g["run_id"])
-            v = v[~np.isnan(v).all(axis=1)]
-            if v.size == 0:
+    return draw_outcome_curves(curves.outcome_curves(runs, ts, metric, by, level), out, events, shift)
+
+
+def draw_outcome_curves(
+    c: curves.OutcomeCurves, out: str | Path, events: Mapping[str, Sequence[tuple[int, str]]] | None = None, shift: int | None = None
+) -> Path:
+    """The figure of :func:`outcome_curves` from its summary."""
+    metric, by, binary, level, rounds = c.metric, c.by, c.binary, c.level, c.rounds
+    fig, axes = plt.subplots(1, len(c.panels), figsize=(max(5.2 * len(c.panels), 8), 4.6), sharey=True, squeeze=False)
+    for ax, (sc, panel) in zip(axes[0], c.panels.items(), strict=True):
+        for i, cv in enumerate(panel):
+            if cv is None:
                 continue
-            m, lo, hi = stats.mean_band(v, level)
-            if binary:  # a share's band stays within 0–1
-                lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
-            col = f"C{i}"
-            name = f"{val:g}" if isinstance(val, float) else str(val)
-            if not binary:
-                q10, q90 = _quantiles(v, [0.1, 0.9])
-                ax.fill_between(rounds, q10, q90, color=col, alpha=0.10, lw=0, label=f"{name}: 10–90% of runs")
-            ax.fill_between(rounds, lo, hi, color=col, alpha=0.30, lw=0, label=f"{name}: {int(level * 100)}% CI of the mean")
-            ax.plot(rounds, m, color=col, lw=2, label=f"{name} (n={v.shape[0]})")
-            lo_all, hi_all = min(lo_all, np.nanmin(v)), max(hi_all, np.nanmax(v))
+            col, name = f"C{i}", cv.label
+            if cv.q10 is not None:
+                ax.fill_between(rounds, cv.q10, cv.q90, color=col, alpha=0.10, lw=0, label=f"{name}: 10–90% of runs")
+            ax.fill_between(rounds, *cv.band(level), color=col, alpha=0.30, lw=0, label=f"{name}: {int(level * 100)}% CI of the mean")
+            ax.plot(rounds, cv.mean, color=col, lw=2, label=f"{name} (n={cv.size})")
         ax.set_title(sc)
         ax.set_xlabel("round")
         ax.grid(alpha=0.3)
-    for ax, sc in zip(axes[0], scenarios, strict=True):
-        _finish_axes(ax, lo_all, hi_all)
+    for ax, sc in zip(axes[0], c.panels, strict=True):
+        _finish_axes(ax, c.low, c.high)
         if binary:
             ax.set_ylim(-0.02, 1.02)
         _events(ax, events, sc, shift)
-    bottom = _legend_below(fig, axes[0], title=by, ncol=3 if binary else 3)
+    bottom = _legend_below(fig, axes[0], title=by, ncol=3)
     axes[0, 0].set_ylabel(LABELS.get(metric, metric))
     what = "share of runs with its" if binary else "mean with its"
     fan = "" if binary else " and the 10–90% quantile fan of the runs"
@@ -233,31 +158,35 @@ def difference_curves(
     figsize: tuple[float, float] | None = None,
 ) -> Path:
     """Paired difference ``arm − reference`` per round (common random numbers), mean with CI."""
-    scenarios = sorted(runs["scenario"].unique())
-    shift = _shift_of(events, shift)
-    size = figsize or (max(5.2 * len(scenarios), 8), 4.4)
-    fig, axes = plt.subplots(1, len(scenarios), figsize=size, sharey=True, squeeze=False)
+    d = curves.difference_curves(runs, ts, metric, arm, reference, level)
+    return draw_difference_curves(d, out, events, shift, name, figsize)
+
+
+def draw_difference_curves(
+    d: curves.DifferenceCurves,
+    out: str | Path,
+    events: Mapping[str, Sequence[tuple[int, str]]] | None = None,
+    shift: int | None = None,
+    name: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Path:
+    """The figure of :func:`difference_curves` from its summary."""
+    metric, arm, reference, level = d.metric, d.arm, d.reference, d.level
+    size = figsize or (max(5.2 * len(d.panels), 8), 4.4)
+    fig, axes = plt.subplots(1, len(d.panels), figsize=size, sharey=True, squeeze=False)
     lo_all, hi_all = np.inf, -np.inf
-    for ax, sc in zip(axes[0], scenarios, strict=True):
-        sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
-        a = sub[sub["arm"] == arm].set_index(stats.KEYS)["run_id"]
-        b = sub[sub["arm"] == reference].set_index(stats.KEYS)["run_id"]
-        common = a.index.intersection(b.index)
+    for ax, (sc, cv) in zip(axes[0], d.panels.items(), strict=True):
         ax.set_title(sc)
-        if len(common) == 0:
+        if cv is None:
             continue
-        # rows aligned by pair
-        rounds, wa = _wide(ts, metric, a.loc[common].to_numpy())
-        _, wb = _wide(ts, metric, b.loc[common].to_numpy())
-        d = wa - wb
-        m, lo, hi = stats.mean_band(d, level)
+        lo, hi = cv.band(level)
         ax.axhline(0, color="k", lw=0.8)
-        ax.fill_between(rounds, lo, hi, color="C3", alpha=0.3, lw=0, label=f"{int(level * 100)}% CI of the mean difference")
-        ax.plot(rounds, m, color="C3", lw=2, label=f"mean difference (n={len(common)} pairs)")
+        ax.fill_between(d.rounds, lo, hi, color="C3", alpha=0.3, lw=0, label=f"{int(level * 100)}% CI of the mean difference")
+        ax.plot(d.rounds, cv.mean, color="C3", lw=2, label=f"mean difference (n={cv.size} pairs)")
         lo_all, hi_all = min(lo_all, np.nanmin(lo)), max(hi_all, np.nanmax(hi))
         ax.set_xlabel("round")
         ax.grid(alpha=0.3)
-    for ax, sc in zip(axes[0], scenarios, strict=True):
+    for ax, sc in zip(axes[0], d.panels, strict=True):
         _finish_axes(ax, lo_all, hi_all, symmetric=True)
         _events(ax, events, sc, shift)
     bottom = _legend_below(fig, axes[0], ncol=2)
@@ -269,12 +198,16 @@ def difference_curves(
 def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str, int], out: str | Path, by: str = "arm") -> Path:
     """Kaplan–Meier curves of the rounds from the shift to agreement; runs without agreement are
     censored at the horizon (marked +)."""
-    scenarios = sorted(runs["scenario"].unique())
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(5.2 * len(scenarios), 8), 4.0), sharey=True, squeeze=False)
-    for ax, sc in zip(axes[0], scenarios, strict=True):
-        sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
-        for i, (val, g) in enumerate(sub.groupby(by, sort=True)):
-            t, obs = stats.time_to_agreement(g, shift[sc], horizon[sc])
+    return draw_survival_curves(curves.durations(runs, shift, horizon, by), out)
+
+
+def draw_survival_curves(d: curves.Durations, out: str | Path) -> Path:
+    """The figure of :func:`survival_curves` from the times to agreement (the Kaplan–Meier
+    estimates are computed here)."""
+    by = d.by
+    fig, axes = plt.subplots(1, len(d.panels), figsize=(max(5.2 * len(d.panels), 8), 4.0), sharey=True, squeeze=False)
+    for ax, (sc, groups) in zip(axes[0], d.panels.items(), strict=True):
+        for i, (val, t, obs) in enumerate(groups):
             times, surv = stats.kaplan_meier(t, obs)
             end = max(float(np.nanmax(t)) if np.isfinite(t).any() else 0.0, float(times[-1]))
             x = np.concatenate([[0], times, [end]])  # the curve runs on to the last censoring time
@@ -292,6 +225,15 @@ def survival_curves(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str
     axes[0, 0].set_ylabel("share still without agreement (Kaplan–Meier)")
     fig.suptitle("Time from the shift to agreement (censored at the horizon)")
     return _save(fig, out, "survival")
+
+
+def draw(summary: curves.OutcomeCurves | curves.DifferenceCurves | curves.Durations, out: str | Path, **kw: object) -> Path:
+    """The figure of any summary of :mod:`sim.analysis.curves` (what a drawing process is sent)."""
+    if isinstance(summary, curves.OutcomeCurves):
+        return draw_outcome_curves(summary, out, **kw)  # type: ignore[arg-type]
+    if isinstance(summary, curves.DifferenceCurves):
+        return draw_difference_curves(summary, out, **kw)  # type: ignore[arg-type]
+    return draw_survival_curves(summary, out)
 
 
 def text_colour(rgba: Sequence[float]) -> str:

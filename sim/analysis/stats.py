@@ -86,13 +86,32 @@ def t_interval(x: ArrayLike, level: float = 0.95) -> Estimate:
 
 def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Column-wise mean and t interval of a (runs, rounds) array."""
+    n, m, sd = column_moments(values)
+    lo, hi = t_band(n, m, sd, level)
+    return m, lo, hi
+
+
+def column_moments(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise count, mean and standard deviation (ddof 1; 0 for one row) of a (runs, rounds)
+    array, ignoring NaN: what :func:`t_band` needs (SciPy-free, so summaries are cheap to make)."""
+    if values.size and not np.isnan(values).any():  # the same values without the NaN-aware copies
+        n = np.full(values.shape[1], values.shape[0])
+        m = values.mean(axis=0)
+        sd = values.std(axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
+    else:
+        n = np.sum(~np.isnan(values), axis=0)
+        m = np.nanmean(values, axis=0)
+        sd = np.nanstd(values, axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
+    return n, m, sd
+
+
+def t_band(n: np.ndarray, mean: np.ndarray, sd: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The Student-t interval ``mean ± t(n − 1) · sd / √n`` of each column (see :func:`column_moments`)."""
     from scipy.special import stdtrit  # = scipy.stats.t.ppf, lighter to import
 
-    n = np.sum(~np.isnan(values), axis=0)
-    m = np.nanmean(values, axis=0)
-    sd = np.nanstd(values, axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
-    h = stdtrit(np.maximum(n - 1, 1), 0.5 + level / 2) * sd / np.sqrt(np.maximum(n, 1))  # Student-t quantile
-    return m, m - h, m + h
+    df, where = np.unique(np.maximum(n - 1, 1), return_inverse=True)  # one quantile per distinct count
+    h = stdtrit(df, 0.5 + level / 2)[where] * sd / np.sqrt(np.maximum(n, 1))
+    return mean - h, mean + h
 
 
 # ---------------------------------------------------------------- paired effects

@@ -29,7 +29,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,7 +237,42 @@ def file_digest(path: Path) -> tuple[int, str]:
 def check_part(path: Path, strict: bool = True) -> str | None:
     """None if the part matches its sidecar (rows, size, SHA-256); else what is wrong. Without
     ``strict`` a part with no sidecar (written by hand, or by an older version) only has to be
-    readable."""
+    readable. Within :func:`verify_once`, an unchanged part is checked once."""
+    if _CHECKED is None:
+        return _check_part(path, strict)
+    key = (str(path), strict, _stamp(path), _stamp(ResultStore.sidecar(path)))
+    if key not in _CHECKED:
+        _CHECKED[key] = _check_part(path, strict)
+    return _CHECKED[key]
+
+
+_CHECKED: dict[tuple, str | None] | None = None  # the parts checked within verify_once()
+
+
+@contextmanager
+def verify_once() -> Iterator[None]:
+    """Within the block a part whose file and sidecar are unchanged (the same inode, size and
+    modification and change times) is checked (hashed) once: a command that goes over a folder
+    several times (repair, status, the readers) reads each part's bytes once. A part replaced
+    meanwhile (a repair writes new files) is checked again."""
+    global _CHECKED
+    outer = _CHECKED
+    _CHECKED = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _CHECKED = outer
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _check_part(path: Path, strict: bool) -> str | None:
     side = ResultStore.sidecar(path)
     if not path.is_file():
         return "missing"
@@ -351,7 +387,7 @@ def status(out: str | Path) -> dict[str, Any]:
     n_runs = int(m.get("n_runs", 0))
     done_ids: set[int] = set()
     for cid in good:
-        done_ids.update(pq.read_table(store.part(store.runs_dir, cid), columns=["run_id"]).column("run_id").to_pylist())
+        done_ids.update(_run_ids(store.part(store.runs_dir, cid)))
     spec = m.get("experiment", {})
     reps, arms = max(1, int(spec.get("replications", 1))), max(1, len(spec.get("arms", [])))
     n_points = max(1, n_runs // max(1, len(spec.get("scenarios", [])) * arms * reps))
@@ -364,6 +400,24 @@ def status(out: str | Path) -> dict[str, Any]:
         "missing": sorted(set(range(n_chunks)) - present),
         "damaged": sorted(present - good),
     }
+
+
+def _run_ids(part: Path) -> Iterable[int]:
+    """The run ids of a complete runs part. A part that matches its sidecar was written by a
+    sweep for one chunk of consecutive runs, each once: its ids are the range between the
+    footer's minimum and maximum (when they span its row count). Any other part is read."""
+    f = pq.ParquetFile(part)
+    try:
+        md = f.metadata
+        col = md.schema.names.index("run_id") if "run_id" in md.schema.names else None
+        stats = [md.row_group(g).column(col).statistics for g in range(md.num_row_groups)] if col is not None else []
+        if ResultStore.sidecar(part).is_file() and stats and all(st is not None and st.has_min_max for st in stats):
+            lo, hi = min(int(st.min) for st in stats), max(int(st.max) for st in stats)
+            if hi - lo + 1 == md.num_rows:
+                return range(lo, hi + 1)
+        return f.read(columns=["run_id"]).column("run_id").to_pylist()
+    finally:
+        f.close()
 
 
 def describe_status(st: dict[str, Any]) -> str | None:
