@@ -250,12 +250,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     workers = min(args.workers or cores, total)  # drawing processes; 1: draw in this process
     pool = drawing_pool(workers) if workers > 1 else None  # they start while the data are read
     try:
-        from sim.analysis.results import Results
+        from sim.analysis.results import ResultColumns
         from sim.batch.store import verify_once
 
         with verify_once():  # repair, status and the readers hash each part once
             folder = _results_dir(args.results, repair=not args.no_repair)
-            res = Results.load(folder, metrics=metrics, by=args.by)
+            res = ResultColumns.load(folder, metrics, args.by)
         print(f"plot: read {len(res.runs)} runs ({', '.join(metrics)}) in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
         t1, done = time.monotonic(), [0]
 

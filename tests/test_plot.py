@@ -8,12 +8,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sim.analysis.results as results_mod
 import sim.batch.store as store
 from sim.analysis import curves
-from sim.analysis.results import Results
+from sim.analysis.results import ResultColumns, Results, Table
 from sim.cli import main
 
 
@@ -58,8 +59,22 @@ class TestValidationFirst:
 
 
 class TestReading:
+    def test_the_numpy_columns_are_pyarrow_and_pandas_values(self, small_sweep):
+        """Table.from_arrow (no pandas) gives the values pandas gives: nullable integers as floats
+        with NaN, strings as objects, every other column equal."""
+        import pyarrow as pa
+
+        for part in ("runs", "timeseries"):
+            t = store.read_parts(small_sweep / part)
+            t = t.append_column("sliced", pa.chunked_array([pa.array([None, 1, 2], pa.int32()).slice(1)] * (len(t) // 2)))
+            t = t.append_column("names", pa.chunked_array([pa.array(["x", None, "y"]).slice(1)] * (len(t) // 2)))
+            table, frame = Table.from_arrow(t), t.to_pandas()
+            assert table.columns == list(frame.columns) and len(table) == len(frame)
+            for c in frame.columns:
+                pd.testing.assert_series_equal(pd.Series(table[c], name=c), frame[c], check_dtype=frame[c].dtype.kind != "O")
+
     def test_only_the_needed_columns_are_read(self, small_sweep):
-        res = Results.load(small_sweep, metrics=["trust"], by="turnover")
+        res = ResultColumns.load(small_sweep, ["trust"], "turnover")
         assert list(res.ts.columns) == ["run_id", "round", "trust"]
         assert "handover" not in res.runs and "cost" not in res.runs and "turnover" in res.runs
 
@@ -87,6 +102,49 @@ class TestReading:
         assert np.isnan(g[0, 3]) and np.array_equal(np.delete(g, 3, axis=1)[1:], np.delete(regular, 3, axis=1)[1:])
 
 
+class TestSummaries:
+    """The figures' summaries are the same from pandas tables and from numpy columns, and group
+    and pair runs as pandas does."""
+
+    def test_the_same_from_pandas_and_from_numpy_columns(self, small_sweep):
+        frames = Results.load(small_sweep)
+        light = ResultColumns.load(small_sweep, ["trust", "agreement"], "turnover")
+        for by in ("arm", "turnover", "scenario"):
+            a, b = curves.outcome_curves(frames.runs, frames.ts, "trust", by), curves.outcome_curves(light.runs, light.ts, "trust", by)
+            assert list(a.panels) == list(b.panels) and (a.low, a.high) == (b.low, b.high)
+            for pa_, pb in zip(a.panels.values(), b.panels.values(), strict=True):
+                assert [c.label for c in pa_] == [c.label for c in pb]
+                for ca, cb in zip(pa_, pb, strict=True):
+                    assert ca.size == cb.size and np.array_equal(ca.mean, cb.mean) and np.array_equal(ca.q90, cb.q90)
+        da = curves.difference_curves(frames.runs, frames.ts, "agreement", "keep-open", "wind-down")
+        db = curves.difference_curves(light.runs, light.ts, "agreement", "keep-open", "wind-down")
+        for ca, cb in zip(da.panels.values(), db.panels.values(), strict=True):
+            assert ca.size == cb.size and np.array_equal(ca.mean, cb.mean) and np.array_equal(ca.sd, cb.sd)
+
+    def test_groups_are_pandas_groupby_groups(self, small_sweep):
+        """Sorted scenarios and values, missing values and failed runs left out, rows in order."""
+        runs = Results.load(small_sweep).runs.copy()
+        runs.loc[runs.index[::7], "turnover"] = np.nan
+        runs.loc[runs.index[::11], "status"] = "failed"
+        got = curves._groups(runs, "turnover")
+        ok = runs[runs["status"] == "ok"]
+        for sc in sorted(runs["scenario"].unique()):
+            want = [(v, g.index.to_numpy()) for v, g in ok[ok["scenario"] == sc].groupby("turnover", sort=True)]
+            assert [v for v, _ in got[sc]] == [v for v, _ in want]
+            assert all(np.array_equal(runs.index.to_numpy()[p], w) for (_, p), (_, w) in zip(got[sc], want, strict=True))
+
+    def test_pairs_are_the_paired_runs_in_the_arms_order(self, small_sweep):
+        runs = Results.load(small_sweep).runs.copy()
+        runs.loc[runs.index[5], "status"] = "failed"
+        runs = runs.sample(frac=1.0, random_state=3)  # the reference arm in another order
+        for sc, (a, b) in curves.pairs(runs, "keep-open", "wind-down").items():
+            ok = runs[(runs["status"] == "ok") & (runs["scenario"] == sc)]
+            ia = ok[ok["arm"] == "keep-open"].set_index(["point", "replication"])["run_id"]
+            ib = ok[ok["arm"] == "wind-down"].set_index(["point", "replication"])["run_id"]
+            common = ia.index.intersection(ib.index)
+            assert np.array_equal(a, ia.loc[common].to_numpy()) and np.array_equal(b, ib.loc[common].to_numpy())
+
+
 @pytest.mark.filterwarnings("error:This process .* is multi-threaded:DeprecationWarning")  # no fork of a threaded process
 class TestWorkers:
     def test_two_workers_draw_the_same_figures(self, small_sweep, tmp_path, capsys):
@@ -107,3 +165,15 @@ class TestWorkers:
             assert (one / n).read_bytes() == (two / n).read_bytes(), n
         err = capsys.readouterr().err
         assert "plot: 3/3 figures" in err and "ETA" in err
+
+    def test_the_reading_process_imports_neither_pandas_nor_matplotlib(self, small_sweep, tmp_path):
+        """With drawing processes, the process that reads the data never loads pandas (the figures'
+        columns are read as numpy arrays), matplotlib or SciPy (the drawing processes do)."""
+        code = (
+            "import sys\nfrom sim.cli import main\n"
+            f"rc = main(['plot', {str(small_sweep)!r}, '--workers', '2', '--out', {str(tmp_path / 'f')!r}])\n"
+            "print(rc, sorted(m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules))\n"
+        )
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert p.stdout.strip().splitlines()[-1] == "0 []"
+        assert len(list((tmp_path / "f").glob("*.png"))) == 9  # survival, and 4 kept metrics × (curves, difference)

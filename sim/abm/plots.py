@@ -5,16 +5,19 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from sim.core.metrics import METRIC_SPEC, Kind  # noqa: E402
 from sim.scenarios import Event  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def mark_events(ax: plt.Axes, events: Sequence[Event], side_names: Sequence[str]) -> None:

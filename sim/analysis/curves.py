@@ -1,19 +1,24 @@
 """What the sweep figures draw, computed from the runs table and the long time series: per-round
 means with their CI bands and quantile fans, paired differences, and the times to agreement of
-the Kaplan–Meier curves. Small picklable summaries, no matplotlib: ``dialogue-sim plot``
-computes them in its own process and hands them to the processes that draw
-(:mod:`sim.analysis.figures`)."""
+the Kaplan–Meier curves. Small picklable summaries, numpy only: ``dialogue-sim plot`` computes
+them in its own process and hands them to the processes that draw (:mod:`sim.analysis.figures`).
+
+The tables are pandas DataFrames or :class:`sim.analysis.results.Table` (numpy columns): only
+``table[column]`` and ``column in table`` are used."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from sim.analysis import stats
 from sim.core.metrics import binary_metrics
+
+#: A results table: a pandas DataFrame or a :class:`sim.analysis.results.Table`.
+Frame = Any
 
 #: Metrics whose per-run value is 0 or 1: their curves are a share of runs, drawn with the share's
 #: CI band only (a 10–90% quantile fan of a 0/1 variable is a meaningless 0–1 block).
@@ -98,18 +103,18 @@ class Durations:
 _DENSE: dict = {}
 
 
-def dense(ts: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dense(ts: Frame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``metric`` as a (runs × rounds) array with its sorted run ids and rounds, built once per
     table and metric (the long table of a large sweep has millions of rows; pivoting it per group
     is what made ``plot`` slow). The positions are computed once per table."""
     key = (id(ts), len(ts))
     if _DENSE.get("key") != key:
         _DENSE.clear()  # one table at a time
-        rid = ts["run_id"].to_numpy()
-        rnd = ts["round"].to_numpy()
-        _DENSE.update(key=key, **_layout(rid, rnd))
+        rid = np.asarray(ts["run_id"])
+        rnd = np.asarray(ts["round"])
+        _DENSE.update(key=key, table=ts, **_layout(rid, rnd))  # the table held: its id is not reused
     if metric not in _DENSE:
-        v = ts[metric].to_numpy(dtype=float)
+        v = np.asarray(ts[metric], dtype=float)
         if "rows" not in _DENSE:  # the regular layout: a reshape, no copy
             _DENSE[metric] = v.reshape(len(_DENSE["ids"]), len(_DENSE["rounds"]))
         else:
@@ -130,12 +135,12 @@ def _layout(rid: np.ndarray, rnd: np.ndarray) -> dict[str, np.ndarray]:
         regular = np.all(np.diff(r) > 0) and np.all(np.diff(ids) > 0)
         if regular and (rid.reshape(-1, k) == ids[:, None]).all() and (rnd.reshape(-1, k) == r).all():
             return {"ids": ids, "rounds": r}
-    ids = np.sort(pd.unique(rid))
-    rounds = np.sort(pd.unique(rnd))
+    ids = np.unique(rid)
+    rounds = np.unique(rnd)
     return {"ids": ids, "rounds": rounds, "rows": np.searchsorted(ids, rid), "cols": np.searchsorted(rounds, rnd)}
 
 
-def wide(ts: pd.DataFrame, metric: str, run_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def wide(ts: Frame, metric: str, run_ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rounds and the (runs × rounds) values of ``metric`` for ``run_ids``, row for row (a run
     without kept rounds is a row of NaN, so that pairs stay aligned)."""
     ids, rounds, m = dense(ts, metric)
@@ -157,32 +162,57 @@ def quantiles(v: np.ndarray, q: Sequence[float]) -> np.ndarray:
 # ---------------------------------------------------------------- the summaries
 
 
-def _groups(runs: pd.DataFrame, by: str) -> dict[str, list[tuple[object, np.ndarray]]]:
-    """The run ids of the runs with status ok per scenario and value of ``by`` (both sorted; the
-    ids in the table's order), from one pass over the runs table."""
-    ok = runs[runs["status"] == "ok"]
-    rid = ok["run_id"].to_numpy()
-    out: dict[str, list[tuple[object, np.ndarray]]] = {sc: [] for sc in sorted(runs["scenario"].unique())}
-    if by == "scenario":
-        for sc, pos in sorted(ok.groupby("scenario", sort=True).indices.items()):
-            out[sc].append((sc, rid[pos]))
-        return out
-    for (sc, val), pos in sorted(ok.groupby(["scenario", by], sort=True).indices.items()):
-        out[sc].append((val, rid[pos]))
+_GROUPS: dict = {}
+
+
+def _groups(runs: Frame, by: str) -> dict[str, list[tuple[Any, np.ndarray]]]:
+    """The row positions of the runs with status ok per scenario (every scenario of the table,
+    sorted) and value of ``by`` (sorted, missing values left out, as pandas' groupby does), the
+    positions in the table's order. Computed once per table and ``by`` (every figure asks)."""
+    key = (id(runs), len(runs), by)
+    if _GROUPS.get("key") != key:
+        _GROUPS.clear()  # one table at a time
+        _GROUPS.update(key=key, table=runs, groups=_group(runs, by))  # the table held: its id is not reused
+    return _GROUPS["groups"]
+
+
+def _group(runs: Frame, by: str) -> dict[str, list[tuple[Any, np.ndarray]]]:
+    sc_all = np.asarray(runs["scenario"])
+    ok = np.flatnonzero(np.asarray(runs["status"]) == "ok")
+    sc, val = sc_all[ok], np.asarray(runs[by])[ok]
+    out: dict[str, list[tuple[Any, np.ndarray]]] = {}
+    for s in sorted(set(sc_all.tolist())):
+        pos = ok[sc == s]
+        v = val[sc == s]
+        keep = ~_missing(v)
+        pos, v = pos[keep], v[keep]
+        keys, inv = np.unique(v, return_inverse=True)
+        order = np.argsort(inv, kind="stable")  # each group's rows together, in the table's order
+        bounds = np.searchsorted(inv[order], np.arange(len(keys) + 1))
+        out[s] = [(keys[i], pos[order[bounds[i] : bounds[i + 1]]]) for i in range(len(keys))]
     return out
 
 
-def outcome_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, by: str = "arm", level: float = 0.95) -> OutcomeCurves:
+def _missing(v: np.ndarray) -> np.ndarray:
+    if v.dtype.kind == "f":
+        return np.isnan(v)
+    if v.dtype.kind == "O":
+        return np.array([x is None or x != x for x in v], dtype=bool)
+    return np.zeros(len(v), dtype=bool)
+
+
+def outcome_curves(runs: Frame, ts: Frame, metric: str, by: str = "arm", level: float = 0.95) -> OutcomeCurves:
     """Mean of ``metric`` over the runs per round with its t band, per scenario and value of
     ``by``; a 0/1 metric's band clipped to 0–1, a continuous metric's 10–90% quantile fan."""
-    binary = is_binary(metric, ts[metric].to_numpy(dtype=float) if metric in ts else None)
+    binary = is_binary(metric, np.asarray(ts[metric], dtype=float) if metric in ts else None)
     lo_all, hi_all = np.inf, -np.inf
     panels: dict[str, list[Curve | None]] = {}
     rounds = np.array([])
+    rid = np.asarray(runs["run_id"])
     for sc, groups in _groups(runs, by).items():
         panels[sc] = []
-        for val, ids in groups:
-            rounds, v = wide(ts, metric, ids)
+        for val, pos in groups:
+            rounds, v = wide(ts, metric, rid[pos])
             if np.isnan(v).any():
                 v = v[~np.isnan(v).all(axis=1)]
             if v.size == 0:
@@ -195,15 +225,16 @@ def outcome_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, by: str = 
     return OutcomeCurves(metric, by, binary, level, rounds, panels, float(lo_all), float(hi_all))
 
 
-def pairs(runs: pd.DataFrame, arm: str, reference: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def pairs(runs: Frame, arm: str, reference: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per scenario, the run ids of ``arm`` and of ``reference`` in the pairs both ran with status
     ok, aligned (a pair shares scenario, point and replication, hence the seed), in ``arm``'s order."""
-    ok = runs[runs["status"] == "ok"]
-    sc, a_ = ok["scenario"].to_numpy(), ok["arm"].to_numpy()
-    key = ok["point"].to_numpy().astype(np.int64) * (int(ok["replication"].max()) + 1 if len(ok) else 1) + ok["replication"].to_numpy()
-    rid = ok["run_id"].to_numpy()
+    ok = np.asarray(runs["status"]) == "ok"
+    sc, a_ = np.asarray(runs["scenario"])[ok], np.asarray(runs["arm"])[ok]
+    rep = np.asarray(runs["replication"])[ok].astype(np.int64)
+    key = np.asarray(runs["point"])[ok].astype(np.int64) * (int(rep.max()) + 1 if len(rep) else 1) + rep
+    rid = np.asarray(runs["run_id"])[ok]
     out = {}
-    for s in sorted(runs["scenario"].unique()):
+    for s in sorted(set(np.asarray(runs["scenario"]).tolist())):
         ia, ib = np.flatnonzero((sc == s) & (a_ == arm)), np.flatnonzero((sc == s) & (a_ == reference))
         order = np.argsort(key[ib], kind="stable")
         kb = key[ib][order]
@@ -213,7 +244,7 @@ def pairs(runs: pd.DataFrame, arm: str, reference: str) -> dict[str, tuple[np.nd
     return out
 
 
-def difference_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, arm: str, reference: str, level: float = 0.95) -> DifferenceCurves:
+def difference_curves(runs: Frame, ts: Frame, metric: str, arm: str, reference: str, level: float = 0.95) -> DifferenceCurves:
     """Paired difference ``arm − reference`` per round (pairs share scenario, point and
     replication, hence the seed): the mean over pairs with its t band, per scenario."""
     panels: dict[str, Curve | None] = {}
@@ -228,11 +259,12 @@ def difference_curves(runs: pd.DataFrame, ts: pd.DataFrame, metric: str, arm: st
     return DifferenceCurves(metric, arm, reference, level, rounds, panels)
 
 
-def durations(runs: pd.DataFrame, shift: dict[str, int], horizon: dict[str, int], by: str = "arm") -> Durations:
+def durations(runs: Frame, shift: dict[str, int], horizon: dict[str, int], by: str = "arm") -> Durations:
     """Each scenario's times from the shift to agreement, per value of ``by`` (see
     :func:`sim.analysis.stats.time_to_agreement`)."""
-    panels: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
-    for sc in sorted(runs["scenario"].unique()):
-        sub = runs[(runs["scenario"] == sc) & (runs["status"] == "ok")]
-        panels[sc] = [(str(val), *stats.time_to_agreement(g, shift[sc], horizon[sc])) for val, g in sub.groupby(by, sort=True)]
+    ar = np.asarray(runs["agreement_round"], dtype=float)
+    panels = {
+        sc: [(str(val), *stats.time_to_agreement({"agreement_round": ar[pos]}, shift[sc], horizon[sc])) for val, pos in groups]
+        for sc, groups in _groups(runs, by).items()
+    }
     return Durations(by, panels)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sim.analysis import curves
-    from sim.analysis.results import Results
+    from sim.analysis.results import ResultColumns, Results
 
 DEFAULT_METRICS = ("agreement", "trust", "progress", "ideas_reported", "cost")
 
@@ -58,7 +58,7 @@ def _start(pool: ProcessPoolExecutor, workers: int) -> None:
         pass
 
 
-def summary(res: Results, job: Job, by: str = "arm") -> curves.OutcomeCurves | curves.DifferenceCurves | curves.Durations:
+def summary(res: Results | ResultColumns, job: Job, by: str = "arm") -> curves.OutcomeCurves | curves.DifferenceCurves | curves.Durations:
     """What ``job``'s figure draws, from the loaded results."""
     from sim.analysis import curves
 
@@ -71,7 +71,7 @@ def summary(res: Results, job: Job, by: str = "arm") -> curves.OutcomeCurves | c
 
 
 def make_figures(
-    res: Results,
+    res: Results | ResultColumns,
     out: Path,
     metrics: list[str] | None = None,
     by: str = "arm",
@@ -124,7 +124,7 @@ def _draw(summary: Any, out: Path, formats: tuple[str, ...], marks: dict[str, An
         return figures.draw(summary, out, **marks)
 
 
-def _events(res: Results) -> dict[str, list[tuple[int, str]]]:
+def _events(res: Results | ResultColumns) -> dict[str, list[tuple[int, str]]]:
     """Each scenario's event marks (round, label) as kept in the manifest."""
     events = {sc: [(int(e[0]), str(e[1])) for e in evs] for sc, evs in res.manifest.get("events", {}).items()}
     if not events and res.shift:  # results written before scenario events were kept in the manifest

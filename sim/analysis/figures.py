@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -27,6 +27,9 @@ from sim.analysis import curves, stats  # noqa: E402
 from sim.core.metrics import METRIC_SPEC  # noqa: E402
 from sim.core.names import safe_filename  # noqa: E402
 from sim.core.outputs import atomic_path  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Axis label of each metric in sweep figures (from the one metric spec).
 LABELS = {name: m.description for name, m in METRIC_SPEC.items()}

@@ -1,7 +1,8 @@
 """Statistics on sweep results: confidence intervals, paired effects under common random
 numbers, replication adequacy, Kaplan–Meier time to agreement, Sobol and Morris indices.
 
-Everything here takes plain arrays or the runs table (pandas) of :func:`sim.batch.sweep.read_runs`.
+Everything here takes plain arrays or the runs table (pandas) of :func:`sim.batch.sweep.read_runs`;
+pandas itself is imported where a table is built, so that ``plot`` can run without it.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 KEYS = ["scenario", "point", "replication"]  # runs paired across arms share these (and the seed)
 
@@ -134,6 +138,8 @@ def paired_effect(
     runs: pd.DataFrame, outcome: str, arm: str, reference: str, by: Sequence[str] = ("scenario",), level: float = 0.95, seed: int = 0
 ) -> pd.DataFrame:
     """Mean paired difference per group with a bootstrap CI and Cohen's d_z."""
+    import pandas as pd
+
     d = paired(runs, outcome, arm, reference, by)
     rows = []
     for key, g in d.groupby(list(by), sort=True):
@@ -200,6 +206,8 @@ def replication_adequacy(
 ) -> pd.DataFrame:
     """CI half-width per group and outcome; ``adequate`` is False where it exceeds the tolerance
     (default: 0.05 for shares, 5% of the mean's magnitude otherwise)."""
+    import pandas as pd
+
     ok = runs[runs["status"] == "ok"]
     rows = []
     for key, g in ok.groupby(list(by), sort=True):
@@ -233,7 +241,7 @@ def time_to_agreement(runs: pd.DataFrame, shift: int, horizon: int) -> tuple[np.
     A run that agreed *before* the shift has no time from the shift: its time is NaN and it is
     left out of survival estimates (report those runs apart, see :func:`before_shift`); it is
     never counted as an agreement at time 0."""
-    r = runs["agreement_round"].astype(float).to_numpy()
+    r = np.asarray(runs["agreement_round"], dtype=float)
     early = r < shift
     observed = ~np.isnan(r) & ~early
     t = np.where(observed, r - shift + 1, float(horizon - shift + 1))
@@ -243,7 +251,7 @@ def time_to_agreement(runs: pd.DataFrame, shift: int, horizon: int) -> tuple[np.
 
 def before_shift(runs: pd.DataFrame, shift: int) -> np.ndarray:
     """True for runs that reached agreement before the shift (reported apart from the effect)."""
-    return runs["agreement_round"].astype(float).to_numpy() < shift
+    return np.asarray(runs["agreement_round"], dtype=float) < shift
 
 
 def restricted_mean(durations: ArrayLike, observed: ArrayLike, tau: float) -> float:
@@ -278,6 +286,7 @@ def kaplan_meier(durations: ArrayLike, observed: ArrayLike) -> tuple[np.ndarray,
 
 def sobol_indices(problem: dict, y: np.ndarray, second_order: bool = False, seed: int = 0) -> pd.DataFrame:
     """First-order and total Sobol indices with confidence intervals (SALib)."""
+    import pandas as pd
     from SALib.analyze import sobol
 
     # SALib treats seed 0 as "no seed"; a Generator makes every seed, 0 included, reproducible
@@ -290,6 +299,7 @@ def sobol_indices(problem: dict, y: np.ndarray, second_order: bool = False, seed
 def morris_indices(problem: dict, X: np.ndarray, y: np.ndarray, seed: int = 0, levels: int = 4) -> pd.DataFrame:
     """Morris elementary effects μ*, its confidence interval and σ (SALib); ``levels`` must be the
     sampling's number of grid levels."""
+    import pandas as pd
     from SALib.analyze import morris
 
     r = morris.analyze(

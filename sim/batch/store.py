@@ -362,7 +362,14 @@ def read_parts(folder: str | Path, columns: list[str] | None = None) -> pa.Table
     parts = [store.part(folder, cid) for cid in sorted(good)]
     if not parts:
         raise FileNotFoundError(f"no complete result parts in {folder}")
-    return pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
+    return pa.concat_tables([_read(p, columns) for p in parts])
+
+
+def _read(part: Path, columns: list[str] | None) -> pa.Table:
+    """One part (through ``ParquetFile``: ``pq.read_table`` would load pyarrow's dataset layer,
+    and with it pandas, for a single file)."""
+    with pq.ParquetFile(part) as f:
+        return f.read(columns=columns)
 
 
 def read_runs(out: str | Path) -> pd.DataFrame:
