@@ -225,9 +225,21 @@ def outcome_curves(runs: Frame, ts: Frame, metric: str, by: str = "arm", level: 
     return OutcomeCurves(metric, by, binary, level, rounds, panels, float(lo_all), float(hi_all))
 
 
+_PAIRS: dict = {}
+
+
 def pairs(runs: Frame, arm: str, reference: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per scenario, the run ids of ``arm`` and of ``reference`` in the pairs both ran with status
-    ok, aligned (a pair shares scenario, point and replication, hence the seed), in ``arm``'s order."""
+    ok, aligned (a pair shares scenario, point and replication, hence the seed), in ``arm``'s order.
+    Computed once per table and arms (every metric's difference figure asks)."""
+    key = (id(runs), len(runs), arm, reference)
+    if _PAIRS.get("key") != key:
+        _PAIRS.clear()  # one table at a time
+        _PAIRS.update(key=key, table=runs, pairs=_pairs(runs, arm, reference))  # the table held: its id is not reused
+    return _PAIRS["pairs"]
+
+
+def _pairs(runs: Frame, arm: str, reference: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     ok = np.asarray(runs["status"]) == "ok"
     sc, a_ = np.asarray(runs["scenario"])[ok], np.asarray(runs["arm"])[ok]
     rep = np.asarray(runs["replication"])[ok].astype(np.int64)
