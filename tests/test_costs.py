@@ -72,11 +72,11 @@ class TestEachCostAloneCanReverseThePayoff:
 WITHOUT = {
     "hollow_distrust": (
         "familiarity_exchange",
-        lambda f: lambda F, c, meet, a, b, phi, h=None, dt=None: f(F, c, meet, a, b, phi, None, dt),
+        lambda f: lambda F, c, meet, a, b, phi, h=None, dt=None, forget=None: f(F, c, meet, a, b, phi, None, dt, forget),
     ),
     "cynicism_rate": ("cynicism_of", lambda f: lambda E, rate: np.zeros_like(E)),
     "substitution": ("substituted_target", lambda f: lambda target, share, E: target),
-    "entrenchment": ("entrench", lambda f: lambda v, line, sigma, rate, present: v),
+    "entrenchment": ("entrench", lambda f: lambda v, line, sigma, rate, present, dt=1.0: v),
 }
 
 

@@ -147,9 +147,14 @@ def test_familiarity_exchange_one_step():
     out = _exchange(F, c, meet, 0.3, 0.1)
     f1 = 0.4 + 0.3 * 0.5 * 0.6 - 0.1 * 0.5 * 0.4
     np.testing.assert_allclose(out[0, 0, 1], f1)
-    # follow-up adds a fatigue-free share of a candid exchange on top
+    # follow-up adds a fatigue-free share of a candid exchange, solved together with it over the year:
+    # dF/dt = κ (F* − F) + ψ (1 − F), e^{−κ} = 1 − k, e^{−ψ} = 1 − α φ c
     out_f = _exchange(F, c, meet, 0.3, 0.1, follow_up=0.5)
-    np.testing.assert_allclose(out_f[0, 0, 1], f1 + 0.3 * 0.5 * 0.5 * (1 - f1))
+    k = 0.3 * 0.5 + 0.1 * 0.5
+    kappa, psi = -np.log(1 - k), -np.log(1 - 0.3 * 0.5 * 0.5)
+    f_inf = (kappa * 0.3 * 0.5 / k + psi) / (kappa + psi)
+    np.testing.assert_allclose(out_f[0, 0, 1], f_inf + (0.4 - f_inf) * np.exp(-(kappa + psi)))
+    assert out_f[0, 0, 1] > f1
     assert out_f[0, 0, 0] == 0.0
 
 

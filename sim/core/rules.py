@@ -95,42 +95,74 @@ def fj_update(x: Array, x0: Array, W: Array, y: Array, lam: Array) -> Array:
 
 
 def familiarity_exchange(
-    F: Array, c: Array, meet: Array, gain: Array, fatigue: Array, follow_up: Array, hollow: Array | None = None, dt: Array | None = None
+    F: Array,
+    c: Array,
+    meet: Array,
+    gain: Array,
+    fatigue: Array,
+    follow_up: Array,
+    hollow: Array | None = None,
+    dt: Array | None = None,
+    forget: Array | None = None,
 ) -> Array:
     """For pairs who meet, F relaxes toward F* = (α c − η (1 − c)) / k at rate k = α c + (β + η)(1 − c)
-    per year: F₁ = F* + (F − F*)(1 − k)^Δt; then follow-up contact adds a fatigue-free share φ of a
-    candid exchange: F' = 1 − (1 − F₁)(1 − α φ c)^Δt.
+    per year: over t years F₁ = F* + (F − F*)(1 − k)^t; follow-up contact adds a fatigue-free share φ
+    of a candid exchange and forgetting during meetings (``forget`` = δ d per year) takes a share.
 
-    With Δt = 1 and η = 0 this is F₁ = F + α c (1 − F) − β (1 − c) F. Candid exchange builds
-    familiarity (Lewicki & Bunker 1996; Kelman's problem-solving workshops); scripted exchange
-    wears it down — "dialogue fatigue" (β, sources 001, 002) — and, beyond that, breeds distrust
-    (η, ``hollow_distrust``): a meeting "more like 'ships passing in the night' than substantive
-    engagement", "pervasive cynicism" (002), pulls F toward −1, so that a hollow channel's fixed
-    point F* ≤ 0 (the no-contact level) whenever η ≥ α c / (1 − c): people can end up worse placed
-    than strangers. F ∈ [−1, 1]; negative F is distrust.
+    Over t years (t = Δt, or the part of a round a newcomer is present) the three act together, as
+    the linear ODE dF/dt = κ (F* − F) + ψ (1 − F) − r F with e^{−κ} = 1 − k, e^{−ψ} = 1 − α φ c and
+    e^{−r} = 1 − δ d per year, solved exactly: F(t) = F∞ + (F − F∞) e^{−(κ+ψ+r) t},
+    F∞ = (κ F* + ψ)/(κ + ψ + r). An exact solution composes over calendar time: two half-year
+    rounds give what one year gives. With φ = δ = 0 it is F₁ above, and with t = 1, η = 0 it is
+    F₁ = F + α c (1 − F) − β (1 − c) F. ``dt`` is per run (B,) or per pair (B, N, N).
+
+    Candid exchange builds familiarity (Lewicki & Bunker 1996; Kelman's problem-solving
+    workshops); scripted exchange wears it down — "dialogue fatigue" (β, sources 001, 002) — and,
+    beyond that, breeds distrust (η, ``hollow_distrust``): a meeting "more like 'ships passing in
+    the night' than substantive engagement", "pervasive cynicism" (002), pulls F toward −1, so that
+    a hollow channel's fixed point F* ≤ 0 (the no-contact level) whenever η ≥ α c / (1 − c): people
+    can end up worse placed than strangers. F ∈ [−1, 1]; negative F is distrust.
     """
     a, b, f = gain[:, None, None], fatigue[:, None, None], follow_up[:, None, None]
     h = 0.0 if hollow is None else hollow[:, None, None]
-    t = 1.0 if dt is None else dt[:, None, None]
+    t = 1.0 if dt is None else (dt if np.ndim(dt) == 3 else dt[:, None, None])  # per run, or per pair
     ac = a * c
     k = ac + (b + h) * (1 - c)
-    keep = np.maximum(1 - k, 0.0) ** t
+    keep_x = np.maximum(1 - k, 0.0)
+    target = (ac - h * (1 - c)) / np.where(k > 0, k, 1.0)  # F*
+    keep = keep_x**t
     if hollow is None or not np.any(hollow):
         F1 = F * keep + ac * (1 - keep) / np.where(k > 0, k, 1.0)
     else:
         F1 = F * keep + (ac - h * (1 - c)) * (1 - keep) / np.where(k > 0, k, 1.0)
-    fac = 1 - (1 - f * ac) ** t
-    return np.where(meet, F1 * (1 - fac) + fac, F)
+    both = f * ac > 0 if forget is None else (f * ac > 0) | (forget[:, None, None] > 0)
+    if not np.any(both & meet):
+        return np.where(meet, F1, F)
+    r_year = 0.0 if forget is None else forget[:, None, None]
+    with np.errstate(divide="ignore"):
+        kappa = -np.log(np.maximum(keep_x, 1e-300))  # rates per year (≤ 690: e^{−690} is 0 anyway)
+        psi = -np.log(np.maximum(1 - f * ac, 1e-300))
+        r = -np.log(np.maximum(1 - r_year, 1e-300))
+    total = kappa + psi + r
+    F_inf = np.where(total > 0, (kappa * target + psi) / np.where(total > 0, total, 1.0), F)
+    F2 = np.where(t > 0, F_inf + (F - F_inf) * np.exp(-total * t), F)
+    return np.where(meet, np.where(both, F2, F1), F)
 
 
-def familiarity_decay(F: Array, rate: Array, contact: Array, in_contact: Array) -> Array:
-    """F' = (1 − d) F in rounds without contact (a closed channel, or one still being set up) and
-    F' = (1 − δ d) F in rounds with a meeting, δ = ``meeting_decay`` (default 0: people met, nothing
-    is forgotten; δ = 1: forgetting between, say, annual meetings is as fast as in a closed channel)."""
+def familiarity_decay(
+    F: Array, rate: Array, contact: Array, in_contact: Array, dt: Array | float = 1.0, exempt: Array | None = None
+) -> Array:
+    """F' = (1 − d)^Δt F in rounds without contact (a closed channel, or one still being set up) and
+    F' = (1 − δ d)^Δt F in rounds with a meeting, δ = ``meeting_decay`` (default 0: people met, nothing
+    is forgotten; δ = 1: forgetting between, say, annual meetings is as fast as in a closed channel).
+    d is per year, Δt per run (B,) or per pair (B, N, N); ``exempt`` pairs (those who met, whose forgetting :func:`familiarity_exchange`
+    solves together with the exchange) are left alone."""
     d = np.where(contact, rate * in_contact, rate)
     if not d.any():
         return F
-    return F * (1 - d[:, None, None])
+    t = dt if np.ndim(dt) == 3 else np.asarray(dt)[..., None, None]  # per run, or per pair
+    out = F * (1 - d)[:, None, None] ** t
+    return out if exempt is None else np.where(exempt, F, out)
 
 
 def idea_chance(c: Array, F: Array, x_i: Array, x_j: Array, eps: Array, rate: Array) -> Array:
@@ -208,11 +240,14 @@ def substituted_target(target: Array, share: Array, E: Array) -> Array:
     return target * (1 - share * (1 - np.exp(-E)))
 
 
-def entrench(v: Array, line: Array, sigma: Array, rate: Array, present: Array) -> Array:
-    """v' = v + e σ (L − v) for present delegates: who restates the line drifts privately toward it
-    (public commitment and self-persuasion: Festinger & Carlsmith 1959; Cialdini 2001). Applied to
-    the private view and the Friedkin–Johnsen anchor alike; e is per round (converted)."""
-    return np.where(present, v + rate * sigma * (line - v), v)
+def entrench(v: Array, line: Array, sigma: Array, rate: Array, present: Array, dt: Array | float = 1.0) -> Array:
+    """v' = L + (v − L)(1 − e σ)^t for delegates present t years (Δt, or less for a newcomer):
+    who restates the line drifts privately toward it (public commitment and self-persuasion:
+    Festinger & Carlsmith 1959; Cialdini 2001). e is per year; the exact solution of
+    dv/dt = −ln(1 − e σ)(v − L), so rounds compose over calendar time (t = 1: v + e σ (L − v)).
+    Applied to the private view and the Friedkin–Johnsen anchor alike."""
+    step = np.where(dt == 1.0, v + rate * sigma * (line - v), line + (v - line) * (1 - rate * sigma) ** dt)
+    return np.where(present, step, v)
 
 
 def filing_chance(q: Array, serious: Array, filing: Array) -> Array:
@@ -313,6 +348,24 @@ def leaves(u: Array, rate: Array, active: Array) -> Array:
     return active & (u < rate)
 
 
+def arrival_time(u: Array, rate: Array, leave: Array, dt: Array) -> Array:
+    """When in a round of Δt years a replaced seat's newcomer arrives: at the seat's last
+    replacement, Δt − τ with τ = −ln(1 − u)/λ, λ = −ln(1 − p) the yearly hazard of turnover p; 0 for
+    seats not replaced (B, N; years into the round).
+
+    Replacements are a Poisson process of rate λ; the round replaces the seat if u < 1 − e^{−λΔt}
+    (:func:`leaves`), and given that, u is uniform on [0, 1 − e^{−λΔt}), so τ, the time from the
+    last event to the round's end, has density ∝ λ e^{−λτ} on [0, Δt] — the density of the time
+    since the last event of a Poisson process, truncated to the round. The newcomer then meets only
+    for τ: by the Markov property one round of Δt and two of Δt/2 give the same seat process."""
+    lam = -np.log1p(-np.minimum(rate, 1.0))  # inf for p = 1: a newcomer at the very end
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = np.where(lam > 0, -np.log1p(-np.minimum(u, 1.0 - 1e-16)) / np.where(np.isfinite(lam) & (lam > 0), lam, 1.0), 0.0)
+    tau = np.where(np.isinf(lam), 0.0, tau)
+    d = dt[:, None]
+    return np.where(leave, d - np.minimum(tau, d), 0.0)
+
+
 def participation_shift(level: Array, shift: Array) -> Array:
     """v' = v + π (1 − v): a leadership that turns serious sends more senior people
     ("participation patterns changed quickly", source 000)."""
@@ -360,9 +413,9 @@ def hollow_share(c: Array, meet_pairs: Array, starts: Array) -> tuple[Array, Arr
     return np.where(pairs_s > 0, 1 - candid_s / np.maximum(pairs_s, 1), 0.0), pairs_s
 
 
-def alumni_decay(A: Array, rate: Array) -> Array:
-    """A' = (1 − d) A every round: former delegates' contacts fade like familiarity."""
-    return A * (1 - rate)[:, None, None]
+def alumni_decay(A: Array, rate: Array, dt: Array | float = 1.0) -> Array:
+    """A' = (1 − d)^Δt A: former delegates' contacts fade like familiarity (d per year)."""
+    return A * ((1 - rate) ** dt)[:, None, None]
 
 
 def agreement_progress(ok: Array, player: Array) -> tuple[Array, Array]:
@@ -433,6 +486,8 @@ def dw_encounters(x: Array, line: Array, sigma: Array, eps: Array, ok: Array, mu
 
 
 def relax(x: Array, target: Array, share: Array) -> Array:
-    """x' = x + s (x* − x): a round of length Δt < 1 year moves a share s = Δt of the way to the
-    once-a-year update x* (s = 1 for rounds of a year or longer)."""
-    return x + share[:, None] * (target - x)
+    """x' = x + s (x* − x): a delegate present s < 1 years of a round moves a share s of the way to
+    the once-a-year update x* (s = 1 for a year or longer). This is the Euler step of
+    dx/dt = x*(x) − x, first order in Δt: the Friedkin–Johnsen update is a per-meeting map with a
+    bound of confidence that changes with the state, not a flow (see docs/ODD.md, calendar time)."""
+    return x + (share[:, None] if share.ndim == 1 else share) * (target - x)

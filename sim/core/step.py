@@ -152,6 +152,81 @@ def apply_events(state: State, layout: Layout, P: Params, schedule: Sequence[Seq
             apply_event(state, layout, P, ev, runs, d)
 
 
+# ---------------------------------------------------------------- familiarity over a round
+
+
+def _flow(F: np.ndarray, P: Params, state: State, c: np.ndarray, meet: np.ndarray, meeting: np.ndarray, t: np.ndarray, runs=slice(None)):
+    """Familiarity of the pairs in ``F`` (rows of runs ``runs``) after ``t`` years of the round,
+    per pair (t = 0: unchanged)."""
+    forget = np.where(meeting[runs], P.meeting_decay[runs] * P.familiarity_decay[runs], 0.0)
+    gain, fatigue, hollow = P.familiarity_gain[runs], P.familiarity_fatigue[runs], P.hollow_distrust[runs]
+    F = rules.familiarity_exchange(F, c, meet, gain, fatigue, state.follow_up[runs], hollow, t, forget)
+    return rules.familiarity_decay(F, P.familiarity_decay[runs], meeting[runs], P.meeting_decay[runs], t, meet)
+
+
+def familiarity_through_round(
+    state: State,
+    layout: Layout,
+    P: Params,
+    F: np.ndarray,
+    A: np.ndarray,
+    leave: np.ndarray,
+    arrival: np.ndarray,
+    c: np.ndarray,
+    meet_pairs: np.ndarray,
+    meeting: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Familiarity F and alumni contacts A at the end of the round, from their values before turnover.
+
+    The round is cut at each newcomer's arrival (``arrival``, years into the round), in order of
+    time: the leaver's pairs flow exactly up to it (:func:`rules.familiarity_exchange`,
+    :func:`rules.familiarity_decay`; A by :func:`rules.alumni_decay`), the leaver's contacts join the
+    alumni and the newcomer's pairs are reset (:func:`rules.alumni_update`,
+    :func:`rules.newcomer_familiarity`); at the end every pair flows for the rest of the round,
+    Δt − max(arrival_i, arrival_j) — the time both were in their seats since the pair was last reset.
+    As every piece is an exact solution over its duration and arrival times follow the Poisson
+    process (:func:`rules.arrival_time`), familiarity does not depend on how calendar time is cut
+    into rounds. Only leavers' rows are brought forward at an arrival, so the cost is one flow of
+    the whole matrix per round plus one row per newcomer."""
+    so, d = layout.side_of, P.familiarity_decay
+    F = F.copy()
+    clock = np.zeros(state.B)  # time A has reached
+    if leave.any():
+        when = np.where(leave, arrival, np.inf)
+        order = np.argsort(when, axis=1, kind="stable")
+        count = leave.sum(axis=1)
+        done = np.zeros_like(leave)  # leavers whose newcomer has arrived
+        h, mem = P.member("handover", layout), P.member("institutional_memory", layout)
+        for k in range(int(count.max())):
+            b = np.nonzero(k < count)[0]
+            i = order[b, k]
+            t = arrival[b, i]
+            since = np.where(done[b], arrival[b], 0.0)  # when each pair (i, j) was last reset
+            row = _flow(
+                F[b, i][:, None, :],
+                P,
+                state,
+                c[b, i][:, None, :],
+                meet_pairs[b, i][:, None, :],
+                meeting,
+                (t[:, None] - since)[:, None, :],
+                b,
+            )[:, 0, :]
+            F[b, i, :] = row
+            F[b, :, i] = row
+            one = np.zeros((len(b), layout.N), dtype=bool)
+            one[np.arange(len(b)), i] = True
+            Fb, act = F[b], state.active[b]
+            Ab = rules.alumni_update(rules.alumni_decay(A[b], d[b], t - clock[b]), Fb, one, act, so, layout.starts)
+            F[b] = rules.newcomer_familiarity(Fb, one, h[b], mem[b], Ab, so, act, layout.cross)
+            A = A.copy()
+            A[b] = Ab
+            clock[b] = t
+            done[b, i] = True
+    rest = P.dt[:, None, None] - np.maximum(arrival[:, :, None], arrival[:, None, :])
+    return _flow(F, P, state, c, meet_pairs, meeting, rest), rules.alumni_decay(A, d, P.dt - clock)
+
+
 # ---------------------------------------------------------------- the round
 
 
@@ -164,10 +239,6 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
 
     apply_events(state, layout, P, schedule, d)
 
-    # turnover (a per-year hazard, per round)
-    leave = rules.leaves(d["turnover"], P.per_round("turnover")[:, so], state.active)
-    replace(state, layout, P, leave, d["newcomer"])
-
     # leadership motivation (a hollow channel may stand in for pressure) and the participation shift
     theta = P.motivation_threshold[:, None]
     target = np.where(state.ripe, P.motivation_ripe, P.motivation_lean)
@@ -179,6 +250,15 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     if crossed.any():
         new_level = rules.participation_shift(state.level, P.participation_shift)
         upgrade(state, layout, P, crossed, new_level, P.participation_shift, d["newcomer"])
+
+    # turnover (a per-year hazard): a replaced seat's newcomer arrives at its last replacement in
+    # the round; within the round he is treated as present from its start, except in his familiarity
+    # (solved exactly over the round below) and the share of the round his views move and entrench
+    leave = rules.leaves(d["turnover"], P.per_round("turnover")[:, so], state.active)
+    arrival = rules.arrival_time(d["turnover"], P.turnover[:, so], leave, P.dt)
+    F_before, alumni_before = state.familiarity, state.alumni
+    replace(state, layout, P, leave, d["newcomer"])
+    stay = P.dt[:, None] - arrival  # years of the round each member is in the seat
 
     # does the channel meet?
     meeting = rules.meets(state.open, state.setup_left)
@@ -238,8 +318,9 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     if fj.any():
         W = rules.influence_weights(x, y, eps, present, P.self_weight, contact)
         new_x = rules.fj_update(x, state.anchor, W, y, state.openness)
-        if (P.dt < 1).any():  # a round shorter than a year moves only part of the way
-            new_x = rules.relax(x, new_x, np.minimum(P.dt, 1.0))
+        share = np.minimum(stay, 1.0)
+        if (share < 1).any():  # a round (or a stay) shorter than a year moves only part of the way
+            new_x = np.where(share < 1, rules.relax(x, new_x, share), new_x)
     if not fj.all():
         ok = present[:, :, None] & present[:, None, :]
         if contact is not None:
@@ -249,22 +330,22 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
         new_x = np.where(fj[:, None], new_x, dw)
     state.private = np.where(present, new_x, x)
     if P.entrenchment.any():
-        e = P.per_round("entrenchment")[:, so]
-        state.private = rules.entrench(state.private, line_m, sigma, e, present)
-        state.anchor = rules.entrench(state.anchor, line_m, sigma, e, present)
+        e = P.entrenchment[:, so]
+        state.private = rules.entrench(state.private, line_m, sigma, e, present, stay)
+        state.anchor = rules.entrench(state.anchor, line_m, sigma, e, present, stay)
     state.expressed = np.where(present, y, state.expressed)
 
     # familiarity; a side's exposure to hollow meetings and its cynicism
-    F = rules.familiarity_exchange(F, c, meet_pairs, P.familiarity_gain, P.familiarity_fatigue, state.follow_up, P.hollow_distrust, P.dt)
-    decay = P.per_round("familiarity_decay")
-    state.familiarity = rules.familiarity_decay(F, decay, meeting, P.meeting_decay)
+    state.familiarity, state.alumni = familiarity_through_round(
+        state, layout, P, F_before, alumni_before, leave, arrival, c, meet_pairs, meeting
+    )
     hollow, pairs_s = rules.hollow_share(c, meet_pairs, layout.starts)
+    decay = P.per_round("familiarity_decay")
     state.exposure = rules.exposure_step(state.exposure, hollow, pairs_s > 0, decay, P.dt)
     # the leadership's exposure (read by substitution) follows the same rule from the same meetings; it is
     # kept apart from the delegates' only so that a counterfactual transplant can carry one cost without the other
     state.leader_exposure = rules.exposure_step(state.leader_exposure, hollow, pairs_s > 0, decay, P.dt)
     state.cynicism = rules.cynicism_of(state.exposure, P.cynicism_rate)
-    state.alumni = rules.alumni_decay(state.alumni, decay)
 
     # agreement: a remembered idea that every serious leadership ratifies
     known = rules.idea_known(state.memory_age, P.idea_lifetime)
