@@ -74,7 +74,7 @@ class DialogueModel(mesa.Model):
         self.datacollector.collect(self)
 
     def step(self) -> None:
-        """One round: events, turnover, motivation, the meeting, ideas, agreement, cost."""
+        """One round: events, motivation, turnover, the meeting, ideas, agreement, cost."""
         t = self.state.round + 1
         before = float(self.state.ideas_reported[0])
         events = self._events.get(t, [])
