@@ -72,7 +72,9 @@ class TestOneDifferingComponent:
 
 class TestAdditivity:
     def test_contributions_and_interaction_add_up_to_the_total(self, dec):
-        assert dec["soon"]["total"]["value"] != 0  # not vacuous
+        # not vacuous: on this small grid no pair's agreement differs within 10 rounds of the shift
+        # (the soon window's total is 0 at 2–8 replications), by the horizon it does
+        assert dec["by_horizon"]["total"]["value"] != 0
         for key in ("soon", "by_horizon"):
             part = dec[key]
             assert part["additivity_error"] == 0
@@ -126,6 +128,11 @@ PLANT_OVERRIDES = {
     "positions": {"openness": 0.9},  # views that move away from the anchors and stay moved
     "hollow distrust": {"script_pressure": 0.5, "hollow_distrust": 0.2},  # distrust in most pairs, trust in some
 }
+
+#: Where 6 replications are too few for the planted change to alter an agreement: deeper distrust only
+#: delays the trust that recovers after the shift (measured: no changed outcome at 6–16 replications,
+#: 4 changed pairs at 24).
+PLANT_REPLICATIONS = {"hollow distrust": 24}
 
 
 def _plant(name: str, st: State, b: int, cross: np.ndarray) -> None:
@@ -181,9 +188,10 @@ def planted_decomposition(name: str, monkeypatch) -> dict:
         return real(setups, seeds, on_round=hook, **kw)
 
     monkeypatch.setattr(transplant, "simulate", simulate)
-    exp = small_experiment(params=PLANT_PARAMS | PLANT_OVERRIDES.get(name, {}), replications=6)
+    r = PLANT_REPLICATIONS.get(name, 6)
+    exp = small_experiment(params=PLANT_PARAMS | PLANT_OVERRIDES.get(name, {}), replications=r)
     cross = layout_of(exp.setup(0, 0, 0)).cross
-    return decompose.decompose(exp, "leadership-change", "keep-open", "keep-open", SHIFT, SHIFT, 10, replications=6)
+    return decompose.decompose(exp, "leadership-change", "keep-open", "keep-open", SHIFT, SHIFT, 10, replications=r)
 
 
 class TestOnePlantedComponent:

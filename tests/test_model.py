@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.linalg import expm
 
 from sim import DialogueModel
 from sim.core.state import rank_of
@@ -43,7 +44,9 @@ FJ_CASES = [
 
 
 @pytest.mark.parametrize(("openness", "members", "self_weight"), FJ_CASES)
-def test_fj_single_step_matches_formula(openness, members, self_weight):
+def test_fj_one_year_matches_the_flow(openness, members, self_weight):
+    """A year of the Friedkin–Johnsen flow dx/dt = κ(ΛWx + (I − Λ)x(0) − x), κ = 1:
+    x(1) = x* + e^{ΛW − I}(x − x*), x* = (I − ΛW)⁻¹(I − Λ)x(0) (the map's fixed point)."""
     sc = fj_scenario(openness, members, self_weight)
     model = DialogueModel(sc, rng=7)
     n = model.layout.N
@@ -51,11 +54,13 @@ def test_fj_single_step_matches_formula(openness, members, self_weight):
     np.testing.assert_allclose(lam, np.repeat(openness, members))
     x0 = model.state.anchor[0].copy()
     W = full_W(n, self_weight)
+    x_star = np.linalg.solve(np.eye(n) - lam[:, None] * W, (1 - lam) * x0)
+    E = expm(lam[:, None] * W - np.eye(n))
     for _ in range(4):  # check the first step (x = x0) and later ones (x != x0)
         x = model.state.private[0].copy()
         model.step()
         assert bool(model.state.meeting[0])
-        expected = lam * (W @ x) + (1 - lam) * x0
+        expected = x_star + E @ (x - x_star)
         np.testing.assert_allclose(model.state.private[0], expected, rtol=0, atol=1e-13)
         # no script: what is said is what is privately held (before the update)
         np.testing.assert_allclose(model.state.expressed[0], x, rtol=0, atol=1e-13)
@@ -79,13 +84,15 @@ def test_fj_converges_to_closed_form(openness, members, self_weight):
 
 @pytest.mark.parametrize(("members", "self_weight"), [([4, 5], 1.0), ([3, 3, 2], 2.5)])
 def test_degroot_reduction(members, self_weight):
+    """Openness 1: Abelson's flow dx/dt = κ(W − I)x, the continuous-time DeGroot model (κ = 1)."""
     sc = fj_scenario([1.0] * len(members), members, self_weight)
     model = DialogueModel(sc, rng=3)
     W = full_W(model.layout.N, self_weight)
+    E = expm(W - np.eye(model.layout.N))
     for _ in range(3):
         x = model.state.private[0].copy()
         model.step()
-        np.testing.assert_allclose(model.state.private[0], W @ x, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(model.state.private[0], E @ x, rtol=0, atol=1e-13)
     # W is symmetric, hence doubly stochastic: consensus at the initial mean
     mean0 = model.state.anchor[0].mean()
     model.run_for(200)

@@ -53,8 +53,8 @@ cynicism_rate = [0.0, 0.1]
 meeting_decay = [0.0, 1.0]
 """
 
-RUNS_DIGEST = "eb267190c3f71da875afee35db40bd792615d908db158ee033c573fdb5cb6554"
-TIMESERIES_DIGEST = "fa45fcd83b7e91d914352e68477ec8081db3dafacceb85e1d08fcf2e2337f77b"
+RUNS_DIGEST = "ecbd576f87d837d6171b50ce13b253bd48bb86576f7d573dfc27beb609356acf"
+TIMESERIES_DIGEST = "d1e9965dd90c85ee4211b0524c29128779ed6b544db63a9e55d961ee7773c0f1"
 
 
 def digest(df: pd.DataFrame) -> str:

@@ -117,6 +117,66 @@ def test_fj_update_hears_expressed_positions_of_others_only():
     np.testing.assert_allclose(out, [[0.5 * 0.2 + 0.5 * 0.6, 0.5 * 0.4 + 0.5 * 0.8]])
 
 
+class TestFriedkinJohnsenFlow:
+    """rules.fj_flow: the flow of the Friedkin–Johnsen map with entrenchment, solved exactly."""
+
+    @staticmethod
+    def case(seed=0, B=3, sides=(3, 2)):
+        rng = np.random.default_rng(seed)
+        so = np.repeat(np.arange(len(sides)), sides)
+        n = len(so)
+        x, x0 = rng.random((B, n)), rng.random((B, n))
+        line_s, sig_s = rng.random((B, len(sides))), rng.random((B, len(sides)))
+        present = rng.random((B, n)) < 0.8
+        W = rules.influence_weights(x, x, np.full((B, n, n), 0.4), present, np.array([1.0] * B))
+        lam = rng.random((B, n))
+        args = (W, line_s[:, so], sig_s[:, so], lam, present, np.array([1.3] * B), 0.3 * sig_s, so)
+        return x, x0, args
+
+    def test_expm_batch_equals_scipy(self):
+        from scipy.linalg import expm
+
+        M = (np.random.default_rng(1).random((20, 7, 7)) - 0.5) * np.geomspace(0.01, 50, 20)[:, None, None]
+        np.testing.assert_allclose(rules.expm_batch(M), expm(M), rtol=1e-12, atol=1e-12 * np.abs(expm(M)).max())
+
+    def test_rounds_compose(self):
+        """Exact: t₁ then t₂ years give what t₁ + t₂ give (the same W)."""
+        x, x0, args = self.case()
+        t1, t2 = np.array([0.3, 0.5, 1.0]), np.array([0.7, 0.25, 2.0])
+        a = rules.fj_flow(*rules.fj_flow(x, x0, *args, t1), *args, t2)
+        b = rules.fj_flow(x, x0, *args, t1 + t2)
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+    def test_its_speed_is_the_friedkin_johnsen_step(self):
+        """dx/dt at t = 0 is κ (fj_update(x) − x) + r (L − x), r = −ln(1 − e σ), for present delegates."""
+        x, x0, args = self.case(2)
+        W, line, sigma, lam, present, rate, e_side, so = args
+        h = 1e-7
+        xt, _ = rules.fj_flow(x, x0, *args, np.full(3, h))
+        y = rules.expressed_positions(x, line, sigma)
+        r = -np.log(1 - e_side[:, so])
+        want = rate[:, None] * (rules.fj_update(x, x0, W, y, lam) - x) + r * (line - x)
+        np.testing.assert_allclose((xt - x) / h, np.where(present, want, 0.0), atol=1e-5)
+
+    def test_fixed_point_is_the_maps(self):
+        """Without entrenchment the flow ends at the map's fixed point."""
+        x, x0, args = self.case(3)
+        args = (*args[:6], np.zeros_like(args[6]), args[7])
+        W, line, sigma, lam, present = args[:5]
+        far, _ = rules.fj_flow(x, x0, *args, np.full(3, 200.0))
+        y = rules.expressed_positions(far, line, sigma)
+        np.testing.assert_allclose(rules.fj_update(far, x0, W, y, lam)[present], far[present], atol=1e-10)
+
+    def test_entrenchment_alone_is_the_entrench_rule(self):
+        x, x0, args = self.case(4)
+        W, line, sigma, lam, present, rate, e_side, so = args
+        t = np.array([0.5, 1.0, 3.0])
+        xt, at = rules.fj_flow(x, x0, W, line, sigma, lam, present, np.zeros(3), e_side, so, t)
+        e = e_side[:, so] / sigma
+        np.testing.assert_allclose(xt, rules.entrench(x, line, sigma, e, present, t[:, None]), atol=1e-12)
+        np.testing.assert_allclose(at, rules.entrench(x0, line, sigma, e, present, t[:, None]), atol=1e-12)
+
+
 # ---------------------------------------------------------------- familiarity
 
 

@@ -40,7 +40,7 @@ DRIFT = "anchor-anchor_drawn"  # x(0) = drawn x(0) + entrenchment's drift since 
 COMPONENTS: dict[str, tuple[str, ...]] = {
     "familiarity": (TRUST,),
     "alumni memory": ("alumni",),
-    "positions": ("private", "expressed"),
+    "positions": ("private", "expressed", "heed"),
     "leadership idea memory": ("memory_age",),
     "set-up delay": ("setup_left",),
     "personnel (who sits)": ("active", "tenure", "openness", "arrivals", "anchor_drawn"),
@@ -53,7 +53,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 DESCRIPTIONS: dict[str, str] = {
     "familiarity": "cross-side trust: the positive part of familiarity F",
     "alumni memory": "former delegates' contacts, A",
-    "positions": "private and expressed positions x, y (influence, and this round's entrenchment of private views)",
+    "positions": "private and expressed positions x, y and whom each heeds as last re-assessed (influence, entrenchment of views)",
     "leadership idea memory": "ideas filed by the leaderships, memory_age",
     "set-up delay": "rounds before a reopened channel meets, k",
     "personnel (who sits)": "who holds each seat: filled, tenure, openness, person, x(0) as drawn on arrival",

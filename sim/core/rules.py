@@ -59,16 +59,28 @@ def confidence_bound(F: Array, eps0: Array, gain: Array) -> Array:
     return np.maximum(eps0[:, None, None] + gain[:, None, None] * F, 0.0)
 
 
-def influence_weights(x: Array, y: Array, eps: Array, present: Array, self_weight: Array, contact: Array | None = None) -> Array:
+def heeded(x: Array, y: Array, eps: Array) -> Array:
+    """h_ij = 1[|x_i − y_j| ≤ ε_ij]: what j says lies within i's bound of confidence (bounded
+    confidence: Hegselmann & Krause 2002; Deffuant et al. 2000)."""
+    return np.abs(x[:, :, None] - y[:, None, :]) <= eps
+
+
+def influence_weights(
+    x: Array, y: Array, eps: Array | None, present: Array, self_weight: Array, contact: Array | None = None, heed: Array | None = None
+) -> Array:
     """Row-stochastic W: W_ij ∝ 1[j present, j ≠ i, |x_i − y_j| ≤ ε_ij], W_ii ∝ s (1 if the
     row would otherwise be empty).
 
     A delegate heeds what others *say* if it lies within its bound of confidence; absent
     delegates keep W_ii = 1. With ε ≥ 1 the bound is off and W is fixed (Friedkin–Johnsen).
-    ``contact`` (B, N, N), if given, restricts who can hear whom (:func:`contact_mask`).
+    ``contact`` (B, N, N), if given, restricts who can hear whom (:func:`contact_mask`);
+    ``heed`` (B, N, N), if given, is the bound's verdict (:func:`heeded`) taken earlier.
     """
     n = x.shape[1]
-    within = np.abs(x[:, :, None] - y[:, None, :]) <= eps
+    if heed is None:
+        assert eps is not None, "give eps or heed"
+        heed = heeded(x, y, eps)
+    within = heed
     w = within & present[:, :, None] & present[:, None, :]
     w = w & ~np.eye(n, dtype=bool)
     if contact is not None:
@@ -485,9 +497,72 @@ def dw_encounters(x: Array, line: Array, sigma: Array, eps: Array, ok: Array, mu
     return x
 
 
-def relax(x: Array, target: Array, share: Array) -> Array:
-    """x' = x + s (x* − x): a delegate present s < 1 years of a round moves a share s of the way to
-    the once-a-year update x* (s = 1 for a year or longer). This is the Euler step of
-    dx/dt = x*(x) − x, first order in Δt: the Friedkin–Johnsen update is a per-meeting map with a
-    bound of confidence that changes with the state, not a flow (see docs/ODD.md, calendar time)."""
-    return x + (share[:, None] if share.ndim == 1 else share) * (target - x)
+def expm_batch(M: Array) -> Array:
+    """e^M for a batch of small matrices (..., n, n): scaling and squaring with a degree-13 Taylor
+    polynomial, e^M = (T₁₃(M / 2^s))^(2^s) with ‖M‖₁ / 2^s ≤ ½ per matrix (truncation error
+    ≤ 2^-14 e^½ / 14! ≈ 1e-15 relative; Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3), so each
+    matrix's result does not depend on the rest of the batch. scipy.linalg.expm gives the same to
+    1e-14 (tests/test_rules.py) but is about 100× slower on batches of 15 × 15 matrices, where its
+    per-matrix overhead dominates (and the core is numpy only)."""
+    norm = np.abs(M).sum(axis=-2).max(axis=-1)  # the 1-norm of each matrix
+    s = np.where(norm > 0.5, np.ceil(np.log2(np.maximum(norm, 0.5) / 0.5)), 0).astype(int)
+    X = M / (2.0**s)[..., None, None]
+    eye = np.eye(M.shape[-1])
+    E = eye + X / 13
+    for k in range(12, 0, -1):  # Horner: I + X/1 (I + X/2 (… (I + X/13)))
+        E = eye + (X @ E) / k
+    for q in range(int(s.max(initial=0))):
+        E = np.where((s > q)[..., None, None], E @ E, E)
+    return E
+
+
+def fj_flow(
+    x: Array,
+    x0: Array,
+    W: Array,
+    line: Array,
+    sigma: Array,
+    lam: Array,
+    present: Array,
+    rate: Array,
+    entrench_side: Array,
+    side_of: Array,
+    t: Array,
+) -> tuple[Array, Array]:
+    """Private views x and anchors x(0) after t years (B,) of the Friedkin–Johnsen flow with
+    entrenchment, solved exactly:
+
+        dx/dt = κ (A x + b − x) + r (L − x),   dx(0)/dt = r (L − x(0)),
+        A = Λ ((W − D)(I − Σ) + D),   b = Λ (W − D) Σ L + (I − Λ) x(0),
+
+    for present delegates (absent ones keep their views), with W the bounded-confidence weights
+    of :func:`influence_weights` (held over t), D = diag(W), Σ = diag(σ), Λ = diag(λ), κ the
+    influence rate per year and r = −ln(1 − e σ) the entrenchment rate of :func:`entrench`
+    (``entrench_side``: e σ per side, shared by a side's members). A x + b is :func:`fj_update`
+    (others heard through what they say, y = Σ L + (I − Σ) x), so the flow has the map's fixed
+    point, and at κ = 1 the map is the flow's Euler step of a year. It is the continuous-time
+    Friedkin–Johnsen model (Taylor 1968, *Human Relations* 21:121; Proskurnikov & Tempo 2017,
+    *Annu. Rev. Control* 43:65), as Abelson's (1964) is DeGroot's. With x(0) = L + (x(0) − L) e^{−r t}
+    the state z = (x, e^{−r_s t} per side s, 1) obeys dz/dt = G z, so z(t) = e^{G t} z(0): a batched
+    matrix exponential (:func:`expm_batch`), which also covers a singular I − A. Being exact, it
+    composes: for the same W, rounds of any length give the same path."""
+    B, n = x.shape
+    S = entrench_side.shape[1]
+    i = np.arange(n)
+    on = present.astype(float)
+    k = rate[:, None] * on
+    r_side = -np.log(np.maximum(1 - entrench_side, 1e-300))
+    r = r_side[:, side_of] * on
+    off = W.copy()
+    off[:, i, i] = 0.0
+    A = lam[:, :, None] * off * (1 - sigma)[:, None, :]
+    A[:, i, i] += lam * W[:, i, i]
+    G = np.zeros((B, n + S + 1, n + S + 1))
+    G[:, :n, :n] = k[:, :, None] * A
+    G[:, i, i] -= k + r
+    G[:, i, n + side_of] = k * (1 - lam) * (x0 - line)
+    G[:, :n, -1] = k * (lam * np.einsum("bij,bj->bi", off, sigma * line) + (1 - lam) * line) + r * line
+    G[:, n + np.arange(S), n + np.arange(S)] = -r_side
+    z = np.concatenate([x, np.ones((B, S + 1))], axis=1)
+    z = np.einsum("bij,bj->bi", expm_batch(G * t[:, None, None]), z)
+    return z[:, :n], line + (x0 - line) * np.exp(-r * t[:, None])

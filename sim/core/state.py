@@ -152,6 +152,8 @@ class Params:
     confidence_bound: np.ndarray
     confidence_gain: np.ndarray
     self_weight: np.ndarray
+    reassessment: np.ndarray
+    influence_rate: np.ndarray
     idea_rate: np.ndarray
     idea_lifetime: np.ndarray
     motivation_speed: np.ndarray
@@ -246,6 +248,9 @@ class State:
     cost: np.ndarray  # (B,) cumulative cost
     cost_round: np.ndarray  # (B,) cost this round
     arrivals: np.ndarray  # (B, N) int: people who took the slot after its first occupant (a person id)
+    # (B, N, N) bool: whose statements each delegate heeds (bounded confidence), as last re-assessed on the
+    # calendar clock (every 1/reassessment years; sim.core.step)
+    heed: np.ndarray
     round: int = 0
 
     @property
@@ -310,4 +315,5 @@ def initial_state(setups: list[Setup], layout: Layout, P: Params, u0: np.ndarray
         cost=np.zeros(B),
         cost_round=np.zeros(B),
         arrivals=np.zeros((B, N), dtype=int),
+        heed=np.zeros((B, N, N), dtype=bool),
     )

@@ -175,8 +175,10 @@ def familiarity_through_round(
     c: np.ndarray,
     meet_pairs: np.ndarray,
     meeting: np.ndarray,
+    span: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Familiarity F and alumni contacts A at the end of the round, from their values before turnover.
+    """Familiarity F and alumni contacts A at the end of the round (or of its first ``span`` years,
+    (B,); arrivals then count from the span's start), from their values before turnover.
 
     The round is cut at each newcomer's arrival (``arrival``, years into the round), in order of
     time: the leaver's pairs flow exactly up to it (:func:`rules.familiarity_exchange`,
@@ -189,6 +191,7 @@ def familiarity_through_round(
     into rounds. Only leavers' rows are brought forward at an arrival, so the cost is one flow of
     the whole matrix per round plus one row per newcomer."""
     so, d = layout.side_of, P.familiarity_decay
+    span = P.dt if span is None else span
     F = F.copy()
     clock = np.zeros(state.B)  # time A has reached
     if leave.any():
@@ -223,8 +226,108 @@ def familiarity_through_round(
             A[b] = Ab
             clock[b] = t
             done[b, i] = True
-    rest = P.dt[:, None, None] - np.maximum(arrival[:, :, None], arrival[:, None, :])
-    return _flow(F, P, state, c, meet_pairs, meeting, rest), rules.alumni_decay(A, d, P.dt - clock)
+    rest = span[:, None, None] - np.maximum(arrival[:, :, None], arrival[:, None, :])
+    return _flow(F, P, state, c, meet_pairs, meeting, rest), rules.alumni_decay(A, d, span - clock)
+
+
+# ---------------------------------------------------------------- positions over a round
+
+
+def positions_through_round(
+    state: State,
+    layout: Layout,
+    P: Params,
+    W: np.ndarray,
+    sigma: np.ndarray,
+    present: np.ndarray,
+    x: np.ndarray,
+    anchor: np.ndarray,
+    leave: np.ndarray,
+    arrival: np.ndarray,
+    span: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Private views and anchors after ``span`` years (B,) (:func:`rules.fj_flow`), from ``x`` and
+    ``anchor``: the flow runs up to each newcomer's arrival (``arrival``, years into the span) with
+    the leaver in the seat; the newcomer's view and anchor (``state.private``, ``state.anchor`` after
+    :func:`replace`) then take the seat, and the flow runs on. With W held over the span every piece
+    is exact."""
+    so = layout.side_of
+    line, lam, e_side = state.line[:, so], P.member("openness", layout), P.entrenchment * sigma[:, layout.starts]
+    x, anchor = x.copy(), anchor.copy()
+    clock = np.zeros(state.B)
+    if leave.any():
+        when = np.where(leave, arrival, np.inf)
+        order = np.argsort(when, axis=1, kind="stable")
+        count = leave.sum(axis=1)
+        for k in range(int(count.max())):
+            b = np.nonzero(k < count)[0]
+            i = order[b, k]
+            t = arrival[b, i]
+            x[b], anchor[b] = rules.fj_flow(
+                x[b], anchor[b], W[b], line[b], sigma[b], lam[b], present[b], P.influence_rate[b], e_side[b], so, t - clock[b]
+            )
+            x[b, i], anchor[b, i] = state.private[b, i], state.anchor[b, i]
+            clock[b] = t
+    return rules.fj_flow(x, anchor, W, line, sigma, lam, present, P.influence_rate, e_side, so, span - clock)
+
+
+def reassessment_cuts(state: State, P: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the round starts at a reassessment time k / R (R = ``reassessment`` per year), (B,),
+    and the reassessment times inside the round, in years from its start, (B, J) padded with Δt."""
+    R, dt = P.reassessment, P.dt
+    t0 = (state.round - 1) * dt
+    at_start = np.abs(t0 * R - np.rint(t0 * R)) < 1e-9
+    first = np.floor(t0 * R + 1e-9) + 1
+    last = np.ceil((t0 + dt) * R - 1e-9) - 1
+    J = int(max((last - first + 1).max(), 0))
+    k = first[:, None] + np.arange(J)[None, :]
+    cuts = np.where(k <= last[:, None], k / R[:, None] - t0[:, None], dt[:, None])
+    return at_start, cuts
+
+
+def continuous_through_round(
+    state: State,
+    layout: Layout,
+    P: Params,
+    F: np.ndarray,
+    A: np.ndarray,
+    x: np.ndarray,
+    anchor: np.ndarray,
+    leave: np.ndarray,
+    arrival: np.ndarray,
+    c: np.ndarray,
+    meet_pairs: np.ndarray,
+    meeting: np.ndarray,
+    sigma: np.ndarray,
+    present: np.ndarray,
+    contact: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Familiarity, alumni contacts, private views and anchors at the end of the round, from their
+    values before turnover: the round is cut at the reassessment times of the calendar clock
+    (:func:`reassessment_cuts`); at each (and at the round's start if it is one) every delegate
+    re-assesses whom it heeds (:func:`rules.heeded`, kept in ``state.heed``), and over each piece
+    familiarity (:func:`familiarity_through_round`) and positions (:func:`positions_through_round`)
+    are solved exactly. Whom one heeds then changes at the same calendar times whatever the
+    meetings, so the smooth state does not depend on how calendar time is cut into rounds."""
+    so = layout.side_of
+    line_m = state.line[:, so]
+    at_start, cuts = reassessment_cuts(state, P)
+    bounds = np.concatenate([np.zeros((state.B, 1)), cuts, P.dt[:, None]], axis=1)
+    for j in range(bounds.shape[1] - 1):
+        lo, hi = bounds[:, j], bounds[:, j + 1]
+        now = at_start if j == 0 else np.ones(state.B, dtype=bool)
+        if now.any():
+            eps = rules.confidence_bound(F, P.confidence_bound, P.confidence_gain)
+            h = rules.heeded(x, rules.expressed_positions(x, line_m, sigma), eps)
+            state.heed = np.where(now[:, None, None] & (hi > lo)[:, None, None], h, state.heed)
+        last = j == bounds.shape[1] - 2
+        here = leave & (arrival >= lo[:, None]) & ((arrival < hi[:, None]) | last)
+        arr = np.where(here, arrival - lo[:, None], 0.0)
+        span = hi - lo
+        F, A = familiarity_through_round(state, layout, P, F, A, here, arr, c, meet_pairs, meeting, span)
+        W = rules.influence_weights(x, x, None, present, P.self_weight, contact, heed=state.heed)
+        x, anchor = positions_through_round(state, layout, P, W, sigma, present, x, anchor, here, arr, span)
+    return F, A, x, anchor
 
 
 # ---------------------------------------------------------------- the round
@@ -257,6 +360,7 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     leave = rules.leaves(d["turnover"], P.per_round("turnover")[:, so], state.active)
     arrival = rules.arrival_time(d["turnover"], P.turnover[:, so], leave, P.dt)
     F_before, alumni_before = state.familiarity, state.alumni
+    x_before, anchor_before = state.private, state.anchor
     replace(state, layout, P, leave, d["newcomer"])
     stay = P.dt[:, None] - arrival  # years of the round each member is in the seat
 
@@ -311,34 +415,28 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     state.ideas_generated = state.ideas_generated + gen.sum(axis=1)
     state.ideas_reported = state.ideas_reported + rep[:, :, player].any(axis=2).sum(axis=1)
 
-    # positions: bounded-confidence Friedkin–Johnsen or pairwise Deffuant–Weisbuch, then entrenchment
+    # familiarity and positions (bounded-confidence Friedkin–Johnsen with entrenchment) over the round;
+    # or pairwise Deffuant–Weisbuch encounters, then entrenchment
     line_m = state.line[:, so]
-    new_x = x
+    F_new, A_new, fx, fa = continuous_through_round(
+        state, layout, P, F_before, alumni_before, x_before, anchor_before, leave, arrival, c, meet_pairs, meeting, sigma, present, contact
+    )
     fj = P.opinion_update == 0
-    if fj.any():
-        W = rules.influence_weights(x, y, eps, present, P.self_weight, contact)
-        new_x = rules.fj_update(x, state.anchor, W, y, state.openness)
-        share = np.minimum(stay, 1.0)
-        if (share < 1).any():  # a round (or a stay) shorter than a year moves only part of the way
-            new_x = np.where(share < 1, rules.relax(x, new_x, share), new_x)
     if not fj.all():
         ok = present[:, :, None] & present[:, None, :]
         if contact is not None:
             ok = ok & contact
         mu = (1 - (1 - 2 * P.pairwise_weight) ** P.dt) / 2
-        dw = rules.dw_encounters(x, line_m, sigma, eps, ok, mu, *layout.all_pairs, d["encounter"])
-        new_x = np.where(fj[:, None], new_x, dw)
-    state.private = np.where(present, new_x, x)
-    if P.entrenchment.any():
-        e = P.entrenchment[:, so]
-        state.private = rules.entrench(state.private, line_m, sigma, e, present, stay)
-        state.anchor = rules.entrench(state.anchor, line_m, sigma, e, present, stay)
+        dw = np.where(present, rules.dw_encounters(x, line_m, sigma, eps, ok, mu, *layout.all_pairs, d["encounter"]), x)
+        dw_anchor = state.anchor
+        if P.entrenchment.any():
+            e = P.entrenchment[:, so]
+            dw = rules.entrench(dw, line_m, sigma, e, present, stay)
+            dw_anchor = rules.entrench(dw_anchor, line_m, sigma, e, present, stay)
+        fx, fa = np.where(fj[:, None], fx, dw), np.where(fj[:, None], fa, dw_anchor)
+    state.private, state.anchor = fx, fa
     state.expressed = np.where(present, y, state.expressed)
-
-    # familiarity; a side's exposure to hollow meetings and its cynicism
-    state.familiarity, state.alumni = familiarity_through_round(
-        state, layout, P, F_before, alumni_before, leave, arrival, c, meet_pairs, meeting
-    )
+    state.familiarity, state.alumni = F_new, A_new
     hollow, pairs_s = rules.hollow_share(c, meet_pairs, layout.starts)
     decay = P.per_round("familiarity_decay")
     state.exposure = rules.exposure_step(state.exposure, hollow, pairs_s > 0, decay, P.dt)
