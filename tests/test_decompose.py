@@ -126,12 +126,12 @@ PLANT_OVERRIDES = {
     "familiarity": {"hollow_distrust": 0.03, "script_pressure": 0.45},  # lean years candid enough for trust
     "personnel (who sits)": {"entrenchment": 0.0},  # no drift, so new people need no rebuilt x(0)
     "positions": {"openness": 0.9},  # views that move away from the anchors and stay moved
-    "hollow distrust": {"script_pressure": 0.5, "hollow_distrust": 0.2},  # distrust in most pairs, trust in some
+    "hollow distrust": {"script_pressure": 0.5, "hollow_distrust": 0.3},  # distrust in every run, trust in some pairs
 }
 
 #: Where 6 replications are too few for the planted change to alter an agreement: deeper distrust only
 #: delays the trust that recovers after the shift (measured: no changed outcome at 6–16 replications,
-#: 4 changed pairs at 24).
+#: 3 changed pairs at 24).
 PLANT_REPLICATIONS = {"hollow distrust": 24}
 
 
