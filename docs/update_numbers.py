@@ -301,6 +301,15 @@ def sobol_result(path: Path | None = None) -> str:
     return "".join(out)
 
 
+def sobol_verdict(path: Path | None = None) -> str:
+    """The two-seed verdicts of the measured Sobol run, one line per output (for the ODD)."""
+    s = _sobol(path)
+    if s is None:
+        return "No measured run yet (`benchmarks/bench_validation.py both`).\n"
+    head = f"Measured {s['measured']} (commit {s['commit']}; seeds {', '.join(str(r['seed']) for r in s['seeds'])}):\n\n"
+    return head + "".join(f"- {_OUT[k]}: {s['comparison'][k]['verdict']}\n" for k in ("payoff", "p_agree"))
+
+
 def guide_block(lang: str, first_line: str, guide: Path | None = None) -> str:
     """The fenced ``lang`` block of the students' guide whose first line is ``first_line``: the
     generators below run the guide's own examples, so an edited example changes its numbers."""
@@ -445,6 +454,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "holdout-diagnosis": holdout_diagnosis,
     "calibration-timing": calibration_timing,
     "sobol-result": sobol_result,
+    "sobol-verdict": sobol_verdict,
     "burton-ranking": burton_ranking,
     "holdout-limitation": holdout_limitation,
     "my-scenario": my_scenario,
