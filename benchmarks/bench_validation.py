@@ -169,10 +169,10 @@ def _summary(r: dict) -> dict:
     return keep
 
 
-def both(out: Path, seeds: tuple[int, int] = (7, 8)) -> dict:
+def both(out: Path, seeds: tuple[int, int] = (7, 8), samples: int | None = None) -> dict:
     runs = {}
     for s in seeds:
-        r = sobol(s, out / f"seed{s}")
+        r = sobol(s, out / f"seed{s}", samples)
         t = r["timing"]
         print(
             f"seed {s}: sweep {t['sweep_wall_s']:.0f} s wall, {t['sweep_cpu_s']:.0f} s CPU; "
@@ -184,6 +184,7 @@ def both(out: Path, seeds: tuple[int, int] = (7, 8)) -> dict:
     numbers = {
         "measured": time.strftime("%Y-%m-%d"),
         "commit": commit,
+        "shipped_n_base": experiment(seeds[0]).samples,
         "seeds": [_summary(runs[s]) for s in seeds],
         "comparison": verdicts,
     }
@@ -197,6 +198,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("both", help="the shipped experiment for seeds 7 and 8, timed and compared; writes docs/numbers/sobol.json")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--samples", type=int, default=None, help="base samples N (default: the shipped experiment's)")
     p = sub.add_parser("sobol", help="one seed")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", type=Path, required=True)
@@ -209,7 +211,7 @@ def main() -> None:
     p.add_argument("b", type=Path)
     args = ap.parse_args()
     if args.cmd == "both":
-        both(args.out)
+        both(args.out, samples=args.samples)
     elif args.cmd == "sobol":
         r = sobol(args.seed, args.out, args.samples, not args.no_run, args.replications, args.seeds)
         print(json.dumps({k: v for k, v in r.items() if k not in ("payoff", "p_agree")}))

@@ -254,7 +254,13 @@ def sobol_result(path: Path | None = None) -> str:
     seeds = s["seeds"]
     first = seeds[0]
     out = [
-        f"Measured {s['measured']} at commit {s['commit']}: N = {first['n_base']:,} base samples, R = {first['replications']}, "
+        f"Measured {s['measured']} at commit {s['commit']}: N = {first['n_base']:,} base samples"
+        + (
+            f" (the shipped experiment has N = {s['shipped_n_base']:,}: `--samples {first['n_base']}`)"
+            if s.get("shipped_n_base", first["n_base"]) != first["n_base"]
+            else ""
+        )
+        + f", R = {first['replications']}, "
         f"{first['runs']:,} runs per seed, `nice -n {first['timing']['nice']}`, {first['timing']['workers']} workers on "
         f"{first['timing']['cpus']} cores.\n\n| seed | sweep wall | sweep CPU | total wall (with analysis) | total CPU | "
         "1-minute load (median, min–max) |\n|---:|---:|---:|---:|---:|---|\n"
