@@ -111,3 +111,34 @@ class TestQuotedNumbers:
 def test_sensitivity_experiment_header_names_the_analysed_outcome():
     head = (ROOT / "experiments" / "sensitivity.toml").read_text().split("\nname")[0]
     assert "keep-open minus wind-down" in head
+
+
+def test_sobol_passage_states_a_reduced_n_and_the_ties(tmp_path):
+    """The Sobol passage is rendered from the benchmark's JSON: a run at less than the shipped N
+    says so, and the tied neighbours and the two-seed verdicts are shown as measured."""
+    import json
+
+    u = _update_numbers()
+    ix = [{"parameter": p, "S1": 0.1, "S1_conf": 0.05, "ST": st, "ST_conf": 0.03} for p, st in (("a", 0.5), ("b", 0.2), ("c", 0.19))]
+    gaps = [
+        {"place": 1, "pair": "a/b", "diff": 0.3, "low": 0.2, "high": 0.4, "resolved": True},
+        {"place": 2, "pair": "b/c", "diff": 0.01, "low": -0.03, "high": 0.05, "resolved": False},
+    ]
+    out = {"indices": ix, "sum_total": 0.89, "noise_share": 0.1, "top5": ["a", "b", "c"], "gaps": gaps, "verdict": "v"}
+    timing = {"sweep_wall_s": 60, "sweep_cpu_s": 100, "total_wall_s": 70, "total_cpu_s": 110, "nice": 10, "workers": 2, "cpus": 2}
+    timing["load"] = {"median": 1.0, "min": 0.5, "max": 2.0}
+    seed = {"seed": 7, "n_base": 2048, "replications": 5, "runs": 1000, "timing": timing, "payoff": out, "p_agree": out}
+    data = {
+        "measured": "2026-11-30",
+        "commit": "abc",
+        "shipped_n_base": 4096,
+        "seeds": [seed, seed | {"seed": 8}],
+        "comparison": {"payoff": {"verdict": "DIFFERENT verdict"}, "p_agree": {"verdict": "same verdict"}},
+    }
+    path = tmp_path / "sobol.json"
+    path.write_text(json.dumps(data))
+    text = u.sobol_result(path)
+    assert "N = 2,048 base samples (the shipped experiment has N = 4,096" in text
+    assert "b/c (2/3)" in text and "a/b" not in text.split("neighbours tied")[1].split("Total indices")[0]
+    assert "DIFFERENT verdict" in text and "same verdict" in text
+    assert "DIFFERENT verdict" in u.sobol_verdict(path)
