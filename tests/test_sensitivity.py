@@ -113,21 +113,24 @@ class TestSeedSetVerdict:
         assert S.adequacy(a, a)[0] and "mean over 2 common seeds" in S.adequacy(a, a)[1]
 
 
-#: Five of the shipped parameters whose totals in this cut-down configuration are well apart
-#: (measured for seeds 7, 8, 12, 13 at N = 256, R = 4: about 0.75, 0.3, 0.11, 0.015 and exactly 0
-#: for setup_rounds, which only a reopened channel uses), so the ranking is not a near-tie.
-CHEAP = ["script_pressure", "familiarity_gain", "reporting", "meeting_decay", "setup_rounds"]
+#: Four of the shipped parameters whose totals in this cut-down configuration are well apart
+#: (measured for seeds 7, 8, 12 at N = 256, R = 3, turnover 0: about 0.8, 0.3, 0.065 and exactly 0
+#: for setup_rounds, which only a reopened channel uses — on the model before and after issue #9's
+#: calendar-time flows), so the ranking is not a near-tie. Turnover 0 keeps it cheap: each
+#: newcomer's arrival cuts the round's flows.
+CHEAP = ["script_pressure", "familiarity_gain", "reporting", "setup_rounds"]
 
 
 def cheap_run(tmp_path, seed: int, bounds: dict[str, list[float]] | None = None) -> S.SobolResult:
-    """The shipped experiment (its seeds, replications and estimators) cut to its first arm, five of
-    its parameters and N = 256; ``bounds`` overrides parameter ranges (the mutation)."""
+    """The shipped experiment (its seeds and estimators) cut to its first arm, four of its
+    parameters, N = 256, R = 3 and no turnover; ``bounds`` overrides parameter ranges (the mutation)."""
     d = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())
     d.pop("full")
-    d["seed"], d["arms"] = seed, d["arms"][:1]
-    assert d["design"]["common_seeds"] == "base" and d["replications"] >= 2  # what the shipped file says
+    d["seed"], d["arms"], d["replications"] = seed, d["arms"][:1], 3
+    assert d["design"]["common_seeds"] == "base"  # what the shipped file says
     params = {k: d["design"]["params"][k] for k in CHEAP} | (bounds or {})
     d["design"] = d["design"] | {"samples": 256, "params": params}
+    d["params"] = d.get("params", {}) | {"turnover": 0.0}
     d["analysis"] = d["analysis"] | {"reference": "keep-open"}
     exp = experiment_from_dict(d)
     out = tmp_path / f"s{seed}-{len(bounds or {})}"
@@ -161,13 +164,13 @@ class TestTwoSeeds:
             assert ix.loc["setup_rounds", ["S1", "S1_conf", "ST", "ST_conf"]].abs().max() == 0
 
     def test_no_first_order_index_of_a_parameter_that_matters_below_minus_its_ci(self, runs):
-        """For the parameters with a total index above 0.05. (At N = 256 the first-order index of
-        meeting_decay, whose total is about 0.01, rests on a handful of base samples and its
-        bootstrap CI is unreliable — seed 8 puts it at −0.050 ± 0.044; the full run's criterion
-        covers every parameter: docs/performance.md.)"""
+        """For the parameters with a total index above 0.05. (At N = 256 the first-order index of a
+        parameter whose total is about 0.01 rests on a handful of base samples and its bootstrap CI
+        is unreliable — meeting_decay at seed 8 came out at −0.050 ± 0.044; the full run's
+        criterion covers every parameter: docs/performance.md.)"""
         for r in runs:
             ix = r.indices[r.indices["ST"] > 0.05]
-            assert len(ix) >= 3 and not (ix["S1"] < -ix["S1_conf"]).any(), ix
+            assert len(ix) >= 2 and not (ix["S1"] < -ix["S1_conf"]).any(), ix
 
     def test_the_verdict_does_not_claim_adequacy_at_this_size(self, runs):
         """N = 256 is too small (CI half-widths above 0.1 for script_pressure): the verdict must say
