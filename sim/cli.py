@@ -253,22 +253,22 @@ def cmd_plot(args: argparse.Namespace) -> int:
         from sim.analysis.results import ResultColumns
         from sim.batch.store import verify_once
 
-        with verify_once():  # repair, status and the readers hash each part once
+        with verify_once():  # repair, status and the readers (runs now, time series later) hash each part once
             folder = _results_dir(args.results, repair=not args.no_repair)
-            res = ResultColumns.load(folder, metrics, args.by)
-        print(f"plot: read {len(res.runs)} runs ({', '.join(metrics)}) in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
-        t1, done = time.monotonic(), [0]
+            res = ResultColumns.load(folder, metrics, args.by)  # the time series are read after the survival figure is sent
+            print(f"plot: read {len(res.runs)} runs in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
+            t1, done = time.monotonic(), [0]
 
-        def progress(name: str) -> None:
-            done[0] += 1
-            el = time.monotonic() - t1
-            eta = el / done[0] * (total - done[0])
-            line = f"plot: {done[0]}/{total} figures ({name}), {time.monotonic() - t0:.1f}s elapsed, ETA {eta:.0f}s"
-            print(line, file=sys.stderr, flush=True)
+            def progress(name: str) -> None:
+                done[0] += 1
+                el = time.monotonic() - t1
+                eta = el / done[0] * (total - done[0])
+                line = f"plot: {done[0]}/{total} figures ({name}), {time.monotonic() - t0:.1f}s elapsed, ETA {eta:.0f}s"
+                print(line, file=sys.stderr, flush=True)
 
-        fmts = ("png", "svg") if args.svg and not args.no_svg else ("png",)
-        with atomic_dir(out, "figures") as tmp:
-            figs = make_figures(res, tmp, metrics, by=args.by, progress=progress, formats=fmts, pool=pool)
+            fmts = ("png", "svg") if args.svg and not args.no_svg else ("png",)
+            with atomic_dir(out, "figures") as tmp:
+                figs = make_figures(res, tmp, metrics, by=args.by, progress=progress, formats=fmts, pool=pool)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

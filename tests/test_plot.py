@@ -78,6 +78,17 @@ class TestReading:
         assert list(res.ts.columns) == ["run_id", "round", "trust"]
         assert "handover" not in res.runs and "cost" not in res.runs and "turnover" in res.runs
 
+    def test_the_survival_summary_needs_no_time_series(self, small_sweep):
+        """The time series are read on first use, so the survival figure (the runs alone) is
+        sent to a drawing process while they are read."""
+        from sim.analysis.figure_set import summary
+
+        res = ResultColumns.load(small_sweep, ["trust"], "arm")
+        assert res._ts is None
+        summary(res, ("survival", ""))
+        assert res._ts is None
+        assert len(res.ts) > 0 and res._ts is res.ts  # read once
+
     def test_dense_view_matches_the_long_table(self, small_sweep):
         res = Results.load(small_sweep)
         ids = res.runs["run_id"].to_numpy()[[0, 5, 17]]
@@ -165,6 +176,20 @@ class TestWorkers:
             assert (one / n).read_bytes() == (two / n).read_bytes(), n
         err = capsys.readouterr().err
         assert "plot: 3/3 figures" in err and "ETA" in err
+
+    def test_the_survival_figure_imports_no_scipy_stats(self, small_sweep, tmp_path):
+        """The Kaplan–Meier curves are computed without ``scipy.stats`` (its import was most of
+        the survival figure's time in a drawing process)."""
+        code = (
+            "import sys\nfrom sim.analysis import figures\nfrom sim.analysis.figure_set import summary\n"
+            "from sim.analysis.results import ResultColumns\n"
+            f"res = ResultColumns.load({str(small_sweep)!r}, ['agreement'])\n"
+            f"figures.draw(summary(res, ('survival', '')), {str(tmp_path)!r})\n"
+            "print('scipy.stats' in sys.modules)\n"
+        )
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert p.stdout.strip().splitlines()[-1] == "False"
+        assert (tmp_path / "survival.png").is_file()
 
     def test_the_reading_process_imports_neither_pandas_nor_matplotlib(self, small_sweep, tmp_path):
         """With drawing processes, the process that reads the data never loads pandas (the figures'

@@ -278,6 +278,23 @@ def test_kaplan_meier_matches_the_product_limit_on_random_censored_data():
         assert _step(times, surv, u - 0.5) >= s - 1e-12
 
 
+def test_kaplan_meier_matches_scipy_ecdf_on_censored_data():
+    """The numpy product limit gives scipy.stats.ecdf's times and survival (to rounding)."""
+    from scipy.stats import CensoredData, ecdf
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        n = int(rng.integers(1, 120))
+        d = rng.integers(0, 25, n).astype(float)  # ties, and censorings at event times
+        o = rng.random(n) < rng.random()
+        if not o.any():
+            continue
+        times, surv = stats.kaplan_meier(d, o)
+        ref = ecdf(CensoredData(uncensored=d[o], right=d[~o])).sf
+        assert np.array_equal(times, ref.quantiles)
+        np.testing.assert_allclose(surv, ref.probabilities, rtol=0, atol=1e-12)
+
+
 def test_kaplan_meier_without_events_stays_at_one():
     times, surv = stats.kaplan_meier([20, 20, 20], [False, False, False])
     assert np.all(surv == 1.0)

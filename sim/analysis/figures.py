@@ -38,6 +38,9 @@ LABELS = {name: m.description for name, m in METRIC_SPEC.items()}
 _FORMATS = ["png", "svg"]
 #: Resolution of the PNGs (the visual regression tests draw smaller ones).
 DPI = 110
+#: zlib level of the PNGs: the same pixels as Pillow's default (6) in about half the encoding
+#: time (a tenth of a figure's), for files about 5% larger.
+PNG_COMPRESSION = 3
 
 
 @contextmanager
@@ -65,7 +68,7 @@ def _save(fig: plt.Figure, out: str | Path, name: str, bottom: float = 0.0, pane
     name = safe_filename(name)  # labels (arm names) never make a path
     png = out / f"{name}.png"
     with atomic_path(png) as tmp:
-        fig.savefig(tmp, dpi=DPI, format="png")
+        fig.savefig(tmp, dpi=DPI, format="png", pil_kwargs={"compress_level": PNG_COMPRESSION})
     if "svg" in _FORMATS:
         with atomic_path(out / f"{name}.svg") as tmp:
             fig.savefig(tmp, format="svg")

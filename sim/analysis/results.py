@@ -129,26 +129,36 @@ class Settings:
 @dataclass
 class ResultColumns(Settings):
     """The columns of a results folder that the figures of some metrics need, as numpy arrays
-    (:class:`Table`): what ``dialogue-sim plot`` reads, without pandas."""
+    (:class:`Table`): what ``dialogue-sim plot`` reads, without pandas. The runs table is read
+    at once; the long time series on first use of :attr:`ts` (the survival figure needs only
+    the runs, so it is drawn while the time series are read)."""
 
     path: Path
     manifest: dict
     runs: Table
-    ts: Table
+    metrics: list[str]
     spec: dict = field(init=False)
+    _ts: Table | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.spec = self.manifest["experiment"]
 
     @classmethod
     def load(cls, path: str | Path, metrics: list[str], by: str = "arm") -> ResultColumns:
-        """The runs' keys, arm, status, agreement round and ``by``; the time series' ``metrics``."""
+        """The runs' keys, arm, status, agreement round and ``by``; the time series' ``metrics``
+        when first asked for."""
         path = Path(path)
         manifest = json.loads((path / "manifest.json").read_text())
         cols = [*stats.KEYS, "run_id", "arm", "status", "agreement_round", *([by] if by not in stats.KEYS else [])]
         runs = Table.from_arrow(read_parts(path / "runs", list(dict.fromkeys(cols))), order="run_id")
-        ts = Table.from_arrow(read_parts(path / "timeseries", ["run_id", "round", *metrics]))  # figures need no sort
-        return cls(path, manifest, runs, ts)
+        return cls(path, manifest, runs, list(metrics))
+
+    @property
+    def ts(self) -> Table:
+        """The time series' run id, round and metrics (read once; figures need no sort)."""
+        if self._ts is None:
+            self._ts = Table.from_arrow(read_parts(self.path / "timeseries", ["run_id", "round", *self.metrics]))
+        return self._ts
 
 
 @dataclass
