@@ -469,21 +469,36 @@ def contact_mask(kind: Array, head: Array, side_of: Array) -> Array:
     return np.where(kind[:, None, None] == 1, hier, True)
 
 
-def dw_encounters(x: Array, line: Array, sigma: Array, eps: Array, ok: Array, mu: Array, pair_i: Array, pair_j: Array, u: Array) -> Array:
+def dw_encounters(
+    x: Array,
+    line: Array,
+    sigma: Array,
+    eps: Array,
+    ok: Array,
+    mu: Array,
+    pair_i: Array,
+    pair_j: Array,
+    u: Array,
+    share: Array | None = None,
+) -> Array:
     """Asynchronous pairwise Deffuant–Weisbuch (Deffuant et al. 2000): encounters e = 1…E in
-    order, each the pair k = ⌊u_e K⌋ of the K slot pairs; if the pair may meet (``ok``), each
+    order, each taking place with probability p (``share``, (B,); 1 if not given) and then the pair
+    k = ⌊(u_e / p) K⌋ of the K slot pairs (one uniform for both); if the pair may meet (``ok``), each
     hears what the other says, y = σ L + (1 − σ) x, and moves a share μ toward it when within its
     bound: x_i' = x_i + μ 1[|x_i − y_j| ≤ ε_ij] (y_j − x_i). With σ = 0, ε ≥ 1 and μ = ½ this is
-    pairwise averaging."""
+    pairwise averaging. p = Δt makes E encounters a year on average whatever the meetings (a
+    thinned process: E a year at one meeting, Binomial(2E, ½) at two)."""
     x = x.copy()
     B = x.shape[0]
     rows = np.arange(B)
     K = len(pair_i)
     m = mu[:, None] if np.ndim(mu) == 1 else mu
+    p = np.ones(B) if share is None else share
     for e in range(u.shape[1]):
-        k = np.minimum((u[:, e] * K).astype(int), K - 1)
+        happens = u[:, e] < p
+        k = np.minimum((u[:, e] / p * K).astype(int), K - 1)
         i, j = pair_i[k], pair_j[k]
-        go = ok[rows, i, j]
+        go = ok[rows, i, j] & happens
         if not go.any():
             continue
         xi, xj = x[rows, i], x[rows, j]

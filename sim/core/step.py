@@ -426,8 +426,11 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
         ok = present[:, :, None] & present[:, None, :]
         if contact is not None:
             ok = ok & contact
-        mu = (1 - (1 - 2 * P.pairwise_weight) ** P.dt) / 2
-        dw = np.where(present, rules.dw_encounters(x, line_m, sigma, eps, ok, mu, *layout.all_pairs, d["encounter"]), x)
+        # N encounters a year: each of a round's N takes place with probability Δt (rounds up to a year);
+        # a longer round makes all N, each moving as far as Δt years of encounters at μ would
+        share = np.minimum(P.dt, 1.0)
+        mu = np.where(P.dt > 1, (1 - (1 - 2 * P.pairwise_weight) ** P.dt) / 2, P.pairwise_weight)
+        dw = np.where(present, rules.dw_encounters(x, line_m, sigma, eps, ok, mu, *layout.all_pairs, d["encounter"], share), x)
         dw_anchor = state.anchor
         if P.entrenchment.any():
             e = P.entrenchment[:, so]
