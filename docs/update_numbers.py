@@ -210,8 +210,9 @@ def calibration_timing(path: Path | None = None) -> str:
     body = "".join(f"| {label} ({what}) | {t[k]:.0f} |\n" for (label, what), k in zip(rows, keys, strict=True) if k in t)
     ld = s["load"]
     return (
-        f"Measured {s['measured']}, `nice -n {s['nice']}`, {s['workers']} workers on {s['cpus']} cores, while the "
-        f"machine was shared (1-minute load average during the run: median {ld['median']:.1f}, min {ld['min']:.1f}, "
+        f"Measured {s['measured']}, `nice -n {s['nice']}`, {s['workers']} workers on {s['cpus']} cores, "
+        f"{'with nothing else running' if ld['median'] < 2 else 'while the machine was shared'} "
+        f"(1-minute load average during the run: median {ld['median']:.1f}, min {ld['min']:.1f}, "
         f"max {ld['max']:.1f}):\n\n| stage | seconds |\n|---|---:|\n{body}| **total (wall {s['wall_s'] / 60:.1f} min)** | "
         f"**{t['total']:.0f}** |\n\nThe hold-out diagnosis the benchmark adds (not part of `calibrate`) took "
         f"{s['holdout_diagnosis']['seconds']:.0f} s.\n"
