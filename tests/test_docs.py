@@ -107,6 +107,20 @@ class TestQuotedNumbers:
         for stale in ("10,368", "about 4 seconds", "40 replications", "three times the replications"):
             assert stale not in text
 
+    def test_calibration_timing_says_whether_the_machine_was_shared(self, tmp_path):
+        """The load sentence is read from the recorded load: a quiet record says so, a loaded one
+        says the machine was shared."""
+        import json
+
+        u = _update_numbers()
+        rec = json.loads(u.CALIBRATION.read_text())
+        for median, said, unsaid in ((0.8, "with nothing else running", "was shared"), (6.3, "was shared", "nothing else")):
+            rec["load"]["median"] = median
+            path = tmp_path / f"calibration-{median}.json"
+            path.write_text(json.dumps(rec))
+            text = u.calibration_timing(path)
+            assert said in text and unsaid not in text
+
 
 def test_sensitivity_experiment_header_names_the_analysed_outcome():
     head = (ROOT / "experiments" / "sensitivity.toml").read_text().split("\nname")[0]
