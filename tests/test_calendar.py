@@ -142,3 +142,63 @@ class TestTheChecksCanFail:
         n = 1000
         one = {k: v[:n] for k, v in paired[0].items()}
         assert self.positions_fail(one, yearly(2, list(range(n)), **BASE))
+
+
+class TestPiecesInOneBatch:
+    """step.positions_through_round takes the exponentials of every piece of a round (between
+    newcomers' arrivals) in one batch; it must give what the flow (rules.fj_flow) chained piece by
+    piece gives, run by run, with each newcomer taking his seat at his arrival."""
+
+    @staticmethod
+    def chained(state, layout, P, W, sigma, present, x, anchor, leave, arrival, span):
+        so = layout.side_of
+        line, lam = state.line[:, so], P.member("openness", layout)
+        e_side = P.entrenchment * sigma[:, layout.starts]
+        x, anchor = x.copy(), anchor.copy()
+        for b in range(state.B):
+            r = slice(b, b + 1)
+            args = (W[r], line[r], sigma[r], lam[r], present[r], P.influence_rate[r], e_side[r], so)
+            clock = 0.0
+            for i in sorted(np.nonzero(leave[b])[0], key=lambda i: arrival[b, i]):
+                x[r], anchor[r] = rules.fj_flow(x[r], anchor[r], *args, np.array([arrival[b, i] - clock]))
+                x[b, i], anchor[b, i] = state.private[b, i], state.anchor[b, i]
+                clock = arrival[b, i]
+            x[r], anchor[r] = rules.fj_flow(x[r], anchor[r], *args, np.array([span[b] - clock]))
+        return x, anchor
+
+    @pytest.mark.parametrize("seed", [0, 1, 2])
+    def test_equals_the_flow_chained_piece_by_piece(self, seed):
+        from sim.core.state import Params, initial_state, layout_of
+
+        rng = np.random.default_rng(seed)
+        B = 12
+        setups = [resolve(load_scenario("leadership-change"), {"entrenchment": 0.3})] * B
+        layout, P = layout_of(setups[0]), Params.from_setups(setups)
+        state = initial_state(setups, layout, P, rng.random((B, layout.N)))
+        n = layout.N
+        state.private, state.anchor = rng.random((B, n)), rng.random((B, n))  # the newcomers'
+        x, anchor = rng.random((B, n)), rng.random((B, n))
+        present = rng.random((B, n)) < 0.9
+        present[:2] = False  # nobody meets: views stay, newcomers bring their own
+        W = rules.influence_weights(x, x, np.full((B, n, n), 0.3), present, P.self_weight)
+        sigma = rng.random((B, layout.S))[:, layout.side_of]
+        span = rng.uniform(0.2, 2.0, B)
+        leave = rng.random((B, n)) < 0.4
+        arrival = rng.random((B, n)) * span[:, None]
+        arrival[3, :3] = arrival[3, 0]  # tied arrivals
+        want = self.chained(state, layout, P, W, sigma, present, x, anchor, leave, arrival, span)
+        got = step.positions_through_round(state, layout, P, W, sigma, present, x, anchor, leave, arrival, span)
+        np.testing.assert_allclose(got[0], want[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-12)
+
+    def test_mutation_newcomers_from_the_start_of_the_round_fails(self, monkeypatch):
+        """The check can fail: with every newcomer in his seat from the round's start (no cut at
+        arrivals), the batched pieces no longer equal the chained flow."""
+        real = step.positions_through_round
+
+        def no_cuts(state, layout, P, W, sigma, present, x, anchor, leave, arrival, span):
+            return real(state, layout, P, W, sigma, present, x, anchor, leave, np.zeros_like(arrival), span)
+
+        monkeypatch.setattr(step, "positions_through_round", no_cuts)
+        with pytest.raises(AssertionError):
+            self.test_equals_the_flow_chained_piece_by_piece(0)

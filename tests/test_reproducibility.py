@@ -53,8 +53,8 @@ cynicism_rate = [0.0, 0.1]
 meeting_decay = [0.0, 1.0]
 """
 
-RUNS_DIGEST = "ecbd576f87d837d6171b50ce13b253bd48bb86576f7d573dfc27beb609356acf"
-TIMESERIES_DIGEST = "d1e9965dd90c85ee4211b0524c29128779ed6b544db63a9e55d961ee7773c0f1"
+RUNS_DIGEST = "6c9f20a35019b75b4ae45ec6d12f14a4f1122642c3979d758d717c03641234cd"
+TIMESERIES_DIGEST = "509dac9520492b54fe8fd27a69cdef02bfeb28ebf294b5396afcfbafbdcc0e1d"
 
 
 def digest(df: pd.DataFrame) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from sim.core.metrics import METRICS, OUTCOMES, run_outcomes
 from sim.core.state import Layout, Params, State, initial_state, layout_of
@@ -22,8 +23,9 @@ __all__ = ["BATCH", "OUTCOMES", "EnsembleResult", "check_layout", "simulate"]
 
 #: Rounds of random numbers drawn per generator call (a block keeps memory small and calls few).
 DRAW_BLOCK = 16
-#: Runs advanced together: small enough for the (B, N, N) arrays to stay in cache.
-BATCH = 128
+#: Runs advanced together: enough to spread numpy's per-call cost, few enough for the (B, N, N)
+#: arrays to stay in cache (docs/performance.md).
+BATCH = 512
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,14 @@ def simulate(
         raise ValueError("runs of a batch have different horizons; pass rounds= explicitly")
     T = rounds if rounds is not None else setups[0].rounds
     names = list(METRICS if metrics is None else metrics)
-    if len(setups) > batch:  # consecutive sub-batches, always cut the same way
-        parts = [
-            _batch(setups[i : i + batch], seeds[i : i + batch], layout, T, names, every, on_round, range(i, min(i + batch, len(setups))))
-            for i in range(0, len(setups), batch)
-        ]
-        return EnsembleResult.concat(parts)
-    return _batch(setups, seeds, layout, T, names, every, on_round, range(len(setups)))
+    # one BLAS thread: the arrays are small, and the sweep's processes are the parallelism (more
+    # threads only compete for the same cores; and they never change a result)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if len(setups) > batch:  # consecutive sub-batches, always cut the same way
+            cuts = [range(i, min(i + batch, len(setups))) for i in range(0, len(setups), batch)]
+            parts = [_batch(setups[c.start : c.stop], seeds[c.start : c.stop], layout, T, names, every, on_round, c) for c in cuts]
+            return EnsembleResult.concat(parts)
+        return _batch(setups, seeds, layout, T, names, every, on_round, range(len(setups)))
 
 
 def _batch(

@@ -9,6 +9,8 @@ L the leadership's line, σ script pressure, λ openness, F familiarity, m motiv
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 Array = np.ndarray
@@ -102,7 +104,7 @@ def fj_update(x: Array, x0: Array, W: Array, y: Array, lam: Array) -> Array:
     """
     n = x.shape[1]
     diag = W[:, np.arange(n), np.arange(n)]
-    heard = np.einsum("bij,bj->bi", W, y) - diag * y + diag * x
+    heard = (W @ y[:, :, None])[:, :, 0] - diag * y + diag * x
     return lam * heard + (1 - lam) * x0
 
 
@@ -141,24 +143,25 @@ def familiarity_exchange(
     ac = a * c
     k = ac + (b + h) * (1 - c)
     keep_x = np.maximum(1 - k, 0.0)
-    target = (ac - h * (1 - c)) / np.where(k > 0, k, 1.0)  # F*
-    keep = keep_x**t
-    if hollow is None or not np.any(hollow):
-        F1 = F * keep + ac * (1 - keep) / np.where(k > 0, k, 1.0)
-    else:
-        F1 = F * keep + (ac - h * (1 - c)) * (1 - keep) / np.where(k > 0, k, 1.0)
+    k_or_1 = np.where(k > 0, k, 1.0)
+    pull = ac if hollow is None or not np.any(hollow) else ac - h * (1 - c)
     both = f * ac > 0 if forget is None else (f * ac > 0) | (forget[:, None, None] > 0)
-    if not np.any(both & meet):
-        return np.where(meet, F1, F)
+    both_met = both & meet
+    if not both_met.any():  # exchange alone: F₁ = F (1 − k)^t + F* (1 − (1 − k)^t)
+        keep = keep_x**t
+        return np.where(meet, F * keep + pull * (1 - keep) / k_or_1, F)
     r_year = 0.0 if forget is None else forget[:, None, None]
     with np.errstate(divide="ignore"):
         kappa = -np.log(np.maximum(keep_x, 1e-300))  # rates per year (≤ 690: e^{−690} is 0 anyway)
         psi = -np.log(np.maximum(1 - f * ac, 1e-300))
         r = -np.log(np.maximum(1 - r_year, 1e-300))
     total = kappa + psi + r
-    F_inf = np.where(total > 0, (kappa * target + psi) / np.where(total > 0, total, 1.0), F)
+    F_inf = np.where(total > 0, (kappa * (pull / k_or_1) + psi) / np.where(total > 0, total, 1.0), F)
     F2 = np.where(t > 0, F_inf + (F - F_inf) * np.exp(-total * t), F)
-    return np.where(meet, np.where(both, F2, F1), F)
+    if both_met.sum() == meet.sum():  # every meeting pair has follow-up or forgetting
+        return np.where(meet, F2, F)
+    keep = keep_x**t
+    return np.where(meet, np.where(both, F2, F * keep + pull * (1 - keep) / k_or_1), F)
 
 
 def familiarity_decay(
@@ -512,22 +515,39 @@ def dw_encounters(
     return x
 
 
+_TAYLOR = np.array([1.0 / math.factorial(k) for k in range(25)])  # 1/k!, k = 0..24
+
+
 def expm_batch(M: Array) -> Array:
-    """e^M for a batch of small matrices (..., n, n): scaling and squaring with a degree-13 Taylor
-    polynomial, e^M = (T₁₃(M / 2^s))^(2^s) with ‖M‖₁ / 2^s ≤ ½ per matrix (truncation error
-    ≤ 2^-14 e^½ / 14! ≈ 1e-15 relative; Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3), so each
-    matrix's result does not depend on the rest of the batch. scipy.linalg.expm gives the same to
-    1e-14 (tests/test_rules.py) but is about 100× slower on batches of 15 × 15 matrices, where its
-    per-matrix overhead dominates (and the core is numpy only)."""
-    norm = np.abs(M).sum(axis=-2).max(axis=-1)  # the 1-norm of each matrix
-    s = np.where(norm > 0.5, np.ceil(np.log2(np.maximum(norm, 0.5) / 0.5)), 0).astype(int)
-    X = M / (2.0**s)[..., None, None]
-    eye = np.eye(M.shape[-1])
-    E = eye + X / 13
-    for k in range(12, 0, -1):  # Horner: I + X/1 (I + X/2 (… (I + X/13)))
-        E = eye + (X @ E) / k
-    for q in range(int(s.max(initial=0))):
-        E = np.where((s > q)[..., None, None], E @ E, E)
+    """e^M for a batch of small matrices (B, n, n): scaling and squaring with the degree-24 Taylor
+    polynomial, e^M = (T₂₄(M / 2^s))^(2^s) with ‖M‖∞ / 2^s ≤ θ = 2.1 per matrix: truncation error
+    ‖e^X − T₂₄(X)‖ ≤ θ²⁵ e^θ / 25! ≈ 6e-17 (Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3), so
+    each matrix's result does not depend on the rest of the batch. T₂₄ is evaluated by
+    Paterson & Stockmeyer's (1973, *SIAM J. Comput.* 2:60) scheme, Horner's rule in X⁵ over blocks
+    of X⁰…X⁴ (Higham 2008, *Functions of Matrices*, §4.2): 8 matrix products instead of 24.
+    scipy.linalg.expm gives the same to 1e-14 (tests/test_rules.py) but is about 100× slower on
+    batches of 15 × 15 matrices, where its per-matrix overhead dominates (and the core is numpy
+    only)."""
+    B, n, _ = M.shape
+    norm = np.abs(M).sum(axis=-1).max(axis=-1)  # the ∞-norm (largest row sum) of each matrix
+    s = np.where(norm > 2.1, np.ceil(np.log2(np.maximum(norm, 2.1) / 2.1)), 0).astype(int)
+    X = np.ldexp(M, -s[:, None, None]) if s.any() else M  # M / 2^s, exactly
+    pw = np.empty((4, B, n, n))  # X¹ … X⁴
+    pw[0] = X
+    for i in range(1, 4):
+        np.matmul(pw[i - 1], X, out=pw[i])
+    X5 = pw[3] @ X
+    c = _TAYLOR.reshape(5, 5)  # block j: Σ_i c[j, i] X^i, i = 0..4
+    flat = (c[:, 1:] @ pw.reshape(4, -1)).reshape(5, B, n * n)
+    flat[:, :, :: n + 1] += c[:, :1, None]  # the X⁰ terms on the diagonals
+    blocks = flat.reshape(5, B, n, n)
+    E = blocks[4]
+    for j in range(3, -1, -1):
+        E = X5 @ E
+        E += blocks[j]
+    for q in range(int(s.max(initial=0))):  # squaring, only of the matrices that still need it
+        rows = np.nonzero(s > q)
+        E[rows] = E[rows] @ E[rows]
     return E
 
 
@@ -563,21 +583,36 @@ def fj_flow(
     composes: for the same W, rounds of any length give the same path."""
     B, n = x.shape
     S = entrench_side.shape[1]
+    G = fj_generator(x0, W, line, sigma, lam, present, rate, entrench_side, side_of)
+    G *= t[:, None, None]
+    z = np.concatenate([x, np.ones((B, S + 1))], axis=1)
+    z = (expm_batch(G) @ z[:, :, None])[:, :, 0]
+    return z[:, :n], line + (x0 - line) * np.exp(-entrench_rates(entrench_side, present, side_of) * t[:, None])
+
+
+def entrench_rates(entrench_side: Array, present: Array, side_of: Array) -> Array:
+    """r = −ln(1 − e σ) per year for present delegates (0 for absent ones), (B, N), from e σ per side
+    (B, S): the rate of :func:`entrench` as a continuous flow."""
+    return -np.log(np.maximum(1 - entrench_side, 1e-300))[:, side_of] * present
+
+
+def fj_generator(
+    x0: Array, W: Array, line: Array, sigma: Array, lam: Array, present: Array, rate: Array, entrench_side: Array, side_of: Array
+) -> Array:
+    """G (B, N + S + 1, N + S + 1), per year, of :func:`fj_flow`: dz/dt = G z for z = (x, e^{−r_s t}
+    per side s, 1), with anchors x(0) at the start (t = 0) of the stretch G is used for."""
+    B, n = x0.shape
+    S = entrench_side.shape[1]
     i = np.arange(n)
-    on = present.astype(float)
-    k = rate[:, None] * on
+    k = rate[:, None] * present
     r_side = -np.log(np.maximum(1 - entrench_side, 1e-300))
-    r = r_side[:, side_of] * on
+    r = r_side[:, side_of] * present
     off = W.copy()
     off[:, i, i] = 0.0
-    A = lam[:, :, None] * off * (1 - sigma)[:, None, :]
-    A[:, i, i] += lam * W[:, i, i]
     G = np.zeros((B, n + S + 1, n + S + 1))
-    G[:, :n, :n] = k[:, :, None] * A
-    G[:, i, i] -= k + r
+    G[:, :n, :n] = (k * lam)[:, :, None] * off * (1 - sigma)[:, None, :]  # κ Λ (W − D)(I − Σ)
+    G[:, i, i] += k * lam * W[:, i, i] - k - r
     G[:, i, n + side_of] = k * (1 - lam) * (x0 - line)
-    G[:, :n, -1] = k * (lam * np.einsum("bij,bj->bi", off, sigma * line) + (1 - lam) * line) + r * line
+    G[:, :n, -1] = k * (lam * (off @ (sigma * line)[:, :, None])[:, :, 0] + (1 - lam) * line) + r * line
     G[:, n + np.arange(S), n + np.arange(S)] = -r_side
-    z = np.concatenate([x, np.ones((B, S + 1))], axis=1)
-    z = np.einsum("bij,bj->bi", expm_batch(G * t[:, None, None]), z)
-    return z[:, :n], line + (x0 - line) * np.exp(-r * t[:, None])
+    return G

@@ -227,7 +227,12 @@ def familiarity_through_round(
             clock[b] = t
             done[b, i] = True
     rest = span[:, None, None] - np.maximum(arrival[:, :, None], arrival[:, None, :])
-    return _flow(F, P, state, c, meet_pairs, meeting, rest), rules.alumni_decay(A, d, span - clock)
+    # every pair flows for the rest of the round; F is symmetric and 0 within a side (the layout's
+    # invariant, tests/test_invariants.py), so only the cross-side pairs i < j are computed
+    pi, pj = layout.pairs
+    up = _flow(F[:, pi, pj][:, None], P, state, c[:, pi, pj][:, None], meet_pairs[:, pi, pj][:, None], meeting, rest[:, pi, pj][:, None])
+    F[:, pi, pj] = F[:, pj, pi] = up[:, 0]
+    return F, rules.alumni_decay(A, d, span - clock)
 
 
 # ---------------------------------------------------------------- positions over a round
@@ -250,25 +255,58 @@ def positions_through_round(
     ``anchor``: the flow runs up to each newcomer's arrival (``arrival``, years into the span) with
     the leaver in the seat; the newcomer's view and anchor (``state.private``, ``state.anchor`` after
     :func:`replace`) then take the seat, and the flow runs on. With W held over the span every piece
-    is exact."""
-    so = layout.side_of
-    line, lam, e_side = state.line[:, so], P.member("openness", layout), P.entrenchment * sigma[:, layout.starts]
-    x, anchor = x.copy(), anchor.copy()
-    clock = np.zeros(state.B)
-    if leave.any():
-        when = np.where(leave, arrival, np.inf)
-        order = np.argsort(when, axis=1, kind="stable")
-        count = leave.sum(axis=1)
-        for k in range(int(count.max())):
+    is exact. Where nobody meets (or no time passes) views and anchors stay, and a newcomer brings
+    his own. The pieces' exponentials are taken in one batch (:func:`rules.expm_batch`): piece k of
+    a run starts at its k-th arrival, with each seat's anchor entrenched (:func:`rules.entrench`)
+    since its occupant took it."""
+    so, n = layout.side_of, layout.N
+    line, lam = state.line[:, so], P.member("openness", layout)
+    e_member = P.member("entrenchment", layout)
+    x_end, anchor_end = np.where(leave, state.private, x), np.where(leave, state.anchor, anchor)
+    go = np.nonzero(present.any(axis=1) & (span > 0))[0]
+    if not len(go):
+        return x_end, anchor_end
+    # per run g: its arrivals in order, and the pieces [start_k, end_k) between them, k = 0..count
+    lv, arr, pr = leave[go], arrival[go], present[go]
+    when = np.where(lv, arr, np.inf)
+    order = np.argsort(when, axis=1, kind="stable")
+    count = lv.sum(axis=1)
+    K = int(count.max())
+    ts = np.take_along_axis(when, order, axis=1)[:, :K]
+    start = np.concatenate([np.zeros((len(go), 1)), ts], axis=1)  # (g, K + 1)
+    end = np.concatenate([ts, np.full((len(go), 1), np.inf)], axis=1)
+    end = np.minimum(end, span[go, None])
+    valid = np.arange(K + 1)[None, :] <= count[:, None]
+    g, kk = np.nonzero(valid)  # one matrix per (run, piece)
+    t0 = start[g, kk]
+    # each seat's occupant at the piece's start: the newcomer once arrived, with his anchor since then
+    new = lv[g] & (arr[g] <= t0[:, None])
+    a0 = np.where(new, state.anchor[go][g], anchor[go][g])
+    since = np.where(new, arr[g], 0.0)
+    rows = go[g]
+    a_k = rules.entrench(a0, line[rows], sigma[rows], e_member[rows], pr[g], t0[:, None] - since)
+    e_side = P.entrenchment[rows] * sigma[rows][:, layout.starts]
+    G = rules.fj_generator(a_k, W[rows], line[rows], sigma[rows], lam[rows], pr[g], P.influence_rate[rows], e_side, so)
+    G *= (end[g, kk] - t0)[:, None, None]
+    E = rules.expm_batch(G)
+    # apply the pieces in order; at each arrival the newcomer's view takes the seat
+    z = np.concatenate([x[go], np.ones((len(go), G.shape[1] - n))], axis=1)
+    at = np.full((len(go), K + 1), -1)
+    at[g, kk] = np.arange(len(g))
+    for k in range(K + 1):
+        b = np.nonzero(k <= count)[0]
+        z[b] = (E[at[b, k]] @ z[b, :, None])[:, :, 0]
+        z[b, n:] = 1.0
+        if k < K:
             b = np.nonzero(k < count)[0]
             i = order[b, k]
-            t = arrival[b, i]
-            x[b], anchor[b] = rules.fj_flow(
-                x[b], anchor[b], W[b], line[b], sigma[b], lam[b], present[b], P.influence_rate[b], e_side[b], so, t - clock[b]
-            )
-            x[b, i], anchor[b, i] = state.private[b, i], state.anchor[b, i]
-            clock[b] = t
-    return rules.fj_flow(x, anchor, W, line, sigma, lam, present, P.influence_rate, e_side, so, span - clock)
+            z[b, i] = state.private[go[b], i]
+    x_end[go] = z[:, :n]
+    new = lv
+    a0 = np.where(new, state.anchor[go], anchor[go])
+    since = np.where(new, arr, 0.0)
+    anchor_end[go] = rules.entrench(a0, line[go], sigma[go], e_member[go], pr, span[go, None] - since)
+    return x_end, anchor_end
 
 
 def reassessment_cuts(state: State, P: Params) -> tuple[np.ndarray, np.ndarray]:
