@@ -160,7 +160,7 @@ def _batch(
     lead, F = (np.arange(B), 1) if on_round is not None else shared_start(setups, seeds, T)
     live = np.nonzero(lead == np.arange(B))[0] if F > 1 else np.arange(B)
     pos: np.ndarray | None = np.searchsorted(live, lead) if len(live) < B else None
-    sub = [setups[b] for b in live]
+    sub = [setups[int(b)] for b in live]
     P = Params.from_setups(sub)
     state = initial_state(sub, layout, P, np.stack([g.random(layout.N) for g in gens])[which[live]])
     schedule = _schedule(sub)
