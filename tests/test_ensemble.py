@@ -197,39 +197,3 @@ class TestVariantsEnsembleEqualsModel:
     def test_variants_in_a_multilateral_scenario(self):
         sc = load_scenario("multilateral-track15")
         check_batch([(sc, {"opinion_update": 1, "contact": 1}), (sc, {"ratification_softness": 1.0, "meetings_per_year": 0.5})], [41, 42])
-
-
-class TestSharedStart:
-    """Arms that are one and the same run until their first event (same seed, parameters and start)
-    are simulated once until then (ensemble.shared_start) and then go their own ways: every run
-    must still equal its own per-run model."""
-
-    @staticmethod
-    def runs() -> tuple[list[tuple[Scenario, dict]], list[int]]:
-        sc = load_scenario("leadership-change")
-        wind = with_events(sc, [{"round": 10, "kind": "channel_close"}, {"round": 25, "kind": "channel_reopen"}])
-        paused = with_events(sc, [{"round": 10, "kind": "channel_close"}, {"round": 25, "kind": "channel_reopen", "setup_rounds": 0}])
-        early = with_events(sc, [{"round": 1, "kind": "crisis", "severity": 0.5}])
-        arms = [(sc, {}), (wind, {}), (paused, {}), (early, {}), (sc, {"turnover": 0.3}), (wind, {"turnover": 0.3})]
-        return arms * 2, [7] * 6 + [8] * 6
-
-    def test_each_run_matches_its_model(self):
-        check_batch(*self.runs())
-
-    def test_arms_share_until_their_first_difference(self):
-        from sim.batch.ensemble import shared_start
-
-        runs, seeds = self.runs()
-        lead, F = shared_start([resolve(sc, ov) for sc, ov in runs], seeds, 60)
-        assert F == 10  # wind-down and paused part from keep-open at round 10; the crisis arm from round 1
-        assert list(lead) == [0, 0, 0, 3, 4, 4, 6, 6, 6, 9, 10, 10]
-
-    def test_mutation_sharing_past_the_first_difference_fails(self, monkeypatch):
-        """The check can fail: shared until round 20 (past the channel's closing at 10), the
-        wound-down runs would be the kept-open ones until then."""
-        import sim.batch.ensemble as ens
-
-        real = ens.shared_start
-        monkeypatch.setattr(ens, "shared_start", lambda s, sd, T: (real(s, sd, T)[0], 20))
-        with pytest.raises(AssertionError):
-            check_batch(*self.runs())

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from sim.core.metrics import METRICS, OUTCOMES, run_outcomes
 from sim.core.state import Layout, Params, State, initial_state, layout_of
 from sim.core.step import step
-from sim.scenarios import Event, Setup
+from sim.scenarios import Setup
 
 __all__ = ["BATCH", "OUTCOMES", "EnsembleResult", "check_layout", "simulate"]
 
@@ -102,42 +102,6 @@ def simulate(
         return _batch(setups, seeds, layout, T, names, every, on_round, range(len(setups)))
 
 
-def shared_start(setups: Sequence[Setup], seeds: Sequence[int], T: int) -> tuple[np.ndarray, int]:
-    """Runs that are one and the same run until round F − 1: the same seed, parameters, start and
-    events before F — an experiment's arms before the first event that sets them apart. Returns
-    ``(lead, F)``: ``lead[b]`` is the first run that run b equals until then (``lead[b] = b`` for
-    that one) and F the first round at which runs of the same seed, parameters and start differ
-    in their events (groups that differ from round 1 do not lower it; F = 1: nothing shared)."""
-    B = len(setups)
-
-    def start(b: int) -> tuple:
-        s = setups[b]
-        side = tuple((k, tuple(v)) for k, v in sorted(s.side.items()))
-        return (int(seeds[b]), side, tuple(sorted(s.channel.items())), tuple(s.regime), tuple(s.host), s.scenario.channel_open)
-
-    def at(b: int) -> dict[int, tuple]:
-        by: dict[int, list] = {}
-        for ev in setups[b].events:
-            by.setdefault(ev.round, []).append(ev)
-        return {r: tuple(v) for r, v in by.items()}
-
-    groups: dict[tuple, list[int]] = {}
-    for b in range(B):
-        groups.setdefault(start(b), []).append(b)
-    F = T + 1
-    for members in groups.values():
-        if len(members) > 1:
-            evs = [at(b) for b in members]
-            differ = [r for r in sorted(set().union(*evs)) if len({e.get(r) for e in evs}) > 1]
-            if differ and differ[0] > 1:
-                F = min(F, differ[0])
-    if not any(len(m) > 1 for m in groups.values()):
-        return np.arange(B), 1
-    first: dict[tuple, int] = {}
-    lead = np.array([first.setdefault((start(b), tuple(e for e in setups[b].events if e.round < F)), b) for b in range(B)])
-    return lead, F
-
-
 def _batch(
     setups: Sequence[Setup],
     seeds: Sequence[int],
@@ -149,57 +113,37 @@ def _batch(
     rows: range = range(0),
 ) -> EnsembleResult:
     kept = sorted(set(range(0, T + 1, max(1, every))) | {T})
-    B = len(setups)
+    P = Params.from_setups(setups)
     # runs with the same seed draw the same numbers: one generator per distinct seed (common seeds)
     distinct, which = np.unique(np.array([int(s) for s in seeds], dtype=np.uint64), return_inverse=True)
     gens = [np.random.default_rng(int(s)) for s in distinct]
     K = layout.draws_per_round()
-    # runs that are the same run until round F − 1 (arms before their first event) are simulated
-    # once until then (`live` holds the runs simulated, `pos` each run's row among them); a hook
-    # that changes the state (sim.batch.transplant) sees every run
-    lead, F = (np.arange(B), 1) if on_round is not None else shared_start(setups, seeds, T)
-    live = np.nonzero(lead == np.arange(B))[0] if F > 1 else np.arange(B)
-    pos: np.ndarray | None = np.searchsorted(live, lead) if len(live) < B else None
-    sub = [setups[int(b)] for b in live]
-    P = Params.from_setups(sub)
-    state = initial_state(sub, layout, P, np.stack([g.random(layout.N) for g in gens])[which[live]])
-    schedule = _schedule(sub)
+    state = initial_state(list(setups), layout, P, np.stack([g.random(layout.N) for g in gens])[which])
+    event_rounds = sorted({ev.round for s in setups for ev in s.events})
+    schedule = {t: [[ev for ev in s.events if ev.round == t] for s in setups] for t in event_rounds}
+    B = len(setups)
     out: dict[str, np.ndarray] = {n: np.empty((B, len(kept))) for n in names}
-    meetings = np.zeros(len(live))
-    peak = np.zeros(len(live))
-
-    def record(col: int) -> None:
-        for n in names:
-            v = METRICS[n](state, layout)
-            out[n][:, col] = v if pos is None else v[pos]
-
+    meetings = np.zeros(B)
+    peak = np.zeros(B)
     col = 0
     if kept[0] == 0:
-        record(0)
+        for n in names:
+            out[n][:, 0] = METRICS[n](state, layout)
         col = 1
-    raw = np.empty((len(gens), 0, K))
+    block = np.empty((B, 0, K))
     for t in range(1, T + 1):
-        if pos is not None and t == F:  # from here the runs differ: each takes its lead's state
-            state, meetings, peak, live, pos = state.take(pos), meetings[pos], peak[pos], np.arange(B), None
-            P, schedule = Params.from_setups(setups), _schedule(setups)
         i = (t - 1) % DRAW_BLOCK
         if i == 0:
-            raw = np.stack([g.random((min(DRAW_BLOCK, T - t + 1), K)) for g in gens])
-        step(state, layout, P, raw[which[live], i], schedule.get(t, ()))
+            n_block = min(DRAW_BLOCK, T - t + 1)
+            block = np.stack([g.random((n_block, K)) for g in gens])[which]
+        step(state, layout, P, block[:, i], schedule.get(t, ()))
         if on_round is not None:
             on_round(t, state, rows)
         meetings += state.meeting
         peak = np.maximum(peak, state.progress)
         if col < len(kept) and kept[col] == t:
-            record(col)
+            for n in names:
+                out[n][:, col] = METRICS[n](state, layout)
             col += 1
-    if pos is not None:  # the same runs to the end
-        state, meetings, peak = state.take(pos), meetings[pos], peak[pos]
     outcomes = run_outcomes(state, layout, meetings, peak)
     return EnsembleResult(rounds=np.array(kept), series=out, outcomes=outcomes)
-
-
-def _schedule(setups: Sequence[Setup]) -> dict[int, list[list[Event]]]:
-    """Round → each run's events of that round, in order."""
-    event_rounds = sorted({ev.round for s in setups for ev in s.events})
-    return {t: [[ev for ev in s.events if ev.round == t] for s in setups] for t in event_rounds}

@@ -257,15 +257,6 @@ class State:
     def B(self) -> int:
         return self.private.shape[0]
 
-    def take(self, rows: np.ndarray) -> State:
-        """The state of runs ``rows`` (indices; a run may be taken more than once)."""
-        return State(
-            **{
-                f.name: (getattr(self, f.name)[rows] if isinstance(getattr(self, f.name), np.ndarray) else getattr(self, f.name))
-                for f in fields(self)
-            }
-        )
-
     def copy(self) -> State:
         return State(
             **{
