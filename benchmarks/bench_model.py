@@ -9,7 +9,7 @@ Each workload is simulated in a fresh process (one BLAS thread, as in a sweep) a
 batch, and timed in CPU seconds of that process; the trees are run alternately ``--repeat``
 times and the median is kept, so that the before/after ratio is measured within one run
 (machines are noisy: compare the ratios). ``--before SRC`` is a checkout of an older version
-(e.g. ``git worktree add /tmp/before main``). Writes ``benchmarks/model-results.json``.
+(e.g. ``git worktree add /tmp/before main``). Writes ``benchmarks/model-results.json`` (or ``--out``).
 
 Workloads: the first 4,096 runs of the shipped Sobol experiment (``experiments/sensitivity.toml``,
 seed 7: 16 parameters over their ranges, both arms, 50 rounds), and 1,000 runs of
@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--before", type=Path, default=None, help="an older source tree, timed in the same run")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workloads", nargs="*", default=list(WORKLOADS), choices=WORKLOADS)
+    ap.add_argument("--out", type=Path, default=OUT, help=f"where to write the numbers (default {OUT.relative_to(ROOT)})")
     a = ap.parse_args()
     trees = {"now": ROOT} | ({"before": a.before.resolve()} if a.before else {})
     res: dict[str, dict[str, list[float]]] = {w: {k: [] for k in trees} for w in a.workloads}
@@ -87,8 +88,8 @@ def main() -> None:
         line = "  ".join(f"{k} {v['ms_per_run']:.2f} ms/run" for k, v in r.items() if k != "ratio")
         print(f"{w:20s} {line}" + (f"  before/now {r['ratio']:.2f}×" if "ratio" in r else ""))
     meta = {"load_1min": [min(load), max(load)], "cpus": os.cpu_count(), "before": str(a.before) if a.before else None}
-    OUT.write_text(json.dumps({"meta": meta, "results": summary}, indent=2) + "\n")
-    print(f"written to {OUT.relative_to(ROOT)}")
+    a.out.write_text(json.dumps({"meta": meta, "results": summary}, indent=2) + "\n")
+    print(f"written to {a.out}")
 
 
 if __name__ == "__main__":
