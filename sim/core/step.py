@@ -277,14 +277,19 @@ def positions_through_round(
     end = np.concatenate([ts, np.full((len(go), 1), np.inf)], axis=1)
     end = np.minimum(end, span[go, None])
     valid = np.arange(K + 1)[None, :] <= count[:, None]
+
+    def anchors_at(t: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Each seat's anchor t years into the span (runs go[r]): its occupant's — the newcomer's
+        once he has arrived — entrenched since he took the seat."""
+        new = lv[r] & (arr[r] <= t[:, None])
+        b = go[r]
+        a0 = np.where(new, state.anchor[b], anchor[b])
+        return rules.entrench(a0, line[b], sigma[b], e_member[b], pr[r], t[:, None] - np.where(new, arr[r], 0.0))
+
     g, kk = np.nonzero(valid)  # one matrix per (run, piece)
     t0 = start[g, kk]
-    # each seat's occupant at the piece's start: the newcomer once arrived, with his anchor since then
-    new = lv[g] & (arr[g] <= t0[:, None])
-    a0 = np.where(new, state.anchor[go][g], anchor[go][g])
-    since = np.where(new, arr[g], 0.0)
     rows = go[g]
-    a_k = rules.entrench(a0, line[rows], sigma[rows], e_member[rows], pr[g], t0[:, None] - since)
+    a_k = anchors_at(t0, g)
     e_side = P.entrenchment[rows] * sigma[rows][:, layout.starts]
     G = rules.fj_generator(a_k, W[rows], line[rows], sigma[rows], lam[rows], pr[g], P.influence_rate[rows], e_side, so)
     G *= (end[g, kk] - t0)[:, None, None]
@@ -302,10 +307,7 @@ def positions_through_round(
             i = order[b, k]
             z[b, i] = state.private[go[b], i]
     x_end[go] = z[:, :n]
-    new = lv
-    a0 = np.where(new, state.anchor[go], anchor[go])
-    since = np.where(new, arr, 0.0)
-    anchor_end[go] = rules.entrench(a0, line[go], sigma[go], e_member[go], pr, span[go, None] - since)
+    anchor_end[go] = anchors_at(span[go], np.arange(len(go)))
     return x_end, anchor_end
 
 
