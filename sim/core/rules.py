@@ -147,9 +147,13 @@ def familiarity_exchange(
     pull = ac if hollow is None or not np.any(hollow) else ac - h * (1 - c)
     both = f * ac > 0 if forget is None else (f * ac > 0) | (forget[:, None, None] > 0)
     both_met = both & meet
-    if not both_met.any():  # exchange alone: F₁ = F (1 − k)^t + F* (1 − (1 − k)^t)
+
+    def exchange_alone() -> Array:  # F₁ = F (1 − k)^t + F* (1 − (1 − k)^t)
         keep = keep_x**t
-        return np.where(meet, F * keep + pull * (1 - keep) / k_or_1, F)
+        return F * keep + pull * (1 - keep) / k_or_1
+
+    if not both_met.any():
+        return np.where(meet, exchange_alone(), F)
     r_year = 0.0 if forget is None else forget[:, None, None]
     with np.errstate(divide="ignore"):
         kappa = -np.log(np.maximum(keep_x, 1e-300))  # rates per year (≤ 690: e^{−690} is 0 anyway)
@@ -160,8 +164,7 @@ def familiarity_exchange(
     F2 = np.where(t > 0, F_inf + (F - F_inf) * np.exp(-total * t), F)
     if both_met.sum() == meet.sum():  # every meeting pair has follow-up or forgetting
         return np.where(meet, F2, F)
-    keep = keep_x**t
-    return np.where(meet, np.where(both, F2, F * keep + pull * (1 - keep) / k_or_1), F)
+    return np.where(meet, np.where(both, F2, exchange_alone()), F)
 
 
 def familiarity_decay(
@@ -587,13 +590,14 @@ def fj_flow(
     G *= t[:, None, None]
     z = np.concatenate([x, np.ones((B, S + 1))], axis=1)
     z = (expm_batch(G) @ z[:, :, None])[:, :, 0]
-    return z[:, :n], line + (x0 - line) * np.exp(-entrench_rates(entrench_side, present, side_of) * t[:, None])
+    r = entrench_rates(entrench_side)[:, side_of] * present
+    return z[:, :n], line + (x0 - line) * np.exp(-r * t[:, None])
 
 
-def entrench_rates(entrench_side: Array, present: Array, side_of: Array) -> Array:
-    """r = −ln(1 − e σ) per year for present delegates (0 for absent ones), (B, N), from e σ per side
-    (B, S): the rate of :func:`entrench` as a continuous flow."""
-    return -np.log(np.maximum(1 - entrench_side, 1e-300))[:, side_of] * present
+def entrench_rates(entrench_side: Array) -> Array:
+    """r_s = −ln(1 − e σ) per year, (B, S), from e σ per side: the rate of :func:`entrench` as a
+    continuous flow."""
+    return -np.log(np.maximum(1 - entrench_side, 1e-300))
 
 
 def fj_generator(
@@ -605,7 +609,7 @@ def fj_generator(
     S = entrench_side.shape[1]
     i = np.arange(n)
     k = rate[:, None] * present
-    r_side = -np.log(np.maximum(1 - entrench_side, 1e-300))
+    r_side = entrench_rates(entrench_side)
     r = r_side[:, side_of] * present
     off = W.copy()
     off[:, i, i] = 0.0
