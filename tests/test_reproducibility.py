@@ -53,8 +53,8 @@ cynicism_rate = [0.0, 0.1]
 meeting_decay = [0.0, 1.0]
 """
 
-RUNS_DIGEST = "6c9f20a35019b75b4ae45ec6d12f14a4f1122642c3979d758d717c03641234cd"
-TIMESERIES_DIGEST = "509dac9520492b54fe8fd27a69cdef02bfeb28ebf294b5396afcfbafbdcc0e1d"
+RUNS_DIGEST = "8d9ed41f8703b93a5e23b0aeeb4c69a9dc207c0f8203785fbc2fde9b42da6532"
+TIMESERIES_DIGEST = "f76f69aa802b425ae960e92e4e8c9914db892022f5163c83db15d0cdd3f83b37"
 
 
 def digest(df: pd.DataFrame) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import example, given
@@ -138,6 +140,38 @@ class TestFriedkinJohnsenFlow:
 
         M = (np.random.default_rng(1).random((20, 7, 7)) - 0.5) * np.geomspace(0.01, 50, 20)[:, None, None]
         np.testing.assert_allclose(rules.expm_batch(M), expm(M), rtol=1e-12, atol=1e-12 * np.abs(expm(M)).max())
+
+    def test_expm_action_equals_scipy(self):
+        """e^M v without e^M: small, multi-step (‖M‖∞ > 2.1) and stiff (> 16.8) matrices alike."""
+        from scipy.linalg import expm
+
+        rng = np.random.default_rng(2)
+        M = (rng.random((30, 7, 7)) - 0.5) * np.geomspace(1e-3, 80, 30)[:, None, None]
+        v = rng.random((30, 7))
+        want = np.einsum("bij,bj->bi", expm(M), v)
+        np.testing.assert_allclose(rules.expm_action(M, v), want, rtol=1e-12, atol=1e-12)
+
+    def test_expm_action_does_not_depend_on_the_batch(self):
+        """Each matrix's result is its own: the same bits alone, in a batch, or in another order."""
+        rng = np.random.default_rng(3)
+        M = (rng.random((40, 9, 9)) - 0.5) * np.geomspace(1e-3, 30, 40)[:, None, None]
+        v = rng.random((40, 9))
+        whole = rules.expm_action(M, v)
+        perm = rng.permutation(40)
+        assert np.array_equal(rules.expm_action(M[perm], v[perm]), whole[perm])
+        assert all(np.array_equal(rules.expm_action(M[b : b + 1], v[b : b + 1])[0], whole[b]) for b in (0, 17, 39))
+
+    def test_taylor_degree_bounds_the_remainder(self):
+        """The degree is the least with the remainder bound ν^{m+1} e^ν / (m + 1)! below 2⁻⁵³: the
+        sum to degree m − 1 misses more than rounding, the sum to m does not."""
+        nu = np.array([1e-6, 0.05, 0.3, 1.0, 2.1])
+        m = rules.taylor_degree(nu)
+        assert list(m) == sorted(m) and m[0] <= 2 and m[-1] == 24
+        bound = lambda k: nu ** (k + 1) * np.exp(nu) / np.array([math.factorial(int(j) + 1) for j in k])  # noqa: E731
+        assert np.all(bound(m) <= 2.0**-53) and np.all(bound(m - 1) > 2.0**-53)
+        # a scalar check of what the bound promises: e^ν to rounding from m + 1 terms
+        sums = [sum(x**k / math.factorial(k) for k in range(int(d) + 1)) for x, d in zip(nu, m, strict=True)]
+        np.testing.assert_allclose(sums, np.exp(nu), rtol=4e-16)
 
     def test_rounds_compose(self):
         """Exact: t₁ then t₂ years give what t₁ + t₂ give (the same W)."""

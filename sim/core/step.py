@@ -256,9 +256,10 @@ def positions_through_round(
     the leaver in the seat; the newcomer's view and anchor (``state.private``, ``state.anchor`` after
     :func:`replace`) then take the seat, and the flow runs on. With W held over the span every piece
     is exact. Where nobody meets (or no time passes) views and anchors stay, and a newcomer brings
-    his own. The pieces' exponentials are taken in one batch (:func:`rules.expm_batch`): piece k of
-    a run starts at its k-th arrival, with each seat's anchor entrenched (:func:`rules.entrench`)
-    since its occupant took it."""
+    his own. Each run's generator is built once (:func:`rules.fj_generator`); piece k, which starts
+    at the run's k-th arrival, changes only its anchors' entries (:func:`rules.anchor_pull`: each
+    seat's anchor entrenched, :func:`rules.entrench`, since its occupant took it), and the pieces
+    act in order on the state (:func:`rules.expm_action`)."""
     so, n = layout.side_of, layout.N
     line, lam = state.line[:, so], P.member("openness", layout)
     e_member = P.member("entrenchment", layout)
@@ -286,21 +287,25 @@ def positions_through_round(
         a0 = np.where(new, state.anchor[b], anchor[b])
         return rules.entrench(a0, line[b], sigma[b], e_member[b], pr[r], t[:, None] - np.where(new, arr[r], 0.0))
 
-    g, kk = np.nonzero(valid)  # one matrix per (run, piece)
-    t0 = start[g, kk]
-    rows = go[g]
-    a_k = anchors_at(t0, g)
-    e_side = P.entrenchment[rows] * sigma[rows][:, layout.starts]
-    G = rules.fj_generator(a_k, W[rows], line[rows], sigma[rows], lam[rows], pr[g], P.influence_rate[rows], e_side, so)
-    G *= (end[g, kk] - t0)[:, None, None]
-    E = rules.expm_batch(G)
-    # apply the pieces in order; at each arrival the newcomer's view takes the seat
-    z = np.concatenate([x[go], np.ones((len(go), G.shape[1] - n))], axis=1)
+    g, kk = np.nonzero(valid)  # one anchor vector per (run, piece)
+    a_k = anchors_at(start[g, kk], g)
     at = np.full((len(go), K + 1), -1)
     at[g, kk] = np.arange(len(g))
+    # one generator per run, with the anchors of its first piece; later pieces change only the
+    # anchors' entries (rules.anchor_pull)
+    e_side = P.entrenchment[go] * sigma[go][:, layout.starts]
+    G = rules.fj_generator(a_k[at[:, 0]], W[go], line[go], sigma[go], lam[go], pr, P.influence_rate[go], e_side, so)
+    kappa = P.influence_rate[go][:, None] * pr
+    seat, col = np.arange(n), n + so
+    # the pieces in order; at each arrival the newcomer's view takes the seat
+    z = np.concatenate([x[go], np.ones((len(go), G.shape[1] - n))], axis=1)
     for k in range(K + 1):
         b = np.nonzero(k <= count)[0]
-        z[b] = (E[at[b, k]] @ z[b, :, None])[:, :, 0]
+        Gk = G[b]
+        if k:
+            Gk[:, seat, col] = rules.anchor_pull(a_k[at[b, k]], line[go[b]], lam[go[b]], kappa[b])
+        Gk *= (end[b, k] - start[b, k])[:, None, None]
+        z[b] = rules.expm_action(Gk, z[b])
         z[b, n:] = 1.0
         if k < K:
             b = np.nonzero(k < count)[0]
