@@ -320,22 +320,31 @@ def newcomer_familiarity(
     Turnover wipes familiarity except what a handover (h) or the side's institutional
     memory of its alumni's contacts (μ A) carries; the constantly changing Canadian
     participants who must "start from the beginning" (source 002). Only the leavers' rows
-    and columns are computed; pairs that are not both active across sides get 0.
+    and columns are computed (:func:`newcomer_rows`); pairs that are not both active across
+    sides get 0.
     """
     b, i = np.nonzero(leave)
     if len(b) == 0:
         return F
-    keep = np.where(leave, handover, 1.0)
-    brief = np.where(leave, memory, 0.0)
-    si = side_of[i]
-    mine = brief[b, i][:, None] * A[b, si][:, side_of]  # μ_i A_{s_i s_j}, (L, N)
-    theirs = brief[b] * A[b[:, None], side_of[None, :], si[:, None]]  # μ_j A_{s_j s_i}
-    row = np.maximum(keep[b, i][:, None] * keep[b] * F[b, i], np.maximum(mine, theirs))
-    row = np.where(cross[i] & active[b, i][:, None] & active[b], row, 0.0)
+    row = newcomer_rows(F, b, i, leave[b], handover, memory, A, side_of, active, cross)
     F = F.copy()
     F[b, i, :] = row
     F[b, :, i] = row
     return F
+
+
+def newcomer_rows(
+    F: Array, b: Array, i: Array, leave_b: Array, handover: Array, memory: Array, A: Array, side_of: Array, active: Array, cross: Array
+) -> Array:
+    """The rows F'_{i·} (L, N) of :func:`newcomer_familiarity` for the leavers (b, i) (L,), whose
+    runs' leavers are ``leave_b`` (L, N); the caller writes them into row and column i."""
+    keep = np.where(leave_b, handover[b], 1.0)  # h for leavers, 1 for stayers, per (leaver, member)
+    brief = np.where(leave_b, memory[b], 0.0)
+    si = side_of[i]
+    mine = memory[b, i][:, None] * A[b, si][:, side_of]  # μ_i A_{s_i s_j}, (L, N)
+    theirs = brief * A[b[:, None], side_of[None, :], si[:, None]]  # μ_j A_{s_j s_i}
+    row = np.maximum(handover[b, i][:, None] * keep * F[b, i], np.maximum(mine, theirs))
+    return np.where(cross[i] & active[b, i][:, None] & active[b], row, 0.0)
 
 
 def alumni_update(A: Array, F: Array, leave: Array, active: Array, side_of: Array, starts: Array) -> Array:

@@ -217,13 +217,14 @@ def familiarity_through_round(
             )[:, 0, :]
             F[b, i, :] = row
             F[b, :, i] = row
-            one = np.zeros((len(b), layout.N), dtype=bool)
-            one[np.arange(len(b)), i] = True
-            Fb, act = F[b], state.active[b]
-            Ab = rules.alumni_update(rules.alumni_decay(A[b], d[b], t - clock[b]), Fb, one, act, so, layout.starts)
-            F[b] = rules.newcomer_familiarity(Fb, one, h[b], mem[b], Ab, so, act, layout.cross)
+            one = np.zeros_like(leave)
+            one[b, i] = True
             A = A.copy()
-            A[b] = Ab
+            A[b] = rules.alumni_decay(A[b], d[b], t - clock[b])
+            A = rules.alumni_update(A, F, one, state.active, so, layout.starts)
+            row = rules.newcomer_rows(F, b, i, one[b], h, mem, A, so, state.active, layout.cross)
+            F[b, i, :] = row
+            F[b, :, i] = row
             clock[b] = t
             done[b, i] = True
     rest = span[:, None, None] - np.maximum(arrival[:, :, None], arrival[:, None, :])
