@@ -25,7 +25,7 @@ __all__ = ["BATCH", "OUTCOMES", "EnsembleResult", "check_layout", "simulate"]
 DRAW_BLOCK = 16
 #: Runs advanced together: enough to spread numpy's per-call cost, few enough for the (B, N, N)
 #: arrays to stay in cache (docs/performance.md).
-BATCH = 2048
+BATCH = 1024
 
 
 @dataclass(frozen=True)

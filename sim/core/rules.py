@@ -588,7 +588,7 @@ def expm_action(M: Array, v: Array) -> Array:
     Each matrix's result depends on that matrix and vector alone, not on the rest of the batch.
     Matrices that would need more than 8 steps (stiff ones: ‖M‖∞ > 16.8) go through
     :func:`expm_batch` instead, whose squarings cost log₂ of that."""
-    norm = np.abs(M).sum(axis=-1).max(axis=-1)  # the ∞-norm (largest row sum) of each matrix
+    norm = (np.abs(M) @ np.ones(M.shape[-1])).max(axis=-1)  # the ∞-norm (largest row sum) of each matrix
     steps = np.maximum(np.ceil(norm / 2.1), 1.0)
     out = np.array(v, dtype=float)
     stiff = steps > 8
