@@ -172,6 +172,23 @@ class TestSaveAndExport:
         assert {r["run"] for r in rows} == {"A", "B"} and len(rows) == 4
 
 
+class TestChartGuard:
+    """The charts are Solara's echarts widget with its template guarded against a race: a chart the
+    page re-renders away before the echarts script has loaded must not throw "Initialize failed:
+    invalid dom" (seen once in the full suite). The guard is a patch of Solara's template; if a
+    Solara upgrade changes the template's shape the patch is not applied, and this fails."""
+
+    def test_the_guard_is_in_the_template(self):
+        from sim.abm import widgets
+
+        assert widgets.PATCHED
+        t = widgets.Chart().template
+        create = t.index("create() {")
+        assert t.index("if (!this.$refs.echarts) return;", create) < t.index("this.echarts.init(", create)
+        watch = t.index("option() {")
+        assert t.index("if (!this.chart) return;", watch) < t.index("this.chart.setOption", watch)
+
+
 class TestPrivacy:
     def test_solara_telemetry_and_cdn_are_off(self):
         saved = {k: os.environ.get(k) for k in PRIVATE_ENV}

@@ -22,12 +22,11 @@ from typing import Any, cast
 
 import solara
 import solara.lab
-from solara.components.echarts import EchartsWidget
 
 from sim.abm.export import figures_png, scenario_toml, timeseries_csv
 from sim.abm.session import START_ONLY, Session, parse_seed, parse_value
 from sim.abm.views import curves_option, network_option, positions_option, readout
-from sim.abm.widgets import DownloadButton, FileInput
+from sim.abm.widgets import Chart, DownloadButton, FileInput
 from sim.core.params import PARAMS, Param, Scope
 from sim.core.setup import BOOL, EVENT_FIELDS, INT, REGIME, SIDED, EventKind
 from sim.scenarios import InputError, load_scenario, scenario_names
@@ -476,13 +475,13 @@ def refresh() -> None:
         return
     for key, v in state.items():
         el, w = ws[key]
-        prop = "option" if isinstance(w, EchartsWidget) else "unsafe_innerHTML"
+        prop = "option" if isinstance(w, Chart) else "unsafe_innerHTML"
         el.kwargs[prop] = v
         setattr(w, prop, v)
 
 
 def _chart(option: dict, cls: str, style: str) -> Any:
-    return EchartsWidget.element(option=option, attributes={"style": style, "class": cls})
+    return Chart.element(option=option, attributes={"style": style, "class": cls})
 
 
 def _html(text: str, cls: str) -> Any:

@@ -1,13 +1,16 @@
-"""A download button that works in Solara's Vuetify 3 front-end (Solara's own FileDownload
-renders no button there): the data is made on the server only when the button is clicked."""
+"""The explorer's own widgets: a download button that works in Solara's Vuetify 3 front-end
+(Solara's own FileDownload renders no button there; the data is made on the server only when the
+button is clicked), a file input, and Solara's echarts chart guarded against a race (:class:`Chart`)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from pathlib import Path
 
 import ipyvuetify as v
 import traitlets
+from solara.components.echarts import EchartsWidget
 
 _TEMPLATE = """
 <template>
@@ -109,3 +112,32 @@ class FileInput(v.VuetifyTemplate):
             data = b"\xff"  # a garbled upload reads as a binary file: refused by the loader
         if self.receiver:
             self.receiver({"name": str(info.get("name", "scenario.toml")), "data": data})
+
+
+def _guarded_echarts_template() -> str:
+    """Solara's echarts template with two guards: its ``create()`` runs when the echarts script has
+    loaded, by which time a chart the page has already re-rendered away is gone (``$refs.echarts``
+    undefined: "Initialize failed: invalid dom" in the browser's console), and an ``option`` that
+    arrives before ``create()`` found no chart to set. Both are skipped instead. The upstream text
+    is patched, not copied; if it changes shape the patch is not applied (``PATCHED`` says so, and
+    tests/test_explorer.py checks it)."""
+    import solara.components.echarts as upstream
+
+    src = Path(upstream.__file__).with_name("echarts.vue").read_text(encoding="utf-8")
+    create = "create() {\n      this.chart = this.echarts.init(this.$refs.echarts);"
+    watch = "option() {\n      // notMerge"
+    if create not in src or watch not in src:
+        return src
+    src = src.replace(create, "create() {\n      if (!this.$refs.echarts) return;  // re-rendered away while echarts loaded" + create[10:])
+    return src.replace(watch, "option() {\n      if (!this.chart) return;  // create() sets the option it finds\n      // notMerge")
+
+
+_ECHARTS_TEMPLATE = _guarded_echarts_template()
+PATCHED = "re-rendered away while echarts loaded" in _ECHARTS_TEMPLATE
+
+
+class Chart(EchartsWidget):
+    """Solara's ``EchartsWidget`` with the guarded template (:func:`_guarded_echarts_template`)."""
+
+    template_file = None  # type: ignore[assignment]  # the template below, not the upstream file
+    template = traitlets.Unicode(_ECHARTS_TEMPLATE).tag(sync=True)
