@@ -570,10 +570,10 @@ _LOG_FACT = np.array([math.lgamma(k + 1) for k in _TERMS])  # ln (m + 1)!
 
 def taylor_degree(norm: Array) -> Array:
     """The least degree m ≤ 24 with ν^{m+1} e^ν / (m + 1)! ≤ u = 2⁻⁵³ for ν = ‖X‖ ≤ 2.1 (any
-    subordinate norm): the bound on
-    ‖e^X v − Σ_{k≤m} X^k v / k!‖ / ‖v‖ (the Taylor remainder), so a degree-m sum is exact to
-    rounding (Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3; Al-Mohy & Higham 2011, *SIAM J.
-    Sci. Comput.* 33:488). ν = 0.3 needs 12 terms, ν = 2.1 needs 24."""
+    subordinate norm): the bound on ‖e^X v − Σ_{k≤m} X^k v / k!‖ / ‖v‖ (the Taylor remainder), so
+    a degree-m sum is exact to rounding (Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3;
+    Al-Mohy & Higham 2011, *SIAM J. Sci. Comput.* 33:488). ν = 0.3 needs degree 12, ν = 2.1
+    degree 24."""
     with np.errstate(divide="ignore"):
         log_bound = _TERMS * np.log(norm)[:, None] + norm[:, None] - _LOG_FACT
     return np.argmax(log_bound <= _LOG_U, axis=1)
