@@ -242,7 +242,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else folder / "figures"
     check_replaceable(out, "figures")
 
-    from sim.analysis.figure_set import DEFAULT_METRICS, drawing_pool, figure_jobs, make_figures
+    from sim.analysis.figure_set import DEFAULT_METRICS, close_pool, drawing_pool, figure_jobs, make_figures
 
     metrics = args.metric or [m for m in DEFAULT_METRICS if m in kept]
     total = len(figure_jobs(metrics, args.by, n_arms))
@@ -271,7 +271,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
                 figs = make_figures(res, tmp, metrics, by=args.by, progress=progress, formats=fmts, pool=pool)
     finally:
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            close_pool(pool)
     n = sum(len(v) for v in figs.values())
     print(f"wrote {n} figures ({' and '.join(f.upper() for f in fmts)}) to {out}")
     return 0

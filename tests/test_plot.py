@@ -177,6 +177,25 @@ class TestWorkers:
         err = capsys.readouterr().err
         assert "plot: 3/3 figures" in err and "ETA" in err
 
+    def test_no_process_outlives_the_command(self, small_sweep, tmp_path):
+        """When ``plot`` with drawing processes returns, its process has no child left: the pool's
+        processes are joined and the fork server they came from is stopped (``close_pool``),
+        rather than left to exit a moment after the command has."""
+        code = (
+            "import os\nfrom sim.cli import main\n"
+            f"args = [{str(small_sweep)!r}, '--metric', 'agreement', '--workers', '2', '--no-svg', '--out', {str(tmp_path / 'f')!r}]\n"
+            "rc = main(['plot', *args])\n"
+            "def parent(pid):\n"
+            "    try:\n"
+            "        return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+            "    except OSError:\n"
+            "        return None\n"
+            "kids = [p for p in os.listdir('/proc') if p.isdigit() and parent(p) == os.getpid()]\n"
+            "print(rc, len(kids))\n"
+        )
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert p.stdout.strip().splitlines()[-1] == "0 0"
+
     def test_the_survival_figure_imports_no_scipy_stats(self, small_sweep, tmp_path):
         """The Kaplan–Meier curves are computed without ``scipy.stats`` (its import was most of
         the survival figure's time in a drawing process)."""

@@ -37,7 +37,7 @@ def drawing_pool(workers: int) -> ProcessPoolExecutor:
     """``workers`` drawing processes, started now (from a thread) so that they import matplotlib
     while this process reads the data. They are forked from multiprocessing's fork server, a
     fresh process that has imported the figure modules, never from this one (which runs
-    pyarrow's threads). The caller shuts the pool down; the fork server ends with this process."""
+    pyarrow's threads). The caller shuts the pool down with :func:`close_pool`."""
     import multiprocessing as mp
     import threading
 
@@ -46,6 +46,24 @@ def drawing_pool(workers: int) -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(workers, mp_context=ctx)
     threading.Thread(target=_start, args=(pool, workers), name="start-drawing-pool", daemon=True).start()
     return pool
+
+
+def close_pool(pool: ProcessPoolExecutor) -> None:
+    """Shut a :func:`drawing_pool` down, then stop the fork server its processes came from and
+    multiprocessing's resource tracker, so that no process outlives the command: left alone, each
+    exits only when it sees this process's end of its pipe close, a moment after this process has
+    exited. (``_stop`` is CPython's own, used by its tests; where it is missing they end as
+    before.) A later pool starts new ones."""
+    import gc
+    import multiprocessing.forkserver as fs
+    import multiprocessing.resource_tracker as rt
+
+    pool.shutdown(cancel_futures=True)
+    gc.collect()  # the pool's queues and their semaphores, which the tracker is told of when freed
+    for server in (getattr(fs, "_forkserver", None), getattr(rt, "_resource_tracker", None)):
+        stop = getattr(server, "_stop", None)
+        if stop is not None:
+            stop()
 
 
 def _start(pool: ProcessPoolExecutor, workers: int) -> None:
@@ -110,7 +128,7 @@ def make_figures(
                 note(paths[futures[f]].stem)
     finally:
         if own is not None:
-            own.shutdown(cancel_futures=True)
+            close_pool(own)
     figs: dict[str, list[Path]] = {"curves": [], "survival": [paths[jobs[0]]], "phase": [], "sensitivity": []}
     figs["curves"] = [paths[j] for j in jobs[1:]]
     return figs
