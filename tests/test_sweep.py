@@ -10,6 +10,7 @@ import platform
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -149,6 +150,36 @@ def test_local_processes_match_serial(serial, tmp_path):
     assert summary["completed"] == exp.n_runs
     assert_frame_equal(read_runs(out), read_runs(ref), check_exact=True)
     assert_frame_equal(read_timeseries(out), read_timeseries(ref), check_exact=True)
+
+
+CHILDREN = (
+    "def parent(pid):\n"
+    "    try:\n"
+    "        return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+    "    except OSError:\n"
+    "        return None\n"
+    "kids = [p for p in os.listdir('/proc') if p.isdigit() and parent(p) == os.getpid()]\n"
+    "kids = [p for p in kids if 'forkserver' in open(f'/proc/{p}/cmdline').read()]\n"
+)
+
+
+def test_no_process_outlives_a_sweep_from_a_threaded_driver(tmp_path):
+    """A driver with other Python threads (the explorer, a notebook) gets forkserver workers; when
+    the sweep returns, the fork server is stopped too (no fork server left among its children)."""
+    f = tmp_path / "t.toml"
+    f.write_text(
+        'name = "t"\nseed = 1\nreplications = 2\nrounds = 45\nscenarios = ["leadership-change"]\nchunk_size = 1\n'
+        '[design]\nkind = "grid"\n[design.params]\nturnover = [0.05, 0.3]\n'
+    )
+    code = (
+        "import os, threading\nfrom sim.batch.experiment import load_experiment\nfrom sim.batch.sweep import run_sweep\n"
+        "threading.Thread(target=threading.Event().wait, daemon=True).start()  # a second thread: forkserver\n"
+        f"s = run_sweep(load_experiment({str(f)!r}), {str(tmp_path / 'out')!r}, workers=2, progress=False)\n"
+        + CHILDREN
+        + "print(s['completed'], len(kids))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert p.stdout.strip().splitlines()[-1] == "4 0"
 
 
 def test_dask_local_cluster_matches_serial(serial, tmp_path):

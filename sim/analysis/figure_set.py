@@ -49,21 +49,12 @@ def drawing_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def close_pool(pool: ProcessPoolExecutor) -> None:
-    """Shut a :func:`drawing_pool` down, then stop the fork server its processes came from and
-    multiprocessing's resource tracker, so that no process outlives the command: left alone, each
-    exits only when it sees this process's end of its pipe close, a moment after this process has
-    exited. (``_stop`` is CPython's own, used by its tests; where it is missing they end as
-    before.) A later pool starts new ones."""
-    import gc
-    import multiprocessing.forkserver as fs
-    import multiprocessing.resource_tracker as rt
+    """Shut a :func:`drawing_pool` down, then stop the fork server its processes came from
+    (:func:`sim.batch.processes.stop_fork_server`), so that it does not outlive the command."""
+    from sim.batch.processes import stop_fork_server
 
     pool.shutdown(cancel_futures=True)
-    gc.collect()  # the pool's queues and their semaphores, which the tracker is told of when freed
-    for server in (getattr(fs, "_forkserver", None), getattr(rt, "_resource_tracker", None)):
-        stop = getattr(server, "_stop", None)
-        if stop is not None:
-            stop()
+    stop_fork_server()
 
 
 def _start(pool: ProcessPoolExecutor, workers: int) -> None:

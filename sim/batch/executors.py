@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from sim.batch.ensemble import OUTCOMES, EnsembleResult, simulate
 from sim.batch.experiment import Experiment
+from sim.batch.processes import stop_fork_server
 from sim.batch.store import ResultStore, count_ok
 from sim.scenarios import Setup
 
@@ -255,14 +256,23 @@ class LocalProcessExecutor(Executor):
 
     def run(self, exp: Experiment, store: ResultStore, todo: Todo) -> Iterator[ChunkDone]:
         init = (exp, store, os.getpid())
-        with ProcessPoolExecutor(self.workers, mp_context=self.context(), initializer=_init_worker, initargs=init) as pool:
-            for _, done in _in_flight(pool, _worker_chunk, todo, 2 * self.workers):
-                yield done
+        ctx = self.context()
+        try:
+            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
+                for _, done in _in_flight(pool, _worker_chunk, todo, 2 * self.workers):
+                    yield done
+        finally:
+            if ctx.get_start_method() == "forkserver":
+                stop_fork_server()  # no process outlives the command
 
     def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
         ctx = self.context()
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
-            yield from _in_flight(pool, fn, tasks, 2 * self.workers)
+        try:
+            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
+                yield from _in_flight(pool, fn, tasks, 2 * self.workers)
+        finally:
+            if ctx.get_start_method() == "forkserver":
+                stop_fork_server()
 
 
 def _in_flight[T](pool: ProcessPoolExecutor, fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]], depth: int) -> Iterator[tuple[int, T]]:
