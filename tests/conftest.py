@@ -159,3 +159,16 @@ def small_sweep(tmp_path_factory) -> Path:
     s = run_sweep(small_experiment(), out, workers=1, progress=False)
     assert s["completed"] == 64 and s["failed"] == 0
     return out
+
+
+#: Python source that sets ``kids`` to this process's children that are multiprocessing fork
+#: servers (read from /proc; appended to a ``python -c`` script that has imported ``os``).
+FORK_SERVER_CHILDREN = (
+    "def parent(pid):\n"
+    "    try:\n"
+    "        return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+    "    except OSError:\n"
+    "        return None\n"
+    "kids = [p for p in os.listdir('/proc') if p.isdigit() and parent(p) == os.getpid()]\n"
+    "kids = [p for p in kids if 'forkserver' in open(f'/proc/{p}/cmdline').read()]\n"
+)

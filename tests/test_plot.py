@@ -17,6 +17,8 @@ from sim.analysis import curves
 from sim.analysis.results import ResultColumns, Results, Table
 from sim.cli import main
 
+from .conftest import FORK_SERVER_CHILDREN
+
 
 @pytest.fixture
 def no_data_reads(monkeypatch):
@@ -183,15 +185,7 @@ class TestWorkers:
         code = (
             "import os\nfrom sim.cli import main\n"
             f"args = [{str(small_sweep)!r}, '--metric', 'agreement', '--workers', '2', '--no-svg', '--out', {str(tmp_path / 'f')!r}]\n"
-            "rc = main(['plot', *args])\n"
-            "def parent(pid):\n"
-            "    try:\n"
-            "        return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
-            "    except OSError:\n"
-            "        return None\n"
-            "kids = [p for p in os.listdir('/proc') if p.isdigit() and parent(p) == os.getpid()]\n"
-            "kids = [p for p in kids if 'forkserver' in open(f'/proc/{p}/cmdline').read()]\n"
-            "print(rc, len(kids))\n"
+            "rc = main(['plot', *args])\n" + FORK_SERVER_CHILDREN + "print(rc, len(kids))\n"
         )
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert p.stdout.strip().splitlines()[-1] == "0 0"

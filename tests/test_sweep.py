@@ -30,7 +30,7 @@ from sim.batch.sweep import Progress, run_sweep
 from sim.cli import main
 from sim.scenarios import InputError
 
-from .conftest import DIALOGUE_SIM, RIPE_SCENARIO
+from .conftest import DIALOGUE_SIM, FORK_SERVER_CHILDREN, RIPE_SCENARIO
 
 ARMS = [
     Arm("keep"),
@@ -152,17 +152,6 @@ def test_local_processes_match_serial(serial, tmp_path):
     assert_frame_equal(read_timeseries(out), read_timeseries(ref), check_exact=True)
 
 
-CHILDREN = (
-    "def parent(pid):\n"
-    "    try:\n"
-    "        return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
-    "    except OSError:\n"
-    "        return None\n"
-    "kids = [p for p in os.listdir('/proc') if p.isdigit() and parent(p) == os.getpid()]\n"
-    "kids = [p for p in kids if 'forkserver' in open(f'/proc/{p}/cmdline').read()]\n"
-)
-
-
 def test_no_process_outlives_a_sweep_from_a_threaded_driver(tmp_path):
     """A driver with other Python threads (the explorer, a notebook) gets forkserver workers; when
     the sweep returns, the fork server is stopped too (no fork server left among its children)."""
@@ -175,7 +164,7 @@ def test_no_process_outlives_a_sweep_from_a_threaded_driver(tmp_path):
         "import os, threading\nfrom sim.batch.experiment import load_experiment\nfrom sim.batch.sweep import run_sweep\n"
         "threading.Thread(target=threading.Event().wait, daemon=True).start()  # a second thread: forkserver\n"
         f"s = run_sweep(load_experiment({str(f)!r}), {str(tmp_path / 'out')!r}, workers=2, progress=False)\n"
-        + CHILDREN
+        + FORK_SERVER_CHILDREN
         + "print(s['completed'], len(kids))\n"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
