@@ -197,3 +197,47 @@ class TestVariantsEnsembleEqualsModel:
     def test_variants_in_a_multilateral_scenario(self):
         sc = load_scenario("multilateral-track15")
         check_batch([(sc, {"opinion_update": 1, "contact": 1}), (sc, {"ratification_softness": 1.0, "meetings_per_year": 0.5})], [41, 42])
+
+
+class TestSharedRounds:
+    """Runs that are the same run until their events part (paired arms) are simulated once up to
+    then and copied (:func:`sim.batch.ensemble.shared_rounds`): the copies must follow the per-run
+    model exactly, and sharing must change no number."""
+
+    @staticmethod
+    def arms() -> tuple[list[tuple[Scenario, dict]], list[int]]:
+        sc = load_scenario("leadership-change")
+        close = with_events(sc, [{"round": 10, "kind": "channel_close"}, {"round": 30, "kind": "channel_reopen"}])
+        early = with_events(sc, [{"round": 4, "kind": "channel_close"}])
+        runs = [(sc, {"turnover": 0.4}), (close, {"turnover": 0.4}), (early, {"turnover": 0.4}), (sc, {"turnover": 0.4})]
+        runs += [(close, {"turnover": 0.3}), (sc, {"turnover": 0.4})]
+        return runs, [5, 5, 5, 5, 5, 6]
+
+    def test_paired_arms_share_the_rounds_before_they_part(self):
+        from sim.batch.ensemble import shared_rounds
+        from sim.core.state import Params
+
+        runs, seeds = self.arms()
+        setups = [resolve(sc, ov) for sc, ov in runs]
+        source, until = shared_rounds(setups, seeds, Params.from_setups(setups))
+        # the closed arm parts at round 10, the early one at 4, the identical run never; a run with
+        # another parameter or another seed shares nothing
+        assert until.tolist() == [0, 9, 3, setups[0].rounds, 0, 0]
+        assert source.tolist() == [0, 0, 0, 0, 4, 5]
+
+    def test_shared_runs_follow_their_models(self):
+        runs, seeds = self.arms()
+        check_batch(runs, seeds)
+
+    def test_sharing_changes_no_number(self, monkeypatch):
+        from sim.batch import ensemble
+
+        runs, seeds = self.arms()
+        setups = [resolve(sc, ov) for sc, ov in runs]
+        shared = simulate(setups, seeds, every=3)
+        monkeypatch.setattr(ensemble, "shared_rounds", lambda s, *_: (np.arange(len(s)), np.zeros(len(s), dtype=int)))
+        alone = simulate(setups, seeds, every=3)
+        for name in METRICS:
+            np.testing.assert_array_equal(shared.series[name], alone.series[name], err_msg=name)
+        for name, v in alone.outcomes.items():
+            np.testing.assert_array_equal(shared.outcomes[name], v, err_msg=name)

@@ -9,7 +9,7 @@ parameters and event timelines may differ.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -19,7 +19,7 @@ from sim.core.state import Layout, Params, State, initial_state, layout_of
 from sim.core.step import step
 from sim.scenarios import Setup
 
-__all__ = ["BATCH", "OUTCOMES", "EnsembleResult", "check_layout", "simulate"]
+__all__ = ["BATCH", "OUTCOMES", "EnsembleResult", "check_layout", "shared_rounds", "simulate"]
 
 #: Rounds of random numbers drawn per generator call (a block keeps memory small and calls few).
 DRAW_BLOCK = 16
@@ -102,6 +102,41 @@ def simulate(
         return _batch(setups, seeds, layout, T, names, every, on_round, range(len(setups)))
 
 
+def shared_rounds(setups: Sequence[Setup], seeds: Sequence[int], P: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Which runs need not be simulated from the start: (source, until), each (B,). Run b is run
+    ``source[b]`` for its first ``until[b]`` rounds (0: simulated from the start, source[b] = b).
+
+    Two runs are the same run until their timelines part when they have the same seed (hence the
+    same random numbers), the same parameters, regimes and channel state, and the same events in
+    every round before the first in which their events differ: the paired arms of an experiment
+    (keep-open and wind-down) up to the round the channel is closed. The step is a function of the
+    state, the parameters, the round's events and its random numbers alone, so copying the
+    source's state at that round gives the trajectory the run would have had (checked against the
+    per-run model in tests/test_ensemble.py)."""
+    B = len(setups)
+    source, until = np.arange(B), np.zeros(B, dtype=int)
+    values = np.concatenate([getattr(P, f.name).reshape(B, -1) for f in fields(P) if f.init], axis=1)
+    first: dict[tuple, int] = {}
+    for b, s in enumerate(setups):
+        key = (int(seeds[b]), values[b].tobytes(), tuple(s.regime), s.scenario.channel_open)
+        a = first.setdefault(key, b)
+        if a == b:
+            continue
+        mine, theirs = _by_round(s.events), _by_round(setups[a].events)
+        parted = [t for t in sorted(set(mine) | set(theirs)) if mine.get(t) != theirs.get(t)]
+        shared = min(parted[0] - 1 if parted else s.rounds, s.rounds)
+        if shared > 0:
+            source[b], until[b] = a, shared
+    return source, until
+
+
+def _by_round(events: Sequence) -> dict[int, list]:
+    out: dict[int, list] = {}
+    for ev in events:
+        out.setdefault(ev.round, []).append(ev)
+    return out
+
+
 def _batch(
     setups: Sequence[Setup],
     seeds: Sequence[int],
@@ -113,37 +148,60 @@ def _batch(
     rows: range = range(0),
 ) -> EnsembleResult:
     kept = sorted(set(range(0, T + 1, max(1, every))) | {T})
-    P = Params.from_setups(setups)
+    P_all = Params.from_setups(setups)
     # runs with the same seed draw the same numbers: one generator per distinct seed (common seeds)
     distinct, which = np.unique(np.array([int(s) for s in seeds], dtype=np.uint64), return_inverse=True)
     gens = [np.random.default_rng(int(s)) for s in distinct]
     K = layout.draws_per_round()
-    state = initial_state(list(setups), layout, P, np.stack([g.random(layout.N) for g in gens])[which])
-    event_rounds = sorted({ev.round for s in setups for ev in s.events})
-    schedule = {t: [[ev for ev in s.events if ev.round == t] for s in setups] for t in event_rounds}
     B = len(setups)
+    u0 = np.stack([g.random(layout.N) for g in gens])[which]
+    # a run that is another until their events part is copied from it then (a hook may change
+    # either run, so with one every run is simulated)
+    source, until = shared_rounds(setups, seeds, P_all) if on_round is None else (np.arange(B), np.zeros(B, dtype=int))
+    live = np.flatnonzero(until == 0)  # the runs in the state, in order
+    P = P_all if len(live) == B else Params.from_setups([setups[int(b)] for b in live])
+    state = initial_state([setups[int(b)] for b in live], layout, P, u0[live])
+    event_rounds = sorted({ev.round for s in setups for ev in s.events})
+
+    def schedule_of(runs: np.ndarray) -> dict[int, list[list]]:
+        return {t: [[ev for ev in setups[b].events if ev.round == t] for b in runs] for t in event_rounds}
+
+    schedule = schedule_of(live)
     out: dict[str, np.ndarray] = {n: np.empty((B, len(kept))) for n in names}
     meetings = np.zeros(B)
     peak = np.zeros(B)
     col = 0
     if kept[0] == 0:
         for n in names:
-            out[n][:, 0] = METRICS[n](state, layout)
+            out[n][live, 0] = METRICS[n](state, layout)
         col = 1
     block = np.empty((B, 0, K))
-    for t in range(1, T + 1):
+    for t in range(1, T + 2):
+        join = np.flatnonzero(until == t - 1) if t > 1 else live[:0]
+        if len(join):  # runs that part from their source now take a copy of its state
+            src = source[join]
+            for n in names:
+                out[n][join, :col] = out[n][src, :col]
+            meetings[join], peak[join] = meetings[src], peak[src]
+            merged = np.union1d(live, join)
+            state = state.take(np.searchsorted(live, np.where(until[merged] == t - 1, source[merged], merged)))
+            live = merged
+            P = P_all if len(live) == B else Params.from_setups([setups[int(b)] for b in live])
+            schedule = schedule_of(live)
+        if t > T:
+            break
         i = (t - 1) % DRAW_BLOCK
         if i == 0:
             n_block = min(DRAW_BLOCK, T - t + 1)
             block = np.stack([g.random((n_block, K)) for g in gens])[which]
-        step(state, layout, P, block[:, i], schedule.get(t, ()))
+        step(state, layout, P, block[live, i], schedule.get(t, ()))
         if on_round is not None:
             on_round(t, state, rows)
-        meetings += state.meeting
-        peak = np.maximum(peak, state.progress)
+        meetings[live] += state.meeting
+        peak[live] = np.maximum(peak[live], state.progress)
         if col < len(kept) and kept[col] == t:
             for n in names:
-                out[n][:, col] = METRICS[n](state, layout)
+                out[n][live, col] = METRICS[n](state, layout)
             col += 1
     outcomes = run_outcomes(state, layout, meetings, peak)
     return EnsembleResult(rounds=np.array(kept), series=out, outcomes=outcomes)

@@ -265,6 +265,15 @@ class State:
             }
         )
 
+    def take(self, rows: np.ndarray) -> State:
+        """The state of runs ``rows`` (indices; a run may appear more than once), a copy."""
+        return State(
+            **{
+                f.name: (getattr(self, f.name)[rows] if isinstance(getattr(self, f.name), np.ndarray) else getattr(self, f.name))
+                for f in fields(self)
+            }
+        )
+
 
 def rank_of(state: State, layout: Layout) -> np.ndarray:
     """r_i = level_{s(i)} × b_i, (B, N)."""
