@@ -72,7 +72,7 @@ class TestEachCostAloneCanReverseThePayoff:
 WITHOUT = {
     "hollow_distrust": (
         "familiarity_exchange",
-        lambda f: lambda F, c, meet, a, b, phi, h=None, dt=None, forget=None: f(F, c, meet, a, b, phi, None, dt, forget),
+        lambda f: lambda c, a, b, phi, h=None, forget=None: f(c, a, b, phi, None, forget),
     ),
     "cynicism_rate": ("cynicism_of", lambda f: lambda E, rate: np.zeros_like(E)),
     "substitution": ("substituted_target", lambda f: lambda target, share, E: target),

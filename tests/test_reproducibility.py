@@ -53,8 +53,8 @@ cynicism_rate = [0.0, 0.1]
 meeting_decay = [0.0, 1.0]
 """
 
-RUNS_DIGEST = "8d9ed41f8703b93a5e23b0aeeb4c69a9dc207c0f8203785fbc2fde9b42da6532"
-TIMESERIES_DIGEST = "f76f69aa802b425ae960e92e4e8c9914db892022f5163c83db15d0cdd3f83b37"
+RUNS_DIGEST = "b0ce29c39d184f49ca330d2e36e36ae1f6d140b37ffdf90e60211f65d865fae1"
+TIMESERIES_DIGEST = "2b59786de71fa972dfdeeba5e9a6c34e19899c9a529f0023137430ba097ff3e9"
 
 
 def digest(df: pd.DataFrame) -> str:

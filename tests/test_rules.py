@@ -214,8 +214,13 @@ class TestFriedkinJohnsenFlow:
 # ---------------------------------------------------------------- familiarity
 
 
+def _flow(F, c, meet, *args, t=1.0):
+    """F after t years (default one) of :func:`rules.familiarity_exchange` for the pairs in ``meet``."""
+    return np.where(meet, rules.relax(F, *rules.familiarity_exchange(c, *args), t), F)
+
+
 def _exchange(F, c, meet, a, b, follow_up=0.0):
-    return rules.familiarity_exchange(F, c, meet, np.array([a]), np.array([b]), np.array([follow_up]))
+    return _flow(F, c, meet, np.array([a]), np.array([b]), np.array([follow_up]))
 
 
 @pytest.mark.parametrize(("a", "b", "c"), [(0.3, 0.05, 0.5), (0.1, 0.2, 0.9), (0.5, 0.5, 0.1)])
@@ -272,16 +277,21 @@ def test_familiarity_exchange_stays_in_unit_interval(F, c, a, b, phi):
     assert np.all((out >= -1e-12) & (out <= 1 + 1e-12))
 
 
+def _decay(F, *args):
+    """F after a year of :func:`rules.familiarity_decay`."""
+    return rules.relax(F, 0.0, rules.familiarity_decay(*args)[:, None, None], 1.0)
+
+
 def test_familiarity_decay_only_without_contact():
     F = np.full((2, 2, 2), 0.5)
-    out = rules.familiarity_decay(F, np.array([0.2, 0.2]), np.array([True, False]), np.zeros(2))
+    out = _decay(F, np.array([0.2, 0.2]), np.array([True, False]), np.zeros(2))
     np.testing.assert_allclose(out[0], 0.5)
     np.testing.assert_allclose(out[1], 0.4)
 
 
 def test_meeting_decay_forgets_between_meetings_too():
     F = np.full((2, 2, 2), 0.5)
-    out = rules.familiarity_decay(F, np.array([0.2, 0.2]), np.array([True, False]), np.array([0.5, 0.5]))
+    out = _decay(F, np.array([0.2, 0.2]), np.array([True, False]), np.array([0.5, 0.5]))
     np.testing.assert_allclose(out[0], 0.45)  # met: (1 − δ d) F
     np.testing.assert_allclose(out[1], 0.4)  # no meeting: (1 − d) F
 
@@ -464,7 +474,7 @@ def test_hollow_distrust_fixed_point_at_or_below_no_contact():
     for eta, sign in ((0.0, 1), (0.3 * 0.16 / 0.84, 0), (0.1, -1)):
         F = np.zeros((1, 1, 1))
         for _ in range(400):
-            F = rules.familiarity_exchange(F, c, meet, a, b, np.zeros(1), np.array([eta]), np.ones(1))
+            F = _flow(F, c, meet, a, b, np.zeros(1), np.array([eta]))
         assert np.sign(np.round(F[0, 0, 0], 9)) == sign
         assert F[0, 0, 0] >= -1
 
@@ -474,9 +484,9 @@ def test_familiarity_exchange_composes_over_calendar_time():
     F = np.array([[[0.2]]])
     c, meet = np.full((1, 1, 1), 0.4), np.ones((1, 1, 1), dtype=bool)
     args = (np.array([0.3]), np.array([0.05]), np.array([0.0]), np.array([0.06]))
-    year = rules.familiarity_exchange(F, c, meet, *args, np.array([1.0]))
-    half = rules.familiarity_exchange(F, c, meet, *args, np.array([0.5]))
-    half = rules.familiarity_exchange(half, c, meet, *args, np.array([0.5]))
+    year = _flow(F, c, meet, *args, t=1.0)
+    half = _flow(F, c, meet, *args, t=0.5)
+    half = _flow(half, c, meet, *args, t=0.5)
     np.testing.assert_allclose(half, year, rtol=1e-12)
     np.testing.assert_allclose(rules.per_round(np.array([0.19]), np.array([0.5])), [0.1], rtol=1e-12)
 

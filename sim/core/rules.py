@@ -109,26 +109,24 @@ def fj_update(x: Array, x0: Array, W: Array, y: Array, lam: Array) -> Array:
 
 
 def familiarity_exchange(
-    F: Array,
     c: Array,
-    meet: Array,
     gain: Array,
     fatigue: Array,
     follow_up: Array,
     hollow: Array | None = None,
-    dt: Array | None = None,
     forget: Array | None = None,
-) -> Array:
+) -> tuple[Array, Array]:
     """For pairs who meet, F relaxes toward F* = (α c − η (1 − c)) / k at rate k = α c + (β + η)(1 − c)
     per year: over t years F₁ = F* + (F − F*)(1 − k)^t; follow-up contact adds a fatigue-free share φ
     of a candid exchange and forgetting during meetings (``forget`` = δ d per year) takes a share.
+    Returned as the level F∞ and rate ρ (each (B, N, N)) of :func:`relax`, which solves the flow.
 
     Over t years (t = Δt, or the part of a round a newcomer is present) the three act together, as
     the linear ODE dF/dt = κ (F* − F) + ψ (1 − F) − r F with e^{−κ} = 1 − k, e^{−ψ} = 1 − α φ c and
-    e^{−r} = 1 − δ d per year, solved exactly: F(t) = F∞ + (F − F∞) e^{−(κ+ψ+r) t},
+    e^{−r} = 1 − δ d per year: dF/dt = ρ (F∞ − F) with ρ = κ + ψ + r and
     F∞ = (κ F* + ψ)/(κ + ψ + r). An exact solution composes over calendar time: two half-year
     rounds give what one year gives. With φ = δ = 0 it is F₁ above, and with t = 1, η = 0 it is
-    F₁ = F + α c (1 − F) − β (1 − c) F. ``dt`` is per run (B,) or per pair (B, N, N).
+    F₁ = F + α c (1 − F) − β (1 − c) F.
 
     Candid exchange builds familiarity (Lewicki & Bunker 1996; Kelman's problem-solving
     workshops); scripted exchange wears it down — "dialogue fatigue" (β, sources 001, 002) — and,
@@ -139,48 +137,44 @@ def familiarity_exchange(
     """
     a, b, f = gain[:, None, None], fatigue[:, None, None], follow_up[:, None, None]
     h = 0.0 if hollow is None else hollow[:, None, None]
-    t = 1.0 if dt is None else (dt if np.ndim(dt) == 3 else dt[:, None, None])  # per run, or per pair
     ac = a * c
     k = ac + (b + h) * (1 - c)
     keep_x = np.maximum(1 - k, 0.0)
     k_or_1 = np.where(k > 0, k, 1.0)
     pull = ac if hollow is None or not np.any(hollow) else ac - h * (1 - c)
+    level = pull / k_or_1  # F*
     both = f * ac > 0 if forget is None else (f * ac > 0) | (forget[:, None, None] > 0)
-    both_met = both & meet
-
-    def exchange_alone() -> Array:  # F₁ = F (1 − k)^t + F* (1 − (1 − k)^t)
-        keep = keep_x**t
-        return F * keep + pull * (1 - keep) / k_or_1
-
-    if not both_met.any():
-        return np.where(meet, exchange_alone(), F)
+    with np.errstate(divide="ignore"):
+        alone = -np.log(keep_x)  # κ alone (∞ when k ≥ 1: F reaches F* at once)
+    if not both.any():
+        return level, alone
     r_year = 0.0 if forget is None else forget[:, None, None]
     with np.errstate(divide="ignore"):
         kappa = -np.log(np.maximum(keep_x, 1e-300))  # rates per year (≤ 690: e^{−690} is 0 anyway)
         psi = -np.log(np.maximum(1 - f * ac, 1e-300))
         r = -np.log(np.maximum(1 - r_year, 1e-300))
     total = kappa + psi + r
-    F_inf = np.where(total > 0, (kappa * (pull / k_or_1) + psi) / np.where(total > 0, total, 1.0), F)
-    F2 = np.where(t > 0, F_inf + (F - F_inf) * np.exp(-total * t), F)
-    if both_met.sum() == meet.sum():  # every meeting pair has follow-up or forgetting
-        return np.where(meet, F2, F)
-    return np.where(meet, np.where(both, F2, exchange_alone()), F)
+    F_inf = np.where(total > 0, (kappa * level + psi) / np.where(total > 0, total, 1.0), 0.0)
+    return np.where(both, F_inf, level), np.where(both, total, alone)
 
 
-def familiarity_decay(
-    F: Array, rate: Array, contact: Array, in_contact: Array, dt: Array | float = 1.0, exempt: Array | None = None
-) -> Array:
-    """F' = (1 − d)^Δt F in rounds without contact (a closed channel, or one still being set up) and
-    F' = (1 − δ d)^Δt F in rounds with a meeting, δ = ``meeting_decay`` (default 0: people met, nothing
-    is forgotten; δ = 1: forgetting between, say, annual meetings is as fast as in a closed channel).
-    d is per year, Δt per run (B,) or per pair (B, N, N); ``exempt`` pairs (those who met, whose forgetting :func:`familiarity_exchange`
-    solves together with the exchange) are left alone."""
+def familiarity_decay(rate: Array, contact: Array, in_contact: Array) -> Array:
+    """ρ = −ln(1 − d) per year, (B,): F' = (1 − d)^Δt F (F∞ = 0 in :func:`relax`) in rounds without
+    contact (a closed channel, or one still being set up), and with d replaced by δ d for pairs who
+    do not meet in rounds with a meeting, δ = ``meeting_decay`` (default 0: people met, nothing is
+    forgotten; δ = 1: forgetting between, say, annual meetings is as fast as in a closed channel).
+    d is per year; pairs who meet forget as :func:`familiarity_exchange` says."""
     d = np.where(contact, rate * in_contact, rate)
-    if not d.any():
-        return F
-    t = dt if np.ndim(dt) == 3 else np.asarray(dt)[..., None, None]  # per run, or per pair
-    out = F * (1 - d)[:, None, None] ** t
-    return out if exempt is None else np.where(exempt, F, out)
+    with np.errstate(divide="ignore"):
+        return -np.log1p(-d)
+
+
+def relax(F: Array, level: Array, rate: Array, t: Array) -> Array:
+    """F(t) = F∞ + (F − F∞) e^{−ρ t}: the exact solution of dF/dt = ρ (F∞ − F) over t ≥ 0 years
+    (elementwise; t = 0 leaves F, ρ = ∞ reaches F∞ at once). The familiarity of a pair over a
+    stretch of a round with fixed coefficients (:func:`familiarity_exchange`, :func:`familiarity_decay`)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(t > 0, level + (F - level) * np.exp(-rate * t), F)
 
 
 def idea_chance(c: Array, F: Array, x_i: Array, x_j: Array, eps: Array, rate: Array) -> Array:

@@ -58,6 +58,14 @@ class Layout:
         return i, j
 
     @cached_property
+    def pair_index(self) -> np.ndarray:
+        """(N, N): the index in :attr:`pairs` of the pair (i, j) or (j, i); len(pairs) for pairs within a side."""
+        i, j = self.pairs
+        out = np.full((self.N, self.N), len(i))
+        out[i, j] = out[j, i] = np.arange(len(i))
+        return out
+
+    @cached_property
     def all_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Every slot pair i < j, colleagues included (the encounters of pairwise updating)."""
         i, j = np.triu_indices(self.N, 1)

@@ -155,13 +155,19 @@ def apply_events(state: State, layout: Layout, P: Params, schedule: Sequence[Seq
 # ---------------------------------------------------------------- familiarity over a round
 
 
-def _flow(F: np.ndarray, P: Params, state: State, c: np.ndarray, meet: np.ndarray, meeting: np.ndarray, t: np.ndarray, runs=slice(None)):
-    """Familiarity of the pairs in ``F`` (rows of runs ``runs``) after ``t`` years of the round,
-    per pair (t = 0: unchanged)."""
-    forget = np.where(meeting[runs], P.meeting_decay[runs] * P.familiarity_decay[runs], 0.0)
-    gain, fatigue, hollow = P.familiarity_gain[runs], P.familiarity_fatigue[runs], P.hollow_distrust[runs]
-    F = rules.familiarity_exchange(F, c, meet, gain, fatigue, state.follow_up[runs], hollow, t, forget)
-    return rules.familiarity_decay(F, P.familiarity_decay[runs], meeting[runs], P.meeting_decay[runs], t, meet)
+def _familiarity_rates(P: Params, state: State, c: np.ndarray, meet: np.ndarray, meeting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The level F∞ and rate ρ (B, pairs + 1) at which each cross-side pair's familiarity moves over
+    the round (:func:`rules.relax`; pairs as in ``layout.pairs``, and a last column F∞ = ρ = 0 that
+    keeps pairs within a side at 0): by :func:`rules.familiarity_exchange` for pairs who meet (``c``,
+    ``meet`` per pair, (B, pairs)), else by :func:`rules.familiarity_decay`."""
+    forget = np.where(meeting, P.meeting_decay * P.familiarity_decay, 0.0)
+    level, rate = rules.familiarity_exchange(
+        c[:, :, None], P.familiarity_gain, P.familiarity_fatigue, state.follow_up, P.hollow_distrust, forget
+    )
+    idle = rules.familiarity_decay(P.familiarity_decay, meeting, P.meeting_decay)
+    level, rate = np.where(meet, level[:, :, 0], 0.0), np.where(meet, rate[:, :, 0], idle[:, None])
+    pad = np.zeros((len(level), 1))
+    return np.concatenate([level, pad], axis=1), np.concatenate([rate, pad], axis=1)
 
 
 def familiarity_through_round(
@@ -193,6 +199,9 @@ def familiarity_through_round(
     so, d = layout.side_of, P.familiarity_decay
     span = P.dt if span is None else span
     F = F.copy()
+    pi, pj = layout.pairs
+    level, rate = _familiarity_rates(P, state, c[:, pi, pj], meet_pairs[:, pi, pj], meeting)
+    at = layout.pair_index
     clock = np.zeros(state.B)  # time A has reached
     if leave.any():
         when = np.where(leave, arrival, np.inf)
@@ -205,16 +214,8 @@ def familiarity_through_round(
             i = order[b, k]
             t = arrival[b, i]
             since = np.where(done[b], arrival[b], 0.0)  # when each pair (i, j) was last reset
-            row = _flow(
-                F[b, i][:, None, :],
-                P,
-                state,
-                c[b, i][:, None, :],
-                meet_pairs[b, i][:, None, :],
-                meeting,
-                (t[:, None] - since)[:, None, :],
-                b,
-            )[:, 0, :]
+            cols = (b[:, None], at[i])
+            row = rules.relax(F[b, i], level[cols], rate[cols], t[:, None] - since)
             F[b, i, :] = row
             F[b, :, i] = row
             one = np.zeros_like(leave)
@@ -230,9 +231,7 @@ def familiarity_through_round(
     rest = span[:, None, None] - np.maximum(arrival[:, :, None], arrival[:, None, :])
     # every pair flows for the rest of the round; F is symmetric and 0 within a side (the layout's
     # invariant, tests/test_invariants.py), so only the cross-side pairs i < j are computed
-    pi, pj = layout.pairs
-    up = _flow(F[:, pi, pj][:, None], P, state, c[:, pi, pj][:, None], meet_pairs[:, pi, pj][:, None], meeting, rest[:, pi, pj][:, None])
-    F[:, pi, pj] = F[:, pj, pi] = up[:, 0]
+    F[:, pi, pj] = F[:, pj, pi] = rules.relax(F[:, pi, pj], level[:, :-1], rate[:, :-1], rest[:, pi, pj])
     return F, rules.alumni_decay(A, d, span - clock)
 
 
