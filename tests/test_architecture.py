@@ -40,7 +40,7 @@ class TestContracts:
             ("core/rules.py", "import sim.analysis.stats", "layers follow the data flow"),
             ("scenarios/loader.py", "from sim.batch import ensemble", "layers follow the data flow"),
             ("batch/ensemble.py", "import sim.abm.model", "layers follow the data flow"),
-            ("core/state.py", "import pandas", "the model core is numpy only"),
+            ("core/state.py", "import pandas", "the model core is numpy (and numba) only"),
             ("analysis/report.py", "from sim.batch.ensemble import simulate", "the report reads results and runs no simulation"),
             ("batch/store.py", "from sim.batch import executors", "the batch layer runs sweep > executors > store > experiment > ensemble"),
         ],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 Array = np.ndarray
 
@@ -327,31 +328,46 @@ def newcomer_familiarity(
     return F
 
 
+@njit
 def newcomer_rows(
     F: Array, b: Array, i: Array, leave_b: Array, handover: Array, memory: Array, A: Array, side_of: Array, active: Array, cross: Array
 ) -> Array:
     """The rows F'_{i·} (L, N) of :func:`newcomer_familiarity` for the leavers (b, i) (L,), whose
-    runs' leavers are ``leave_b`` (L, N); the caller writes them into row and column i."""
-    keep = np.where(leave_b, handover[b], 1.0)  # h for leavers, 1 for stayers, per (leaver, member)
-    brief = np.where(leave_b, memory[b], 0.0)
-    si = side_of[i]
-    mine = memory[b, i][:, None] * A[b, si][:, side_of]  # μ_i A_{s_i s_j}, (L, N)
-    theirs = brief * A[b[:, None], side_of[None, :], si[:, None]]  # μ_j A_{s_j s_i}
-    row = np.maximum(handover[b, i][:, None] * keep * F[b, i], np.maximum(mine, theirs))
-    return np.where(cross[i] & active[b, i][:, None] & active[b], row, 0.0)
+    runs' leavers are ``leave_b`` (L, N); the caller writes them into row and column i. A loop over
+    the leavers, compiled (numba): it runs once per arrival."""
+    out = np.empty((len(b), F.shape[1]))
+    for row in range(len(b)):
+        r, k = b[row], i[row]
+        sk = side_of[k]
+        for j in range(F.shape[1]):
+            keep = handover[r, j] if leave_b[row, j] else 1.0  # h for leavers, 1 for stayers
+            brief = memory[r, j] if leave_b[row, j] else 0.0
+            mine = memory[r, k] * A[r, sk, side_of[j]]  # μ_i A_{s_i s_j}
+            theirs = brief * A[r, side_of[j], sk]  # μ_j A_{s_j s_i}
+            value = max(handover[r, k] * keep * F[r, k, j], max(mine, theirs))
+            out[row, j] = value if cross[k, j] and active[r, k] and active[r, j] else 0.0
+    return out
 
 
+@njit
 def alumni_update(A: Array, F: Array, leave: Array, active: Array, side_of: Array, starts: Array) -> Array:
     """A'_st = max(A_st, max_{i ∈ s leaving} mean_{j ∈ t, active} F_ij): a side's alumni keep
-    the contacts they made; the best-connected leaver sets what the side can recall."""
-    b, i = np.nonzero(leave)
-    if len(b) == 0:
-        return A
-    count = np.maximum(np.add.reduceat(active, starts, axis=1), 1)  # (B, S); sides are contiguous slots
-    mean_to_side = np.add.reduceat(F[b, i] * active[b], starts, axis=1) / count[b]  # (L, S)
-    A = A.copy()
-    np.maximum.at(A, (b, side_of[i]), mean_to_side)
-    return A
+    the contacts they made; the best-connected leaver sets what the side can recall. Sides are
+    contiguous slots from ``starts``. A loop over the leavers, compiled (numba)."""
+    out = A.copy()
+    n, S = leave.shape[1], len(starts)
+    for r in range(leave.shape[0]):
+        for k in range(n):
+            if not leave[r, k]:
+                continue
+            for t in range(S):
+                total, count = 0.0, 0
+                for j in range(starts[t], starts[t + 1] if t + 1 < S else n):
+                    if active[r, j]:
+                        total += F[r, k, j]
+                        count += 1
+                out[r, side_of[k], t] = max(out[r, side_of[k], t], total / max(count, 1))
+    return out
 
 
 def recall_contacts(F: Array, member_recall: Array, alumni_ij: Array, pair_ok: Array) -> Array:
@@ -558,19 +574,67 @@ def expm_batch(M: Array) -> Array:
 
 
 _LOG_U = math.log(2.0**-53)  # the unit roundoff of a double
-_TERMS = np.arange(1, 26)  # m + 1 for degrees m = 0..24
-_LOG_FACT = np.array([math.lgamma(k + 1) for k in _TERMS])  # ln (m + 1)!
 
 
-def taylor_degree(norm: Array) -> Array:
+def _remainder_ok(nu: float, m: int) -> bool:
+    """ν^{m+1} e^ν / (m + 1)! ≤ u = 2⁻⁵³, in logs: the Taylor remainder bound of :func:`taylor_degree`."""
+    return nu == 0.0 or (m + 1) * math.log(nu) + nu - math.lgamma(m + 2) <= _LOG_U
+
+
+def _largest_norm(m: int) -> float:
+    """θ_m, the largest ν whose degree-m remainder bound is below u (bisection to the last bit; the
+    bound increases with ν)."""
+    lo, hi = 0.0, 64.0
+    while math.nextafter(lo, hi) < hi:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _remainder_ok(mid, m) else (lo, mid)
+    return lo
+
+
+_THETA = np.array([_largest_norm(m) for m in range(25)])  # θ_0 < … < θ_24 ≈ 2.15
+
+
+@njit
+def taylor_degree(norm: Array | float) -> Array:
     """The least degree m ≤ 24 with ν^{m+1} e^ν / (m + 1)! ≤ u = 2⁻⁵³ for ν = ‖X‖ ≤ 2.1 (any
     subordinate norm): the bound on ‖e^X v − Σ_{k≤m} X^k v / k!‖ / ‖v‖ (the Taylor remainder), so
     a degree-m sum is exact to rounding (Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3;
     Al-Mohy & Higham 2011, *SIAM J. Sci. Comput.* 33:488). ν = 0.3 needs degree 12, ν = 2.1
-    degree 24."""
-    with np.errstate(divide="ignore"):
-        log_bound = _TERMS * np.log(norm)[:, None] + norm[:, None] - _LOG_FACT
-    return np.argmax(log_bound <= _LOG_U, axis=1)
+    degree 24. Looked up in θ_m, the largest ν each degree covers (from the bound, once). ν is a
+    number or an array."""
+    return np.searchsorted(_THETA, norm)
+
+
+@njit
+def _taylor_action(M: Array, v: Array, out: Array, stiff: Array) -> None:
+    """The loop of :func:`expm_action` over the matrices (compiled): writes e^M v into ``out`` and
+    marks in ``stiff`` the matrices it leaves to :func:`expm_batch`."""
+    n = M.shape[1]
+    term, new, acc = np.empty(n), np.empty(n), np.empty(n)
+    for b in range(M.shape[0]):
+        norm = 0.0  # the ∞-norm: the largest row sum
+        for i in range(n):
+            row = 0.0
+            for j in range(n):
+                row += abs(M[b, i, j])
+            norm = max(norm, row)
+        steps = max(math.ceil(norm / 2.1), 1.0)
+        if steps > 8:
+            stiff[b] = True
+            continue
+        m, per = taylor_degree(norm / steps), 1.0 / steps
+        acc[:] = v[b]
+        for _ in range(int(steps)):
+            term[:] = acc
+            for k in range(1, m + 1):  # X^k v / k!, X = M / s
+                for i in range(n):
+                    dot = 0.0
+                    for j in range(n):
+                        dot += M[b, i, j] * term[j]
+                    new[i] = dot * (per / k)
+                term[:] = new
+                acc += new
+        out[b] = acc
 
 
 def expm_action(M: Array, v: Array) -> Array:
@@ -579,27 +643,17 @@ def expm_action(M: Array, v: Array) -> Array:
     X = M / s to the degree m of :func:`taylor_degree` (exact to rounding): m matrix–vector
     products per step instead of the ~8 matrix–matrix products of e^M (Al-Mohy & Higham 2011,
     *SIAM J. Sci. Comput.* 33:488, whose ``expm_multiply`` in SciPy does the same per matrix).
-    Each matrix's result depends on that matrix and vector alone, not on the rest of the batch.
-    Matrices that would need more than 8 steps (stiff ones: ‖M‖∞ > 16.8) go through
-    :func:`expm_batch` instead, whose squarings cost log₂ of that."""
-    norm = (np.abs(M) @ np.ones(M.shape[-1])).max(axis=-1)  # the ∞-norm (largest row sum) of each matrix
-    steps = np.maximum(np.ceil(norm / 2.1), 1.0)
-    out = np.array(v, dtype=float)
-    stiff = steps > 8
+    Each matrix's result depends on that matrix and vector alone, not on the rest of the batch: the
+    loop over matrices is compiled (numba), as numpy's calls over such small products cost more
+    than the arithmetic. Matrices that would need more than 8 steps (stiff ones: ‖M‖∞ > 16.8) go
+    through :func:`expm_batch` instead, whose squarings cost log₂ of that."""
+    M = np.ascontiguousarray(M, dtype=float)
+    v = np.ascontiguousarray(v, dtype=float)
+    out = v.copy()
+    stiff = np.zeros(len(M), dtype=bool)
+    _taylor_action(M, v, out, stiff)
     if stiff.any():
-        out[stiff] = (expm_batch(M[stiff]) @ out[stiff, :, None])[:, :, 0]
-    deg = np.where(stiff, 0, taylor_degree(norm / steps))
-    for q in range(int(steps[deg > 0].max(initial=0))):
-        rows = np.nonzero((deg > 0) & (steps > q))[0]
-        rows = rows[np.argsort(-deg[rows], kind="stable")]  # highest degree first: prefixes
-        d, X, per = deg[rows], M[rows], 1.0 / steps[rows, None]
-        term = out[rows]
-        acc = term.copy()
-        for k in range(1, int(d[0]) + 1):
-            c = int(np.count_nonzero(d >= k))
-            term = (X[:c] @ term[:c, :, None])[:, :, 0] * (per[:c] / k)  # X^k v / k!, X = M / s
-            acc[:c] += term
-        out[rows] = acc
+        out[stiff] = (expm_batch(M[stiff]) @ v[stiff, :, None])[:, :, 0]
     return out
 
 
