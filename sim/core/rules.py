@@ -9,12 +9,31 @@ L the leadership's line, σ script pressure, λ openness, F familiarity, m motiv
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from numba import njit
 
 Array = np.ndarray
+
+
+def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` compiled by numba (``njit``) at its first call, so that numba, and the SciPy it loads,
+    are imported only by a process that runs the model. Compiled functions call no other."""
+    jit: Callable[..., Any] | None = None
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        nonlocal jit
+        if jit is None:
+            from numba import njit
+
+            jit = njit(fn)
+        return jit(*args)
+
+    return call
 
 
 def per_round(rate: Array, dt: Array) -> Array:
@@ -328,7 +347,7 @@ def newcomer_familiarity(
     return F
 
 
-@njit
+@compiled
 def newcomer_rows(
     F: Array, b: Array, i: Array, leave_b: Array, handover: Array, memory: Array, A: Array, side_of: Array, active: Array, cross: Array
 ) -> Array:
@@ -349,7 +368,7 @@ def newcomer_rows(
     return out
 
 
-@njit
+@compiled
 def alumni_update(A: Array, F: Array, leave: Array, active: Array, side_of: Array, starts: Array) -> Array:
     """A'_st = max(A_st, max_{i ∈ s leaving} mean_{j ∈ t, active} F_ij): a side's alumni keep
     the contacts they made; the best-connected leaver sets what the side can recall. Sides are
@@ -594,19 +613,18 @@ def _largest_norm(m: int) -> float:
 _THETA = np.array([_largest_norm(m) for m in range(25)])  # θ_0 < … < θ_24 ≈ 2.15
 
 
-@njit
 def taylor_degree(norm: Array | float) -> Array:
     """The least degree m ≤ 24 with ν^{m+1} e^ν / (m + 1)! ≤ u = 2⁻⁵³ for ν = ‖X‖ ≤ 2.1 (any
     subordinate norm): the bound on ‖e^X v − Σ_{k≤m} X^k v / k!‖ / ‖v‖ (the Taylor remainder), so
     a degree-m sum is exact to rounding (Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3;
     Al-Mohy & Higham 2011, *SIAM J. Sci. Comput.* 33:488). ν = 0.3 needs degree 12, ν = 2.1
-    degree 24. Looked up in θ_m, the largest ν each degree covers (from the bound, once). ν is a
-    number or an array."""
+    degree 24. Looked up in θ_m, the largest ν each degree covers (from the bound, once; the
+    compiled loop of :func:`expm_action` looks it up the same way)."""
     return np.searchsorted(_THETA, norm)
 
 
-@njit
-def _taylor_action(M: Array, v: Array, out: Array, stiff: Array) -> None:
+@compiled
+def _taylor_action(M: Array, v: Array, theta: Array, out: Array, stiff: Array) -> None:
     """The loop of :func:`expm_action` over the matrices (compiled): writes e^M v into ``out`` and
     marks in ``stiff`` the matrices it leaves to :func:`expm_batch`."""
     n = M.shape[1]
@@ -622,7 +640,7 @@ def _taylor_action(M: Array, v: Array, out: Array, stiff: Array) -> None:
         if steps > 8:
             stiff[b] = True
             continue
-        m, per = taylor_degree(norm / steps), 1.0 / steps
+        m, per = np.searchsorted(theta, norm / steps), 1.0 / steps  # taylor_degree
         acc[:] = v[b]
         for _ in range(int(steps)):
             term[:] = acc
@@ -651,7 +669,7 @@ def expm_action(M: Array, v: Array) -> Array:
     v = np.ascontiguousarray(v, dtype=float)
     out = v.copy()
     stiff = np.zeros(len(M), dtype=bool)
-    _taylor_action(M, v, out, stiff)
+    _taylor_action(M, v, _THETA, out, stiff)
     if stiff.any():
         out[stiff] = (expm_batch(M[stiff]) @ v[stiff, :, None])[:, :, 0]
     return out
