@@ -229,6 +229,18 @@ class TestSharedRounds:
         runs, seeds = self.arms()
         check_batch(runs, seeds)
 
+    def test_a_horizon_before_the_runs_part(self):
+        """Cut at round 6, before the closed arm parts (round 10): every run is still returned,
+        equal to its source."""
+        runs, seeds = self.arms()
+        setups = [resolve(sc, ov) for sc, ov in runs]
+        out = simulate(setups, seeds, rounds=6)
+        assert out.n_runs == len(runs)
+        for name in METRICS:
+            np.testing.assert_array_equal(out.series[name][1], out.series[name][0], err_msg=name)
+        for name, v in out.outcomes.items():
+            assert v[1] == v[0] and v[3] == v[0], name
+
     def test_sharing_changes_no_number(self, monkeypatch):
         from sim.batch import ensemble
 

@@ -158,6 +158,7 @@ def _batch(
     # a run that is another until their events part is copied from it then (a hook may change
     # either run, so with one every run is simulated)
     source, until = shared_rounds(setups, seeds, P_all) if on_round is None else (np.arange(B), np.zeros(B, dtype=int))
+    until = np.minimum(until, T)  # a horizon shorter than the runs' own: copied at its end
     live = np.flatnonzero(until == 0)  # the runs in the state, in order
     P = P_all if len(live) == B else Params.from_setups([setups[int(b)] for b in live])
     state = initial_state([setups[int(b)] for b in live], layout, P, u0[live])
