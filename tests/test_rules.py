@@ -173,6 +173,23 @@ class TestFriedkinJohnsenFlow:
         sums = [sum(x**k / math.factorial(k) for k in range(int(d) + 1)) for x, d in zip(nu, m, strict=True)]
         np.testing.assert_allclose(sums, np.exp(nu), rtol=4e-16)
 
+    def test_expm_action_sums_to_taylor_degree(self):
+        """The compiled loop looks the degree up as :func:`rules.taylor_degree` does: for a 1 × 1
+        matrix ν it returns the degree-m Taylor sum of e^ν bit for bit, and not the degree m − 1 sum
+        (which differs in the last bits for these ν)."""
+
+        def taylor(nu: float, m: int) -> float:
+            term = acc = 1.0
+            for k in range(1, m + 1):
+                term = (nu * term) * (1.0 / k)
+                acc += term
+            return acc
+
+        for nu in (0.01, 0.05, 0.1, 0.3):
+            m = int(rules.taylor_degree(nu))
+            got = rules.expm_action(np.array([[[nu]]]), np.array([[1.0]]))[0, 0]
+            assert got == taylor(nu, m) and got != taylor(nu, m - 1), nu
+
     def test_rounds_compose(self):
         """Exact: t₁ then t₂ years give what t₁ + t₂ give (the same W)."""
         x, x0, args = self.case()
