@@ -605,4 +605,6 @@ class TestRulesMovedOutOfStep:
         np.testing.assert_allclose(rules.downgraded_level(np.array([0.8]), 0.5), [0.4])
         np.testing.assert_allclose(rules.upgraded_level(np.array([0.8]), 0.5), [1.0])
         np.testing.assert_allclose(rules.crisis_familiarity(np.array([0.6]), 0.5), [0.3])
-        np.testing.assert_allclose(rules.alumni_decay(np.full((1, 2, 2), 0.5), np.array([0.1])), np.full((1, 2, 2), 0.45))
+        np.testing.assert_allclose(
+            rules.alumni_decay(np.full((1, 2, 2), 0.5), np.array([0.1])[:, None, None], 1.0), np.full((1, 2, 2), 0.45)
+        )

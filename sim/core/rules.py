@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -19,23 +20,43 @@ import numpy as np
 Array = np.ndarray
 
 
-def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` compiled by numba (``njit``) at its first call, so that numba, and the SciPy it loads,
-    are imported only by a process that runs the model. Compiled functions call no other. The
-    machine code is cached beside the module (``__pycache__``, numba's own files, rebuilt when the
-    source changes): a process's first round then costs about 0.7 s instead of 4–7 s of compiling."""
-    jit: Callable[..., Any] | None = None
+def _lazy(fn: Callable[..., Any], make: str) -> Callable[..., Any]:
+    """``fn`` compiled by numba at its first call (``make``: ``"njit"`` or ``"vectorize"``), so that
+    numba, and the SciPy it loads, are imported only by a process that runs the model. A compiled
+    function may call others of this module: they are compiled with it (numba caches each file's
+    code by that file's stamp, so callers and callees live in one file). The machine code is cached
+    beside the module (``__pycache__``, numba's own files, rebuilt when the source changes): a
+    process's first round then costs about 0.7 s instead of seconds of compiling."""
+    jit: Any = None
+
+    def dispatcher() -> Any:
+        nonlocal jit
+        if jit is None:
+            import numba
+
+            calls = {k: d() for k in fn.__code__.co_names if (d := getattr(fn.__globals__.get(k), "dispatcher", None))}
+            code = types.FunctionType(fn.__code__, {**fn.__globals__, **calls}, fn.__name__, fn.__defaults__, fn.__closure__)
+            code.__qualname__ = fn.__qualname__
+            jit = numba.njit(cache=True)(code) if make == "njit" else numba.vectorize(cache=True)(code)
+        return jit
 
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
-        nonlocal jit
-        if jit is None:
-            from numba import njit
+        return (dispatcher() if jit is None else jit)(*args)
 
-            jit = njit(cache=True)(fn)
-        return jit(*args)
-
+    call.dispatcher = dispatcher  # type: ignore[attr-defined]
     return call
+
+
+def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, a loop over small arrays, compiled (numba's ``njit``) at its first call (:func:`_lazy`)."""
+    return _lazy(fn, "njit")
+
+
+def elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, written for scalars, as a ufunc (numba's ``vectorize``) at its first call
+    (:func:`_lazy`): numpy's broadcasting over arrays, and one scalar call in a compiled loop."""
+    return _lazy(fn, "vectorize")
 
 
 def per_round(rate: Array, dt: Array) -> Array:
@@ -191,12 +212,12 @@ def familiarity_decay(rate: Array, contact: Array, in_contact: Array) -> Array:
         return -np.log1p(-d)
 
 
-def relax(F: Array, level: Array, rate: Array, t: Array) -> Array:
+@elementwise
+def relax(F: float, level: float, rate: float, t: float) -> float:
     """F(t) = F∞ + (F − F∞) e^{−ρ t}: the exact solution of dF/dt = ρ (F∞ − F) over t ≥ 0 years
     (elementwise; t = 0 leaves F, ρ = ∞ reaches F∞ at once). The familiarity of a pair over a
     stretch of a round with fixed coefficients (:func:`familiarity_exchange`, :func:`familiarity_decay`)."""
-    with np.errstate(invalid="ignore"):
-        return np.where(t > 0, level + (F - level) * np.exp(-rate * t), F)
+    return level + (F - level) * math.exp(-rate * t) if t > 0 else F
 
 
 def idea_chance(c: Array, F: Array, x_i: Array, x_j: Array, eps: Array, rate: Array) -> Array:
@@ -355,40 +376,113 @@ def newcomer_rows(
 ) -> Array:
     """The rows F'_{i·} (L, N) of :func:`newcomer_familiarity` for the leavers (b, i) (L,), whose
     runs' leavers are ``leave_b`` (L, N); the caller writes them into row and column i. A loop over
-    the leavers, compiled (numba): it runs once per arrival."""
+    the leavers (:func:`_newcomer_row`), compiled."""
     out = np.empty((len(b), F.shape[1]))
     for row in range(len(b)):
-        r, k = b[row], i[row]
-        sk = side_of[k]
-        for j in range(F.shape[1]):
-            keep = handover[r, j] if leave_b[row, j] else 1.0  # h for leavers, 1 for stayers
-            brief = memory[r, j] if leave_b[row, j] else 0.0
-            mine = memory[r, k] * A[r, sk, side_of[j]]  # μ_i A_{s_i s_j}
-            theirs = brief * A[r, side_of[j], sk]  # μ_j A_{s_j s_i}
-            value = max(handover[r, k] * keep * F[r, k, j], max(mine, theirs))
-            out[row, j] = value if cross[k, j] and active[r, k] and active[r, j] else 0.0
+        _newcomer_row(F, b[row], i[row], leave_b[row], handover, memory, A, side_of, active, cross, out[row])
     return out
+
+
+@compiled
+def _newcomer_row(
+    F: Array,
+    r: int,
+    k: int,
+    leave_r: Array,
+    handover: Array,
+    memory: Array,
+    A: Array,
+    side_of: Array,
+    active: Array,
+    cross: Array,
+    out: Array,
+) -> None:
+    """Writes into ``out`` (N,) the row F'_{k·} of :func:`newcomer_familiarity` for leaver k of run r,
+    whose leavers are ``leave_r`` (N,)."""
+    sk = side_of[k]
+    for j in range(F.shape[1]):
+        keep = handover[r, j] if leave_r[j] else 1.0  # h for leavers, 1 for stayers
+        brief = memory[r, j] if leave_r[j] else 0.0
+        mine = memory[r, k] * A[r, sk, side_of[j]]  # μ_i A_{s_i s_j}
+        theirs = brief * A[r, side_of[j], sk]  # μ_j A_{s_j s_i}
+        value = max(handover[r, k] * keep * F[r, k, j], max(mine, theirs))
+        out[j] = value if cross[k, j] and active[r, k] and active[r, j] else 0.0
 
 
 @compiled
 def alumni_update(A: Array, F: Array, leave: Array, active: Array, side_of: Array, starts: Array) -> Array:
     """A'_st = max(A_st, max_{i ∈ s leaving} mean_{j ∈ t, active} F_ij): a side's alumni keep
     the contacts they made; the best-connected leaver sets what the side can recall. Sides are
-    contiguous slots from ``starts``. A loop over the leavers, compiled (numba)."""
+    contiguous slots from ``starts``. A loop over the leavers (:func:`_alumni_add`), compiled."""
     out = A.copy()
-    n, S = leave.shape[1], len(starts)
     for r in range(leave.shape[0]):
-        for k in range(n):
-            if not leave[r, k]:
-                continue
-            for t in range(S):
-                total, count = 0.0, 0
-                for j in range(starts[t], starts[t + 1] if t + 1 < S else n):
-                    if active[r, j]:
-                        total += F[r, k, j]
-                        count += 1
-                out[r, side_of[k], t] = max(out[r, side_of[k], t], total / max(count, 1))
+        for k in range(leave.shape[1]):
+            if leave[r, k]:
+                _alumni_add(out, F, r, k, active, side_of, starts)
     return out
+
+
+@compiled
+def _alumni_add(A: Array, F: Array, r: int, k: int, active: Array, side_of: Array, starts: Array) -> None:
+    """A_{s_k t} ← max(A_{s_k t}, mean_{j ∈ t, active} F_kj) in place, for leaver k of run r
+    (:func:`alumni_update`)."""
+    n, S = F.shape[1], len(starts)
+    for t in range(S):
+        total, count = 0.0, 0
+        for j in range(starts[t], starts[t + 1] if t + 1 < S else n):
+            if active[r, j]:
+                total += F[r, k, j]
+                count += 1
+        A[r, side_of[k], t] = max(A[r, side_of[k], t], total / max(count, 1))
+
+
+@compiled
+def familiarity_arrivals(
+    F: Array,
+    A: Array,
+    level: Array,
+    rate: Array,
+    pair_index: Array,
+    arrival: Array,
+    leave: Array,
+    decay: Array,
+    handover: Array,
+    memory: Array,
+    active: Array,
+    side_of: Array,
+    starts: Array,
+    cross: Array,
+) -> Array:
+    """Familiarity F (B, N, N) and alumni contacts A (B, S, S), in place, up to the last newcomer's
+    arrival of each run (``arrival``, years into the round, of the seats that ``leave``), and the
+    time each run has reached (B,): at each arrival, in order of time, the leaver's row flows up to it
+    (:func:`relax` at the level and rate of pair p = ``pair_index[i, j]``, from the pair's last reset),
+    A fades (:func:`alumni_decay`), the leaver's contacts join the alumni (:func:`_alumni_add`) and
+    the newcomer's row is reset (:func:`_newcomer_row`). The rest of the round, every pair's flow,
+    is the caller's. A loop over runs and arrivals, compiled."""
+    B, n = leave.shape
+    clock = np.zeros(B)
+    done, one, row = np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_), np.empty(n)
+    for r in range(B):
+        order = np.argsort(np.where(leave[r], arrival[r], np.inf), kind="mergesort")
+        done[:] = False
+        for i in order[: leave[r].sum()]:
+            t = arrival[r, i]
+            for j in range(n):
+                p = pair_index[i, j]
+                F[r, i, j] = F[r, j, i] = relax(F[r, i, j], level[r, p], rate[r, p], t - (arrival[r, j] if done[j] else 0.0))
+            for s in range(A.shape[1]):
+                for u in range(A.shape[2]):
+                    A[r, s, u] = alumni_decay(A[r, s, u], decay[r], t - clock[r])
+            _alumni_add(A, F, r, i, active, side_of, starts)
+            one[i] = True
+            _newcomer_row(F, r, i, one, handover, memory, A, side_of, active, cross, row)
+            one[i] = False
+            F[r, i, :] = row
+            F[r, :, i] = row
+            clock[r] = t
+            done[i] = True
+    return clock
 
 
 def recall_contacts(F: Array, member_recall: Array, alumni_ij: Array, pair_ok: Array) -> Array:
@@ -471,9 +565,10 @@ def hollow_share(c: Array, meet_pairs: Array, starts: Array) -> tuple[Array, Arr
     return np.where(pairs_s > 0, 1 - candid_s / np.maximum(pairs_s, 1), 0.0), pairs_s
 
 
-def alumni_decay(A: Array, rate: Array, dt: Array | float = 1.0) -> Array:
-    """A' = (1 − d)^Δt A: former delegates' contacts fade like familiarity (d per year)."""
-    return A * ((1 - rate) ** dt)[:, None, None]
+@elementwise
+def alumni_decay(A: float, rate: float, dt: float) -> float:
+    """A' = (1 − d)^Δt A: former delegates' contacts fade like familiarity (d per year; elementwise)."""
+    return A * (1 - rate) ** dt
 
 
 def agreement_progress(ok: Array, player: Array) -> tuple[Array, Array]:
@@ -562,36 +657,62 @@ _TAYLOR = np.array([1.0 / math.factorial(k) for k in range(25)])  # 1/k!, k = 0.
 
 
 def expm_batch(M: Array) -> Array:
-    """e^M for a batch of small matrices (B, n, n): scaling and squaring with the degree-24 Taylor
-    polynomial, e^M = (T₂₄(M / 2^s))^(2^s) with ‖M‖∞ / 2^s ≤ θ = 2.1 per matrix: truncation error
-    ‖e^X − T₂₄(X)‖ ≤ θ²⁵ e^θ / 25! ≈ 6e-17 (Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3), so
-    each matrix's result does not depend on the rest of the batch. T₂₄ is evaluated by
-    Paterson & Stockmeyer's (1973, *SIAM J. Comput.* 2:60) scheme, Horner's rule in X⁵ over blocks
-    of X⁰…X⁴ (Higham 2008, *Functions of Matrices*, §4.2): 8 matrix products instead of 24.
-    scipy.linalg.expm gives the same to 1e-14 (tests/test_rules.py) but is about 100× slower on
-    batches of 15 × 15 matrices, where its per-matrix overhead dominates (and the core is numpy
-    only)."""
-    B, n, _ = M.shape
-    norm = np.abs(M).sum(axis=-1).max(axis=-1)  # the ∞-norm (largest row sum) of each matrix
-    s = np.where(norm > 2.1, np.ceil(np.log2(np.maximum(norm, 2.1) / 2.1)), 0).astype(int)
-    X = np.ldexp(M, -s[:, None, None]) if s.any() else M  # M / 2^s, exactly
-    pw = np.empty((4, B, n, n))  # X¹ … X⁴
-    pw[0] = X
-    for i in range(1, 4):
-        np.matmul(pw[i - 1], X, out=pw[i])
-    X5 = pw[3] @ X
-    c = _TAYLOR.reshape(5, 5)  # block j: Σ_i c[j, i] X^i, i = 0..4
-    flat = (c[:, 1:] @ pw.reshape(4, -1)).reshape(5, B, n * n)
-    flat[:, :, :: n + 1] += c[:, :1, None]  # the X⁰ terms on the diagonals
-    blocks = flat.reshape(5, B, n, n)
-    E = blocks[4]
-    for j in range(3, -1, -1):
-        E = X5 @ E
-        E += blocks[j]
-    for q in range(int(s.max(initial=0))):  # squaring, only of the matrices that still need it
-        rows = np.nonzero(s > q)
-        E[rows] = E[rows] @ E[rows]
+    """e^M for a batch of small matrices (B, n, n), each by :func:`_expm_dense`; scipy.linalg.expm
+    gives the same to 1e-12 (tests/test_rules.py) but is about 100× slower on batches of 15 × 15
+    matrices, where its per-matrix overhead dominates."""
+    M = np.ascontiguousarray(M, dtype=float)
+    E = np.empty_like(M)
+    _expm_each(M, E)
     return E
+
+
+@compiled
+def _expm_each(M: Array, E: Array) -> None:
+    """E[b] = e^{M[b]} (:func:`_expm_dense`) for each matrix of the batch, compiled."""
+    n = M.shape[1]
+    work = np.empty((2, n, n))
+    for b in range(M.shape[0]):
+        _expm_dense(M[b], E[b], work)
+
+
+@compiled
+def _expm_dense(M: Array, E: Array, work: Array) -> None:
+    """E = e^M (n, n), by scaling and squaring with the degree-24 Taylor polynomial, in Horner's
+    form: e^M = (T₂₄(M / 2^s))^(2^s) with ‖M‖∞ / 2^s ≤ θ = 2.1, truncation error
+    ‖e^X − T₂₄(X)‖ ≤ θ²⁵ e^θ / 25! ≈ 6e-17 (Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3), so
+    the result depends on M alone. ``work`` is scratch (2, n, n). Compiled: for the stiff matrices
+    :func:`expm_action` leaves to it."""
+    n = M.shape[0]
+    norm = 0.0  # the ∞-norm: the largest row sum
+    for i in range(n):
+        row = 0.0
+        for j in range(n):
+            row += abs(M[i, j])
+        norm = max(norm, row)
+    s = int(math.ceil(math.log2(norm / 2.1))) if norm > 2.1 else 0
+    X, P = work[0], work[1]
+    X[:] = M * 2.0**-s  # M / 2^s, exactly
+    E[:] = 0.0
+    for i in range(n):
+        E[i, i] = 1.0
+    for k in range(24, 0, -1):  # E ← I + X E / k: T₂₄(X) by Horner's rule
+        for i in range(n):
+            for j in range(n):
+                dot = 0.0
+                for q in range(n):
+                    dot += X[i, q] * E[q, j]
+                P[i, j] = dot / k
+        E[:] = P
+        for i in range(n):
+            E[i, i] += 1.0
+    for _ in range(s):  # squaring
+        for i in range(n):
+            for j in range(n):
+                dot = 0.0
+                for q in range(n):
+                    dot += E[i, q] * E[q, j]
+                P[i, j] = dot
+        E[:] = P
 
 
 _LOG_U = math.log(2.0**-53)  # the unit roundoff of a double
@@ -626,54 +747,91 @@ def taylor_degree(norm: Array | float) -> Array:
 
 
 @compiled
-def _taylor_action(M: Array, v: Array, theta: Array, out: Array, stiff: Array) -> None:
-    """The loop of :func:`expm_action` over the matrices (compiled): writes e^M v into ``out`` and
-    marks in ``stiff`` the matrices it leaves to :func:`expm_batch`."""
-    n = M.shape[1]
-    term, new, acc = np.empty(n), np.empty(n), np.empty(n)
-    for b in range(M.shape[0]):
-        norm = 0.0  # the ∞-norm: the largest row sum
+def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array) -> None:
+    """out = e^M v (:func:`expm_action`) for one matrix M (n, n) and vector v (n,) (``out`` may be
+    ``v``): Taylor steps, or, for a stiff M, e^M itself (:func:`_expm_dense`). ``work`` is scratch
+    (3, n) and, for a stiff M, (2, n, n) more (allocated then). Compiled."""
+    n = M.shape[0]
+    norm = 0.0  # the ∞-norm: the largest row sum
+    for i in range(n):
+        row = 0.0
+        for j in range(n):
+            row += abs(M[i, j])
+        norm = max(norm, row)
+    steps = max(math.ceil(norm / 2.1), 1.0)
+    if steps > 8:
+        E = np.empty((n, n))
+        _expm_dense(M, E, np.empty((2, n, n)))
         for i in range(n):
-            row = 0.0
+            dot = 0.0
             for j in range(n):
-                row += abs(M[b, i, j])
-            norm = max(norm, row)
-        steps = max(math.ceil(norm / 2.1), 1.0)
-        if steps > 8:
-            stiff[b] = True
-            continue
-        m, per = np.searchsorted(theta, norm / steps), 1.0 / steps  # taylor_degree
-        acc[:] = v[b]
-        for _ in range(int(steps)):
-            term[:] = acc
-            for k in range(1, m + 1):  # X^k v / k!, X = M / s
+                dot += E[i, j] * v[j]
+            work[0, i] = dot
+        out[:] = work[0]
+        return
+    term, new, acc = work[0], work[1], work[2]
+    m, per = np.searchsorted(theta, norm / steps), 1.0 / steps  # taylor_degree
+    acc[:] = v
+    for _ in range(int(steps)):
+        term[:] = acc
+        for k in range(1, m + 1):  # X^k v / k!, X = M / s
+            for i in range(n):
+                dot = 0.0
+                for j in range(n):
+                    dot += M[i, j] * term[j]
+                new[i] = dot * (per / k)
+            term[:] = new
+            acc += new
+    out[:] = acc
+
+
+@compiled
+def _taylor_each(M: Array, v: Array, theta: Array, out: Array) -> None:
+    """out[b] = e^{M[b]} v[b] (:func:`_taylor_one`) for each matrix of the batch, compiled."""
+    work = np.empty((3, M.shape[1]))
+    for b in range(M.shape[0]):
+        _taylor_one(M[b], v[b], theta, out[b], work)
+
+
+@compiled
+def flow_pieces(G: Array, z: Array, pulls: Array, at: Array, duration: Array, count: Array, order: Array, views: Array, col: Array) -> None:
+    """The state z (g, D), in place, after the pieces k = 0…count of each run's stretch: over piece k
+    it flows as dz/dt = G_k z for ``duration[g, k]`` years, z ← e^{G_k t} z (:func:`_taylor_one`),
+    where G_k is the run's generator G (g, D, D) with, from piece 1 on, each seat i's anchor entry
+    G[i, col[i]] = ``pulls[at[g, k], i]`` (:func:`anchor_pull`: the anchors of the piece's
+    occupants); its last entries (z[N:], the anchors' decay terms at the piece's start) start at 1;
+    and at the end of piece k < count the newcomer of seat ``order[g, k]`` brings his own view
+    (``views``). This is the exact solution of :func:`fj_flow` through the arrivals of a round
+    (:func:`sim.core.step.positions_through_round`). A loop over runs and pieces, compiled."""
+    D, n = G.shape[1], views.shape[1]
+    M, work = np.empty((D, D)), np.empty((3, D))
+    for g in range(G.shape[0]):
+        for k in range(count[g] + 1):
+            M[:] = G[g]
+            if k:
                 for i in range(n):
-                    dot = 0.0
-                    for j in range(n):
-                        dot += M[b, i, j] * term[j]
-                    new[i] = dot * (per / k)
-                term[:] = new
-                acc += new
-        out[b] = acc
+                    M[i, col[i]] = pulls[at[g, k], i]
+            M *= duration[g, k]
+            _taylor_one(M, z[g], _THETA, z[g], work)
+            z[g, n:] = 1.0
+            if k < count[g]:
+                z[g, order[g, k]] = views[g, order[g, k]]
 
 
 def expm_action(M: Array, v: Array) -> Array:
     """e^M v for a batch of small matrices M (B, n, n) and vectors v (B, n), without forming e^M:
     e^M v = (e^{M/s})^s v with s = ⌈‖M‖∞ / 2.1⌉ steps, each the Taylor sum Σ_{k≤m} X^k v / k! of
     X = M / s to the degree m of :func:`taylor_degree` (exact to rounding): m matrix–vector
-    products per step instead of the ~8 matrix–matrix products of e^M (Al-Mohy & Higham 2011,
+    products per step instead of the ~25 matrix–matrix products of e^M (Al-Mohy & Higham 2011,
     *SIAM J. Sci. Comput.* 33:488, whose ``expm_multiply`` in SciPy does the same per matrix).
     Each matrix's result depends on that matrix and vector alone, not on the rest of the batch: the
-    loop over matrices is compiled (numba), as numpy's calls over such small products cost more
-    than the arithmetic. Matrices that would need more than 8 steps (stiff ones: ‖M‖∞ > 16.8) go
-    through :func:`expm_batch` instead, whose squarings cost log₂ of that."""
+    loop over matrices is compiled (numba, :func:`_taylor_one`), as numpy's calls over such small
+    products cost more than the arithmetic. Matrices that would need more than 8 steps (stiff ones:
+    ‖M‖∞ > 16.8) get e^M itself (:func:`_expm_dense`), whose squarings cost log₂ of that."""
     M = np.ascontiguousarray(M, dtype=float)
     v = np.ascontiguousarray(v, dtype=float)
-    out = v.copy()
-    stiff = np.zeros(len(M), dtype=bool)
-    _taylor_action(M, v, _THETA, out, stiff)
-    if stiff.any():
-        out[stiff] = (expm_batch(M[stiff]) @ v[stiff, :, None])[:, :, 0]
+    out = np.empty_like(v)
+    _taylor_each(M, v, _THETA, out)
     return out
 
 

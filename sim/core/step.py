@@ -187,52 +187,47 @@ def familiarity_through_round(
     (B,); arrivals then count from the span's start), from their values before turnover.
 
     The round is cut at each newcomer's arrival (``arrival``, years into the round), in order of
-    time: the leaver's pairs flow exactly up to it (:func:`rules.familiarity_exchange`,
-    :func:`rules.familiarity_decay`; A by :func:`rules.alumni_decay`), the leaver's contacts join the
-    alumni and the newcomer's pairs are reset (:func:`rules.alumni_update`,
-    :func:`rules.newcomer_familiarity`); at the end every pair flows for the rest of the round,
+    time (:func:`rules.familiarity_arrivals`): the leaver's pairs flow exactly up to it
+    (:func:`rules.familiarity_exchange`, :func:`rules.familiarity_decay`; A by :func:`rules.alumni_decay`),
+    the leaver's contacts join the alumni and the newcomer's pairs are reset (as in
+    :func:`rules.alumni_update`, :func:`rules.newcomer_familiarity`); at the end every pair flows for the rest of the round,
     Δt − max(arrival_i, arrival_j) — the time both were in their seats since the pair was last reset.
     As every piece is an exact solution over its duration and arrival times follow the Poisson
     process (:func:`rules.arrival_time`), familiarity does not depend on how calendar time is cut
     into rounds. Only leavers' rows are brought forward at an arrival, so the cost is one flow of
     the whole matrix per round plus one row per newcomer."""
-    so, d = layout.side_of, P.familiarity_decay
+    d = P.familiarity_decay
     span = P.dt if span is None else span
-    F = F.copy()
+    F, A = F.copy(), A.copy()
     pi, pj = layout.pairs
     level, rate = _familiarity_rates(P, state, c[:, pi, pj], meet_pairs[:, pi, pj], meeting)
-    at = layout.pair_index
     clock = np.zeros(state.B)  # time A has reached
-    if leave.any():
-        when = np.where(leave, arrival, np.inf)
-        order = np.argsort(when, axis=1, kind="stable")
-        count = leave.sum(axis=1)
-        done = np.zeros_like(leave)  # leavers whose newcomer has arrived
+    go = np.nonzero(leave.any(axis=1))[0]
+    if len(go):
+        Fg, Ag = F[go], A[go]
         h, mem = P.member("handover", layout), P.member("institutional_memory", layout)
-        for k in range(int(count.max())):
-            b = np.nonzero(k < count)[0]
-            i = order[b, k]
-            t = arrival[b, i]
-            since = np.where(done[b], arrival[b], 0.0)  # when each pair (i, j) was last reset
-            cols = (b[:, None], at[i])
-            row = rules.relax(F[b, i], level[cols], rate[cols], t[:, None] - since)
-            F[b, i, :] = row
-            F[b, :, i] = row
-            one = np.zeros_like(leave)
-            one[b, i] = True
-            A = A.copy()
-            A[b] = rules.alumni_decay(A[b], d[b], t - clock[b])
-            A = rules.alumni_update(A, F, one, state.active, so, layout.starts)
-            row = rules.newcomer_rows(F, b, i, one[b], h, mem, A, so, state.active, layout.cross)
-            F[b, i, :] = row
-            F[b, :, i] = row
-            clock[b] = t
-            done[b, i] = True
+        clock[go] = rules.familiarity_arrivals(
+            Fg,
+            Ag,
+            level[go],
+            rate[go],
+            layout.pair_index,
+            arrival[go],
+            leave[go],
+            d[go],
+            h[go],
+            mem[go],
+            state.active[go],
+            layout.side_of,
+            layout.starts,
+            layout.cross,
+        )
+        F[go], A[go] = Fg, Ag
     rest = span[:, None, None] - np.maximum(arrival[:, :, None], arrival[:, None, :])
     # every pair flows for the rest of the round; F is symmetric and 0 within a side (the layout's
     # invariant, tests/test_invariants.py), so only the cross-side pairs i < j are computed
     F[:, pi, pj] = F[:, pj, pi] = rules.relax(F[:, pi, pj], level[:, :-1], rate[:, :-1], rest[:, pi, pj])
-    return F, rules.alumni_decay(A, d, span - clock)
+    return F, rules.alumni_decay(A, d[:, None, None], (span - clock)[:, None, None])
 
 
 # ---------------------------------------------------------------- positions over a round
@@ -259,7 +254,7 @@ def positions_through_round(
     his own. Each run's generator is built once (:func:`rules.fj_generator`); piece k, which starts
     at the run's k-th arrival, changes only its anchors' entries (:func:`rules.anchor_pull`: each
     seat's anchor entrenched, :func:`rules.entrench`, since its occupant took it), and the pieces
-    act in order on the state (:func:`rules.expm_action`)."""
+    act in order on the state (:func:`rules.flow_pieces`)."""
     so, n = layout.side_of, layout.N
     line, lam = state.line[:, so], P.member("openness", layout)
     e_member = P.member("entrenchment", layout)
@@ -296,21 +291,10 @@ def positions_through_round(
     e_side = P.entrenchment[go] * sigma[go][:, layout.starts]
     G = rules.fj_generator(a_k[at[:, 0]], W[go], line[go], sigma[go], lam[go], pr, P.influence_rate[go], e_side, so)
     kappa = P.influence_rate[go][:, None] * pr
-    seat, col = np.arange(n), n + so
+    pulls = rules.anchor_pull(a_k, line[go[g]], lam[go[g]], kappa[g])  # each piece's anchor entries
     # the pieces in order; at each arrival the newcomer's view takes the seat
     z = np.concatenate([x[go], np.ones((len(go), G.shape[1] - n))], axis=1)
-    for k in range(K + 1):
-        b = np.nonzero(k <= count)[0]
-        Gk = G[b]
-        if k:
-            Gk[:, seat, col] = rules.anchor_pull(a_k[at[b, k]], line[go[b]], lam[go[b]], kappa[b])
-        Gk *= (end[b, k] - start[b, k])[:, None, None]
-        z[b] = rules.expm_action(Gk, z[b])
-        z[b, n:] = 1.0
-        if k < K:
-            b = np.nonzero(k < count)[0]
-            i = order[b, k]
-            z[b, i] = state.private[go[b], i]
+    rules.flow_pieces(G, z, pulls, at, end - start, count, order, state.private[go], n + so)
     x_end[go] = z[:, :n]
     anchor_end[go] = anchors_at(span[go], np.arange(len(go)))
     return x_end, anchor_end
