@@ -202,3 +202,95 @@ class TestPiecesInOneBatch:
         monkeypatch.setattr(step, "positions_through_round", no_cuts)
         with pytest.raises(AssertionError):
             self.test_equals_the_flow_chained_piece_by_piece(0)
+
+
+class TestFamiliarityPiecesCompose:
+    """step.familiarity_through_round cuts a span at each newcomer's arrival (rules.familiarity_arrivals):
+    a pair flows from its last reset, the alumni fade between arrivals. Being exact, it must give for
+    a span what it gives for the span cut in two at any time τ, the second part starting from the
+    first's result with the arrivals after τ alone (to rounding)."""
+
+    @staticmethod
+    def case(seed: int):
+        from sim.core.state import Params, initial_state, layout_of
+
+        rng = np.random.default_rng(seed)
+        B = 16
+        setups = [resolve(load_scenario("leadership-change"), {"institutional_memory": 0.8, "handover": 0.3, "follow_up": 0.2})] * B
+        layout, P = layout_of(setups[0]), Params.from_setups(setups)
+        state = initial_state(setups, layout, P, rng.random((B, layout.N)))
+        n, cross = layout.N, layout.cross[None]
+        F = np.triu(rng.uniform(-0.3, 0.9, (B, n, n)), 1)
+        F = (F + np.swapaxes(F, 1, 2)) * cross
+        A = rng.uniform(0, 0.9, (B, layout.S, layout.S))
+        sigma = rng.random((B, layout.S))[:, layout.side_of]
+        present = rng.random((B, n)) < 0.9
+        meeting = rng.random(B) < 0.8
+        meet_pairs = cross & (present & meeting[:, None])[:, :, None] & (present & meeting[:, None])[:, None, :]
+        span = rng.uniform(0.2, 2.0, B)
+        leave = rng.random((B, n)) < 0.5
+        arrival = np.where(leave, rng.random((B, n)) * span[:, None], 0.0)
+        return state, layout, P, F, A, leave, arrival, rules.candor(sigma), meet_pairs, meeting, span, rng
+
+    @pytest.mark.parametrize("seed", [0, 1, 2])
+    def test_a_span_equals_its_two_parts(self, seed):
+        state, layout, P, F, A, leave, arrival, c, meet_pairs, meeting, span, rng = self.case(seed)
+        args = (c, meet_pairs, meeting)
+        whole = step.familiarity_through_round(state, layout, P, F, A, leave, arrival, *args, span)
+        tau = span * rng.uniform(0.2, 0.8, len(span))
+        early = leave & (arrival < tau[:, None])
+        F1, A1 = step.familiarity_through_round(state, layout, P, F, A, early, np.where(early, arrival, 0.0), *args, tau)
+        late = leave & ~early
+        F2, A2 = step.familiarity_through_round(
+            state, layout, P, F1, A1, late, np.where(late, arrival - tau[:, None], 0.0), *args, span - tau
+        )
+        assert late.any() and early.any() and (leave.sum(axis=1) > 2).any()
+        np.testing.assert_allclose(F2, whole[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(A2, whole[1], rtol=0, atol=1e-12)
+
+    @pytest.mark.parametrize("seed", [0, 1])
+    def test_equals_the_rules_chained_arrival_by_arrival(self, seed):
+        """Run by run, arrival by arrival, with the batch rules: the leaver's pairs flow from their
+        last reset (rules.relax), the alumni fade (rules.alumni_decay) and take in the leaver's
+        contacts (rules.alumni_update), the newcomer's row is reset (rules.newcomer_familiarity);
+        then every pair flows for the rest of the span."""
+        state, layout, P, F, A, leave, arrival, c, meet_pairs, meeting, span, _ = self.case(seed)
+        got = step.familiarity_through_round(state, layout, P, F, A, leave, arrival, c, meet_pairs, meeting, span)
+        pi, pj = layout.pairs
+        level, rate = step._familiarity_rates(P, state, c[:, pi, pj], meet_pairs[:, pi, pj], meeting)
+        h, mem, d, so = P.member("handover", layout), P.member("institutional_memory", layout), P.familiarity_decay, layout.side_of
+        F, A = F.copy(), A.copy()
+        for b in range(len(F)):
+            r, reset, clock = slice(b, b + 1), np.zeros(layout.N), 0.0
+            for i in sorted(np.nonzero(leave[b])[0], key=lambda i: arrival[b, i]):
+                t, p = arrival[b, i], layout.pair_index[i]
+                F[b, i] = F[b, :, i] = rules.relax(F[b, i], level[b, p], rate[b, p], t - reset)
+                A[r] = rules.alumni_decay(A[r], d[b], t - clock)
+                one = np.zeros((1, layout.N), dtype=bool)
+                one[0, i] = True
+                A[r] = rules.alumni_update(A[r], F[r], one, state.active[r], so, layout.starts)
+                F[r] = rules.newcomer_familiarity(F[r], one, h[r], mem[r], A[r], so, state.active[r], layout.cross)
+                reset[i] = clock = t
+            rest = span[b] - np.maximum(reset[pi], reset[pj])
+            F[b, pi, pj] = F[b, pj, pi] = rules.relax(F[b, pi, pj], level[b, :-1], rate[b, :-1], rest)
+            A[r] = rules.alumni_decay(A[r], d[b], span[b] - clock)
+        np.testing.assert_allclose(got[0], F, rtol=0, atol=1e-14)
+        np.testing.assert_allclose(got[1], A, rtol=0, atol=1e-14)
+
+    def test_mutation_pairs_flowing_from_the_round_start_fails(self, monkeypatch):
+        """The check can fail: if each arrival were handled as the span's first (its pairs flowing
+        from the span's start though a partner's newcomer arrived earlier, the alumni fading from it
+        too), a span and its parts would disagree."""
+        real = rules.familiarity_arrivals
+
+        def from_start(F, A, level, rate, pair_index, arrival, leave, *rest):
+            clock = np.zeros(len(leave))
+            for i in np.argsort(np.where(leave, arrival, np.inf), axis=1, kind="stable").T:
+                one = np.zeros_like(leave)
+                one[np.arange(len(leave)), i] = leave[np.arange(len(leave)), i]
+                clock = np.maximum(clock, real(F, A, level, rate, pair_index, np.where(one, arrival, 0.0), one, *rest))
+            return clock
+
+        monkeypatch.setattr(rules, "familiarity_arrivals", from_start)
+        with pytest.raises(AssertionError):
+            self.test_a_span_equals_its_two_parts(0)
