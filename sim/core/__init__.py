@@ -1,4 +1,4 @@
-"""The model itself, in numpy (numba compiles three small loops of the rules): the parameter spec, the input types, the state arrays,
+"""The model itself, in numpy (numba compiles the rules' loops over small arrays): the parameter spec, the input types, the state arrays,
 the rules, one round (:func:`sim.core.step.step`) and the metrics.
 
 Nothing here imports Mesa, TOML, pandas or anything above it; both the per-run Mesa model
