@@ -747,25 +747,17 @@ def taylor_degree(norm: Array | float) -> Array:
 
 
 @compiled
-def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array, index: Array) -> None:
+def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array) -> None:
     """out = e^M v (:func:`expm_action`) for one matrix M (n, n) and vector v (n,) (``out`` may be
-    ``v``): Taylor steps, or, for a stiff M, e^M itself (:func:`_expm_dense`). The products skip M's
-    zero entries (kept row by row, in order: the same sums, bit for bit, at the cost of the nonzero
-    entries, often half of them here). Scratch: ``work`` (3 + n, n) floats, ``index`` (n² + n + 1)
-    integers, and for a stiff M (2, n, n) more (allocated then). Compiled."""
+    ``v``): Taylor steps, or, for a stiff M, e^M itself (:func:`_expm_dense`). ``work`` is scratch
+    (3, n) and, for a stiff M, (2, n, n) more (allocated then). Compiled."""
     n = M.shape[0]
-    vals, cols, ptr = work[3:].reshape(n * n), index[: n * n], index[n * n :]
-    norm, nnz = 0.0, 0  # the ∞-norm, the largest row sum; M's nonzero entries, row by row
+    norm = 0.0  # the ∞-norm: the largest row sum
     for i in range(n):
         row = 0.0
-        ptr[i] = nnz
         for j in range(n):
             row += abs(M[i, j])
-            if M[i, j] != 0.0:
-                vals[nnz], cols[nnz] = M[i, j], j
-                nnz += 1
         norm = max(norm, row)
-    ptr[n] = nnz
     steps = max(math.ceil(norm / 2.1), 1.0)
     if steps > 8:
         E = np.empty((n, n))
@@ -785,8 +777,8 @@ def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array, index
         for k in range(1, m + 1):  # X^k v / k!, X = M / s
             for i in range(n):
                 dot = 0.0
-                for q in range(ptr[i], ptr[i + 1]):
-                    dot += vals[q] * term[cols[q]]
+                for j in range(n):
+                    dot += M[i, j] * term[j]
                 new[i] = dot * (per / k)
             term[:] = new
             acc += new
@@ -796,10 +788,9 @@ def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array, index
 @compiled
 def _taylor_each(M: Array, v: Array, theta: Array, out: Array) -> None:
     """out[b] = e^{M[b]} v[b] (:func:`_taylor_one`) for each matrix of the batch, compiled."""
-    n = M.shape[1]
-    work, index = np.empty((3 + n, n)), np.empty(n * n + n + 1, dtype=np.int64)
+    work = np.empty((3, M.shape[1]))
     for b in range(M.shape[0]):
-        _taylor_one(M[b], v[b], theta, out[b], work, index)
+        _taylor_one(M[b], v[b], theta, out[b], work)
 
 
 @compiled
@@ -813,7 +804,7 @@ def flow_pieces(G: Array, z: Array, pulls: Array, at: Array, duration: Array, co
     (``views``). This is the exact solution of :func:`fj_flow` through the arrivals of a round
     (:func:`sim.core.step.positions_through_round`). A loop over runs and pieces, compiled."""
     D, n = G.shape[1], views.shape[1]
-    M, work, index = np.empty((D, D)), np.empty((3 + D, D)), np.empty(D * D + D + 1, dtype=np.int64)
+    M, work = np.empty((D, D)), np.empty((3, D))
     for g in range(G.shape[0]):
         for k in range(count[g] + 1):
             M[:] = G[g]
@@ -821,7 +812,7 @@ def flow_pieces(G: Array, z: Array, pulls: Array, at: Array, duration: Array, co
                 for i in range(n):
                     M[i, col[i]] = pulls[at[g, k], i]
             M *= duration[g, k]
-            _taylor_one(M, z[g], _THETA, z[g], work, index)
+            _taylor_one(M, z[g], _THETA, z[g], work)
             z[g, n:] = 1.0
             if k < count[g]:
                 z[g, order[g, k]] = views[g, order[g, k]]
