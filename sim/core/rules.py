@@ -750,7 +750,7 @@ def taylor_degree(norm: Array | float) -> Array:
 def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array) -> None:
     """out = e^M v (:func:`expm_action`) for one matrix M (n, n) and vector v (n,) (``out`` may be
     ``v``): Taylor steps, or, for a stiff M, e^M itself (:func:`_expm_dense`). ``work`` is scratch
-    (3, n) and, for a stiff M, (2, n, n) more (allocated then). Compiled."""
+    (3 + n, n) and, for a stiff M, (2, n, n) more (allocated then). Compiled."""
     n = M.shape[0]
     norm = 0.0  # the ∞-norm: the largest row sum
     for i in range(n):
@@ -770,16 +770,20 @@ def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array) -> No
         out[:] = work[0]
         return
     term, new, acc = work[0], work[1], work[2]
+    MT = work[3:]
+    MT[:] = M.T  # column j of M, contiguous: each product below sums over j in order, n rows at a time
     m, per = np.searchsorted(theta, norm / steps), 1.0 / steps  # taylor_degree
     acc[:] = v
     for _ in range(int(steps)):
         term[:] = acc
         for k in range(1, m + 1):  # X^k v / k!, X = M / s
+            new[:] = 0.0
+            for j in range(n):
+                t = term[j]
+                for i in range(n):
+                    new[i] += MT[j, i] * t
             for i in range(n):
-                dot = 0.0
-                for j in range(n):
-                    dot += M[i, j] * term[j]
-                new[i] = dot * (per / k)
+                new[i] *= per / k
             term[:] = new
             acc += new
     out[:] = acc
@@ -788,7 +792,7 @@ def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array) -> No
 @compiled
 def _taylor_each(M: Array, v: Array, theta: Array, out: Array) -> None:
     """out[b] = e^{M[b]} v[b] (:func:`_taylor_one`) for each matrix of the batch, compiled."""
-    work = np.empty((3, M.shape[1]))
+    work = np.empty((3 + M.shape[1], M.shape[1]))
     for b in range(M.shape[0]):
         _taylor_one(M[b], v[b], theta, out[b], work)
 
@@ -804,7 +808,7 @@ def flow_pieces(G: Array, z: Array, pulls: Array, at: Array, duration: Array, co
     (``views``). This is the exact solution of :func:`fj_flow` through the arrivals of a round
     (:func:`sim.core.step.positions_through_round`). A loop over runs and pieces, compiled."""
     D, n = G.shape[1], views.shape[1]
-    M, work = np.empty((D, D)), np.empty((3, D))
+    M, work = np.empty((D, D)), np.empty((3 + D, D))
     for g in range(G.shape[0]):
         for k in range(count[g] + 1):
             M[:] = G[g]
