@@ -3,7 +3,7 @@
 The package follows the data flow; each subpackage imports only from those below it
 (checked by ``tests/test_architecture.py``):
 
-- :mod:`sim.core` — parameter spec, input types, state arrays, rules, one round, metrics (numpy; numba compiles its loops over small arrays);
+- :mod:`sim.core` — parameter spec, input types, state arrays, rules, one round, metrics (numpy; numba compiles its small loops);
 - :mod:`sim.scenarios` — TOML scenarios: loading, validation, resolving parameters;
 - :mod:`sim.abm` — the per-run Mesa model, its agents, one run's figures, the explorer;
 - :mod:`sim.batch` — the ensemble, experiments, executors and the Parquet result store;

@@ -101,13 +101,25 @@ def confidence_bound(F: Array, eps0: Array, gain: Array) -> Array:
     """ε_ij = ε₀ + g F_ij: familiarity widens the bound of confidence
     (bounded confidence: Hegselmann & Krause 2002, *JASSS* 5(3); Deffuant et al. 2000); distrust
     (F < 0) narrows it below the strangers' ε₀, never below 0."""
-    return np.maximum(eps0[:, None, None] + gain[:, None, None] * F, 0.0)
+    return _bound(F, eps0[:, None, None], gain[:, None, None])
+
+
+@elementwise
+def _bound(F: float, eps0: float, gain: float) -> float:
+    """max(ε₀ + g F, 0), elementwise (:func:`confidence_bound`)."""
+    return max(eps0 + gain * F, 0.0)
 
 
 def heeded(x: Array, y: Array, eps: Array) -> Array:
     """h_ij = 1[|x_i − y_j| ≤ ε_ij]: what j says lies within i's bound of confidence (bounded
     confidence: Hegselmann & Krause 2002; Deffuant et al. 2000)."""
-    return np.abs(x[:, :, None] - y[:, None, :]) <= eps
+    return _within(x[:, :, None], y[:, None, :], eps)
+
+
+@elementwise
+def _within(x: float, y: float, eps: float) -> bool:
+    """|x − y| ≤ ε, elementwise (:func:`heeded`)."""
+    return abs(x - y) <= eps
 
 
 def influence_weights(
@@ -301,8 +313,17 @@ def entrench(v: Array, line: Array, sigma: Array, rate: Array, present: Array, d
     Festinger & Carlsmith 1959; Cialdini 2001). e is per year; the exact solution of
     dv/dt = −ln(1 − e σ)(v − L), so rounds compose over calendar time (t = 1: v + e σ (L − v)).
     Applied to the private view and the Friedkin–Johnsen anchor alike."""
-    step = np.where(dt == 1.0, v + rate * sigma * (line - v), line + (v - line) * (1 - rate * sigma) ** dt)
-    return np.where(present, step, v)
+    return _entrenched(v, line, sigma, rate, present, dt)
+
+
+@elementwise
+def _entrenched(v: float, line: float, sigma: float, rate: float, present: bool, dt: float) -> float:
+    """:func:`entrench`, elementwise."""
+    if not present:
+        return v
+    if dt == 1.0:
+        return v + rate * sigma * (line - v)
+    return line + (v - line) * (1 - rate * sigma) ** dt
 
 
 def filing_chance(q: Array, serious: Array, filing: Array) -> Array:
@@ -560,7 +581,7 @@ def idea_known(age: Array, lifetime: Array) -> Array:
 def hollow_share(c: Array, meet_pairs: Array, starts: Array) -> tuple[Array, Array]:
     """h_s = 1 − mean candor over side s's cross-side meeting pairs, and the number of those pairs
     (h_s is 0 where a side had no meeting pair)."""
-    pairs_s = np.add.reduceat(meet_pairs.sum(axis=2), starts, axis=1)
+    pairs_s = np.add.reduceat(np.count_nonzero(meet_pairs, axis=2), starts, axis=1)
     candid_s = np.add.reduceat((c * meet_pairs).sum(axis=2), starts, axis=1)
     return np.where(pairs_s > 0, 1 - candid_s / np.maximum(pairs_s, 1), 0.0), pairs_s
 
