@@ -106,7 +106,7 @@ def sobol(
         y, noise = S.mean_and_noise(v)
         r = S.sobol(problem, y, noise, key, seed, common_seeds=exp.common_seeds, reps=v)
         r.replications = exp.replications
-        conv = S.convergence(problem, y, noise, key, seed, common_seeds=exp.common_seeds, reps=v)
+        conv = S.convergence(problem, y, noise, key, seed, common_seeds=exp.common_seeds, reps=v, final=r)
         S.convergence_figure(conv, out, f"Convergence of the Sobol indices: {S.OUTPUTS[key]} (seed {seed})", f"sobol-convergence-{key}")
         conv.to_csv(out / f"convergence-{key}.csv", index=False)
         ok, text = S.adequacy(r)

@@ -188,3 +188,15 @@ class TestTwoSeeds:
         assert a.top() != b.top() and b.top()[0] != "script_pressure", b.indices
         ok, text = S.adequacy(a, b)
         assert not ok and "DIFFERENT" in text
+
+
+class TestConvergenceReusesTheFinalResult:
+    def test_the_same_table_with_and_without_it(self):
+        """The convergence table given sobol's result at N is the table computed without it."""
+        y, noise = noisy_linear(256, 2, 0.5, 3)
+        final = S.sobol(PROBLEM, y, noise, "payoff")
+        with_final = S.convergence(PROBLEM, y, noise, "payoff", final=final)
+        pd.testing.assert_frame_equal(with_final, S.convergence(PROBLEM, y, noise, "payoff"))
+        at_n = with_final[with_final["n"] == 256].reset_index(drop=True).drop(columns=["n", "sum_total"])
+        pd.testing.assert_frame_equal(at_n, final.indices)
+        assert with_final[with_final["n"] < 256]["ST_salib"].isna().all() and at_n["ST_salib"].notna().all()

@@ -187,6 +187,7 @@ def sobol(
     n_boot: int = 1000,
     common_seeds: bool | str = False,
     reps: np.ndarray | None = None,
+    salib: bool = True,
 ) -> SobolResult:
     """Sobol indices of the per-point means ``y`` (Saltelli layout), with 95% bootstrap CIs over
     base samples (half-widths, as SALib reports them). With independent seeds the replication
@@ -195,7 +196,7 @@ def sobol(
     ``common_seeds = "base"`` and the per-replication outcomes ``reps`` (points × R, R ≥ 2), the
     indices are those of the expected outcome, every product of two outputs taken across different
     replications (unbiased; :func:`_row_terms`). SALib's indices of the plain means are kept
-    beside them (``*_salib``)."""
+    beside them (``*_salib``; NaN with ``salib`` false)."""
     d = problem["num_vars"]
     n = n_base or len(y) // (d + 2)
     Y = np.asarray(y[: n * (d + 2)], dtype=float).reshape(n, d + 2)
@@ -220,7 +221,11 @@ def sobol(
             lo, hi = np.nanpercentile(b, [2.5, 97.5], axis=0)
         return (hi - lo) / 2
 
-    raw = stats.sobol_indices(problem, Y.reshape(-1), seed=seed)
+    raw = (
+        stats.sobol_indices(problem, Y.reshape(-1), seed=seed)
+        if salib
+        else pd.DataFrame({"S1": np.full(d, np.nan), "ST": np.full(d, np.nan)})
+    )
     idx = pd.DataFrame(
         {
             "parameter": problem["names"],
@@ -245,14 +250,18 @@ def convergence(
     seed: int = 0,
     common_seeds: bool | str = False,
     reps: np.ndarray | None = None,
+    final: SobolResult | None = None,
 ) -> pd.DataFrame:
-    """Indices for base samples n = 16, 32, …, N (long table: n, parameter, S1, S1_conf, ST, ST_conf)."""
+    """Indices for base samples n = 16, 32, …, N (long table: n, parameter, S1, S1_conf, ST, ST_conf;
+    SALib's plain indices only at N). ``final``, if given, is :func:`sobol`'s result at N with the
+    same arguments, and is used as it is rather than computed again."""
     d = problem["num_vars"]
     N = len(y) // (d + 2)
     ns = sorted({n for n in (2**k for k in range(4, 20)) if n <= N} | {N})
     rows = []
     for n in ns:
-        r = sobol(problem, y, noise, output, seed, n, common_seeds=common_seeds, reps=reps)
+        same = final is not None and n == N and final.n_base == N
+        r = final if same else sobol(problem, y, noise, output, seed, n, common_seeds=common_seeds, reps=reps, salib=n == N)
         rows.append(r.indices.assign(n=n, sum_total=r.sum_total))
     return pd.concat(rows, ignore_index=True)
 
@@ -330,6 +339,7 @@ def convergence_figure(conv: pd.DataFrame, out: Path, title: str, name: str = "s
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
     final = conv[conv["n"] == conv["n"].max()].sort_values("ST", ascending=False)
@@ -343,6 +353,7 @@ def convergence_figure(conv: pd.DataFrame, out: Path, title: str, name: str = "s
     for ax, k in zip(axes, ("total index S_T", "first-order index S_1"), strict=True):
         if conv["n"].nunique() > 1 and np.isfinite(conv[["ST", "S1"]].to_numpy()).any():
             ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 16, 32, …: plain text, no mathtext
         ax.set_xlabel("base sample N")
         ax.set_ylabel(k)
         ax.axhline(0, color="k", lw=0.5)
@@ -378,7 +389,7 @@ def analyse(res, out: Path, seed: int = 0) -> tuple[pd.DataFrame, list[Path], st
         y, noise = mean_and_noise(outs[key])
         r = sobol(problem, y, noise, key, seed, common_seeds=common, reps=outs[key])
         r.replications = int(res.spec.get("replications", 0))
-        conv = convergence(problem, y, noise, key, seed, common_seeds=common, reps=outs[key])
+        conv = convergence(problem, y, noise, key, seed, common_seeds=common, reps=outs[key], final=r)
         paths.append(
             convergence_figure(conv, out, f"Convergence of the Sobol indices: {OUTPUTS[key]} ({main})", f"sobol-convergence-{key}")
         )

@@ -190,27 +190,33 @@ def familiarity_exchange(
     a hollow channel's fixed point F* ≤ 0 (the no-contact level) whenever η ≥ α c / (1 − c): people
     can end up worse placed than strangers. F ∈ [−1, 1]; negative F is distrust.
     """
-    a, b, f = gain[:, None, None], fatigue[:, None, None], follow_up[:, None, None]
-    h = 0.0 if hollow is None else hollow[:, None, None]
-    ac = a * c
-    k = ac + (b + h) * (1 - c)
-    keep_x = np.maximum(1 - k, 0.0)
-    k_or_1 = np.where(k > 0, k, 1.0)
-    pull = ac if hollow is None or not np.any(hollow) else ac - h * (1 - c)
-    level = pull / k_or_1  # F*
-    both = f * ac > 0 if forget is None else (f * ac > 0) | (forget[:, None, None] > 0)
-    with np.errstate(divide="ignore"):
-        alone = -np.log(keep_x)  # κ alone (∞ when k ≥ 1: F reaches F* at once)
-    if not both.any():
-        return level, alone
-    r_year = 0.0 if forget is None else forget[:, None, None]
-    with np.errstate(divide="ignore"):
-        kappa = -np.log(np.maximum(keep_x, 1e-300))  # rates per year (≤ 690: e^{−690} is 0 anyway)
-        psi = -np.log(np.maximum(1 - f * ac, 1e-300))
-        r = -np.log(np.maximum(1 - r_year, 1e-300))
-    total = kappa + psi + r
-    F_inf = np.where(total > 0, (kappa * level + psi) / np.where(total > 0, total, 1.0), 0.0)
-    return np.where(both, F_inf, level), np.where(both, total, alone)
+    B = len(c)
+    flat = np.ascontiguousarray(c, dtype=float).reshape(B, -1)
+    level, rate = np.empty_like(flat), np.empty_like(flat)
+    none = np.zeros(B)
+    _exchange(flat, gain, fatigue, follow_up, none if hollow is None else hollow, none if forget is None else forget, level, rate)
+    return level.reshape(np.shape(c)), rate.reshape(np.shape(c))
+
+
+@compiled
+def _exchange(c: Array, gain: Array, fatigue: Array, follow_up: Array, hollow: Array, forget: Array, level: Array, rate: Array) -> None:
+    """:func:`familiarity_exchange` pair by pair (c (B, P), the rest per run (B,)), into ``level``
+    and ``rate``: a compiled loop, one pass instead of numpy's two dozen."""
+    for b in range(c.shape[0]):
+        a, beta, f, h, r_year = gain[b], fatigue[b], follow_up[b], hollow[b], forget[b]
+        for p in range(c.shape[1]):
+            ac = a * c[b, p]
+            k = ac + (beta + h) * (1 - c[b, p])
+            keep_x = max(1 - k, 0.0)
+            star = (ac - h * (1 - c[b, p])) / (k if k > 0 else 1.0)  # F*
+            if not (f * ac > 0 or r_year > 0):  # κ alone (∞ when k ≥ 1: F reaches F* at once)
+                level[b, p], rate[b, p] = star, (-math.log(keep_x) if keep_x > 0 else math.inf)
+                continue
+            kappa = -math.log(max(keep_x, 1e-300))  # rates per year (≤ 690: e^{−690} is 0 anyway)
+            psi = -math.log(max(1 - f * ac, 1e-300))
+            r = -math.log(max(1 - r_year, 1e-300))
+            total = kappa + psi + r
+            level[b, p], rate[b, p] = ((kappa * star + psi) / total if total > 0 else 0.0), total
 
 
 def familiarity_decay(rate: Array, contact: Array, in_contact: Array) -> Array:
