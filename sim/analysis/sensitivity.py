@@ -260,8 +260,10 @@ def convergence(
     ns = sorted({n for n in (2**k for k in range(4, 20)) if n <= N} | {N})
     rows = []
     for n in ns:
-        same = final is not None and n == N and final.n_base == N
-        r = final if same else sobol(problem, y, noise, output, seed, n, common_seeds=common_seeds, reps=reps, salib=n == N)
+        if final is not None and n == N and final.n_base == N:
+            r = final
+        else:
+            r = sobol(problem, y, noise, output, seed, n, common_seeds=common_seeds, reps=reps, salib=n == N)
         rows.append(r.indices.assign(n=n, sum_total=r.sum_total))
     return pd.concat(rows, ignore_index=True)
 
