@@ -703,6 +703,18 @@ def _expm_each(M: Array, E: Array) -> None:
 
 
 @compiled
+def _norm_inf(M: Array) -> float:
+    """‖M‖∞, the largest row sum of |M| (n, n). Compiled."""
+    norm = 0.0
+    for i in range(M.shape[0]):
+        row = 0.0
+        for j in range(M.shape[1]):
+            row += abs(M[i, j])
+        norm = max(norm, row)
+    return norm
+
+
+@compiled
 def _expm_dense(M: Array, E: Array, work: Array) -> None:
     """E = e^M (n, n), by scaling and squaring with the degree-24 Taylor polynomial, in Horner's
     form: e^M = (T₂₄(M / 2^s))^(2^s) with ‖M‖∞ / 2^s ≤ θ = 2.1, truncation error
@@ -710,12 +722,7 @@ def _expm_dense(M: Array, E: Array, work: Array) -> None:
     the result depends on M alone. ``work`` is scratch (2, n, n). Compiled: for the stiff matrices
     :func:`expm_action` leaves to it."""
     n = M.shape[0]
-    norm = 0.0  # the ∞-norm: the largest row sum
-    for i in range(n):
-        row = 0.0
-        for j in range(n):
-            row += abs(M[i, j])
-        norm = max(norm, row)
+    norm = _norm_inf(M)
     s = int(math.ceil(math.log2(norm / 2.1))) if norm > 2.1 else 0
     X, P = work[0], work[1]
     X[:] = M * 2.0**-s  # M / 2^s, exactly
@@ -779,12 +786,7 @@ def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array) -> No
     ``v``): Taylor steps, or, for a stiff M, e^M itself (:func:`_expm_dense`). ``work`` is scratch
     (3 + n, n) and, for a stiff M, (2, n, n) more (allocated then). Compiled."""
     n = M.shape[0]
-    norm = 0.0  # the ∞-norm: the largest row sum
-    for i in range(n):
-        row = 0.0
-        for j in range(n):
-            row += abs(M[i, j])
-        norm = max(norm, row)
+    norm = _norm_inf(M)
     steps = max(math.ceil(norm / 2.1), 1.0)
     if steps > 8:
         E = np.empty((n, n))
