@@ -683,25 +683,6 @@ def dw_encounters(
 _TAYLOR = np.array([1.0 / math.factorial(k) for k in range(25)])  # 1/k!, k = 0..24
 
 
-def expm_batch(M: Array) -> Array:
-    """e^M for a batch of small matrices (B, n, n), each by :func:`_expm_dense`; scipy.linalg.expm
-    gives the same to 1e-12 (tests/test_rules.py) but is about 100× slower on batches of 15 × 15
-    matrices, where its per-matrix overhead dominates."""
-    M = np.ascontiguousarray(M, dtype=float)
-    E = np.empty_like(M)
-    _expm_each(M, E)
-    return E
-
-
-@compiled
-def _expm_each(M: Array, E: Array) -> None:
-    """E[b] = e^{M[b]} (:func:`_expm_dense`) for each matrix of the batch, compiled."""
-    n = M.shape[1]
-    work = np.empty((2, n, n))
-    for b in range(M.shape[0]):
-        _expm_dense(M[b], E[b], work)
-
-
 @compiled
 def _norm_inf(M: Array) -> float:
     """‖M‖∞, the largest row sum of |M| (n, n). Compiled."""
@@ -720,7 +701,7 @@ def _expm_dense(M: Array, E: Array, work: Array) -> None:
     form: e^M = (T₂₄(M / 2^s))^(2^s) with ‖M‖∞ / 2^s ≤ θ = 2.1, truncation error
     ‖e^X − T₂₄(X)‖ ≤ θ²⁵ e^θ / 25! ≈ 6e-17 (Moler & Van Loan 2003, *SIAM Rev.* 45:3, method 3), so
     the result depends on M alone. ``work`` is scratch (2, n, n). Compiled: for the stiff matrices
-    :func:`expm_action` leaves to it."""
+    of :func:`expm_action`; scipy.linalg.expm gives the same to 1e-12 (tests/test_rules.py)."""
     n = M.shape[0]
     norm = _norm_inf(M)
     s = int(math.ceil(math.log2(norm / 2.1))) if norm > 2.1 else 0
