@@ -174,7 +174,8 @@ def familiarity_exchange(
     """For pairs who meet, F relaxes toward F* = (α c − η (1 − c)) / k at rate k = α c + (β + η)(1 − c)
     per year: over t years F₁ = F* + (F − F*)(1 − k)^t; follow-up contact adds a fatigue-free share φ
     of a candid exchange and forgetting during meetings (``forget`` = δ d per year) takes a share.
-    Returned as the level F∞ and rate ρ (each (B, N, N)) of :func:`relax`, which solves the flow.
+    Returned as the level F∞ and rate ρ (each the shape of c: (B, …), per run along the first axis) of
+    :func:`relax`, which solves the flow.
 
     Over t years (t = Δt, or the part of a round a newcomer is present) the three act together, as
     the linear ODE dF/dt = κ (F* − F) + ψ (1 − F) − r F with e^{−κ} = 1 − k, e^{−ψ} = 1 − α φ c and

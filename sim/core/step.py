@@ -161,11 +161,9 @@ def _familiarity_rates(P: Params, state: State, c: np.ndarray, meet: np.ndarray,
     keeps pairs within a side at 0): by :func:`rules.familiarity_exchange` for pairs who meet (``c``,
     ``meet`` per pair, (B, pairs)), else by :func:`rules.familiarity_decay`."""
     forget = np.where(meeting, P.meeting_decay * P.familiarity_decay, 0.0)
-    level, rate = rules.familiarity_exchange(
-        c[:, :, None], P.familiarity_gain, P.familiarity_fatigue, state.follow_up, P.hollow_distrust, forget
-    )
+    level, rate = rules.familiarity_exchange(c, P.familiarity_gain, P.familiarity_fatigue, state.follow_up, P.hollow_distrust, forget)
     idle = rules.familiarity_decay(P.familiarity_decay, meeting, P.meeting_decay)
-    level, rate = np.where(meet, level[:, :, 0], 0.0), np.where(meet, rate[:, :, 0], idle[:, None])
+    level, rate = np.where(meet, level, 0.0), np.where(meet, rate, idle[:, None])
     pad = np.zeros((len(level), 1))
     return np.concatenate([level, pad], axis=1), np.concatenate([rate, pad], axis=1)
 
