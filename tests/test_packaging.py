@@ -11,6 +11,7 @@ test checks that the code that runs is the wheel's.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -86,3 +87,26 @@ class TestWheel:
         assert "360/360 runs, 0 failed" in r.stdout + r.stderr
         manifest = json.loads((tmp_path / "res" / "manifest.json").read_text())
         assert manifest["n_runs"] == 360 and manifest["versions"]["git_commit"] is None  # not run from a checkout
+
+
+class TestNoWritableCache:
+    """A read-only install run by a user without a writable cache directory: numba finds nowhere
+    to cache the compiled rules. The model must still run (compiling in each process), with one
+    warning. ``NUMBA_CACHE_LOCATOR_CLASSES`` naming a locator that never applies (numba's zip-file
+    locator) stands for that machine: numba then raises "cannot cache function" at every
+    ``cache=True``, as it does on a read-only mount (checked by hand with a read-only bind mount)."""
+
+    CODE = (
+        "import numpy as np; from sim.core import rules\n"
+        "print(rules.relax(np.array([1.0, 0.5]), 0.0, 1.0, 1.0).tolist())\n"  # numba.vectorize
+        "print(rules._norm_inf(np.array([[1.0, -2.0], [0.5, 0.5]])))\n"  # numba.njit
+    )
+
+    def test_the_rules_compile_uncached_with_one_warning(self, tmp_path):
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        env["NUMBA_CACHE_LOCATOR_CLASSES"] = "ZipCacheLocator"
+        r = subprocess.run([sys.executable, "-c", self.CODE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        relaxed, norm = r.stdout.split("\n")[:2]
+        assert json.loads(relaxed) == pytest.approx([math.exp(-1), 0.5 * math.exp(-1)]) and float(norm) == 3.0
+        assert r.stderr.count("numba cannot cache the model's compiled code") == 1, r.stderr

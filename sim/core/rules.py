@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +26,10 @@ def _lazy(fn: Callable[..., Any], make: str) -> Callable[..., Any]:
     numba, and the SciPy it loads, are imported only by a process that runs the model. A compiled
     function may call others of this module: they are compiled with it (numba caches each file's
     code by that file's stamp, so callers and callees live in one file). The machine code is cached
-    beside the module (``__pycache__``, numba's own files, rebuilt when the source changes): a
-    process's first round then costs about 0.7 s instead of seconds of compiling."""
+    beside the module (``__pycache__``, numba's own files, rebuilt when the source changes), or where
+    that is read-only in the user's cache directory (``NUMBA_CACHE_DIR`` overrides both): a process's
+    first round then costs about 0.7 s instead of seconds of compiling. Where numba can write
+    neither, each process compiles for itself, with one warning (:func:`_warn_uncached`)."""
     jit: Any = None
 
     def dispatcher() -> Any:
@@ -37,7 +40,14 @@ def _lazy(fn: Callable[..., Any], make: str) -> Callable[..., Any]:
             calls = {k: d() for k in fn.__code__.co_names if (d := getattr(fn.__globals__.get(k), "dispatcher", None))}
             code = types.FunctionType(fn.__code__, {**fn.__globals__, **calls}, fn.__name__, fn.__defaults__, fn.__closure__)
             code.__qualname__ = fn.__qualname__
-            jit = numba.njit(cache=True)(code) if make == "njit" else numba.vectorize(cache=True)(code)
+            build = numba.njit if make == "njit" else numba.vectorize
+            try:
+                jit = build(cache=True)(code)
+            except RuntimeError as err:  # numba found no writable directory for its cache
+                if "cannot cache" not in str(err):
+                    raise
+                _warn_uncached()
+                jit = build(code)
         return jit
 
     @functools.wraps(fn)
@@ -46,6 +56,25 @@ def _lazy(fn: Callable[..., Any], make: str) -> Callable[..., Any]:
 
     call.dispatcher = dispatcher  # type: ignore[attr-defined]
     return call
+
+
+def _warn_uncached() -> None:
+    """One warning per process when numba can cache the machine code nowhere: a read-only install
+    (no writable ``__pycache__`` beside this module) run by a user with no writable cache directory.
+    The model then compiles in every process, which is correct but slow."""
+    global _WARNED_UNCACHED
+    if not _WARNED_UNCACHED:
+        _WARNED_UNCACHED = True
+        warnings.warn(
+            "numba cannot cache the model's compiled code (neither the package's __pycache__ nor the "
+            "user's cache directory is writable), so every process compiles it again (10-20 s); "
+            "set NUMBA_CACHE_DIR to a writable directory to keep it",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+_WARNED_UNCACHED = False
 
 
 def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
