@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -462,10 +463,38 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+#: Commands that run the model, and so may compile its loops.
+MODEL_COMMANDS = ("run", "sweep", "calibrate")
+COMPILING = "dialogue-sim: compiling the model's loops (once after installing or changing sim/core/rules.py; 10-20 s)"
+
+
+@contextlib.contextmanager
+def compile_notice() -> Iterator[None]:
+    """Say once on stderr when numba starts compiling (its ``numba:compile`` event fires on a cache
+    miss only), so that a fresh install's first 10-20 s are not silent. Forked sweep workers inherit
+    the listener and say it for themselves when they compile."""
+    from numba.core import event
+
+    class Notice(event.Listener):
+        said = False
+
+        def on_start(self, ev: event.Event) -> None:
+            if not self.said:
+                self.said = True
+                print(COMPILING, file=sys.stderr, flush=True)
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    with event.install_listener("numba:compile", Notice()):
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with compile_notice() if args.command in MODEL_COMMANDS else contextlib.nullcontext():
+            return args.func(args)
     except InputError as e:
         print(f"dialogue-sim: error: {e}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ a good run writes its files."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -326,3 +327,23 @@ def test_atomic_dir_cleans_up_after_a_failure(tmp_path):
         (tmp / "done.csv").write_text("y")
     assert (target / "done.csv").read_text() == "y"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+class TestCompileNotice:
+    """The first run after installing (or after sim/core/rules.py changes) compiles the model's
+    loops for 10-20 s: the command says so once on stderr, and says nothing when numba's cache
+    already holds them. An empty ``NUMBA_CACHE_DIR`` stands for the fresh install."""
+
+    def run_short(self, tmp_path: Path, cache: Path, out: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+        argv = [str(EXE), "run", "canada-china-hrd", "--out", out]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+
+    def test_said_once_when_compiling_and_not_when_cached(self, tmp_path):
+        from sim.cli import COMPILING
+
+        cold = self.run_short(tmp_path, tmp_path / "cache", "a")
+        assert cold.returncode == 0, cold.stderr
+        assert cold.stderr.count(COMPILING) == 1, cold.stderr
+        warm = self.run_short(tmp_path, tmp_path / "cache", "b")
+        assert warm.returncode == 0 and COMPILING not in warm.stderr, warm.stderr
