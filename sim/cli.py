@@ -470,9 +470,14 @@ COMPILING = "dialogue-sim: compiling the model's loops (once after installing or
 
 @contextlib.contextmanager
 def compile_notice() -> Iterator[None]:
-    """Say once on stderr when numba starts compiling (its ``numba:compile`` event fires on a cache
-    miss only), so that a fresh install's first 10-20 s are not silent. Forked sweep workers inherit
-    the listener and say it for themselves when they compile."""
+    """Say once on stderr, when it is a terminal, that numba starts compiling (its ``numba:compile``
+    event fires on a cache miss only), so that a fresh install's first 10-20 s are not silent.
+    Forked sweep workers inherit the listener and say it for themselves when they compile. Not
+    said into a pipe or a file, where no one waits on the line (and output stays the same whether
+    or not the cache was warm)."""
+    if not sys.stderr.isatty():
+        yield
+        return
     from numba.core import event
 
     class Notice(event.Listener):
