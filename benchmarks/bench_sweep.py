@@ -13,6 +13,7 @@ the ratios, not the lone timings), and writes them as JSON to benchmarks/results
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -106,14 +107,18 @@ def main() -> None:
     exp = reference(n_ref)
     t_runs = [time_sweep(exp, workers=1)[0] for _ in range(2)]
     t_mesa, rows = time_batch_run(exp)
+    final: dict[int, bool] = {}
+    for r in rows:  # batch_run gives one row per agent; the model reporters repeat on each
+        final.setdefault(r["RunId"], bool(r["agreement"]))
+    # batch_run's rows (a dict per agent and step) are millions of Python objects: kept alive, they
+    # make every later garbage collection walk them, which cost the sweeps timed after it ~30%.
+    del rows
+    gc.collect()
     t_last, out = time_sweep(exp, workers=1)
     t_runs.append(t_last)
     t_ours = float(np.median(t_runs))
     ours = read_runs(out)
-    final: dict[int, dict] = {}
-    for r in rows:  # batch_run gives one row per agent; the model reporters repeat on each
-        final.setdefault(r["RunId"], r)
-    mesa_agree = np.array([bool(final[i]["agreement"]) for i in sorted(final)])
+    mesa_agree = np.array([final[i] for i in sorted(final)])
     same = bool((mesa_agree == ours["agreement"].to_numpy()).all()) if len(final) == len(ours) else None
     res["reference"] = {
         "runs": n_ref,

@@ -32,7 +32,7 @@ class Param:
     meaning: str
     scope: Scope = Scope.SIDE
     integer: bool = False
-    rate: bool = False  # a per-year rate: converted to 1 − (1 − p)^(1/meetings_per_year) per round
+    rate: bool = False  # a per-year rate: 1 − (1 − p)^Δt per round of Δt years, or its log in an exact flow (ODD §2)
 
     def check(self, value: object) -> float:
         """Return ``value`` as a number, or raise ``ValueError`` saying what is allowed."""
@@ -100,7 +100,7 @@ _SPEC = [
         0,
         1,
         "per year",
-        "loss of familiarity (and of alumni contacts and hollow exposure) per year without contact",
+        "loss of familiarity per year without contact; alumni contacts and hollow exposure fade at this rate met or not",
         C,
         rate=True,
     ),

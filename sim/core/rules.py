@@ -180,7 +180,7 @@ def influence_weights(
 
 
 def fj_update(x: Array, x0: Array, W: Array, y: Array, lam: Array) -> Array:
-    """x' = Λ (W∘y + diag(W) x) + (I − Λ) x(0): Friedkin–Johnsen (Friedkin & Johnsen 1990,
+    """x' = Λ ((W − D) y + D x) + (I − Λ) x(0), D = diag(W): Friedkin–Johnsen (Friedkin & Johnsen 1990,
     *J. Math. Sociol.* 15:193) with others heard through what they say.
 
     With σ = 0 (y = x) this is x' = ΛWx + (I − Λ)x(0), whose fixed point is
@@ -325,8 +325,8 @@ def cynicism_of(E: Array, rate: Array) -> Array:
     cynical", "pervasive cynicism" and "dialogue fatigue" (sources 001, 002). Monotone in exposure
     at any rate κ > 0, so that more hollow meetings always mean more cynicism, and a side that
     stopped meeting years ago (less exposure) is less cynical than one that kept meeting, however
-    large κ. κ = 0.15 per hollow year gives C ≈ 0.6 after the Canada–China dialogue's nine years
-    (E ≈ 6 at candor 0.025).
+    large κ. The default κ = 0.1 per hollow year gives C ≈ 0.45 after the Canada–China dialogue's
+    nine years (E ≈ 6 at candor 0.025); κ = 0.15 gives C ≈ 0.6.
     """
     return 1 - np.exp(-rate * E)
 
@@ -347,7 +347,7 @@ def entrench(v: Array, line: Array, sigma: Array, rate: Array, present: Array, d
     """v' = L + (v − L)(1 − e σ)^t for delegates present t years (Δt, or less for a newcomer):
     who restates the line drifts privately toward it (public commitment and self-persuasion:
     Festinger & Carlsmith 1959; Cialdini 2001). e is per year; the exact solution of
-    dv/dt = −ln(1 − e σ)(v − L), so rounds compose over calendar time (t = 1: v + e σ (L − v)).
+    dv/dt = ln(1 − e σ)(v − L) (a pull toward L: ln(1 − e σ) ≤ 0), so rounds compose over calendar time (t = 1: v + e σ (L − v)).
     Applied to the private view and the Friedkin–Johnsen anchor alike."""
     return _entrenched(v, line, sigma, rate, present, dt)
 
