@@ -364,12 +364,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def warm_up() -> None:
+    """Five rounds of a shipped scenario in this process, so that numba's loops are compiled (or
+    loaded from its cache) before the explorer's first page asks for a model, not while it waits."""
+    from sim.abm.model import DialogueModel
+
+    DialogueModel(load_scenario(find_scenario("lean-years")), rounds=5, rng=0).run_for(5)
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     """Serve the explorer in this process: SIGINT and SIGTERM stop it, no child is left."""
     if not 0 < args.port < 65536:
         raise InputError("--port", "port", args.port, "allowed: a whole number in [1, 65535]")
     from sim.abm.server import serve
 
+    warm_up()
     print(f"explorer on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
         serve(args.host, args.port)
@@ -464,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Commands that run the model, and so may compile its loops.
-MODEL_COMMANDS = ("run", "sweep", "calibrate")
+MODEL_COMMANDS = ("run", "sweep", "calibrate", "app")
 COMPILING = "dialogue-sim: compiling the model's loops (once after installing or changing sim/core/rules.py; 10-20 s)"
 
 

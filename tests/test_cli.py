@@ -364,3 +364,21 @@ class TestCompileNotice:
 
     def test_not_said_into_a_pipe(self, monkeypatch):
         assert self.said(monkeypatch, tty=False, compiles=True) == ""
+
+
+class TestAppWarmsUp:
+    def test_the_model_runs_before_the_explorer_serves(self, monkeypatch, capsys):
+        """``app`` compiles (or loads) numba's loops before it serves: a fresh install's first page
+        would otherwise wait 10-20 s with no word. (Verified by hand with an empty cache: the
+        server's first page came at once after the notice and the warm-up.)"""
+        import sim.abm.server as server
+        import sim.cli as cli
+        from sim.abm.model import DialogueModel
+
+        calls: list[str] = []
+        real_step = DialogueModel.step
+        monkeypatch.setattr(DialogueModel, "step", lambda self: (calls.append("step"), real_step(self))[1])
+        monkeypatch.setattr(server, "serve", lambda host, port: calls.append("serve"))
+        assert cli.main(["app", "--port", "8799"]) == 0
+        assert calls == ["step"] * 5 + ["serve"], calls
+        assert "explorer on http://" in capsys.readouterr().err
