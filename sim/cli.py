@@ -378,11 +378,11 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise InputError("--port", "port", args.port, "allowed: a whole number in [1, 65535]")
     from sim.abm.server import serve
 
-    warm_up()
-    print(f"explorer on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
+        warm_up()
+        print(f"explorer on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
         serve(args.host, args.port)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, also during the warm-up's compile: no traceback
         return 130
     return 0
 

@@ -382,3 +382,19 @@ class TestAppWarmsUp:
         assert cli.main(["app", "--port", "8799"]) == 0
         assert calls == ["step"] * 5 + ["serve"], calls
         assert "explorer on http://" in capsys.readouterr().err
+
+    def test_ctrl_c_during_the_warm_up_is_a_quiet_exit(self, monkeypatch, capsys):
+        """A user who stops the explorer while it compiles gets status 130, not a traceback."""
+        import sim.abm.server as server
+        from sim.abm.model import DialogueModel
+
+        def interrupted(self):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(DialogueModel, "step", interrupted)
+        monkeypatch.setattr(server, "serve", lambda host, port: pytest.fail("served after Ctrl-C"))
+        try:
+            rc = main(["app", "--port", "8799"])
+        except KeyboardInterrupt:  # escaping main, it would end in a traceback (and stop pytest)
+            pytest.fail("Ctrl-C during the warm-up escaped dialogue-sim app")
+        assert rc == 130 and "Traceback" not in capsys.readouterr().err
