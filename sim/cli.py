@@ -512,6 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as e:
         print(f"dialogue-sim: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C in a command without a message of its own: no traceback
+        print("dialogue-sim: interrupted", file=sys.stderr)
+        return 130
     except OSError as e:  # disk full, permissions, a vanished folder: one line, not a traceback
         where = f"{e.filename}: " if e.filename else ""
         hint = "; completed chunks are kept, continue with --resume" if args.command == "sweep" else ""

@@ -398,3 +398,20 @@ class TestAppWarmsUp:
         except KeyboardInterrupt:  # escaping main, it would end in a traceback (and stop pytest)
             pytest.fail("Ctrl-C during the warm-up escaped dialogue-sim app")
         assert rc == 130 and "Traceback" not in capsys.readouterr().err
+
+
+def test_ctrl_c_during_a_run_is_a_quiet_exit(tmp_path, monkeypatch, capsys):
+    """Ctrl-C (for instance during the first run's compile): status 130, one line, no traceback,
+    nothing left behind."""
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DialogueModel, "step", interrupted)
+    try:
+        rc = main(["run", "lean-years", "--out", str(tmp_path / "r")])
+    except KeyboardInterrupt:  # escaping main, it would end in a traceback (and stop pytest)
+        pytest.fail("Ctrl-C escaped dialogue-sim run")
+    err = capsys.readouterr().err
+    assert rc == 130 and err == "dialogue-sim: interrupted\n", err
+    assert list(tmp_path.iterdir()) == []
