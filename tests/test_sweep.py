@@ -152,6 +152,30 @@ def test_local_processes_match_serial(serial, tmp_path):
     assert_frame_equal(read_timeseries(out), read_timeseries(ref), check_exact=True)
 
 
+def test_forked_workers_inherit_the_compiled_rules(tmp_path):
+    """A single-threaded driver compiles (or loads) numba's loops once before forking local workers
+    (``executors.warm_up``), so each worker starts with them instead of loading or compiling its own.
+    A fresh interpreter, so that nothing was compiled before the sweep; each worker notes whether
+    the position flow's compiled loop was already there when its first chunk started."""
+    f = tmp_path / "t.toml"
+    f.write_text('name = "t"\nseed = 1\nreplications = 4\nrounds = 45\nscenarios = ["leadership-change"]\nchunk_size = 1\n')
+    code = (
+        "import sim.batch.executors as ex\nfrom sim.core import rules\n"
+        "from sim.batch.experiment import load_experiment\nfrom sim.batch.sweep import run_sweep\n"
+        "real = ex._worker_chunk\n"
+        "def probe(cid, ids):\n"
+        f"    open({str(tmp_path / 'seen')!r}, 'a').write(str(rules.flow_pieces.loaded()) + chr(10))\n"
+        "    return real(cid, ids)\n"
+        "ex._worker_chunk = probe\n"
+        f"s = run_sweep(load_experiment({str(f)!r}), {str(tmp_path / 'out')!r}, workers=2, progress=False)\n"
+        "print(s['completed'], s['executor'], rules.flow_pieces.loaded())\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["4", "processes:2", "True"], p.stdout
+    assert (tmp_path / "seen").read_text().split() == ["True"] * 4
+
+
 def test_no_process_outlives_a_sweep_from_a_threaded_driver(tmp_path):
     """A driver with other Python threads (the explorer, a notebook) gets forkserver workers; when
     the sweep returns, the fork server is stopped too (no fork server left among its children)."""

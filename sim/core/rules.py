@@ -55,6 +55,7 @@ def _lazy(fn: Callable[..., Any], make: str) -> Callable[..., Any]:
         return (dispatcher() if jit is None else jit)(*args)
 
     call.dispatcher = dispatcher  # type: ignore[attr-defined]
+    call.loaded = lambda: jit is not None  # type: ignore[attr-defined]  # compiled or loaded in this process
     return call
 
 
