@@ -55,27 +55,22 @@ def _lazy(fn: Callable[..., Any], make: str) -> Callable[..., Any]:
         return (dispatcher() if jit is None else jit)(*args)
 
     call.dispatcher = dispatcher  # type: ignore[attr-defined]
-    call.loaded = lambda: jit is not None  # type: ignore[attr-defined]  # compiled or loaded in this process
+    call.loaded = lambda: jit is not None  # type: ignore[attr-defined]  # built here (or before a fork): called, or a caller was
     return call
 
 
+@functools.cache
 def _warn_uncached() -> None:
-    """One warning per process when numba can cache the machine code nowhere: a read-only install
-    (no writable ``__pycache__`` beside this module) run by a user with no writable cache directory.
-    The model then compiles in every process, which is correct but slow."""
-    global _WARNED_UNCACHED
-    if not _WARNED_UNCACHED:
-        _WARNED_UNCACHED = True
-        warnings.warn(
-            "numba cannot cache the model's compiled code (neither the package's __pycache__ nor the "
-            "user's cache directory is writable), so every process compiles it again (10-20 s); "
-            "set NUMBA_CACHE_DIR to a writable directory to keep it",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-
-
-_WARNED_UNCACHED = False
+    """One warning per process (cached: later calls do nothing) when numba can cache the machine
+    code nowhere: a read-only install (no writable ``__pycache__`` beside this module) run by a user
+    with no writable cache directory. The model then compiles in every process: correct but slow."""
+    warnings.warn(
+        "numba cannot cache the model's compiled code (neither the package's __pycache__ nor the "
+        "user's cache directory is writable), so every process compiles it again (10-20 s); "
+        "set NUMBA_CACHE_DIR to a writable directory to keep it",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 
 def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
