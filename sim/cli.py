@@ -258,13 +258,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
             folder = _results_dir(args.results, repair=not args.no_repair)
             res = ResultColumns.load(folder, metrics, args.by)  # the time series are read after the survival figure is sent
             print(f"plot: read {len(res.runs)} runs in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
-            t1, done = time.monotonic(), [0]
+            t1, done, first = time.monotonic(), [0], [0.0]
 
             def progress(name: str) -> None:
                 done[0] += 1
                 el = time.monotonic() - t1
-                eta = el / done[0] * (total - done[0])
-                line = f"plot: {done[0]}/{total} figures ({name}), {time.monotonic() - t0:.1f}s elapsed, ETA {eta:.0f}s"
+                if done[0] == 1:
+                    first[0] = el
+                eta = figure_eta(el, first[0], done[0], total, workers)
+                line = f"plot: {done[0]}/{total} figures ({name}), {time.monotonic() - t0:.1f}s elapsed, ETA {eta}"
                 print(line, file=sys.stderr, flush=True)
 
             fmts = ("png", "svg") if args.svg and not args.no_svg else ("png",)
@@ -276,6 +278,16 @@ def cmd_plot(args: argparse.Namespace) -> int:
     n = sum(len(v) for v in figs.values())
     print(f"wrote {n} figures ({' and '.join(f.upper() for f in fmts)}) to {out}")
     return 0
+
+
+def figure_eta(elapsed: float, first: float, done: int, total: int, workers: int) -> str:
+    """The time left to draw ``total`` figures, ``done`` of them in after ``elapsed`` seconds, the
+    first after ``first``: the pace since the first figure (which alone pays the drawing processes'
+    start-up, several times a figure's cost); "estimating" until the first batch of ``workers``
+    parallel drawings (at least two figures) is in."""
+    if done < max(workers, 2):
+        return "estimating"
+    return f"{(elapsed - first) / (done - 1) * (total - done):.0f}s"
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
