@@ -79,6 +79,7 @@ def diagnose(out: Path, runs: int = 800, seed: int = 11) -> dict:
 
     from sim.analysis.cases import IRAN_OBSERVED, IRAN_SHIFT, calendar_of, run_arm
     from sim.batch.store import read_runs
+    from sim.core.params import PARAMS
     from sim.scenarios import load_scenario
 
     table = pd.read_csv(out / "prior_sample.csv", index_col="point")
@@ -113,7 +114,7 @@ def diagnose(out: Path, runs: int = 800, seed: int = 11) -> dict:
         "final_trust_q95": float(cc["final_trust"].mean().quantile(0.95)),
     }
     post = pd.read_csv(out / "posterior.csv")
-    draws = [{k: (int(v) if k == "setup_rounds" else float(v)) for k, v in row.items()} for row in post[names].to_dict("records")]
+    draws = [{k: (int(v) if PARAMS[k].integer else float(v)) for k, v in row.items()} for row in post[names].to_dict("records")]
     cal_rows = []
     for mpy in (2, 4, 12):
         cal = calendar_of(sc0, {"meetings_per_year": mpy})

@@ -116,6 +116,8 @@ def calibration_result(path: Path | None = None) -> str:
     """Acceptance, what the patterns carry, the posterior, the predictive checks, the answer."""
     import math
 
+    from sim.analysis.calibration import answer_split
+
     s = _cal(path)
     idle = [k for k, v in s["pattern_met_in_prior"].items() if v >= 0.999]
     met = "; ".join(f"{k} {_pct(v)}" for k, v in s["pattern_met_in_prior"].items())
@@ -155,7 +157,7 @@ def calibration_result(path: Path | None = None) -> str:
         f"P(agreement within {w} rounds of the shift)): {eff(cal[w])} over the posterior against {eff(grid[w])} over "
         f"the uncalibrated grid of `{a['experiment']}`; over windows {'/'.join(str(x) for x in ws)} rounds: "
         f"{'/'.join(f'{cal[x]["effect"]:+.2f}' for x in ws)} (posterior) and "
-        f"{'/'.join(f'{grid[x]["effect"]:+.2f}' for x in ws)} (grid).\n"
+        f"{'/'.join(f'{grid[x]["effect"]:+.2f}' for x in ws)} (grid)." + answer_split(a, cal[w], grid[w]) + "\n"
     )
 
 

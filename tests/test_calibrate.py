@@ -139,10 +139,11 @@ def test_shipped_priors_are_the_spec_bounds():
     from sim.scenarios import EXPERIMENT_DIR
 
     design = load_calibration(EXPERIMENT_DIR / "calibration.toml").experiment.design_params
-    narrowed = {"idea_lifetime": (1, 40), "setup_rounds": (0, 8), "cynicism_rate": (0, 1)}
+    narrowed = {"idea_lifetime": (1, 40), "cynicism_rate": (0, 1)}
     for name, (low, high) in design.items():
         assert (low, high) == narrowed.get(name, (PARAMS[name].low, PARAMS[name].high)), name
     assert {"reporting", "lean_filing"} <= set(design)
+    assert "setup_rounds" not in design  # no case restarts with a delay: its posterior would be its prior
 
 
 def to_toml(d: dict) -> str:
@@ -168,3 +169,52 @@ def to_toml(d: dict) -> str:
         return lines
 
     return "\n".join(table("", d)) + "\n"
+
+
+def headline(tmp_path, fair: bool) -> str:
+    """The shipped headline experiment cut to one grid point and 24 replications (with or without
+    its fair-restart arm), as a TOML file for ``calibration.answer``."""
+    import tomllib
+
+    from sim.scenarios import EXPERIMENT_DIR
+
+    d = tomllib.loads((EXPERIMENT_DIR / "lean-years.toml").read_text())
+    d.pop("full", None)
+    d["replications"], d["scenarios"] = 24, ["leadership-change"]
+    d["design"] = {"kind": "grid", "params": {"turnover": [0.05]}}
+    d["analysis"] = {k: v for k, v in d["analysis"].items() if k in ("shift_round", "window", "windows", "reference", "treatment")}
+    d["analysis"]["main"] = "leadership-change"
+    if fair:
+        d["analysis"]["fair_restart"] = "paused"
+    path = tmp_path / f"head-{fair}.toml"
+    path.write_text(to_toml(d))
+    return str(path)
+
+
+class TestCalibratedAnswer:
+    """The headline estimand over the posterior and the grid, split at the fair-restart arm into
+    the restart penalty imposed by construction and what remains without it."""
+
+    def test_split_into_construction_and_the_rest(self, synthetic, tmp_path):
+        from sim.analysis.calibration import summary_lines
+
+        cal = calibration_from_dict(config(synthetic, answer=headline(tmp_path, True)))
+        s = run_calibration(cal, tmp_path / "c", workers=1, progress=False, figures=False)
+        a = s["answer"]
+        assert a["fair_restart"] == "paused"
+        for label in ("calibrated", "grid"):
+            for r in a[label]:
+                assert r["effect"] == pytest.approx(r["construction"] + r["net"], abs=1e-12)  # the same pairs in every arm
+                assert r["construction_ci_low"] <= r["construction"] <= r["construction_ci_high"]
+            assert any(r["construction"] != 0 and r["net"] != 0 for r in a[label])
+        for r in a["calibrated"] + a["grid"]:
+            assert r["construction"] == pytest.approx(r["p_fair"] - r["p_reference"], abs=1e-12)
+        assert any("paused − wind-down (the restart penalty imposed by construction)" in x for x in summary_lines(s))
+
+    def test_no_split_without_a_fair_restart_arm(self, synthetic, tmp_path):
+        from sim.analysis.calibration import summary_lines
+
+        cal = calibration_from_dict(config(synthetic, answer=headline(tmp_path, False)))
+        s = run_calibration(cal, tmp_path / "c", workers=1, progress=False, figures=False)
+        assert "construction" not in s["answer"]["calibrated"][0]
+        assert not any("imposed by construction" in x for x in summary_lines(s))

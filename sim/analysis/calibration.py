@@ -228,9 +228,12 @@ def _answers(cal: Calibration, rows: list[dict[str, float]], sweep) -> dict[str,
     assert head is not None
     a = head.analysis
     main, treat, ref = a.get("main", head.scenarios[0]), str(a.get("treatment")), str(a.get("reference"))
-    arms = [x for x in head.arms if x.name in (treat, ref)]
+    fair = a.get("fair_restart")  # the restart without its costs: fair − reference is imposed by construction
+    names = (treat, ref) + ((str(fair),) if fair else ())
+    arms = [x for x in head.arms if x.name in names]
     shift, windows = a.get("shift_round", 0), sorted(set(a.get("windows", [])) | {a.get("window", 10)})
-    ana = {k: v for k, v in a.items() if k in ("shift_round", "window", "windows", "reference", "treatment")} | {"main": main}
+    keep = ("shift_round", "window", "windows", "reference", "treatment", "fair_restart")
+    ana = {k: v for k, v in a.items() if k in keep} | {"main": main}
     calibrated = table_experiment(
         f"{head.name}-calibrated", rows, [main], arms, head.seed, cal.posterior_replications, ["agreement"], head.params, ana
     )
@@ -239,7 +242,7 @@ def _answers(cal: Calibration, rows: list[dict[str, float]], sweep) -> dict[str,
     d = tomllib.loads(Path(head.source).read_text(encoding="utf-8"))
     d = {k: v for k, v in d.items() if k != "full"} | {
         "scenarios": [main],
-        "arms": [x for x in d.get("arms", []) if x["name"] in (treat, ref)],
+        "arms": [x for x in d.get("arms", []) if x["name"] in names],
         "analysis": ana,
         "output": {"timeseries": ["agreement"]},
     }
@@ -249,6 +252,7 @@ def _answers(cal: Calibration, rows: list[dict[str, float]], sweep) -> dict[str,
         "scenario": main,
         "treatment": treat,
         "reference": ref,
+        "fair_restart": fair,
         "shift_round": shift,
         "window": a.get("window", 10),
     }
@@ -260,17 +264,21 @@ def _answers(cal: Calibration, rows: list[dict[str, float]], sweep) -> dict[str,
             r = runs.copy()
             r["in_window"] = ((ar >= shift) & (ar < shift + w)).astype(float)
             eff = stats.paired_effect(r, "in_window", treat, ref, by=("scenario",)).iloc[0]
-            rows_w.append(
-                {
-                    "window": w,
-                    "p_treatment": float(r[r["arm"] == treat]["in_window"].mean()),
-                    "p_reference": float(r[r["arm"] == ref]["in_window"].mean()),
-                    "effect": float(eff["mean_diff"]),
-                    "ci_low": float(eff["ci_low"]),
-                    "ci_high": float(eff["ci_high"]),
-                    "pairs": int(eff["n_pairs"]),
-                }
-            )
+            row = {
+                "window": w,
+                "p_treatment": float(r[r["arm"] == treat]["in_window"].mean()),
+                "p_reference": float(r[r["arm"] == ref]["in_window"].mean()),
+                "effect": float(eff["mean_diff"]),
+                "ci_low": float(eff["ci_low"]),
+                "ci_high": float(eff["ci_high"]),
+                "pairs": int(eff["n_pairs"]),
+            }
+            if fair:  # the split of the effect: imposed by construction, and what remains without it
+                row["p_fair"] = float(r[r["arm"] == fair]["in_window"].mean())
+                for key, (x, y) in (("construction", (fair, ref)), ("net", (treat, fair))):
+                    e = stats.paired_effect(r, "in_window", x, y, by=("scenario",)).iloc[0]
+                    row |= {key: float(e["mean_diff"]), f"{key}_ci_low": float(e["ci_low"]), f"{key}_ci_high": float(e["ci_high"])}
+            rows_w.append(row)
         res[label] = rows_w
     return res
 
@@ -328,8 +336,27 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
             f"The calibrated answer ({a['scenario']}, {a['treatment']} − {a['reference']}, P(agreement within {w['window']} "
             f"rounds of the shift)): {w['effect']:+.3f} [{w['ci_low']:+.3f}, {w['ci_high']:+.3f}] over the posterior, against "
             f"{g['effect']:+.3f} [{g['ci_low']:+.3f}, {g['ci_high']:+.3f}] over the uncalibrated grid of {a['experiment']}."
+            + answer_split(a, w, g)
         )
     return out
+
+
+def answer_split(a: dict[str, Any], cal: dict[str, Any], grid: dict[str, Any]) -> str:
+    """The calibrated and grid answers split at the fair-restart arm: fair − reference is the
+    restart penalty imposed by construction (set-up delay, fresh personnel), treatment − fair what
+    remains of the effect without it ("" when the headline experiment names no such arm)."""
+    if not a.get("fair_restart") or "construction" not in cal:
+        return ""
+
+    def part(r: dict[str, Any], k: str) -> str:
+        return f"{r[k]:+.3f} [{r[f'{k}_ci_low']:+.3f}, {r[f'{k}_ci_high']:+.3f}]"
+
+    fair, ref, treat = a["fair_restart"], a["reference"], a["treatment"]
+    return (
+        f" Of it, {fair} − {ref} (the restart penalty imposed by construction) is {part(cal, 'construction')} over the "
+        f"posterior and {part(grid, 'construction')} over the grid; {treat} − {fair} (the effect without it) is "
+        f"{part(cal, 'net')} and {part(grid, 'net')}."
+    )
 
 
 def write_report(out: Path, s: dict[str, Any]) -> Path:
