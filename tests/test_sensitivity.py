@@ -200,3 +200,20 @@ class TestConvergenceReusesTheFinalResult:
         at_n = with_final[with_final["n"] == 256].reset_index(drop=True).drop(columns=["n", "sum_total"])
         pd.testing.assert_frame_equal(at_n, final.indices)
         assert with_final[with_final["n"] < 256]["ST_salib"].isna().all() and at_n["ST_salib"].notna().all()
+
+
+class TestDesignCoversTheCosts:
+    def test_every_cost_of_staying_open_is_a_design_parameter(self):
+        """Every parameter that switches off a cost of staying open (ODD §1, the rows marked
+        *cost:*, column "neutralised by") is varied by the shipped Sobol experiment: indices with
+        a cost held at its default cannot say how much it matters. (Fails on the design before
+        2026-11-30, which held hollow_distrust, entrenchment and substitution fixed.)"""
+        import re
+        from pathlib import Path
+
+        odd = (Path(__file__).parents[1] / "docs" / "ODD.md").read_text(encoding="utf-8")
+        rows = [ln.split("|") for ln in odd.splitlines() if ln.startswith("| *cost:*")]
+        costs = {p for r in rows for p in re.findall(r"`(\w+)` = 0", r[5])}
+        assert {"hollow_distrust", "entrenchment", "substitution", "cynicism_rate", "familiarity_fatigue"} <= costs
+        design = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())["design"]["params"]
+        assert costs <= set(design), costs - set(design)

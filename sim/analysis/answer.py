@@ -259,9 +259,10 @@ def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
         con = estimands.find(ans["estimands"], pr["scenario"], pr["arm"], fair)
         if pen and con:
             out.append(
-                f"Of that, the restart penalty imposed by construction ({fair} − {pr['reference']}: the same gap with no set-up "
-                f"delay and the same people) is {_ci(pen['soon'])} soon and {_ci(pen['by_horizon'])} by the horizon; the loss "
-                f"of contact itself ({pr['arm']} − {fair}) is {_ci(con['soon'])} soon and {_ci(con['by_horizon'])} by the horizon."
+                f"Split at the fair restart: the restart penalty imposed by construction ({fair} − {pr['reference']}: the same "
+                f"gap with no set-up delay and no fresh personnel) is {_ci(pen['soon'])} soon and {_ci(pen['by_horizon'])} "
+                f"by the horizon; the loss of contact itself ({pr['arm']} − {fair}) is {_ci(con['soon'])} soon and "
+                f"{_ci(con['by_horizon'])} by the horizon."
             )
     dec = ans.get("decomposition")
     if dec:
@@ -272,7 +273,8 @@ def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
             named = "; ".join(f"{c['name']} {_ci(c['shapley'])}" for c in sig[:4]) or "no component's share can be told from zero"
             out.append(
                 f"What carries it {when} ({dec['donor']} − {dec['recipient']}, state transplant at round {dec['at_round']}, "
-                f"{dec['pairs']} pairs): total {_ci(part['total'])}, imposed by construction ({', '.join(dec['by_construction'])}) "
+                f"{dec['pairs']} pairs): total {_ci(part['total'])}, set by the reopen event ({', '.join(dec['by_construction'])}; a lower "
+                f"bound on what the restart imposes, whose resets of familiarity and positions count in their own components) "
                 f"{_ci(part['construction'])}, carried state {_ci(part['carried'])}"
                 + (
                     f" (carry-overs {_ci(part['carry_overs'])}, costs of staying open {_ci(part['costs'])})"

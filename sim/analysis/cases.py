@@ -37,7 +37,10 @@ Check = Callable[[int, int, Draws, str | None], tuple[bool, str]]
 SERIOUS = {"motivation_lean": 0.9}
 
 #: Burton's recommendations (002, "Findings" and "Chinese perspectives"), each as parameters
-#: of canada-china-hrd. MFA as coordinator only: it stops gatekeeping and stops dominating the
+#: of canada-china-hrd. Shorthand: the assessment has no list of recommendations; the first two
+#: are remedies it records from the Chinese participants, the last two answer shortcomings it
+#: lists ("constantly changing" foreign partners, Canadian materials "not translated").
+#: MFA as coordinator only: it stops gatekeeping and stops dominating the
 #: time with scripts (script pressure at the track-1.5 preset, 0.5); follow-up technical
 #: assistance between meetings; continuity of Canadian participants (turnover, briefing and
 #: de-briefing at the Chinese side's level); Canadian materials translated into Chinese.
