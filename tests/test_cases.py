@@ -60,6 +60,17 @@ class TestIranTimeline:
         assert not ok, evidence
         assert "OUTSIDE" in evidence
 
+    @pytest.mark.parametrize("moved", [(date(2008, 6, 1), date(2009, 1, 1)), (date(2030, 1, 1), date(2031, 1, 1))])
+    def test_fails_when_the_dates_move_out_of_the_interval(self, moved, monkeypatch):
+        """Mutation of the facts: the deals dated before the shift (no run agrees that early) or
+        after the horizon (about which the runs say nothing, though the interval's upper end is
+        +inf when fewer than 90% of runs agree by it) are OUTSIDE."""
+        import sim.analysis.cases as cases
+
+        monkeypatch.setattr(cases, "IRAN_OBSERVED", dict(zip(IRAN_OBSERVED, moved, strict=True)))
+        ok, evidence = check_iran_timeline(RUNS, 0, [FAST])
+        assert not ok and evidence.count("OUTSIDE") == 2, evidence
+
     def test_calendar_is_the_scenarios(self):
         """The dates map to rounds through the scenario's own calendar (start_year, meetings_per_year)."""
         sc = load_scenario("iran-us-track-two")

@@ -229,8 +229,10 @@ def check_iran_timeline(runs: int, seed: int, draws: Draws = (), mutate: str | N
     lo, hi = predictive_interval(r_keep)
     y_lo, y_hi = calendar_interval(lo, hi, cal)
     obs = {k: decimal_year(d) for k, d in IRAN_OBSERVED.items()}
-    inside = {k: y_lo <= y < y_hi for k, y in obs.items()}
     end_year = cal.year_of(sc.rounds + 1)
+    # a date past the horizon is never inside: the runs say nothing about it (hi is +inf when
+    # fewer than 90% of runs agree by the horizon, which must not admit any later date)
+    inside = {k: y_lo <= y < y_hi and y < end_year for k, y in obs.items()}
 
     def by(r: np.ndarray, t: int) -> np.ndarray:
         return ((r >= 0) & (r <= t)).astype(float)
