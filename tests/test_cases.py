@@ -18,6 +18,7 @@ from sim.analysis.cases import (
     calendar_of,
     check_burton,
     check_iran_timeline,
+    check_no_transfer,
     decimal_year,
     predictive_interval,
     run_cases,
@@ -92,6 +93,31 @@ class TestIranTimeline:
         r = np.array([-1] * 50 + list(range(20, 70)))
         lo, hi = predictive_interval(r)
         assert lo == 29 and np.isinf(hi)
+
+
+class TestNoTransfer:
+    """The one-sided shift's consistency check: no agreement where the same runs with both
+    leaderships serious do agree."""
+
+    def test_passes_under_the_agreement_rule(self):
+        ok, evidence = check_no_transfer(200, 0)
+        assert ok, evidence
+
+    def test_fails_when_one_leaderships_consent_suffices(self, monkeypatch):
+        """Mutation of the rule: agreement needs the consent (serious, the idea remembered and
+        inside the win-set) of one leadership, not of every one. The one-sided runs then agree,
+        and the check fails."""
+        import sim.core.rules as rules
+
+        real = rules.agreement_support
+
+        def any_side(known, inside, motivated, player):
+            ok = real(known, inside, motivated, player) & player[None, :, None]
+            return np.broadcast_to(ok.any(axis=1, keepdims=True), ok.shape)
+
+        monkeypatch.setattr(rules, "agreement_support", any_side)
+        ok, evidence = check_no_transfer(200, 0)
+        assert not ok, evidence
 
 
 class TestCaseList:

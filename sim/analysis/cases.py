@@ -296,14 +296,21 @@ def check_blossom(runs: int, seed: int, draws: Draws = (), mutate: str | None = 
 
 
 def check_no_transfer(runs: int, seed: int, draws: Draws = (), mutate: str | None = None) -> tuple[bool, str]:
-    """Only the US leadership becomes serious: no agreement (the agreement rule needs both)."""
+    """Only the US leadership becomes serious: no agreement (the agreement rule needs both), where
+    the same runs with both leaderships serious do agree: agreement ≤ 1% one-sided, and the paired
+    two-sided − one-sided difference's 95% CI above 0 (without it, "no agreement" could be the
+    floor of a scenario in which nothing agrees, and the check could not fail)."""
     sc = load_scenario("iran-us-track-two")
     evs = [dataclasses.replace(e, sides=(1,)) if e.kind is EventKind.LEADERSHIP_CHANGE else e for e in sc.events]
     o = run_arm(dataclasses.replace(sc, events=evs), {}, runs, seed, draws).outcomes
+    both = run_arm(sc, {}, runs, seed, draws).outcomes["agreement"].astype(float)
     agree, ideas = o["agreement"].mean(), o["ideas_reported"].mean()
-    return bool(agree <= 0.05), (
-        f"agreement in {agree:.0%} of runs, although {ideas:.1f} ideas were reported per run (this follows from the "
-        "agreement rule, which needs every leadership serious: a consistency check, not an emergent finding)"
+    m, lo, hi = _paired_ci(both - o["agreement"].astype(float))
+    return bool(agree <= 0.01 and lo > 0), (
+        f"agreement in {agree:.0%} of runs, although {ideas:.1f} ideas were reported per run, against {both.mean():.0%} "
+        f"of the same runs with both leaderships serious (paired difference {m:+.2f}, 95% CI [{lo:+.2f}, {hi:+.2f}]; this "
+        "follows from the agreement rule, which needs every leadership's consent — serious, the idea remembered and inside "
+        "its win-set: a consistency check, not an emergent finding)"
     )
 
 
