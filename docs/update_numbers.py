@@ -114,9 +114,8 @@ def calibration_cases(path: Path | None = None) -> str:
 
 def calibration_result(path: Path | None = None) -> str:
     """Acceptance, what the patterns carry, the posterior, the predictive checks, the answer."""
-    import math
 
-    from sim.analysis.calibration import answer_split
+    from sim.analysis.calibration import answer_split, prior_sd
 
     s = _cal(path)
     idle = [k for k, v in s["pattern_met_in_prior"].items() if v >= 0.999]
@@ -124,7 +123,7 @@ def calibration_result(path: Path | None = None) -> str:
     upd = []
     for n, pr in s["priors"].items():
         po = s["posterior"][n]
-        sd = (pr["high"] - pr["low"]) / math.sqrt(12)
+        sd = prior_sd(n, pr["low"], pr["high"])
         upd.append((po["sd"] / sd if sd else 1.0, n, po))
     upd.sort()
     most = "; ".join(f"`{n}` {r:.2f} (90% [{po['q05']:.2g}, {po['q95']:.2g}])" for r, n, po in upd[:5])

@@ -269,7 +269,7 @@ def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
         for key, when in (("soon", "soon after the shift"), ("by_horizon", "by the horizon")):
             part = dec[key]
             comps = sorted(part["components"], key=lambda c: -abs(c["shapley"]["value"] or 0))
-            sig = [c for c in comps if sign(c["shapley"]) != "null"]
+            sig = [c for c in comps if sign(c["shapley"]) in ("positive", "negative")]  # CIs that exclude 0
             named = "; ".join(f"{c['name']} {_ci(c['shapley'])}" for c in sig[:4]) or "no component's share can be told from zero"
             out.append(
                 f"What carries it {when} ({dec['donor']} − {dec['recipient']}, state transplant at round {dec['at_round']}, "

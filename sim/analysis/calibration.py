@@ -309,8 +309,8 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
     upd = []
     for n, pr in s["priors"].items():
         po = s["posterior"][n]
-        prior_sd = (pr["high"] - pr["low"]) / np.sqrt(12)
-        upd.append((po["sd"] / prior_sd if prior_sd else 1.0, n, po))
+        sd0 = prior_sd(n, pr["low"], pr["high"])  # the discrete uniform's for whole-number parameters
+        upd.append((po["sd"] / sd0 if sd0 else 1.0, n, po))
     upd.sort()
     out.append(
         "Most constrained by the patterns (posterior sd / prior sd): "

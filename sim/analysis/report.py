@@ -199,8 +199,9 @@ def summary(
                 f"Compared with {res.reference}, {arm} differs by {e2['mean_diff']:+.2f} "
                 f"(95% CI [{e2['ci_low']:+.2f}, {e2['ci_high']:+.2f}]) in that probability."
             )
+    ran = r[r["status"] == "ok"] if "status" in r else r  # failed runs have no outcome to count
     if "placebo" in a:
-        g = r[(r["scenario"] == a["placebo"]) & (r["arm"] == res.treatment)]
+        g = ran[(ran["scenario"] == a["placebo"]) & (ran["arm"] == res.treatment)]
         k = int(g["agreement"].sum())
         out.append(
             f"Placebo ({a['placebo']}, no shift): the kept-open channel reached agreement in {k} of {len(g)} "
@@ -216,7 +217,7 @@ def summary(
             )
         )
     if "one_sided" in a:
-        g = r[r["scenario"] == a["one_sided"]]
+        g = ran[ran["scenario"] == a["one_sided"]]
         pt = g[g["arm"] == res.treatment]["agreement"].mean()
         ideas = g[g["arm"] == res.treatment]["ideas_reported"].mean()
         out.append(

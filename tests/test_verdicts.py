@@ -1,0 +1,695 @@
+"""Planted-truth tests of the verdict sentences: one class per verdict function, one test (or one
+pair of tests) per branch. Every input is built by hand in the shape the function reads, with a
+known truth planted; each test fails when its branch is replaced by a constant or removed (the
+mutation named in its docstring was applied to the sim file and the test seen to fail)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim.analysis.cases as cases
+from sim.analysis import answer
+from sim.analysis.calibration import answer_split, summary_lines
+from sim.analysis.report import summary
+from sim.analysis.results import Results
+from sim.batch.ensemble import EnsembleResult
+from sim.scenarios import EventKind
+
+KEEP, WIND, FAIR, MAIN = "keep-open", "wind-down", "paused", "main"
+SHIFT, WINDOW, HORIZON = 40, 10, 60
+
+
+# ---------------------------------------------------------------- answer.py: hand-built answer dicts
+
+
+def est(value: float | None, low: float | None, high: float | None, **extra) -> dict:
+    return {"value": value, "low": low, "high": high, "n": 100} | extra
+
+
+def curve(estimate: list[float], half: float = 0.1) -> dict:
+    """An effect curve from round SHIFT on whose simultaneous band is estimate ± half."""
+    return {
+        "round": list(range(SHIFT, SHIFT + len(estimate))),
+        "estimate": estimate,
+        "simultaneous_low": [e - half for e in estimate],
+        "simultaneous_high": [e + half for e in estimate],
+        "n_pairs": 100,
+    }
+
+
+def estimand_row(arm: str = KEEP, ref: str = WIND, soon=None, hz=None, estimate=None) -> dict:
+    """An estimands row in the shape of :func:`sim.analysis.estimands.compute` (with its shape)."""
+    c = curve(estimate or [0.0] * 5)
+    return {
+        "scenario": MAIN,
+        "arm": arm,
+        "reference": ref,
+        "condition": None,
+        "n_pairs": 100,
+        "soon": {"k": 10, "round": 49, "arm": 0.5, "reference": 0.4} | (soon or est(0.1, -0.05, 0.25)),
+        "by_horizon": {"k": 21, "round": 60, "arm": 0.7, "reference": 0.6} | (hz or est(0.1, -0.05, 0.25)),
+        "curve": c,
+        "shape": answer.curve_shape(c),
+        "rmst": est(-0.5, -1.5, 0.5, tau=21),
+        "earlier": est(-0.2, -1.0, 0.6, pairs_both_agree=50),
+        "more": est(0.1, -0.05, 0.25),
+        "before_shift": {"arm": 0, "reference": 0, "pairs_left_out": 0},
+    }
+
+
+def answer_dict(rows=None, **extra) -> dict:
+    return {
+        "primary": {"arm": KEEP, "reference": WIND, "scenario": MAIN},
+        "estimands": rows or [estimand_row()],
+        "fair_restart": None,
+        "decomposition": None,
+        "discovery": None,
+        "phase": [],
+        "checks": {},
+    } | extra
+
+
+def one(lines: list[str], start: str) -> str:
+    found = [s for s in lines if s.startswith(start)]
+    assert len(found) == 1, lines
+    return found[0]
+
+
+class TestPlaceboCaveat:
+    def test_no_agreements_in_the_placebo_pass(self):
+        """Branch: agreements == 0 → 'does not manufacture'. Kills: the test replaced by False."""
+        ans = answer_dict(checks={"placebo": {"scenario": "flat", "runs": 12, "agreements": 0}})
+        s = one(answer.verdict(ans), "Caveat — placebo")
+        assert s == "Caveat — placebo (flat, no shift): 0 of 12 kept-open runs reached agreement (it does not manufacture agreements)."
+
+    def test_agreements_in_the_placebo_fail_the_check(self):
+        """Branch: agreements > 0 → 'the placebo check fails'. Kills: the test replaced by True."""
+        ans = answer_dict(checks={"placebo": {"scenario": "flat", "runs": 12, "agreements": 3}})
+        s = one(answer.verdict(ans), "Caveat — placebo")
+        assert s == "Caveat — placebo (flat, no shift): 3 of 12 kept-open runs reached agreement; the placebo check fails."
+
+    def test_the_check_counts_ok_treatment_runs_of_the_placebo_scenario(self):
+        """_checks: only ok kept-open runs of the placebo scenario count. Kills: the count replaced by 0,
+        or the arm/status filter dropped."""
+        rows = []
+        for scenario, arm, status, agreed in (
+            [("flat", KEEP, "ok", i < 3) for i in range(10)]
+            + [("flat", KEEP, "error", True)] * 2
+            + [("flat", WIND, "ok", True)] * 10
+            + [(MAIN, KEEP, "ok", True)] * 10
+        ):
+            rows.append({"scenario": scenario, "arm": arm, "status": status, "agreement": agreed})
+        checks = answer._checks(pd.DataFrame(rows), {"placebo": "flat"}, KEEP, SHIFT)
+        assert checks["placebo"] == {"scenario": "flat", "runs": 10, "agreements": 3}
+        assert checks["failed_runs"] == 2
+        s = one(answer.verdict(answer_dict(checks=checks)), "Caveat — placebo")
+        assert "3 of 10 kept-open runs reached agreement; the placebo check fails." in s
+
+
+class TestCrossingOrder:
+    """The effect curve's simultaneous band above zero in rounds 41–42 and below in 47–48 (or the mirror)."""
+
+    ESTIMATE = [0.05, 0.2, 0.2, 0.1, 0.02, -0.02, -0.1, -0.2, -0.2, -0.05]
+
+    def test_payoff_first_then_reversal(self):
+        """Branch: min(above) < min(below) → 'payoff comes first'. Kills: the comparison replaced by False."""
+        v = answer.verdict(answer_dict([estimand_row(estimate=self.ESTIMATE)]))
+        s = one(v, "The effect curve crosses zero")
+        assert "above zero in rounds 41–42 and below zero in rounds 47–48" in s
+        assert s.endswith("so the payoff comes first and reverses later.")
+
+    def test_negative_first_then_positive(self):
+        """Branch: min(above) > min(below) → 'negative first'. Kills: the comparison replaced by True."""
+        v = answer.verdict(answer_dict([estimand_row(estimate=[-e for e in self.ESTIMATE])]))
+        s = one(v, "The effect curve crosses zero")
+        assert "above zero in rounds 47–48 and below zero in rounds 41–42" in s
+        assert s.endswith("so the effect is negative first and turns positive later.")
+
+
+def discovery_part(positive: list, negative: list) -> dict:
+    return {
+        "margin": 0.05,
+        "points": 40,
+        "counts": {"positive": 12, "negative": 7, "null": 21},
+        "boxes": {"positive": positive, "negative": negative},
+    }
+
+
+BOX_A = {"rule": "turnover < 0.3", "coverage": 0.8, "density": 0.9, "mass": 0.3}
+BOX_B = {"rule": "gap ≥ 4", "coverage": 0.55, "density": 0.65, "mass": 0.2}
+
+
+class TestWhereItHolds:
+    def test_positive_box_holds_and_no_reversal(self):
+        """Branch: positive class → 'holds', empty negative class → 'no region where it reverses'.
+        Kills: the verb pairs swapped, or the verb made a constant."""
+        ans = answer_dict(discovery={"soon": discovery_part([BOX_A], [])})
+        s = one(answer.verdict(ans), "Where (soon after the shift")
+        assert s == (
+            "Where (soon after the shift; per-point effects beyond ±0.05, PRIM): it holds where turnover < 0.3 "
+            "(coverage 80%, density 90%); no region where it reverses (of 7 negative points)."
+        )
+
+    def test_negative_box_reverses_and_no_holding(self):
+        """Branch: negative class → 'reverses', empty positive class → 'no region where it holds'.
+        Kills: the verb pairs swapped, or the verb made a constant."""
+        ans = answer_dict(discovery={"by_horizon": discovery_part([], [BOX_B, BOX_A])})
+        s = one(answer.verdict(ans), "Where (by the horizon")
+        assert s == (
+            "Where (by the horizon; per-point effects beyond ±0.05, PRIM): no region where it holds (of 12 positive "
+            "points); it reverses where gap ≥ 4 (coverage 55%, density 65%)."
+        )
+
+
+def phase(adequate: list[bool], needed: int | None = 40) -> dict:
+    cells = [
+        {"significant": sig, "mean_diff": d, "adequate": ad}
+        for (sig, d), ad in zip(
+            [(True, 0.2), (True, 0.1), (True, -0.1), (False, 0.3), (False, -0.2), (False, 0.0), (False, 0.01)], adequate, strict=True
+        )
+    ]
+    return {
+        "x": "turnover",
+        "y": "gap",
+        "outcome": "P(agreement within 10 rounds of the shift), keep-open − wind-down",
+        "correction": "Holm (FWER 5%)",
+        "tolerance": 0.05,
+        "replications": 20,
+        "replications_needed": needed,
+        "cells": cells,
+    }
+
+
+class TestPhaseCellsNeedingReplications:
+    def test_inadequate_cells_are_counted(self):
+        """Branch: inad > 0 → 'N cells need more replications', N the planted count. Kills: inad
+        replaced by any constant ≠ 4 (0 included) or the count's condition negated."""
+        ans = answer_dict(phase=[phase([True, False, True, False, False, True, False])])
+        s = one(answer.verdict(ans), "Over turnover × gap")
+        assert s == (
+            "Over turnover × gap (P(agreement within 10 rounds of the shift), keep-open − wind-down), after Holm (FWER 5%): "
+            "positive in 2 of 7 cells, negative in 1; 4 cells need more replications (a cell is decided when significant, "
+            "precise when its CI half-width is at most ±0.05; the most demanding cell needs 40 replications per point to be "
+            "decided or precise, the experiment has 20)."
+        )
+
+    def test_every_cell_decided_or_precise(self):
+        """Branch: inad == 0 → 'every cell is decided or precise'. Kills: inad replaced by a nonzero constant."""
+        ans = answer_dict(phase=[phase([True] * 7, needed=None)])
+        s = one(answer.verdict(ans), "Over turnover × gap")
+        assert s.endswith("positive in 2 of 7 cells, negative in 1; every cell is decided or precise.")
+
+
+def decomposition(components: list[tuple[str, dict]], costs: bool = True) -> dict:
+    def part(scale: float) -> dict:
+        p = {
+            "total": est(-0.3 * scale, -0.4 * scale, -0.2 * scale),
+            "construction": est(-0.45 * scale, -0.5 * scale, -0.4 * scale),
+            "carried": est(0.15 * scale, 0.1 * scale, 0.2 * scale),
+            "components": [{"name": n, "shapley": e} for n, e in components],
+        }
+        if costs:
+            p |= {"carry_overs": est(0.25 * scale, 0.2 * scale, 0.3 * scale), "costs": est(-0.1 * scale, -0.15 * scale, -0.05 * scale)}
+        return p
+
+    return {
+        "donor": KEEP,
+        "recipient": WIND,
+        "at_round": 41,
+        "pairs": 64,
+        "by_construction": ["fresh personnel", "set-up delay"],
+        "soon": part(1.0),
+        "by_horizon": part(0.5),
+    }
+
+
+class TestConstruction:
+    def test_split_at_the_fair_restart_prints_the_planted_numbers(self):
+        """Branch: fair_restart with both rows → the split sentence: the penalty from (fair − reference),
+        the loss of contact from (arm − fair), each soon then by the horizon. Kills: the two rows
+        swapped, soon/by_horizon swapped, the branch removed."""
+        rows = [
+            estimand_row(soon=est(-0.3, -0.4, -0.2), hz=est(-0.1, -0.2, 0.0)),
+            estimand_row(FAIR, WIND, soon=est(-0.12, -0.2, -0.04), hz=est(-0.05, -0.09, -0.01)),
+            estimand_row(KEEP, FAIR, soon=est(-0.18, -0.27, -0.09), hz=est(-0.04, -0.11, 0.03)),
+        ]
+        s = one(answer.verdict(answer_dict(rows, fair_restart=FAIR)), "Split at the fair restart")
+        assert s == (
+            "Split at the fair restart: the restart penalty imposed by construction (paused − wind-down: the same gap with "
+            "no set-up delay and no fresh personnel) is -0.12 (95% CI [-0.20, -0.04]) soon and -0.05 (95% CI [-0.09, -0.01]) "
+            "by the horizon; the loss of contact itself (keep-open − paused) is -0.18 (95% CI [-0.27, -0.09]) soon and "
+            "-0.04 (95% CI [-0.11, +0.03]) by the horizon."
+        )
+
+    @pytest.mark.parametrize("fair", [None, "absent-arm"])
+    def test_no_split_without_a_fair_restart_or_its_rows(self, fair):
+        """Branch: no fair_restart, or no rows for it → no split sentence. Kills: the guards removed."""
+        v = answer.verdict(answer_dict(fair_restart=fair))
+        assert not any(s.startswith("Split at the fair restart") for s in v)
+
+    def test_decomposition_sentence_prints_the_planted_parts(self):
+        """Branch: decomposition → 'set by the reopen event' with the construction share, the carried
+        state and its two parts, the significant components largest first. Kills: construction
+        printed from another part, the sort or the sign filter dropped, the costs clause removed."""
+        comps = [
+            ("trust", est(0.01, -0.02, 0.04)),
+            ("familiarity", est(0.2, 0.1, 0.3)),
+            ("positions", est(-0.35, -0.45, -0.25)),
+        ]
+        v = answer.verdict(answer_dict(decomposition=decomposition(comps)))
+        s = one(v, "What carries it soon after the shift")
+        assert s == (
+            "What carries it soon after the shift (keep-open − wind-down, state transplant at round 41, 64 pairs): total "
+            "-0.30 (95% CI [-0.40, -0.20]), set by the reopen event (fresh personnel, set-up delay; a lower bound on what "
+            "the restart imposes, whose resets of familiarity and positions count in their own components) -0.45 (95% CI "
+            "[-0.50, -0.40]), carried state +0.15 (95% CI [+0.10, +0.20]) (carry-overs +0.25 (95% CI [+0.20, +0.30]), "
+            "costs of staying open -0.10 (95% CI [-0.15, -0.05])); largest shares: positions -0.35 (95% CI [-0.45, -0.25]); "
+            "familiarity +0.20 (95% CI [+0.10, +0.30])."
+        )
+        h = one(v, "What carries it by the horizon")
+        assert "set by the reopen event" in h and ") -0.23 (95% CI [-0.25, -0.20]), carried state +0.07" in h
+
+    def test_decomposition_with_no_significant_share_and_no_cost_split(self):
+        """Branch: no component's CI excludes zero → 'no component's share can be told from zero';
+        no carry_overs/costs → no parenthesis. Kills: the fallback or the costs guard removed."""
+        v = answer.verdict(answer_dict(decomposition=decomposition([("trust", est(0.01, -0.02, 0.04))], costs=False)))
+        s = one(v, "What carries it soon after the shift")
+        assert s.endswith("carried state +0.15 (95% CI [+0.10, +0.20]); largest shares: no component's share can be told from zero.")
+
+    def test_a_share_without_a_ci_is_not_named_as_told_from_zero(self):
+        """A one-pair decomposition: every share has a value and no CI (low = high = None), so none can
+        be told from zero, yet each is listed under 'largest shares'."""
+        comps = [("familiarity", est(0.3, None, None)), ("positions", est(-0.2, None, None))]
+        v = answer.verdict(answer_dict(decomposition=decomposition(comps)))
+        s = one(v, "What carries it soon after the shift")
+        assert s.endswith("largest shares: no component's share can be told from zero.")
+
+
+# ---------------------------------------------------------------- report.py summary: hand-built Results
+
+
+LABEL = f"P(agreement within {WINDOW} rounds)"
+
+
+def fake_results(analysis: dict | None = None, flat: int = 0, one_sided: int = 0) -> Results:
+    """A results folder in memory: 10 pairs in MAIN (kept-open agree in the window in 6, the
+    reference in 2); 20 kept-open runs each in 'flat' (agreements in the first ``flat`` of them) and
+    'one-sided' (the first ``one_sided``), whose reference runs all agree."""
+    rows = []
+
+    def add(scenario: str, arm: str, i: int, agreed: bool) -> None:
+        rows.append(
+            {
+                "run_id": len(rows),
+                "scenario": scenario,
+                "arm": arm,
+                "point": i,
+                "replication": 0,
+                "status": "ok",
+                "agreement": agreed,
+                "agreement_round": SHIFT + 2 if agreed else np.nan,
+                "cost": 1.0,
+                "ideas_reported": 3.0,
+                "peak_progress": 0.25,
+            }
+        )
+
+    for i in range(10):
+        add(MAIN, KEEP, i, i < 6)
+        add(MAIN, WIND, i, i < 2)
+    for sc, k in (("flat", flat), ("one-sided", one_sided)):
+        for i in range(20):
+            add(sc, KEEP, i, i < k)
+            add(sc, WIND, i, True)
+    manifest = {
+        "experiment": {
+            "name": "planted",
+            "scenarios": [MAIN, "flat", "one-sided"],
+            "arms": [{"name": KEEP}, {"name": WIND}],
+            "analysis": {"shift_round": SHIFT, "window": WINDOW, "main": MAIN, "treatment": KEEP, "reference": WIND} | (analysis or {}),
+        },
+        "design_names": [],
+        "horizons": {MAIN: HORIZON, "flat": HORIZON, "one-sided": HORIZON},
+    }
+    return Results(Path("in-memory"), manifest, pd.DataFrame(rows), pd.DataFrame())
+
+
+def effects(low: float, high: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"scenario": MAIN, "arm": KEEP, "outcome": LABEL, "mean_diff": (low + high) / 2, "ci_low": low, "ci_high": high, "n_pairs": 10}]
+    )
+
+
+NO_ADEQUACY = pd.DataFrame(columns=["scenario", "arm", "outcome", "half_width", "adequate"])
+
+
+def run_summary(res: Results, eff: pd.DataFrame | None = None, phases=()) -> list[str]:
+    return summary(res, effects(0.1, 0.7) if eff is None else eff, list(phases), NO_ADEQUACY, [])
+
+
+class TestReportSummary:
+    @pytest.mark.parametrize(
+        ("low", "high", "verdict"),
+        [
+            (0.1, 0.7, "positive on this grid average (an average over arbitrary grid levels, not the answer: see the answer box)"),
+            (-0.7, -0.1, "negative on this grid average: the kept-open channel did worse"),
+            (-0.1, 0.3, "not distinguishable from zero on this grid average"),
+            (0.0, 0.3, "not distinguishable from zero on this grid average"),
+            (-0.3, 0.0, "not distinguishable from zero on this grid average"),
+        ],
+    )
+    def test_grid_average_verdict_follows_the_ci(self, low, high, verdict):
+        """Branches: CI above zero → positive; below → negative; touching or straddling zero → null.
+        Kills: either comparison replaced by a constant or made non-strict."""
+        s = one(run_summary(fake_results(), effects(low, high)), f"In {MAIN}, keeping the channel open")
+        assert f"changed the probability of agreement within {WINDOW} rounds of the shift from 20% to 60%" in s
+        assert s.endswith(f"10 pairs), {verdict}.")
+
+    @pytest.mark.parametrize(("k", "fails"), [(0, True), (1, False), (5, False)])
+    def test_one_sided_transfer_fails_only_below_five_percent(self, k, fails):
+        """Branch: kept-open agreement after a one-sided shift < 5% → 'transfer fails' (the reference
+        arm, which always agrees there, must not count). Kills: the test made a constant, '<' made
+        '<=', the arm filter dropped."""
+        s = one(run_summary(fake_results({"one_sided": "one-sided"}, one_sided=k)), "After a one-sided shift")
+        assert f"reached agreement in {k / 20:.0%} of runs while carrying 3.0 ideas upward per run" in s
+        assert ("transfer fails without a serious counterpart" in s) == fails
+        assert ("some transfer happens" in s) == (not fails)
+
+    @pytest.mark.parametrize("k", [0, 2])
+    def test_placebo_follows_the_count(self, k):
+        """Branch: no placebo agreement → 'does not manufacture', else 'the placebo check fails'.
+        Kills: the test made a constant."""
+        s = one(run_summary(fake_results({"placebo": "flat"}, flat=k)), "Placebo (flat, no shift)")
+        assert f"reached agreement in {k} of 20 runs" in s
+        assert ("so it does not manufacture agreements" in s) == (k == 0)
+        assert ("the placebo check fails" in s) == (k > 0)
+
+    def test_placebo_counts_only_runs_that_ran(self):
+        """20 ok placebo runs, none agreeing, and 2 that failed (no outcome): the summary and the answer
+        box must give the same count, 0 of 20."""
+        res = fake_results({"placebo": "flat"})
+        failed = res.runs[(res.runs["scenario"] == "flat") & (res.runs["arm"] == KEEP)].head(2).copy()
+        failed["run_id"] += 1000
+        failed["status"], failed["agreement"], failed["agreement_round"] = "error", None, np.nan
+        res = Results(res.path, res.manifest, pd.concat([res.runs, failed], ignore_index=True), res.ts)
+        caveat = answer._checks(res.runs, res.analysis, KEEP, SHIFT)["placebo"]
+        assert (caveat["runs"], caveat["agreements"]) == (20, 0)
+        s = one(run_summary(res), "Placebo (flat, no shift)")
+        assert "reached agreement in 0 of 20 runs" in s
+
+    @pytest.mark.parametrize("inadequate", [0, 3])
+    def test_cells_neither_decided_nor_precise(self, inadequate):
+        """Branch: inadequate phase cells → '— N of the M cells … are neither decided nor precise' with
+        the experiment's tolerance; none → no such sentence. Kills: the count or its guard made a constant."""
+        cells = pd.DataFrame(
+            {
+                "turnover": [0.1, 0.1, 0.1, 0.1, 0.3, 0.3, 0.3, 0.3],
+                "gap": [1, 2, 3, 4, 1, 2, 3, 4],
+                "mean_diff": [0.2] * 8,
+                "ci_low": [0.1] * 8,
+                "ci_high": [0.3] * 8,
+                "significant": [True] * 8,
+                "adequate": [i >= inadequate for i in range(8)],
+            }
+        )
+        lines = run_summary(fake_results({"cell_tolerance": 0.08}), phases=[("turnover", "gap", cells)])
+        found = [s for s in lines if "neither decided nor precise" in s]
+        if inadequate:
+            assert found == ["— 3 of the 8 cells of turnover × gap are neither decided nor precise (CI half-width above 0.08)."]
+        else:
+            assert found == []
+
+
+# ---------------------------------------------------------------- calibration.py summary_lines
+
+
+def cal_answer(fair: str | None = FAIR) -> dict:
+    def row(window: int, scale: float, split: bool) -> dict:
+        r = {
+            "window": window,
+            "p_treatment": 0.5,
+            "p_reference": 0.4,
+            "effect": 0.1 * scale,
+            "ci_low": 0.05 * scale,
+            "ci_high": 0.15 * scale,
+            "pairs": 100,
+        }
+        if split:
+            r |= {
+                "p_fair": 0.45,
+                "construction": -0.2 * scale,
+                "construction_ci_low": -0.3 * scale,
+                "construction_ci_high": -0.1 * scale,
+                "net": 0.3 * scale,
+                "net_ci_low": 0.2 * scale,
+                "net_ci_high": 0.4 * scale,
+            }
+        return r
+
+    split = fair is not None
+    return {
+        "experiment": "lean-years",
+        "scenario": "leadership-change",
+        "treatment": KEEP,
+        "reference": WIND,
+        "fair_restart": fair,
+        "shift_round": SHIFT,
+        "window": 10,
+        "calibrated": [row(5, 9.0, split), row(10, 1.0, split)],
+        "grid": [row(5, 7.0, split), row(10, 0.5, split)],
+    }
+
+
+def cal_summary(**extra) -> dict:
+    return {
+        "experiment": "cal",
+        "prior_points": 40,
+        "accepted": 6,
+        "acceptance_rate": 0.15,
+        "replications": 4,
+        "priors": {"turnover": {"distribution": "uniform", "low": 0.0, "high": 0.4}},
+        "posterior": {"turnover": {"mean": 0.1, "sd": 0.02, "q05": 0.07, "q95": 0.13}},
+        "pattern_met_in_prior": {"fatigue": 0.5},
+        "posterior_predictive": {"fatigue": {"met_share": 0.9}},
+    } | extra
+
+
+class TestCalibrationSummary:
+    def test_poorly_reproduced_lists_patterns_met_by_fewer_than_half(self):
+        """Branch: met_share < 0.5 → 'Poorly reproduced: …' naming exactly those (0.5 is not poor).
+        Kills: the list guard made a constant, the threshold made '<='."""
+        pp = {"fatigue": {"met_share": 1.0}, "blossom": {"met_share": 0.3}, "rise": {"met_share": 0.5}, "calm": {"met_share": 0.1}}
+        s = one(summary_lines(cal_summary(posterior_predictive=pp)), "Posterior predictive checks")
+        assert s.endswith("calm met by 10% of accepted sets. Poorly reproduced: blossom, calm.")
+
+    def test_nothing_poorly_reproduced(self):
+        """Branch: every met_share ≥ 0.5 → no 'Poorly reproduced'. Kills: the guard made 'bad' always shown."""
+        pp = {"fatigue": {"met_share": 1.0}, "rise": {"met_share": 0.5}}
+        s = one(summary_lines(cal_summary(posterior_predictive=pp)), "Posterior predictive checks")
+        assert s.endswith("fatigue met by 100% of accepted sets; rise met by 50% of accepted sets.")
+
+    def test_validation_cases_passed_or_failed(self):
+        """Branch: validation case reproduced → 'passed', not → 'FAILED'; other kinds not listed.
+        Kills: the word made a constant, the kind filter dropped."""
+        cs = [
+            {"case": "Burton", "kind": "validation", "reproduced": True, "evidence": "[validation] gain +0.30"},
+            {"case": "Iran", "kind": "validation", "reproduced": False, "evidence": "[validation] OUTSIDE"},
+            {"case": "Blossom", "kind": "calibration pattern", "reproduced": False, "evidence": "[calibration pattern] flat"},
+        ]
+        lines = [s for s in summary_lines(cal_summary(cases_calibrated=cs)) if s.startswith("Validation under the posterior")]
+        assert lines == [
+            "Validation under the posterior — Burton: passed. [validation] gain +0.30.",
+            "Validation under the posterior — Iran: FAILED. [validation] OUTSIDE.",
+        ]
+
+    def test_met_by_every_prior_point(self):
+        """Branch: patterns met in ≥ 99.9% of the prior → listed as carrying no information.
+        Kills: the list guard made a constant, the threshold moved."""
+        met = {"fatigue": 1.0, "blossom": 0.4, "no-transfer": 0.9995, "rise": 0.998}
+        s = one(summary_lines(cal_summary(pattern_met_in_prior=met)), "Met by every prior point")
+        assert s.startswith("Met by every prior point, so carrying no information about the parameters: fatigue, no-transfer (")
+
+    def test_no_pattern_met_by_every_prior_point(self):
+        """Branch: no idle pattern → no sentence. Kills: the guard made True."""
+        lines = summary_lines(cal_summary(pattern_met_in_prior={"fatigue": 0.998, "blossom": 0.0}))
+        assert not any(s.startswith("Met by every prior point") for s in lines)
+
+    def test_calibrated_answer_with_its_split(self):
+        """The calibrated answer at the experiment's window, with answer_split appended. Kills: the
+        split dropped from the sentence."""
+        s = one(summary_lines(cal_summary(answer=cal_answer())), "The calibrated answer")
+        assert s == (
+            "The calibrated answer (leadership-change, keep-open − wind-down, P(agreement within 10 rounds of the shift)): "
+            "+0.100 [+0.050, +0.150] over the posterior, against +0.050 [+0.025, +0.075] over the uncalibrated grid of "
+            "lean-years. Of it, paused − wind-down (the restart penalty imposed by construction) is -0.200 [-0.300, -0.100] "
+            "over the posterior and -0.100 [-0.150, -0.050] over the grid; keep-open − paused (the effect without it) is "
+            "+0.300 [+0.200, +0.400] and +0.150 [+0.100, +0.200]."
+        )
+
+
+class TestAnswerSplit:
+    def test_split_prints_the_planted_parts(self):
+        """Branch: a fair_restart and split rows → construction and net, posterior then grid.
+        Kills: the split replaced by '', calibrated/grid or construction/net swapped."""
+        a = cal_answer()
+        assert answer_split(a, a["calibrated"][1], a["grid"][1]) == (
+            " Of it, paused − wind-down (the restart penalty imposed by construction) is -0.200 [-0.300, -0.100] over the "
+            "posterior and -0.100 [-0.150, -0.050] over the grid; keep-open − paused (the effect without it) is "
+            "+0.300 [+0.200, +0.400] and +0.150 [+0.100, +0.200]."
+        )
+
+    def test_no_split_without_a_fair_restart(self):
+        """Branch: no fair_restart (or rows without the split) → ''. Kills: the guard removed (KeyError)."""
+        a = cal_answer(None)
+        assert answer_split(a, a["calibrated"][1], a["grid"][1]) == ""
+        assert answer_split(a | {"fair_restart": FAIR}, a["calibrated"][1], a["grid"][1]) == ""
+        s = one(summary_lines(cal_summary(answer=a)), "The calibrated answer")
+        assert s.endswith("over the uncalibrated grid of lean-years.")
+
+
+# ---------------------------------------------------------------- cases.py: checks fed planted ensembles
+
+
+class FakeRuns:
+    """Stands in for :func:`sim.analysis.cases.run_arm`: returns a planted ensemble (``pick(sc)``
+    chooses it from the scenario it is asked to run), records every call."""
+
+    def __init__(self, pick):
+        self.pick, self.calls = pick, []
+
+    def __call__(self, sc, overrides, runs, seed, draws=()):
+        self.calls.append((sc, dict(overrides)))
+        return self.pick(sc)
+
+
+def ensemble(rounds, series, outcomes) -> EnsembleResult:
+    return EnsembleResult(np.asarray(rounds), series, {k: np.asarray(v) for k, v in outcomes.items()})
+
+
+def plant(monkeypatch, rounds, series, outcomes) -> FakeRuns:
+    result = ensemble(rounds, series, outcomes)
+    fake = FakeRuns(lambda sc: result)
+    monkeypatch.setattr(cases, "run_arm", fake)
+    return fake
+
+
+def first(n: int, of: int = 20) -> np.ndarray:
+    return np.arange(of) < n
+
+
+class TestHrdPattern:
+    def hrd(self, monkeypatch, agree=1, progress=0.02, falling=16):
+        trust = np.column_stack([np.full(20, 0.5), np.full(20, 0.45), np.where(first(falling), 0.3, 0.6)])
+        fake = plant(
+            monkeypatch,
+            [0, 1, 2],
+            {"trust": trust},
+            {"agreement": first(agree), "peak_progress": np.full(20, progress), "ideas_reported": np.full(20, 0.25)},
+        )
+        ok, evidence = cases.check_hrd_pattern(20, 0)
+        assert fake.calls[0][0].name == "canada-china-hrd" and fake.calls[0][1] == {}
+        return ok, evidence
+
+    def test_planted_pattern_passes_at_its_limits(self, monkeypatch):
+        """Branch: agreement ≤ 5%, progress ≤ 0.05, trust lower at the end in ≥ 80% → reproduced.
+        Kills: ok made False, a limit made strict."""
+        ok, evidence = self.hrd(monkeypatch)
+        assert ok, evidence
+        assert evidence == (
+            "agreement in 5% of runs; peak progress 0.02; trust from 0.50 to 0.36 (lower at the end in 80% of runs); "
+            "0.25 ideas reported per run"
+        )
+
+    @pytest.mark.parametrize("broken", [{"agree": 2}, {"progress": 0.1}, {"falling": 15}])
+    def test_fails_when_one_part_of_the_pattern_is_missing(self, monkeypatch, broken):
+        """Branch: each conjunct false alone → not reproduced. Kills: ok made True, any conjunct dropped."""
+        ok, evidence = self.hrd(monkeypatch, **broken)
+        assert not ok, evidence
+
+
+class TestBlossom:
+    SHIFT = 21  # iran-us-track-two: both leaderships become serious in round 21
+
+    def blossom(self, monkeypatch, trust_after=0.5, rate_before=0.1, rate_after=1.0):
+        rounds = np.arange(27)
+        trust = np.tile(np.where(rounds < self.SHIFT, 0.3, trust_after), (20, 1))
+        ideas = np.where(rounds < self.SHIFT, rate_before * rounds, rate_before * self.SHIFT + rate_after * (rounds - self.SHIFT))
+        fake = plant(monkeypatch, rounds, {"trust": trust, "ideas_reported": np.tile(ideas, (20, 1))}, {"agreement": first(0)})
+        ok, evidence = cases.check_blossom(20, 0)
+        assert fake.calls[0][0].name == "iran-us-track-two"
+        return ok, evidence
+
+    def test_planted_rise_passes(self, monkeypatch):
+        """Branch: trust up by more than 0.05, idea rate more than doubled and positive → reproduced.
+        Kills: ok made False, the before/after windows swapped."""
+        ok, evidence = self.blossom(monkeypatch)
+        assert ok, evidence
+        assert (
+            evidence
+            == "mean trust 0.30 in the 4 rounds before the shift, 0.50 in the 4 after; ideas reported per round 0.10 before, 1.00 after"
+        )
+
+    @pytest.mark.parametrize(
+        "broken",
+        [{"trust_after": 0.34}, {"rate_after": 0.15}, {"rate_before": -0.5, "rate_after": 0.0}],
+        ids=["trust-flat", "rate-not-doubled", "rate-not-positive"],
+    )
+    def test_fails_when_one_part_of_the_rise_is_missing(self, monkeypatch, broken):
+        """Branch: each conjunct false alone → not reproduced. Kills: ok made True, any conjunct dropped."""
+        ok, evidence = self.blossom(monkeypatch, **broken)
+        assert not ok, evidence
+
+
+def one_sided(sc) -> bool:
+    """Whether every leadership change of ``sc`` reaches side 1 (the US) alone."""
+    changes = [e for e in sc.events if e.kind is EventKind.LEADERSHIP_CHANGE]
+    return bool(changes) and all(tuple(e.sides) == (1,) for e in changes)
+
+
+class TestNoTransfer:
+    """iran-us-track-two with only the US leadership shifting, against the same runs with both
+    shifting (100 runs each; agreement in the first ``one``, resp. ``both``, of them)."""
+
+    def no_transfer(self, monkeypatch, one: int, both: int):
+        def arm(k: int) -> EnsembleResult:
+            return ensemble([0, 26], {}, {"agreement": first(k, 100), "ideas_reported": np.full(100, 4.0)})
+
+        fake = FakeRuns(lambda sc: arm(one) if one_sided(sc) else arm(both))
+        monkeypatch.setattr(cases, "run_arm", fake)
+        ok, evidence = cases.check_no_transfer(100, 0)
+        return ok, evidence, fake.calls
+
+    def test_only_the_us_leadership_shifts_beside_the_shipped_scenario(self, monkeypatch):
+        """The mechanism: one arm's leadership change reaches side 1 (the US) only, at the shipped
+        rounds; the other arm is the scenario as shipped. Kills: the events left as shipped."""
+        _, _, calls = self.no_transfer(monkeypatch, 0, 40)
+        shipped = cases.load_scenario("iran-us-track-two")
+        assert [one_sided(sc) for sc, _ in calls] == [True, False]
+        assert calls[0][0].sides[1].name == "US" and calls[1][0].events == shipped.events
+        rounds = [e.round for e in shipped.events if e.kind is EventKind.LEADERSHIP_CHANGE]
+        assert [e.round for e in calls[0][0].events if e.kind is EventKind.LEADERSHIP_CHANGE] == rounds
+
+    def test_planted_no_transfer_passes_at_the_limit(self, monkeypatch):
+        """Branch: one-sided agreement ≤ 1% and the two-sided runs agree more (paired CI above 0) →
+        reproduced. Kills: the verdict made False, the limit made strict."""
+        ok, evidence, _ = self.no_transfer(monkeypatch, 1, 40)
+        assert ok, evidence
+        assert evidence.startswith("agreement in 1% of runs, although 4.0 ideas were reported per run, against 40% of the same runs")
+        assert "(paired difference +0.39, 95% CI [+" in evidence
+
+    def test_planted_transfer_fails(self, monkeypatch):
+        """Branch: one-sided agreement > 1% → not reproduced. Kills: the verdict made True, the limit dropped."""
+        ok, evidence, _ = self.no_transfer(monkeypatch, 2, 40)
+        assert not ok, evidence
+        assert evidence.startswith("agreement in 2% of runs")
+
+    def test_fails_where_nothing_agrees_even_with_both_shifting(self, monkeypatch):
+        """Branch: no paired gain from the two-sided shift (a scenario where nothing agrees) → not
+        reproduced. Kills: the paired-CI conjunct dropped."""
+        ok, evidence, _ = self.no_transfer(monkeypatch, 0, 0)
+        assert not ok, evidence
+        assert "against 0% of the same runs" in evidence
