@@ -12,8 +12,9 @@ Measured at 1,500 paired runs: max |one − two| / SE = 1.3 (trust) and 1.7 (pos
 Power: the standard error of the mean difference is 0.23–0.5% of the mean in trust and 0.18–0.62%
 in the position gap (year 1 to year 8), so a 2% bias in any year 1–4 of either is detected with
 probability ≥ 95% ((3.42 + 1.64) × SE ≤ 2%), and a persistent 2% bias with probability > 99%. The
-mutations below (a whole year of influence per meeting, whom one heeds re-assessed at every
-meeting, newcomers present from the round's start) are each detected.
+mutations below (per-year rates not converted to the round's length, a whole year of influence per
+meeting, whom one heeds re-assessed at every meeting, newcomers present from the round's start) are
+each detected.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sim import load_scenario, resolve
 from sim.batch.ensemble import simulate
 from sim.core import rules, step
 from sim.core.params import PARAMS
+from sim.core.state import Params
 
 YEARS, RUNS = 8, 1500
 SMOOTH = ("trust", "position_gap", "cynicism")
@@ -103,12 +105,22 @@ class TestCalendarTime:
 
 
 class TestTheChecksCanFail:
-    def test_mutation_per_round_rates_would_disagree(self):
-        """The same per-round numbers (not converted) at two meetings a year build familiarity and
-        cynicism about twice as fast."""
-        one = yearly(1, list(range(100)), years=6)
-        fast = yearly(2, list(range(100)), years=6, familiarity_gain=0.51, cynicism_rate=0.3)  # 1 − (1 − 0.3)² and 2 × 0.15
-        assert fast["cynicism"].mean(axis=0)[4] > 1.2 * one["cynicism"].mean(axis=0)[4]
+    def test_mutation_per_round_rates_not_converted_fails(self, monkeypatch):
+        """Per-year rates used unconverted in every round (Params.per_round returning the per-year
+        rate, not 1 − (1 − p)^Δt): at two meetings a year turnover strikes and exposure is forgotten
+        about twice as fast a year, and the calendar checks above, run on the mutated model, fail —
+        familiarity (trust), cynicism and positions alike."""
+        monkeypatch.setattr(Params, "per_round", lambda self, name: getattr(self, name))
+        seeds = list(range(400))
+        mutated = yearly(1, seeds, **BASE), yearly(2, seeds, **BASE)
+        checks = TestCalendarTime()
+        for check in (
+            checks.test_familiarity_agrees_within_monte_carlo_error,
+            checks.test_cynicism_agrees_exactly,
+            checks.test_positions_agree_within_monte_carlo_error,
+        ):
+            with pytest.raises(AssertionError):
+                check(mutated)
 
     def test_mutation_start_of_round_turnover_fails(self, monkeypatch):
         """Newcomers who arrive at the start of the round (the old rule) get a whole round of

@@ -20,16 +20,26 @@ def _arms():
     return sc, wind
 
 
-def payoff(**overrides) -> tuple[float, float]:
-    """Mean paired difference keep-open − wind-down in P(agreement within the window), and its SE."""
+def hits(window: int = WINDOW, **overrides) -> tuple[np.ndarray, np.ndarray]:
+    """Per run (paired seeds), whether it agrees within ``window`` rounds of the shift: keep-open, wind-down."""
     keep, wind = _arms()
     seeds = list(range(RUNS))
     hit = []
     for sc in (keep, wind):
         r = simulate([resolve(sc, overrides)] * RUNS, seeds, metrics=["agreement"]).agreement_round
-        hit.append(((r >= SHIFT) & (r < SHIFT + WINDOW)).astype(float))
-    d = hit[0] - hit[1]
+        hit.append(((r >= SHIFT) & (r < SHIFT + window)).astype(float))
+    return hit[0], hit[1]
+
+
+def paired(keep: np.ndarray, wind: np.ndarray) -> tuple[float, float]:
+    """Mean paired difference keep-open − wind-down and its SE."""
+    d = keep - wind
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(RUNS))
+
+
+def payoff(**overrides) -> tuple[float, float]:
+    """Mean paired difference keep-open − wind-down in P(agreement within the window), and its SE."""
+    return paired(*hits(**overrides))
 
 
 def test_keeping_the_channel_open_pays_with_stable_delegations():
@@ -37,9 +47,32 @@ def test_keeping_the_channel_open_pays_with_stable_delegations():
     assert m - 3 * se > 0.1
 
 
+#: Turnover that wipes familiarity (0.4 a year, no handover, no briefing from institutional memory)
+#: in a channel whose serious leaderships agree often enough to tell (ideas, reports and the bound
+#: of confidence generous); the reopened channel meets at once, so the arms differ only in what
+#: the lean years carried into the shift.
+WIPED = {
+    "turnover": 0.4,
+    "handover": 0.0,
+    "institutional_memory": 0.0,
+    "script_pressure": 0.45,
+    "idea_rate": 0.6,
+    "confidence_bound": 0.3,
+    "reporting": 1.0,
+    "tenure_ramp": 1,
+    "setup_rounds": 0,
+}
+
+
 def test_it_does_not_pay_when_turnover_wipes_familiarity():
-    m, se = payoff(turnover=0.6, handover=0.0)
-    assert abs(m) < 0.05 and abs(m) < 3 * se + 0.02
+    """Agreements do occur in both arms soon after the shift (measured 21% and 20% within four
+    rounds), but keeping the channel open does not make them likelier (+0.013 ± 0.021). Were the
+    familiarity carried through turnover (a successor taking the leaver's), the kept channel would
+    agree almost at once (measured 100% against 70%)."""
+    keep, wind = hits(window=4, **WIPED)
+    assert keep.mean() > 0.1 and wind.mean() > 0.1, (keep.mean(), wind.mean())  # not a floor effect
+    m, se = paired(keep, wind)
+    assert abs(m) < 0.05 and abs(m) < 3 * se + 0.02, f"{m:+.3f} ± {se:.3f}"
 
 
 def test_it_does_not_pay_when_the_ministry_blocks_every_report():
