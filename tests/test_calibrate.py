@@ -28,7 +28,9 @@ def config(patterns: list[dict], samples: int = 160, **cal) -> dict:
         "chunk_size": 160,
         "design": {"kind": "lhs", "samples": samples, "params": {"familiarity_gain": [0.0, 1.0], "idea_lifetime": [1, 20]}},
         "output": {"timeseries": TS},
-        "calibration": {"window": 2, "posterior_replications": 4, "answer": "", "case_runs": 0, "patterns": patterns} | cal,
+        "calibration": {"window": 2, "posterior_replications": 4, "answer": "", "case_runs": 0}
+        | {"patterns": [dict(p) for p in patterns]}  # copies: a test that edits a pattern must not edit the fixture
+        | cal,
     }
 
 
