@@ -337,6 +337,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 REPORT_TITLE = "<title>Report: "
 
 
+def _ours_answer(path: Path) -> bool:
+    """``path`` is absent or an answer.json an earlier report wrote (JSON with its question)."""
+    if not path.exists():
+        return True
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    from sim.analysis.answer import QUESTION
+
+    return isinstance(d, dict) and d.get("question") == QUESTION and "fingerprint" in d
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.report import build_report
 
@@ -352,6 +365,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         if REPORT_TITLE not in head:
             raise InputError("--out", "out", str(target), "is a file dialogue-sim did not write; allowed: a new .html file path")
     check_out_dir(target.parent)
+    from sim.analysis.report import answer_path
+
+    if not _ours_answer(answer_path(target)):
+        raise InputError(
+            "--out", "out", str(answer_path(target)), "is a file dialogue-sim did not write (the report's answer.json); allowed: a new path"
+        )
     figdir = target.parent / "figures"
     check_replaceable(figdir, "figures")
     case_results = []

@@ -378,3 +378,55 @@ class TestCase17Cosmetic:
         f.write_text(f'description = "{"x" * 3_000_000}"\nrounds = 3\n' + SIDES)
         rc = main(["run", str(f), "--out", str(tmp_path / "out")])
         assert len(one_error_line(capsys, rc, str(f), "bytes")) < 500
+
+
+class TestAuditUsersFilesBesideResults:
+    """Found by the bad-input audit of 2026-11-30: a resumed sweep removed every ``*.tmp`` under
+    ``--out`` and took any folder with a manifest.json; ``report`` replaced a user's answer.json
+    beside its HTML and its fixed temporary name (``report.html.tmp``)."""
+
+    def test_resume_keeps_a_users_tmp_files(self, small_sweep, tmp_path):
+        import shutil
+
+        out = tmp_path / "results"
+        shutil.copytree(small_sweep, out)
+        (out / "mynotes").mkdir()
+        for p in (out / "mynotes" / "draft.tmp", out / "session.tmp", out / "runs" / "my-old.tmp"):
+            p.write_text("mine")
+        (out / "runs" / "part-000000.parquet.tmp").write_text("half-written")  # what an interrupted sweep leaves
+        from sim.batch.sweep import run_sweep
+
+        from .conftest import small_experiment
+
+        run_sweep(small_experiment(), out, workers=1, progress=False, resume=True)
+        for p in (out / "mynotes" / "draft.tmp", out / "session.tmp", out / "runs" / "my-old.tmp"):
+            assert p.read_text() == "mine", p
+        assert not (out / "runs" / "part-000000.parquet.tmp").exists()
+
+    def test_resume_refuses_an_unmarked_folder_and_leaves_no_lock(self, small_sweep, tmp_path):
+        mine = tmp_path / "mine"
+        user_folder(mine)
+        (mine / "manifest.json").write_text((small_sweep / "manifest.json").read_text())
+        (mine / "cache.tmp").write_text("cache")
+        before = listing(mine)
+        from sim.batch.sweep import run_sweep
+
+        from .conftest import small_experiment
+
+        with pytest.raises(InputError, match="not a sweep results folder"):
+            run_sweep(small_experiment(), mine, workers=1, progress=False, resume=True)
+        assert listing(mine) == before and not (mine / ".lock").exists()
+
+    def test_report_keeps_a_users_answer_json_and_tmp(self, small_sweep, tmp_path, capsys):
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "answer.json").write_text("notes")
+        rc = main(["report", str(small_sweep), "--no-cases", "--out", str(docs / "report.html")])
+        one_error_line(capsys, rc, "--out", "answer.json", "did not write")
+        assert (docs / "answer.json").read_text() == "notes" and not (docs / "report.html").exists()
+        (docs / "answer.json").unlink()
+        (docs / "report.html.tmp").write_text("draft")
+        (docs / "answer.json.tmp").write_text("draft")
+        assert main(["report", str(small_sweep), "--no-cases", "--out", str(docs / "report.html")]) == 0
+        assert (docs / "report.html.tmp").read_text() == "draft" and (docs / "answer.json.tmp").read_text() == "draft"
+        assert main(["report", str(small_sweep), "--no-cases", "--out", str(docs / "report.html")]) == 0  # its own: replaced

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import estimands
+from sim.core.outputs import atomic_write
 
 DEFAULT_RATIONALES = {
     "effect_curve": "the effect at every round from the shift to the horizon shows when a payoff appears and whether it lasts",
@@ -29,6 +30,10 @@ DEFAULT_RATIONALES = {
     "decomposition": "what the kept-open channel carries into the shift, component by component, says why it pays or costs",
     "discovery": "a grid average hides where the effect holds and where it reverses",
 }
+
+
+#: What answer.json answers (also how ``report`` knows an answer.json it may replace).
+QUESTION = "Do channels kept open through the lean years pay off when conditions shift?"
 
 
 def sign(e: Mapping[str, Any] | None) -> str:
@@ -125,7 +130,7 @@ def build_answer(
         "experiment": name,
         "fingerprint": fingerprint,
         "versions": dict(versions or {}),
-        "question": "Do channels kept open through the lean years pay off when conditions shift?",
+        "question": QUESTION,
         "primary": {
             "estimand": a.get("primary", "effect_curve"),
             "scenario": main,
@@ -350,9 +355,7 @@ def _caveats(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
 def write_answer(ans: Mapping[str, Any], path: str | Path) -> Path:
     """Write ``answer.json`` atomically."""
     path = Path(path)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(ans, indent=1, default=_default, allow_nan=False), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(ans, indent=1, default=_default, allow_nan=False).encode())
     return path
 
 

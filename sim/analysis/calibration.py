@@ -31,6 +31,7 @@ from sim.batch.calibrate import Calibration, Pattern
 from sim.batch.experiment import Arm, experiment_from_dict
 from sim.batch.store import read_runs, read_timeseries
 from sim.batch.sweep import run_sweep
+from sim.core.outputs import atomic_write
 from sim.core.params import PARAMS
 from sim.scenarios import EventKind, InputError, load_scenario
 
@@ -284,9 +285,7 @@ def _answers(cal: Calibration, rows: list[dict[str, float]], sweep) -> dict[str,
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(obj, indent=2, default=float).encode())
 
 
 # ---------------------------------------------------------------- report
@@ -413,9 +412,7 @@ def write_report(out: Path, s: dict[str, Any]) -> Path:
         "</body></html>",
     ]
     path = out / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, "\n".join(parts).encode())
     return path
 
 

@@ -19,6 +19,7 @@ from sim.analysis.figure_set import make_figures
 from sim.analysis.ranking import rank_arms, ranking_sentence
 from sim.analysis.results import Results
 from sim.batch.store import describe_status, status
+from sim.core.outputs import atomic_write
 from sim.core.params import PARAMS
 
 if TYPE_CHECKING:
@@ -875,9 +876,7 @@ def build_report(
         ),
         "</body></html>",
     ]
-    tmp = target.with_suffix(".html.tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    tmp.replace(target)
+    atomic_write(target, "\n".join(parts).encode())  # a temporary name of its own: never a user's file
     return target
 
 

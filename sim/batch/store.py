@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.batch.experiment import Experiment
-from sim.core.outputs import MARKER, fsync
+from sim.core.outputs import MARKER, fsync, marked_files
 from sim.scenarios import InputError
 
 if TYPE_CHECKING:
@@ -75,8 +75,10 @@ class ResultStore:
         if self.out.exists() and any(self.out.iterdir()):
             if not resume:
                 raise InputError("--out", "out", str(self.out), "exists; use --resume to continue it, or another --out")
-            if not self.manifest_path.exists():
-                raise InputError("--out", "out", str(self.out), "has no manifest.json: not a sweep results folder")
+            if not self.manifest_path.exists() or marked_files(self.out, "sweep") is None:
+                raise InputError(
+                    "--out", "out", str(self.out), "is not a sweep results folder (no manifest.json or no .dialogue-sim marker)"
+                )
             self.lock()
             old = self.read_manifest()
             if old.get("fingerprint") != exp.fingerprint():
@@ -85,8 +87,8 @@ class ResultStore:
                 raise InputError(
                     "--resume", "out", str(self.out), "was chunked differently (another version of dialogue-sim); use a new --out"
                 )
-            for tmp in self.out.rglob("*.tmp"):
-                tmp.unlink()
+            for tmp in self.own_temporaries():
+                tmp.unlink(missing_ok=True)
             good = self.verified(strict=True)
             present = self.present()
             self.repaired = sorted(present - good)
@@ -151,6 +153,14 @@ class ResultStore:
         return {k: (None if k == "_lock_fd" else v) for k, v in self.__dict__.items()}
 
     # ------------------------------------------------------------ chunks
+    def own_temporaries(self) -> list[Path]:
+        """The half-written files an interrupted sweep of this store can leave (``write_atomic``'s
+        ``NAME.tmp`` of a part, its sidecar or the manifest); nothing else, whatever its name."""
+        parts = [
+            p for d in (self.runs_dir, self.ts_dir) for pat in ("part-*.parquet.tmp", ".part-*.parquet.check.tmp") for p in d.glob(pat)
+        ]
+        return parts + [p for p in [self.manifest_path.with_name("manifest.json.tmp")] if p.exists()]
+
     def part(self, folder: Path, cid: int) -> Path:
         return folder / f"part-{cid:06d}.parquet"
 
