@@ -14,6 +14,7 @@ the ensemble (:func:`run_chunk`). :func:`make_executor` picks one from the comma
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
@@ -317,11 +318,42 @@ def _in_flight[T](pool: ProcessPoolExecutor, fn: Callable[..., T], tasks: Iterab
     except BrokenProcessPool:  # from a result or from the next submit
         pool.shutdown(wait=False, cancel_futures=True)
         raise SweepInterrupted("a local worker process died (killed, or out of memory)") from None
-    except BaseException:
-        for fut in running:
-            fut.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # Ctrl-C too: the workers stop now, not after the chunks queued to them
+        with _sigint_ignored():  # a second Ctrl-C must not break the clean-up (it hung, with a traceback)
+            for fut in running:
+                fut.cancel()
+            stop_workers(pool)
+            pool.shutdown(wait=False, cancel_futures=True)
         raise
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes (SIGTERM). What they had finished is kept; a part
+    they were writing is left as its temporary file (removed by ``--resume``) or without its
+    checksum (recomputed by ``--resume``). A worker that got Ctrl-C itself would otherwise go on
+    to the chunks already in its call queue (measured: 218 s after Ctrl-C with 100,000-run chunks)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        with contextlib.suppress(OSError, ValueError):
+            proc.terminate()
+    for proc in procs:  # gone before the caller goes on (they hold the results folder's lock)
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            proc.join(timeout=10)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this block (in the main thread; elsewhere it cannot be set or arrive)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 class DaskExecutor(Executor):

@@ -106,8 +106,9 @@ def _run(
     bar = Progress(exp.n_runs, already) if progress else None
     t0 = time.monotonic()
     n_new = failed = 0
+    running = executor.run(exp, store, todo)
     try:
-        for chunk in executor.run(exp, store, todo):
+        for chunk in running:
             failed += chunk.failed
             n_new += chunk.runs
             if bar:
@@ -115,6 +116,9 @@ def _run(
             if on_chunk:
                 on_chunk(chunk.chunk)
     finally:
+        close = getattr(running, "close", None)
+        if close:  # now, not when the traceback lets go of it: the executor stops its workers
+            close()
         if bar:
             bar.close()
     elapsed = time.monotonic() - t0
