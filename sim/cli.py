@@ -159,11 +159,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / cal.experiment.name
     check_out_dir(out)
     print(f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, then posterior runs → {out}", file=sys.stderr)
+    from sim.batch.executors import SweepInterrupted
+
+    new = not out.exists()
     try:
         s = run_calibration(cal, out, workers=args.workers, resume=args.resume, scheduler=args.scheduler)
     except KeyboardInterrupt:
         print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
         return 130
+    except SweepInterrupted as e:  # a dead worker, an unreachable scheduler: one line, as for sweep
+        if new and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # made by this command and still empty: nothing is left
+        kept = f"completed chunks are kept in {out}; continue with --resume" if out.exists() else "nothing was written"
+        print(f"dialogue-sim: error: {e}; {kept}", file=sys.stderr)
+        return 1
     print("\n".join(summary_lines(s)))
     print(f"wrote {out}/ (calibration.json, posterior.csv, report.html, figures/)")
     return 0

@@ -121,6 +121,7 @@ class TestCommand:
             (lambda d: d["design"].update(kind="grid", params={"familiarity_gain": [0.1]}), "design.kind"),
             (lambda d: d["calibration"].update(window=0), "calibration.window"),
             (lambda d: d["calibration"].update(bogus=1), "calibration.bogus"),
+            (lambda d: d["calibration"].update(answer=5), "calibration.answer"),
         ],
     )
     def test_bad_input_is_one_line_naming_the_field(self, synthetic, tmp_path, capsys, edit, words):
@@ -231,3 +232,13 @@ class TestCalibratedAnswer:
         s = run_calibration(cal, tmp_path / "c", workers=1, progress=False, figures=False)
         assert "construction" not in s["answer"]["calibrated"][0]
         assert not any("imposed by construction" in x for x in summary_lines(s))
+
+
+def test_a_binary_file_is_one_line(tmp_path, capsys):
+    """The calibration file gets the checks of every input file (read_toml): not a traceback."""
+    path = tmp_path / "bad.toml"
+    path.write_bytes(b"\xff\xfe not text")
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "UTF-8" in err
+    assert not (tmp_path / "o").exists()

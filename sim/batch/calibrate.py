@@ -25,7 +25,6 @@ The runs reuse the sweep's store and resume machinery (:func:`sim.batch.sweep.ru
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from sim.batch.experiment import Arm, Design, Experiment, experiment_from_dict, load_experiment
-from sim.scenarios import EXPERIMENT_DIR, InputError
+from sim.scenarios import EXPERIMENT_DIR, InputError, read_toml
 
 #: Statistics a pattern may use: per run, then averaged over the replications of a design point.
 STATISTICS = {
@@ -89,14 +88,8 @@ _PAT = {"name", "scenario", "statistic", "low", "high", "source"}
 
 def load_calibration(path: str | Path) -> Calibration:
     path = Path(path)
-    src = str(path)
-    if not path.is_file():
-        raise InputError(src, "file", src, "no such file")
-    try:
-        d = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(src, "toml", str(e).split("\n")[0], "the file must be valid TOML") from None
-    return calibration_from_dict(d, src, default_name=path.stem)
+    d = read_toml(path)  # the checks every input file gets: a file, its size, UTF-8, TOML, nesting
+    return calibration_from_dict(d, str(path), default_name=path.stem)
 
 
 def calibration_from_dict(d: dict[str, Any], src: str = "<python>", default_name: str = "calibration") -> Calibration:
@@ -143,6 +136,8 @@ def calibration_from_dict(d: dict[str, Any], src: str = "<python>", default_name
             Pattern(str(p.get("name", f"pattern {i}")), p["scenario"], p["statistic"], float(lo), float(hi), str(p.get("source", "")))
         )
     answer = cal.get("answer", "lean-years")
+    if not isinstance(answer, str):
+        raise InputError(src, "calibration.answer", answer, "allowed: an experiment's name or .toml path, or \"\" for none")
     out = Calibration(
         exp,
         patterns,
