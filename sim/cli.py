@@ -189,9 +189,10 @@ def _sweep_folder(path: str) -> Path:
 def _results_dir(path: str, repair: bool = True, workers: int | None = None) -> Path:
     """A sweep's results folder, its damaged or lost parts recomputed first (unless not
     ``repair``); says on stderr (one line each) what was recomputed and what is still missing."""
-    from sim.batch.store import describe_status, status
+    from sim.batch.store import describe_status, read_manifest, status
 
     p = _sweep_folder(path)
+    read_manifest(p / "manifest.json")  # a damaged one is the error, before any repair is tried
     if repair:
         _repair_parts(p, workers)
     try:
@@ -234,7 +235,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     folder = _sweep_folder(args.results)
     try:  # every argument is checked against the manifest before any data is read or module loaded
-        manifest = json.loads((folder / "manifest.json").read_text())
+        from sim.core.outputs import read_manifest
+
+        manifest = read_manifest(folder / "manifest.json")
         kept, by_choices = plot_choices(manifest)
         n_arms = len(manifest["experiment"]["arms"])
     except (OSError, ValueError, KeyError, TypeError) as e:

@@ -430,3 +430,45 @@ class TestAuditUsersFilesBesideResults:
         assert main(["report", str(small_sweep), "--no-cases", "--out", str(docs / "report.html")]) == 0
         assert (docs / "report.html.tmp").read_text() == "draft" and (docs / "answer.json.tmp").read_text() == "draft"
         assert main(["report", str(small_sweep), "--no-cases", "--out", str(docs / "report.html")]) == 0  # its own: replaced
+
+
+class TestAuditDamagedManifest:
+    """Found by the bad-input audit of 2026-11-30: a damaged manifest.json gave tracebacks
+    (JSONDecodeError, TypeError, KeyError, AttributeError) in plot, report and sweep --resume."""
+
+    @pytest.mark.parametrize(
+        "damage, field",
+        [
+            ("not json", "manifest"),
+            ("[1]", "manifest"),
+            ("{}", "experiment"),
+            ({"arms": "x"}, "experiment.arms"),
+            ({"analysis": [1]}, "experiment.analysis"),
+            ({"design_names": 5}, "design_names"),
+        ],
+    )
+    @pytest.mark.parametrize("command", ["plot", "report", "resume"])
+    def test_one_line_naming_the_field(self, small_sweep, tmp_path, capsys, damage, field, command):
+        import json
+        import shutil
+
+        out = tmp_path / "results"
+        shutil.copytree(small_sweep, out)
+        path = out / "manifest.json"
+        if isinstance(damage, dict):
+            m = json.loads(path.read_text())
+            for k, v in damage.items():
+                (m if k == "design_names" else m["experiment"])[k] = v
+            path.write_text(json.dumps(m))
+        else:
+            path.write_text(damage)
+        if command == "resume":
+            from sim.batch.sweep import run_sweep
+
+            from .conftest import small_experiment
+
+            with pytest.raises(InputError, match=field.replace(".", r"\.")):
+                run_sweep(small_experiment(), out, workers=1, progress=False, resume=True)
+            return
+        argv = ["plot", str(out), "--out", str(tmp_path / "f")] if command == "plot" else ["report", str(out), "--no-cases"]
+        one_error_line(capsys, main(argv), "manifest.json", field)

@@ -10,7 +10,6 @@ their sum is reported as the interaction. CIs: bootstrap over pairs.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 from sim.analysis import stats
 from sim.batch.executors import Executor, make_executor
 from sim.batch.experiment import Experiment
+from sim.batch.store import read_manifest
 from sim.batch.transplant import BY_CONSTRUCTION, COSTS, DESCRIPTIONS, TransplantRuns, components, run_transplants, shapley_plan
 
 
@@ -172,7 +172,7 @@ def run_declared(
     """The decomposition a results folder's experiment declares in ``[analysis.decomposition]``
     (its first recipient), with a note saying what was done or why nothing was; its runs go
     through the executor for ``workers`` / ``scheduler`` (:func:`sim.batch.executors.make_executor`)."""
-    manifest = json.loads((Path(results) / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(Path(results) / "manifest.json")
     a = manifest["experiment"].get("analysis", {})
     cfg = a.get("decomposition")
     arms = [x["name"] for x in manifest["experiment"]["arms"]]

@@ -5,7 +5,6 @@ experiment's analysis settings as properties. Light to import (no pandas, no Sci
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.analysis import stats
-from sim.batch.store import read_parts, read_runs, read_timeseries
+from sim.batch.store import read_manifest, read_parts, read_runs, read_timeseries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -148,7 +147,7 @@ class ResultColumns(Settings):
         """The runs' keys, arm, status, agreement round and ``by``; the time series' ``metrics``
         when first asked for."""
         path = Path(path)
-        manifest = json.loads((path / "manifest.json").read_text())
+        manifest = read_manifest(path / "manifest.json")
         cols = [*stats.KEYS, "run_id", "arm", "status", "agreement_round", *([by] if by not in stats.KEYS else [])]
         runs = Table.from_arrow(read_parts(path / "runs", list(dict.fromkeys(cols))), order="run_id")
         return cls(path, manifest, runs, list(metrics))
@@ -179,7 +178,7 @@ class Results(Settings):
     def load(cls, path: str | Path) -> Results:
         """Load a results folder: the runs table sorted by run id, the long time series by run and round."""
         path = Path(path)
-        manifest = json.loads((path / "manifest.json").read_text())
+        manifest = read_manifest(path / "manifest.json")
         return cls(path, manifest, read_runs(path), read_timeseries(path))
 
     def with_window(self, w: int | None = None) -> pd.DataFrame:

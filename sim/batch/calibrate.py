@@ -137,7 +137,7 @@ def calibration_from_dict(d: dict[str, Any], src: str = "<python>", default_name
         )
     answer = cal.get("answer", "lean-years")
     if not isinstance(answer, str):
-        raise InputError(src, "calibration.answer", answer, "allowed: an experiment's name or .toml path, or \"\" for none")
+        raise InputError(src, "calibration.answer", answer, 'allowed: an experiment\'s name or .toml path, or "" for none')
     out = Calibration(
         exp,
         patterns,

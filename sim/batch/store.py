@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.batch.experiment import Experiment
-from sim.core.outputs import MARKER, fsync, marked_files
+from sim.core.outputs import MARKER, fsync, marked_files, read_manifest
 from sim.scenarios import InputError
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ class ResultStore:
 
     # ------------------------------------------------------------ manifest
     def read_manifest(self) -> dict[str, Any]:
-        return dict(json.loads(self.manifest_path.read_text()))
+        return read_manifest(self.manifest_path)
 
     def finish(self, **info: Any) -> None:
         """Append one session's summary (executor, timing, failures) to the manifest."""

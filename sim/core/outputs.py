@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from sim.core.setup import InputError
 
@@ -160,3 +161,38 @@ def fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: The manifest's fields the readers rely on, with the type each must have (checked by
+#: :func:`read_manifest`, so a damaged manifest is a one-line error, not a traceback).
+MANIFEST_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "experiment": dict,
+    "experiment.name": str,
+    "experiment.scenarios": list,
+    "experiment.arms": list,
+    "experiment.analysis": dict,
+    "experiment.timeseries": list,
+    "design_names": list,
+    "fingerprint": str,
+}
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A results folder's manifest.json, its shape checked (:data:`MANIFEST_SHAPE`; every arm a
+    table with a name): :class:`InputError` naming the file and the field otherwise."""
+    allowed = "allowed: a manifest.json written by 'sweep'"
+    try:
+        m = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(str(path), "manifest", type(e).__name__, f"unreadable; {allowed}") from None
+    if not isinstance(m, dict):
+        raise InputError(str(path), "manifest", type(m).__name__, f"not a table; {allowed}")
+    for key, kind in MANIFEST_SHAPE.items():
+        top, _, sub = key.partition(".")
+        v = m.get(top) if not sub else m["experiment"].get(sub, {} if kind is dict else None)
+        if not isinstance(v, kind):
+            raise InputError(str(path), key, v if isinstance(v, (int, float, str)) else type(v).__name__, f"the wrong type; {allowed}")
+    arms = m["experiment"]["arms"]
+    if not arms or not all(isinstance(a, dict) and isinstance(a.get("name"), str) for a in arms):
+        raise InputError(str(path), "experiment.arms", "…", f"every arm a table with a name; {allowed}")
+    return m
