@@ -472,3 +472,35 @@ class TestAuditDamagedManifest:
             return
         argv = ["plot", str(out), "--out", str(tmp_path / "f")] if command == "plot" else ["report", str(out), "--no-cases"]
         one_error_line(capsys, main(argv), "manifest.json", field)
+
+
+class TestAuditSizesAndSpecialFiles:
+    """Found by the bad-input audit of 2026-11-30: the explorer loaded any scenario (a 50-side file
+    took 3.3 GB and 21 s a step) and any file size; a device or a FIFO given as a file was read
+    without end or blocked."""
+
+    def test_the_explorer_refuses_a_scenario_over_the_limits(self):
+        from sim.abm.session import Session
+
+        s = Session(load_scenario("lean-years"), seed=0)
+        sides = "".join(f'[[sides]]\nname = "S{i}"\n[sides.params]\nmembers = 40\n' for i in range(50))
+        with pytest.raises(InputError, match="too large for the explorer"):
+            s.load(f'name = "big"\nrounds = 10\n{sides}', "big.toml")
+        assert s.scenario.name == "lean-years"  # nothing changed
+
+    def test_the_explorer_refuses_a_file_over_the_size_limit(self):
+        from sim.abm.session import Session
+        from sim.scenarios.loader import MAX_FILE_BYTES
+
+        s = Session(load_scenario("lean-years"), seed=0)
+        with pytest.raises(InputError, match="at most"):
+            s.load(b"# " + b"x" * MAX_FILE_BYTES, "huge.toml")
+
+    @pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+    def test_a_special_file_is_one_line(self, tmp_path, capsys, special):
+        path = special
+        if special == "fifo":
+            path = str(tmp_path / "f.toml")
+            os.mkfifo(path)
+        rc = main(["sweep", path, "--out", str(tmp_path / "o")])
+        one_error_line(capsys, rc, path, "not a regular file")

@@ -10,7 +10,6 @@ the run ``dialogue-sim run`` gives for the saved scenario and seed.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,8 @@ from sim.abm.model import DialogueModel
 from sim.core.params import PARAMS, Scope
 from sim.core.state import Params
 from sim.scenarios import Event, EventKind, InputError, Scenario, parse_event, parse_overrides, resolve, scenario_from_dict
+from sim.scenarios.limits import check_cost, setup_cost
+from sim.scenarios.loader import parse_toml
 
 #: Largest seed accepted (numpy's SeedSequence takes any non-negative integer; this keeps it sane).
 MAX_SEED = 2**63 - 1
@@ -264,16 +265,11 @@ class Session:
 
     def load(self, text: str | bytes, filename: str = "scenario.toml") -> None:
         """Replace the setting with a scenario file's; nothing changes if it is bad."""
-        try:
-            if isinstance(text, bytes):
-                text = text.decode("utf-8-sig")
-            data = tomllib.loads(text)
-        except UnicodeDecodeError:
-            raise InputError(filename, "file", "binary", "a UTF-8 TOML text file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise InputError(filename, "toml", str(e).split("\n")[0], "the file must be valid TOML") from None
+        data = parse_toml(filename, text.encode() if isinstance(text, str) else text)  # size, UTF-8, TOML, nesting
         sc = scenario_from_dict(data, filename, default_name=filename.removesuffix(".toml"))
-        resolve(sc)
+        # the explorer holds two runs (A and B) in memory and steps them while a page waits: the
+        # CLI's limits, without its --allow-large (a 50-side file took 3.3 GB and 21 s a step)
+        check_cost(setup_cost(resolve(sc), runs=2, batch=2), filename, instead="too large for the explorer; use 'dialogue-sim run'")
         self.scenario, self.overrides, self.b_overrides = sc, {}, None
         self.interventions, self.changes = [], []
         self.rebuild(0)

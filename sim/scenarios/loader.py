@@ -58,20 +58,28 @@ MAX_ROUNDS = 100_000
 
 def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     """Parse a TOML file (UTF-8, a byte-order mark allowed) into a dict, or raise one
-    :class:`InputError`: not a file, too large, not text, not TOML, nested too deeply."""
+    :class:`InputError`: not a regular file, too large, not text, not TOML, nested too deeply."""
     path = Path(path)
     src = str(path)
     if path.is_dir():
         raise InputError(src, "file", src, "is a folder; allowed: a TOML file")
+    if path.exists() and not path.is_file():  # a device (/dev/zero) or a FIFO: endless or blocking reads
+        raise InputError(src, "file", src, "is not a regular file; allowed: a TOML file")
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(src, "file", f"{size} bytes", f"allowed: a TOML file of at most {MAX_FILE_BYTES} bytes")
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # never more, whatever the file says its size is
     except FileNotFoundError:
         raise InputError(src, "file", src, "no such file") from None
     except OSError as e:
         raise InputError(src, "file", src, f"cannot be read ({e.strerror})") from None
+    return parse_toml(src, raw)
+
+
+def parse_toml(src: str, raw: bytes) -> dict[str, Any]:
+    """The TOML in ``raw`` (a file's bytes, named ``src`` in errors), with :func:`read_toml`'s
+    checks of size, encoding, syntax and nesting (also for a file uploaded to the explorer)."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(src, "file", f"more than {MAX_FILE_BYTES} bytes", f"allowed: a TOML file of at most {MAX_FILE_BYTES} bytes")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
