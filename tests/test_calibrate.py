@@ -122,6 +122,7 @@ class TestCommand:
             (lambda d: d["calibration"].update(window=0), "calibration.window"),
             (lambda d: d["calibration"].update(bogus=1), "calibration.bogus"),
             (lambda d: d["calibration"].update(answer=5), "calibration.answer"),
+            (lambda d: d["calibration"]["patterns"].append(dict(d["calibration"]["patterns"][0])), "calibration.patterns[2].name"),
         ],
     )
     def test_bad_input_is_one_line_naming_the_field(self, synthetic, tmp_path, capsys, edit, words):

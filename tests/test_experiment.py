@@ -315,6 +315,12 @@ BAD_FILES = {
         "analysis.conditions[0].where.turnover",
         0.1,
     ),
+    "decomposition past the horizon": (BASE + "[analysis.decomposition]\nat_round = 1000\n", "analysis.decomposition.at_round", 1000),
+    "decomposition recipient is the treatment": (
+        BASE + '[[arms]]\nname = "a"\n[[arms]]\nname = "b"\n[analysis]\ntreatment = "a"\n[analysis.decomposition]\nrecipients = ["a"]\n',
+        "analysis.decomposition.recipients",
+        "a",
+    ),
     "discovery margin out of range": (BASE + "[analysis.discovery]\nmargin = 2.0\n", "analysis.discovery.margin", 2.0),
     "unknown correction": (BASE + '[analysis]\ncorrection = "bonferroni"\n', "analysis.correction", "bonferroni"),
 }

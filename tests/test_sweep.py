@@ -541,3 +541,11 @@ def test_ctrl_c_stops_the_workers_at_once(tmp_path):
     assert len(seen) == 1 and 1 <= len(parts) <= 2, parts  # without stopping the workers: 4-5 parts
     again = run_sweep(exp, tmp_path / "cut", workers=2, progress=False, resume=True)
     assert again["completed"] == exp.n_runs and len(read_runs(tmp_path / "cut")) == exp.n_runs
+
+
+def test_no_more_workers_than_chunks():
+    """--workers 300 for a 4-chunk sweep forked 300 processes (bad-input audit): capped at the chunks."""
+    from sim.batch.executors import LocalProcessExecutor, make_executor
+
+    ex = make_executor(300, None, 4)
+    assert isinstance(ex, LocalProcessExecutor) and ex.workers == 4

@@ -193,7 +193,7 @@ def run_declared(
         replications=int(cfg.get("replications", 1)),
         permutations=int(cfg.get("permutations", 1)),
         max_pairs=cfg.get("max_pairs"),
-        executor=make_executor(workers or os.cpu_count() or 1, scheduler, n_chunks=2),
+        executor=make_executor(workers or os.cpu_count() or 1, scheduler, n_chunks=max(2, workers or os.cpu_count() or 1)),
         progress=progress,
     )
     note = dec["method"]

@@ -129,12 +129,13 @@ def calibration_from_dict(d: dict[str, Any], src: str = "<python>", default_name
         lo, hi = p.get("low", -np.inf), p.get("high", np.inf)
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)) or not lo < hi:
             raise InputError(src, f"{where}.low/high", [lo, hi], "allowed: numbers with low < high (one may be omitted)")
+        name = str(p.get("name", f"pattern {i}"))
+        if name in [q.name for q in patterns]:  # one column per name: a second would overwrite the first
+            raise InputError(src, f"{where}.name", name, "allowed: a name no other pattern has")
         need = NEEDS.get(p["statistic"])
         if need and need not in exp.timeseries:
             raise InputError(src, "output.timeseries", exp.timeseries, f"pattern {p.get('name')!r} needs {need!r} kept")
-        patterns.append(
-            Pattern(str(p.get("name", f"pattern {i}")), p["scenario"], p["statistic"], float(lo), float(hi), str(p.get("source", "")))
-        )
+        patterns.append(Pattern(name, p["scenario"], p["statistic"], float(lo), float(hi), str(p.get("source", ""))))
     answer = cal.get("answer", "lean-years")
     if not isinstance(answer, str):
         raise InputError(src, "calibration.answer", answer, 'allowed: an experiment\'s name or .toml path, or "" for none')

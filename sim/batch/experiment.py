@@ -314,9 +314,16 @@ class Experiment:
                 raise InputError(src, f"analysis.decomposition.{k}", v, f"unknown field; allowed: {', '.join(dkeys)}")
             if dkeys[k] is int and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "at_round" else 1)):
                 raise InputError(src, f"analysis.decomposition.{k}", v, "allowed: a whole number ≥ 1")
+        donor = a.get("treatment", arm_names[0])
         for r in dec.get("recipients", []):
-            if r not in arm_names:
-                raise InputError(src, "analysis.decomposition.recipients", r, f"allowed: {', '.join(arm_names)}")
+            if r not in arm_names or r == donor:
+                others = [x for x in arm_names if x != donor]
+                raise InputError(
+                    src, "analysis.decomposition.recipients", r, f"allowed: an arm other than the treatment: {', '.join(others)}"
+                )
+        horizon = self.rounds or min((sc.rounds for sc in self.loaded_scenarios), default=0)
+        if "at_round" in dec and horizon and not dec["at_round"] < horizon:
+            raise InputError(src, "analysis.decomposition.at_round", dec["at_round"], f"allowed: a round before the horizon ({horizon})")
         disc = a.get("discovery", {})
         if not isinstance(disc, dict) or set(disc) - {"margin"}:
             raise InputError(src, "analysis.discovery", disc, "allowed: a table with margin (a number in [0, 1])")
