@@ -419,8 +419,15 @@ def cmd_app(args: argparse.Namespace) -> int:
     """Serve the explorer in this process: SIGINT and SIGTERM stop it, no child is left."""
     if not 0 < args.port < 65536:
         raise InputError("--port", "port", args.port, "allowed: a whole number in [1, 65535]")
+    import socket
+
     from sim.abm.server import serve
 
+    with socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET) as probe:  # before the URL is printed
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as e:
+            raise InputError("--port", "port", args.port, f"cannot be used on {args.host} ({e.strerror}); allowed: a free port") from None
     try:
         warm_up()
         print(f"explorer on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)

@@ -429,3 +429,16 @@ class TestFigureEta:
     def test_estimating_until_the_first_batch_is_in(self):
         assert cli.figure_eta(1.4, 1.4, 1, 11, 1) == "estimating"
         assert cli.figure_eta(1.4, 1.4, 2, 11, 3) == "estimating"
+
+
+def test_app_on_a_port_in_use_is_one_line(capsys):
+    """It printed the explorer's URL, then uvicorn's error, and exited 3 (bad-input audit)."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["app", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--port" in err[0] and "http://" not in err[0]
