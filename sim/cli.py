@@ -243,6 +243,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(str(folder / "manifest.json"), "manifest", "unreadable", f"a manifest written by 'sweep' ({e})") from None
     swept = ", ".join(by_choices[2:]) or "none swept here"
+    if args.svg and args.no_svg:
+        raise InputError("--svg", "svg", "--svg --no-svg", "allowed: one of them")
     for m in args.metric:
         if m not in kept:
             raise InputError("--metric", "metric", m, f"not kept in these results; allowed: {', '.join(kept)} (swept parameters: {swept})")
@@ -257,7 +259,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     from sim.analysis.figure_set import DEFAULT_METRICS, close_pool, drawing_pool, figure_jobs, make_figures
 
-    metrics = args.metric or [m for m in DEFAULT_METRICS if m in kept]
+    metrics = list(dict.fromkeys(args.metric)) or [m for m in DEFAULT_METRICS if m in kept]  # a metric named twice: once
     total = len(figure_jobs(metrics, args.by, n_arms))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = min(args.workers or cores, total)  # drawing processes; 1: draw in this process

@@ -215,3 +215,17 @@ class TestWorkers:
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert p.stdout.strip().splitlines()[-1] == "0 []"
         assert len(list((tmp_path / "f").glob("*.png"))) == 9  # survival, and 4 kept metrics × (curves, difference)
+
+
+class TestAuditArguments:
+    """Found by the bad-input audit of 2026-11-30."""
+
+    def test_svg_and_no_svg_together_refused(self, small_sweep, tmp_path, capsys):
+        assert main(["plot", str(small_sweep), "--svg", "--no-svg", "--out", str(tmp_path / "f")]) == 2
+        assert "--svg" in capsys.readouterr().err and not (tmp_path / "f").exists()
+
+    def test_a_metric_named_twice_is_drawn_once(self, small_sweep, tmp_path, capsys):
+        assert main(["plot", str(small_sweep), "--metric", "trust", "--metric", "trust", "--out", str(tmp_path / "f")]) == 0
+        pngs = sorted(p.name for p in (tmp_path / "f").glob("*.png"))
+        said = int(capsys.readouterr().out.split("wrote ")[1].split()[0])
+        assert said == len(pngs) and len(pngs) == len(set(pngs))
