@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -400,8 +401,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     except SweepInterrupted as e:
         print(f"dialogue-sim: error: the decomposition's runs: {e}; no report was written", file=sys.stderr)
         return 1
+    made = [p for p in (answer_path(target), figdir) if not p.exists()]  # what this report adds beside the HTML
     try:
         path = build_report(res, target, cases=case_results, decomposition=decomposition)
+    except BaseException:  # Ctrl-C or a failure: nothing partial is left of what it added
+        for p in made:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        raise
     finally:
         if figdir.is_dir():
             mark_folder(figdir, "figures")

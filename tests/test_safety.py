@@ -504,3 +504,31 @@ class TestAuditSizesAndSpecialFiles:
             os.mkfifo(path)
         rc = main(["sweep", path, "--out", str(tmp_path / "o")])
         one_error_line(capsys, rc, path, "not a regular file")
+
+
+class TestAuditPartialOutput:
+    """Found by the bad-input audit of 2026-11-30."""
+
+    def test_an_interrupted_report_leaves_nothing_it_added(self, small_sweep, tmp_path, monkeypatch, capsys):
+        """Ctrl-C during the report left figures/ and answer.json without report.html."""
+        import sim.analysis.report as report
+
+        real = report.answer.write_answer
+
+        def write_then_interrupt(*a, **k):
+            real(*a, **k)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(report.answer, "write_answer", write_then_interrupt)
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "mine.txt").write_text("mine")
+        assert main(["report", str(small_sweep), "--no-cases", "--out", str(docs / "report.html")]) == 130
+        assert sorted(p.name for p in docs.iterdir()) == ["mine.txt"]
+
+    def test_an_out_folder_that_cannot_be_written_is_refused_before_the_work(self, tmp_path, monkeypatch, capsys):
+        import sim.core.outputs as outputs
+
+        monkeypatch.setattr(outputs.os, "access", lambda p, mode: False)
+        rc = main(["run", "lean-years", "--rounds", "3", "--out", str(tmp_path / "o")])
+        one_error_line(capsys, rc, "--out", "cannot be written")

@@ -114,7 +114,7 @@ def calibration_from_dict(d: dict[str, Any], src: str = "<python>", default_name
     pats = cal.get("patterns")
     if not isinstance(pats, list) or not pats:
         raise InputError(src, "calibration.patterns", pats, "allowed: one or more [[calibration.patterns]] tables")
-    patterns = []
+    patterns: list[Pattern] = []
     for i, p in enumerate(pats):
         where = f"calibration.patterns[{i}]"
         if not isinstance(p, dict):

@@ -36,6 +36,8 @@ def check_out_dir(target: Path, flag: str = "--out") -> None:
         if parent.exists():
             if not parent.is_dir():
                 raise InputError(flag, "out", str(target), f"{parent} is a file; allowed: a folder path")
+            if not os.access(parent, os.W_OK | os.X_OK):  # before the work, not after it (by the rules of access(2))
+                raise InputError(flag, "out", str(target), f"{parent} cannot be written; allowed: a folder you can write in")
             break
 
 
