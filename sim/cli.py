@@ -322,6 +322,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
         label = sc.name + "".join(f" {k}={v}" for k, v in overrides.items())
         sides.append((sc, setup, label))
     (sa, a, la), (sb, b, lb) = sides
+    if args.rounds is None and a.rounds != b.rounds:  # both run to the shorter horizon: no event may fall past it
+        horizon = min(a.rounds, b.rounds)
+        for sc, setup, _ in sides:
+            late = [e for e in setup.events if e.round > horizon]
+            if late:
+                need = max(e.round for e in late)
+                raise InputError(
+                    "--rounds",
+                    "rounds",
+                    f"{horizon} (the shorter scenario's)",
+                    f"{sc.name} has a {late[0].kind.value} event at round {late[0].round}, past it; allowed: --rounds N with N ≥ {need}",
+                )
     if la == lb:
         raise InputError(
             "--set-b", "set_b", "(none)", "A and B are the same setting; change B with a second scenario or --set-b NAME=VALUE"

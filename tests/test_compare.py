@@ -77,6 +77,7 @@ class TestCommand:
             (["compare", "leadership-change", "--set-b", "bogus=1"], "bogus"),
             (["compare", "nowhere", "--set-b", "turnover=0.2"], "nowhere"),
             (["compare", "leadership-change", "--set-b", "turnover=0.2", "--runs", "0"], "--runs"),
+            (["compare", "leadership-change", "multilateral-track15"], "leadership_change event at round 40"),  # was dropped silently
         ],
     )
     def test_bad_input(self, argv, words, tmp_path, capsys):
