@@ -321,6 +321,7 @@ BAD_FILES = {
         "analysis.decomposition.recipients",
         "a",
     ),
+    "bad [full] replications, without --full": (BASE + '[full]\nreplications = "many"\n', "full.replications", "many"),
     "discovery margin out of range": (BASE + "[analysis.discovery]\nmargin = 2.0\n", "analysis.discovery.margin", 2.0),
     "unknown correction": (BASE + '[analysis]\ncorrection = "bonferroni"\n', "analysis.correction", "bonferroni"),
 }

@@ -536,10 +536,17 @@ def load_experiment(path: str | Path, full: bool = False) -> Experiment:
     for k in extra:
         if k not in {"replications", "seed", "rounds", "chunk_size"}:
             raise InputError(src, f"full.{k}", extra[k], "allowed: replications, seed, rounds, chunk_size")
-    if full:
-        d = {**d, **extra}
     stem = path.stem if is_safe_name(path.stem) else safe_filename(path.stem)[:64]
-    return experiment_from_dict({k: v for k, v in d.items() if k != "full"}, src, default_name=stem)
+    base = {k: v for k, v in d.items() if k != "full"}
+    try:  # [full] is checked whether or not it is used, and its errors name full.FIELD
+        exp_full = experiment_from_dict(base | extra, src, default_name=stem) if extra else None
+    except InputError as e:
+        if e.field in extra:
+            raise InputError(src, f"full.{e.field}", e.value, e.allowed) from None
+        raise
+    if full and exp_full is not None:
+        return exp_full
+    return experiment_from_dict(base, src, default_name=stem)
 
 
 def _table(src: str, fld: str, v: Any) -> dict:
