@@ -334,6 +334,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     f"{horizon} (the shorter scenario's)",
                     f"{sc.name} has a {late[0].kind.value} event at round {late[0].round}, past it; allowed: --rounds N with N ≥ {need}",
                 )
+    from sim.batch.ensemble import BATCH
+    from sim.batch.limits import check_cost, setup_cost
+
+    for sc, setup, _ in sides:  # --runs 100000000 was a MemoryError after a long wait
+        check_cost(setup_cost(setup, runs=args.runs, batch=min(args.runs, BATCH)), sc.name, allow_large=args.allow_large)
     if la == lb:
         raise InputError(
             "--set-b", "set_b", "(none)", "A and B are the same setting; change B with a second scenario or --set-b NAME=VALUE"
@@ -529,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the first seed")
     p.add_argument("--rounds", type=int, default=None, help="horizon (default: the shorter of the two scenarios')")
     p.add_argument("--out", default=None, help="output folder (default runs/compare)")
+    p.add_argument("--allow-large", action="store_true", help="run even if the estimated work or memory is over the limits")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("report", help="one self-contained HTML report of a sweep")
     p.add_argument("results", help="a results folder written by 'sweep'")

@@ -78,6 +78,7 @@ class TestCommand:
             (["compare", "nowhere", "--set-b", "turnover=0.2"], "nowhere"),
             (["compare", "leadership-change", "--set-b", "turnover=0.2", "--runs", "0"], "--runs"),
             (["compare", "leadership-change", "multilateral-track15"], "leadership_change event at round 40"),  # was dropped silently
+            (["compare", "leadership-change", "--set-b", "turnover=0.2", "--runs", "100000000"], "--allow-large"),  # was a MemoryError
         ],
     )
     def test_bad_input(self, argv, words, tmp_path, capsys):
