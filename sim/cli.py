@@ -73,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     check_cost(setup_cost(resolve(sc, overrides, args.rounds)), str(path), allow_large=args.allow_large)
     model = DialogueModel(sc, rounds=args.rounds, overrides=overrides, rng=args.seed)
-    model.run_for(model.setup.rounds)
+    run_with_progress(model, model.setup.rounds)
     df = model.datacollector.get_model_vars_dataframe()
     df.index.name = "round"
     agents = model.datacollector.get_agent_vars_dataframe().reset_index()
@@ -93,6 +93,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  {k:22s} {v}")
     print(f"wrote {out}/ (timeseries.{args.format}, members.{args.format}, curves.png, summary.json, events.log)")
     return 0
+
+
+def run_with_progress(model: DialogueModel, rounds: int) -> None:
+    """``model.run_for(rounds)``, with a progress bar and an ETA on a terminal (in steps of about
+    1% of the rounds: the same rounds, so the same run); silent in a pipe or a file."""
+    if not sys.stderr.isatty():
+        model.run_for(rounds)
+        return
+    from sim.batch.sweep import Progress
+
+    bar = Progress(rounds, 0, label="run", unit="round")
+    step = max(1, rounds // 100)
+    try:
+        for t in range(0, rounds, step):
+            k = min(step, rounds - t)
+            model.run_for(k)
+            bar.update(k)
+    finally:
+        bar.close()
 
 
 def summarize(model: DialogueModel) -> dict[str, Any]:

@@ -442,3 +442,21 @@ def test_app_on_a_port_in_use_is_one_line(capsys):
         assert main(["app", "--port", str(port)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--port" in err[0] and "http://" not in err[0]
+
+
+class TestRunProgress:
+    """A long single run printed nothing (62 s for 8,000 rounds: bad-input audit). On a terminal
+    it shows a bar with an ETA, stepping in blocks of rounds that give the same run."""
+
+    def test_a_bar_on_a_terminal_and_the_same_run(self, tmp_path, monkeypatch):
+        import io
+
+        err = io.StringIO()
+        err.isatty = lambda: True  # type: ignore[method-assign]
+        monkeypatch.setattr(sys, "stderr", err)
+        assert main(["run", "leadership-change", "--seed", "3", "--out", str(tmp_path / "tty")]) == 0
+        monkeypatch.setattr(sys, "stderr", io.StringIO())
+        assert main(["run", "leadership-change", "--seed", "3", "--out", str(tmp_path / "pipe")]) == 0
+        assert "round" in err.getvalue() and "60/60" in err.getvalue()
+        assert (tmp_path / "tty" / "timeseries.csv").read_bytes() == (tmp_path / "pipe" / "timeseries.csv").read_bytes()
+        assert (tmp_path / "tty" / "members.csv").read_bytes() == (tmp_path / "pipe" / "members.csv").read_bytes()

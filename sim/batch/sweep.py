@@ -26,9 +26,11 @@ __all__ = ["Progress", "read_runs", "read_timeseries", "repair", "run_sweep"]  #
 class Progress:
     """A progress bar on a terminal (tqdm); plain lines every few seconds elsewhere."""
 
-    def __init__(self, total: int, done: int, stream: IO[str] | None = None, interval: float = 5.0, label: str = "sweep"):
+    def __init__(
+        self, total: int, done: int, stream: IO[str] | None = None, interval: float = 5.0, label: str = "sweep", unit: str = "run"
+    ):
         self.total, self.done, self.start_done = total, done, done
-        self.label = label
+        self.label, self.unit = label, unit
         self.stream = stream or sys.stderr
         self.t0 = time.monotonic()
         self.last = 0.0
@@ -38,7 +40,7 @@ class Progress:
             from tqdm import tqdm
 
             tqdm.monitor_interval = 0  # no monitor thread, so local workers can fork
-            self.bar = tqdm(total=total, initial=done, unit="run", file=self.stream, smoothing=0.1, desc=label)
+            self.bar = tqdm(total=total, initial=done, unit=unit, file=self.stream, smoothing=0.1, desc=label)
 
     def update(self, n: int) -> None:
         self.done += n
@@ -57,7 +59,8 @@ class Progress:
         r = self.rate()
         left = self.total - self.done
         eta = f"{left / r:.0f}s" if r > 0 else "?"
-        return f"{self.label}: {self.done}/{self.total} runs ({100 * self.done / max(self.total, 1):.0f}%), {r:.0f} runs/s, ETA {eta}"
+        u = self.unit
+        return f"{self.label}: {self.done}/{self.total} {u}s ({100 * self.done / max(self.total, 1):.0f}%), {r:.0f} {u}s/s, ETA {eta}"
 
     def close(self) -> None:
         if self.bar is not None:
