@@ -21,15 +21,15 @@ if TYPE_CHECKING:
 FORMATS = ("csv", "parquet")
 
 
-def parse_set(items: Sequence[str]) -> dict[str, str]:
+def parse_set(items: Sequence[str], flag: str = "--set") -> dict[str, str]:
     """``["turnover=0.5", "Canada.handover=0.2"]`` → dict; validation happens in resolve()."""
     out = {}
     for item in items:
         name, eq, value = item.partition("=")
         if not eq or not name.strip() or not value.strip():
-            raise InputError("--set", "argument", item, "expected name=value or SIDE.name=value")
+            raise InputError(flag, "argument", item, "expected name=value or SIDE.name=value")
         if name.strip() in out:
-            raise InputError("--set", name.strip(), value.strip(), "given twice; allowed: each name once")
+            raise InputError(flag, name.strip(), value.strip(), "given twice; allowed: each name once")
         out[name.strip()] = value.strip()
     return out
 
@@ -334,10 +334,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.rounds is not None and args.rounds < 1:
         raise InputError("--rounds", "rounds", args.rounds, "allowed: a whole number ≥ 1")
     sides = []
-    for name, sets in ((args.a, args.set_a), (args.b or args.a, args.set_b)):
+    for name, sets, flag in ((args.a, args.set_a, "--set-a"), (args.b or args.a, args.set_b, "--set-b")):
         sc = load_scenario(find_scenario(name))
-        overrides = parse_set(sets)
-        setup = resolve(sc, overrides, args.rounds)  # every check happens here, before any run
+        overrides = parse_set(sets, flag)
+        setup = resolve(sc, overrides, args.rounds, overrides_source=flag)  # every check happens here, before any run
         label = sc.name + "".join(f" {k}={v}" for k, v in overrides.items())
         sides.append((sc, setup, label))
     (sa, a, la), (sb, b, lb) = sides

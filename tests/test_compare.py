@@ -75,6 +75,7 @@ class TestCommand:
             (["compare", "leadership-change"], "A and B are the same"),
             (["compare", "leadership-change", "--set-b", "turnover=7"], "turnover"),
             (["compare", "leadership-change", "--set-b", "bogus=1"], "bogus"),
+            (["compare", "leadership-change", "--set-b", "Z.turnover=0.2"], "--set-b: Z.turnover"),  # was labelled --set
             (["compare", "nowhere", "--set-b", "turnover=0.2"], "nowhere"),
             (["compare", "leadership-change", "--set-b", "turnover=0.2", "--runs", "0"], "--runs"),
             (["compare", "leadership-change", "multilateral-track15"], "leadership_change event at round 40"),  # was dropped silently

@@ -305,11 +305,17 @@ def parse_overrides(pairs: Mapping[str, Any], side_names: list[str], src: str = 
     return out
 
 
-def resolve(sc: Scenario, overrides: Mapping[str, Any] | None = None, rounds: int | None = None, rounds_source: str = "--rounds") -> Setup:
+def resolve(
+    sc: Scenario,
+    overrides: Mapping[str, Any] | None = None,
+    rounds: int | None = None,
+    rounds_source: str = "--rounds",
+    overrides_source: str = "--set",
+) -> Setup:
     """Resolve every parameter: override for the side > override for all >
     the side's params > the scenario's params > the channel preset > the default."""
     names = [s.name for s in sc.sides]
-    ov = parse_overrides(overrides or {}, names)
+    ov = parse_overrides(overrides or {}, names, overrides_source)
     if rounds is not None:
         rounds = _int(rounds_source, "rounds", rounds, 1, MAX_ROUNDS)
         late = [e for e in sc.events if e.round > rounds]
