@@ -122,6 +122,8 @@ class TestCommand:
             (lambda d: d["calibration"].update(window=0), "calibration.window"),
             (lambda d: d["calibration"].update(bogus=1), "calibration.bogus"),
             (lambda d: d["calibration"].update(answer=5), "calibration.answer"),
+            (lambda d: d.update(arms=[{"name": "only"}]), "arms"),
+            (lambda d: d.update(full={"replications": 8}), "full"),
             (lambda d: d["calibration"]["patterns"].append(dict(d["calibration"]["patterns"][0])), "calibration.patterns[2].name"),
         ],
     )

@@ -104,7 +104,9 @@ def calibration_from_dict(d: dict[str, Any], src: str = "<python>", default_name
         raise InputError(
             src, "design.kind", str(d.get("design", {}).get("kind")), "allowed: lhs (independent uniform priors over [design.params])"
         )
-    if len(exp.arms) != 1 or exp.arms[0].events:
+    if "full" in d:  # calibrate has no --full: a [full] table would be ignored without a word
+        raise InputError(src, "full", d["full"], "allowed: no [full] table in a calibration (set replications and samples directly)")
+    if "arms" in d or len(exp.arms) != 1 or exp.arms[0].events:
         raise InputError(src, "arms", [a.name for a in exp.arms], "a calibration runs the scenarios as documented: no arms")
     ints = {"window": (1, 1000), "posterior_replications": (1, 100_000), "max_posterior": (1, 1_000_000), "case_runs": (0, 1_000_000)}
     for k, (lo, hi) in ints.items():
