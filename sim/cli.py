@@ -209,7 +209,8 @@ def _sweep_folder(path: str) -> Path:
 def _results_dir(path: str, repair: bool = True, workers: int | None = None) -> Path:
     """A sweep's results folder, its damaged or lost parts recomputed first (unless not
     ``repair``); says on stderr (one line each) what was recomputed and what is still missing."""
-    from sim.batch.store import describe_status, read_manifest, status
+    from sim.batch.store import describe_status, status
+    from sim.core.outputs import read_manifest
 
     p = _sweep_folder(path)
     read_manifest(p / "manifest.json")  # a damaged one is the error, before any repair is tried

@@ -264,21 +264,26 @@ def _answers(cal: Calibration, rows: list[dict[str, float]], sweep) -> dict[str,
         for w in windows:
             r = runs.copy()
             r["in_window"] = ((ar >= shift) & (ar < shift + w)).astype(float)
-            eff = stats.paired_effect(r, "in_window", treat, ref, by=("scenario",)).iloc[0]
-            row = {
+
+            def paired(x: str, y: str, r: pd.DataFrame = r) -> tuple[float, float, float, int]:
+                p = stats.paired_effect(r, "in_window", x, y, by=("scenario",)).iloc[0]
+                return float(p["mean_diff"]), float(p["ci_low"]), float(p["ci_high"]), int(p["n_pairs"])
+
+            m, lo, hi, n = paired(treat, ref)
+            row: dict[str, Any] = {
                 "window": w,
                 "p_treatment": float(r[r["arm"] == treat]["in_window"].mean()),
                 "p_reference": float(r[r["arm"] == ref]["in_window"].mean()),
-                "effect": float(eff["mean_diff"]),
-                "ci_low": float(eff["ci_low"]),
-                "ci_high": float(eff["ci_high"]),
-                "pairs": int(eff["n_pairs"]),
+                "effect": m,
+                "ci_low": lo,
+                "ci_high": hi,
+                "pairs": n,
             }
             if fair:  # the split of the effect: imposed by construction, and what remains without it
                 row["p_fair"] = float(r[r["arm"] == fair]["in_window"].mean())
                 for key, (x, y) in (("construction", (fair, ref)), ("net", (treat, fair))):
-                    e = stats.paired_effect(r, "in_window", x, y, by=("scenario",)).iloc[0]
-                    row |= {key: float(e["mean_diff"]), f"{key}_ci_low": float(e["ci_low"]), f"{key}_ci_high": float(e["ci_high"])}
+                    m, lo, hi, _ = paired(x, y)
+                    row |= {key: m, f"{key}_ci_low": lo, f"{key}_ci_high": hi}
             rows_w.append(row)
         res[label] = rows_w
     return res

@@ -21,8 +21,8 @@ import pandas as pd
 from sim.analysis import stats
 from sim.batch.executors import Executor, make_executor
 from sim.batch.experiment import Experiment
-from sim.batch.store import read_manifest
 from sim.batch.transplant import BY_CONSTRUCTION, COSTS, DESCRIPTIONS, TransplantRuns, components, run_transplants, shapley_plan
+from sim.core.outputs import read_manifest
 
 
 def _e(x: np.ndarray, seed: int = 0) -> dict[str, Any]:

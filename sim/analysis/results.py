@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.analysis import stats
-from sim.batch.store import read_manifest, read_parts, read_runs, read_timeseries
+from sim.batch.store import read_parts, read_runs, read_timeseries
+from sim.core.outputs import read_manifest
 
 if TYPE_CHECKING:
     import pandas as pd
