@@ -53,8 +53,8 @@ cynicism_rate = [0.0, 0.1]
 meeting_decay = [0.0, 1.0]
 """
 
-RUNS_DIGEST = "e493e7956ecd564e9acf854a7400cb67d6404ff7237fe609d65b33aa70b3575e"
-TIMESERIES_DIGEST = "8c6bd09b4b1826e0752304de66ed6e31cbec41c703aca8d8a16ee0488635097d"
+RUNS_DIGEST = "c53b18a21f8664e496a523a0a9af51c3eaf6d0b08ddba217a5b87bf31d818130"
+TIMESERIES_DIGEST = "06f592d2cbd3c216320081614d8355040fae31f856eefaf5f8bffd763de38459"
 
 
 def digest(df: pd.DataFrame) -> str:

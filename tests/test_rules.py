@@ -595,11 +595,14 @@ class TestRulesMovedOutOfStep:
         assert rules.idea_known(aged, np.array([10.0])).tolist() == [[[True, True, False]]]
 
     def test_hollow_share_and_agreement_progress(self):
-        c = np.full((1, 2, 2), 0.25)
-        meet = np.array([[[False, True], [True, False]]])
-        h, n = rules.hollow_share(c, meet, np.array([0, 1]))
+        # one cross-side pair (sides 0 and 1), meeting with candor 0.25; a second that does not meet
+        c = np.array([[0.25, 0.9]])
+        meet = np.array([[True, False]])
+        h, n = rules.hollow_share(c, meet, np.array([[1.0, 1.0], [1.0, 1.0]]))
         np.testing.assert_allclose(h, [[0.75, 0.75]])
         assert n.tolist() == [[1, 1]]
+        h, n = rules.hollow_share(c, ~meet, np.array([[1.0, 1.0], [1.0, 1.0]]))
+        np.testing.assert_allclose(h, [[0.1, 0.1]])
         ok = np.array([[[True, False], [True, True]]])
         progress, reached = rules.agreement_progress(ok, np.array([True, True]))
         assert progress.tolist() == [1.0] and reached.tolist() == [True]

@@ -610,11 +610,12 @@ def idea_known(age: Array, lifetime: Array) -> Array:
     return age < lifetime[:, None, None]
 
 
-def hollow_share(c: Array, meet_pairs: Array, starts: Array) -> tuple[Array, Array]:
+def hollow_share(c: Array, meet: Array, pair_sides: Array) -> tuple[Array, Array]:
     """h_s = 1 − mean candor over side s's cross-side meeting pairs, and the number of those pairs
-    (h_s is 0 where a side had no meeting pair)."""
-    pairs_s = np.add.reduceat(np.count_nonzero(meet_pairs, axis=2), starts, axis=1)
-    candid_s = np.add.reduceat((c * meet_pairs).sum(axis=2), starts, axis=1)
+    (h_s is 0 where a side had no meeting pair); ``c`` and ``meet`` per cross-side pair (B, P), and
+    ``pair_sides`` (P, S) 1 where side s has a member in pair p (:attr:`Layout.pair_sides`)."""
+    pairs_s = meet @ pair_sides
+    candid_s = (c * meet) @ pair_sides
     return np.where(pairs_s > 0, 1 - candid_s / np.maximum(pairs_s, 1), 0.0), pairs_s
 
 
@@ -788,10 +789,12 @@ def taylor_degree(norm: Array | float) -> Array:
 
 
 @compiled
-def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array) -> None:
+def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array, dense: int) -> None:
     """out = e^M v (:func:`expm_action`) for one matrix M (n, n) and vector v (n,) (``out`` may be
-    ``v``): Taylor steps, or, for a stiff M, e^M itself (:func:`_expm_dense`). ``work`` is scratch
-    (3 + n, n) and, for a stiff M, (2, n, n) more (allocated then). Compiled."""
+    ``v``): Taylor steps, or, for a stiff M, e^M itself (:func:`_expm_dense`). Rows from ``dense``
+    on hold at most their diagonal entry (as in :func:`fj_generator`), so the products skip their
+    zeros (the same sums: only exact zeros are left out). ``work`` is scratch (3 + n, n) and, for a
+    stiff M, (2, n, n) more (allocated then). Compiled."""
     n = M.shape[0]
     norm = _norm_inf(M)
     steps = max(math.ceil(norm / 2.1), 1.0)
@@ -816,8 +819,10 @@ def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array) -> No
             new[:] = 0.0
             for j in range(n):
                 t = term[j]
-                for i in range(n):
+                for i in range(dense):
                     new[i] += MT[j, i] * t
+            for i in range(dense, n):
+                new[i] = MT[i, i] * term[i]
             for i in range(n):
                 new[i] *= per / k
             term[:] = new
@@ -830,7 +835,7 @@ def _taylor_each(M: Array, v: Array, theta: Array, out: Array) -> None:
     """out[b] = e^{M[b]} v[b] (:func:`_taylor_one`) for each matrix of the batch, compiled."""
     work = np.empty((3 + M.shape[1], M.shape[1]))
     for b in range(M.shape[0]):
-        _taylor_one(M[b], v[b], theta, out[b], work)
+        _taylor_one(M[b], v[b], theta, out[b], work, M.shape[1])
 
 
 @compiled
@@ -852,7 +857,7 @@ def flow_pieces(G: Array, z: Array, pulls: Array, at: Array, duration: Array, co
                 for i in range(n):
                     M[i, col[i]] = pulls[at[g, k], i]
             M *= duration[g, k]
-            _taylor_one(M, z[g], _THETA, z[g], work)
+            _taylor_one(M, z[g], _THETA, z[g], work, n)
             z[g, n:] = 1.0
             if k < count[g]:
                 z[g, order[g, k]] = views[g, order[g, k]]
@@ -925,22 +930,44 @@ def fj_generator(
     x0: Array, W: Array, line: Array, sigma: Array, lam: Array, present: Array, rate: Array, entrench_side: Array, side_of: Array
 ) -> Array:
     """G (B, N + S + 1, N + S + 1), per year, of :func:`fj_flow`: dz/dt = G z for z = (x, e^{−r_s t}
-    per side s, 1), with anchors x(0) at the start (t = 0) of the stretch G is used for."""
+    per side s, 1), with anchors x(0) at the start (t = 0) of the stretch G is used for. With
+    κ_i = κ for present delegates (0 for absent ones), r_i = r_s of i's side for present ones,
+    D = diag(W):
+
+        G[:N, :N] = κ Λ (W − D)(I − Σ) − diag(κ (1 − λ W_ii) + r),
+        G[i, N + s(i)] = κ_i (1 − λ_i)(x_i(0) − L_i)   (:func:`anchor_pull`),
+        G[:N, −1] = κ (Λ (W − D) Σ L + (I − Λ) L) + r L,   G[N + s, N + s] = −r_s.
+
+    Built by a compiled loop over runs (:func:`_fill_generator`)."""
     B, n = x0.shape
     S = entrench_side.shape[1]
-    i = np.arange(n)
-    k = rate[:, None] * present
-    r_side = entrench_rates(entrench_side)
-    r = r_side[:, side_of] * present
-    off = W.copy()
-    off[:, i, i] = 0.0
     G = np.zeros((B, n + S + 1, n + S + 1))
-    G[:, :n, :n] = (k * lam)[:, :, None] * off * (1 - sigma)[:, None, :]  # κ Λ (W − D)(I − Σ)
-    G[:, i, i] += k * lam * W[:, i, i] - k - r
-    G[:, i, n + side_of] = anchor_pull(x0, line, lam, k)
-    G[:, :n, -1] = k * (lam * (off @ (sigma * line)[:, :, None])[:, :, 0] + (1 - lam) * line) + r * line
-    G[:, n + np.arange(S), n + np.arange(S)] = -r_side
+    _fill_generator(G, x0, W, line, sigma, lam, present, rate, entrench_rates(entrench_side), side_of)
     return G
+
+
+@compiled
+def _fill_generator(
+    G: Array, x0: Array, W: Array, line: Array, sigma: Array, lam: Array, present: Array, rate: Array, r_side: Array, side_of: Array
+) -> None:
+    """The entries of :func:`fj_generator` into G (zeros), one run at a time. Compiled."""
+    B, n = x0.shape
+    S = r_side.shape[1]
+    for b in range(B):
+        for i in range(n):
+            k = rate[b] if present[b, i] else 0.0
+            r = r_side[b, side_of[i]] if present[b, i] else 0.0
+            kl = k * lam[b, i]
+            heard = 0.0  # Σ_{j≠i} W_ij σ_j L_j
+            for j in range(n):
+                if j != i:
+                    G[b, i, j] = kl * W[b, i, j] * (1 - sigma[b, j])
+                    heard += W[b, i, j] * (sigma[b, j] * line[b, j])
+            G[b, i, i] = kl * W[b, i, i] - k - r
+            G[b, i, n + side_of[i]] = k * (1 - lam[b, i]) * (x0[b, i] - line[b, i])
+            G[b, i, n + S] = k * (lam[b, i] * heard + (1 - lam[b, i]) * line[b, i]) + r * line[b, i]
+        for s in range(S):
+            G[b, n + s, n + s] = -r_side[b, s]
 
 
 def anchor_pull(x0: Array, line: Array, lam: Array, kappa: Array) -> Array:

@@ -87,6 +87,15 @@ class Layout:
         idx[np.arange(len(j)), so[j]] = j
         return idx
 
+    @cached_property
+    def pair_sides(self) -> np.ndarray:
+        """(P, S) 1.0 where side s has a member in cross-side pair p (each pair: one of each of two sides)."""
+        i, j = self.pairs
+        out = np.zeros((len(i), self.S))
+        out[np.arange(len(i)), self.side_of[i]] = 1.0
+        out[np.arange(len(j)), self.side_of[j]] = 1.0
+        return out
+
     def draw_sizes(self) -> dict[str, int]:
         """Uniform draws used per run per round, in order (a fixed count whatever happens)."""
         n, p = self.N, len(self.pairs[0])

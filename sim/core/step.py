@@ -221,10 +221,10 @@ def familiarity_through_round(
             layout.cross,
         )
         F[go], A[go] = Fg, Ag
-    rest = span[:, None, None] - np.maximum(arrival[:, :, None], arrival[:, None, :])
     # every pair flows for the rest of the round; F is symmetric and 0 within a side (the layout's
     # invariant, tests/test_invariants.py), so only the cross-side pairs i < j are computed
-    F[:, pi, pj] = F[:, pj, pi] = rules.relax(F[:, pi, pj], level[:, :-1], rate[:, :-1], rest[:, pi, pj])
+    rest = span[:, None] - np.maximum(arrival[:, pi], arrival[:, pj])
+    F[:, pi, pj] = F[:, pj, pi] = rules.relax(F[:, pi, pj], level[:, :-1], rate[:, :-1], rest)
     return F, rules.alumni_decay(A, d[:, None, None], (span - clock)[:, None, None])
 
 
@@ -412,9 +412,11 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
 
     # ideas from candid, familiar pairs, reported upward, filed in memory
     pi, pj = layout.pairs
-    p_gen = rules.idea_chance(c[:, pi, pj], F[:, pi, pj], x[:, pi], x[:, pj], eps[:, pi, pj], P.per_round("idea_rate"))
-    gen = meet_pairs[:, pi, pj] & (d["idea"] < p_gen)
-    z = rules.idea_location(x[:, pi], x[:, pj], d["location"])
+    c_p, meet_p = c[:, pi, pj], meet_pairs[:, pi, pj]  # per cross-side pair
+    p_gen = rules.idea_chance(c_p, F[:, pi, pj], x[:, pi], x[:, pj], eps[:, pi, pj], P.per_round("idea_rate"))
+    gen = meet_p & (d["idea"] < p_gen)
+    gb, gp = np.nonzero(gen)  # this round's ideas: (run, pair) of each
+    z = rules.idea_location(x[gb, pi[gp]], x[gb, pj[gp]], d["location"][gb, gp])
     bins = np.rint(z * (IDEA_BINS - 1)).astype(int)
     q = np.where(
         state.active,
@@ -432,15 +434,15 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     )
     q_head = rules.head_report_chance(q, rank, state.active, so, layout.starts)
     # each side hears of a pair's idea from its own member of the pair, else from its head
-    Q = np.concatenate([q, q_head], axis=1)[:, layout.reporter]  # (B, P, S)
+    Q = np.concatenate([q, q_head], axis=1)[gb[:, None], layout.reporter[gp]]  # (ideas, S)
     serious = state.motivation >= theta
-    Q = rules.filing_chance(Q, serious, P.lean_filing)
-    rep = gen[:, :, None] & (d["report"] < Q)
+    Q = rules.filing_chance(Q[:, None, :], serious[gb], P.lean_filing[gb])[:, 0]
+    rep = d["report"][gb, gp] < Q  # (ideas, S): which sides' leaderships file each idea
     state.memory_age = rules.age_memory(state.memory_age, state.follow_up, meeting, P.dt)
-    b, p, s = np.nonzero(rep)
-    state.memory_age[b, s, bins[b, p]] = 0.0
+    k, s = np.nonzero(rep)
+    state.memory_age[gb[k], s, bins[k]] = 0.0
     state.ideas_generated = state.ideas_generated + gen.sum(axis=1)
-    state.ideas_reported = state.ideas_reported + rep[:, :, player].any(axis=2).sum(axis=1)
+    state.ideas_reported = state.ideas_reported + np.bincount(gb[rep[:, player].any(axis=1)], minlength=state.B)
 
     # familiarity and positions (bounded-confidence Friedkin–Johnsen with entrenchment) over the round;
     # or pairwise Deffuant–Weisbuch encounters, then entrenchment
@@ -467,7 +469,7 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     state.private, state.anchor = fx, fa
     state.expressed = np.where(present, y, state.expressed)
     state.familiarity, state.alumni = F_new, A_new
-    hollow, pairs_s = rules.hollow_share(c, meet_pairs, layout.starts)
+    hollow, pairs_s = rules.hollow_share(c_p, meet_p, layout.pair_sides)
     decay = P.per_round("familiarity_decay")
     state.exposure = rules.exposure_step(state.exposure, hollow, pairs_s > 0, decay, P.dt)
     # the leadership's exposure (read by substitution) follows the same rule from the same meetings; it is
