@@ -17,6 +17,8 @@ from sim.scenarios import InputError, find_scenario, load_scenario, resolve, sce
 
 if TYPE_CHECKING:
     from sim.abm.model import DialogueModel
+    from sim.analysis.compare import Comparison
+    from sim.scenarios import Setup
 
 FORMATS = ("csv", "parquet")
 
@@ -370,12 +372,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "--out", "out", str(out), "holds something other than a comparison; allowed: a new folder or an earlier comparison"
         )
 
-    from sim.analysis.compare import compare
     from sim.analysis.figures import compare_figure
 
     seeds = list(range(args.seed, args.seed + args.runs))
     print(f"compare: {args.runs} run(s) each of A and B on seeds {seeds[0]}–{seeds[-1]} …", file=sys.stderr, flush=True)
-    comp = compare(a, b, seeds, la, lb, rounds=args.rounds)
+    comp = compare_with_progress(a, b, seeds, la, lb, args.rounds)
     table = comp.table()
     events = sorted({(e.round, e.kind.value) for e in [*a.events, *b.events]})
     with atomic_dir(out) as tmp:
@@ -384,6 +385,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"A = {la}\nB = {lb}\n{table.to_string(index=False)}")
     print(f"wrote {out}/ (compare.csv, compare.png, compare.svg)")
     return 0
+
+
+def compare_with_progress(a: Setup, b: Setup, seeds: list[int], la: str, lb: str, rounds: int | None) -> Comparison:
+    """:func:`sim.analysis.compare.compare`, with a progress bar and an ETA on a terminal (counting
+    runs, A's then B's, as rounds of them are done: the same runs, so the same results); silent in
+    a pipe or a file."""
+    from sim.analysis.compare import compare
+
+    if not sys.stderr.isatty():
+        return compare(a, b, seeds, la, lb, rounds=rounds)
+    from sim.batch.sweep import Progress
+
+    bar = Progress(2 * len(seeds), 0, label="compare", unit="run")
+    try:
+        return compare(a, b, seeds, la, lb, rounds=rounds, on_runs=bar.update)
+    finally:
+        bar.close()
 
 
 REPORT_TITLE = "<title>Report: "
@@ -572,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Commands that run the model, and so may compile its loops.
-MODEL_COMMANDS = ("run", "sweep", "calibrate", "app")
+MODEL_COMMANDS = ("run", "sweep", "calibrate", "compare", "app")
 COMPILING = "dialogue-sim: compiling the model's loops (once after installing or changing sim/core/rules.py; 10-20 s)"
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sim.analysis.calibration import point_statistics, run_calibration
-from sim.batch.calibrate import calibration_from_dict, table_experiment
+from sim.batch.calibrate import Pattern, calibration_from_dict, table_experiment
 from sim.batch.experiment import Arm
 from sim.batch.store import read_runs, read_timeseries
 from sim.batch.sweep import run_sweep
@@ -34,6 +34,14 @@ def config(patterns: list[dict], samples: int = 160, **cal) -> dict:
     }
 
 
+def observed(out, pats: list[dict]) -> pd.Series:
+    """The statistics of ``pats`` (name, scenario, statistic) at the one design point swept into
+    ``out``: patterns still without bounds (these numbers make them), so built directly, not read
+    from a calibration file, which refuses a pattern that bounds nothing."""
+    patterns = [Pattern(p["name"], p["scenario"], p["statistic"], -np.inf, np.inf) for p in pats]
+    return point_statistics(read_runs(out), read_timeseries(out), patterns, 2).iloc[0]
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> list[dict]:
     """Patterns observed at the planted value: each statistic ± a tolerance."""
@@ -41,8 +49,7 @@ def synthetic(tmp_path_factory) -> list[dict]:
     out = tmp_path_factory.mktemp("truth") / "truth"
     run_sweep(exp, out, workers=1, progress=False)
     pats = [{"name": s, "scenario": "iran-us-track-two", "statistic": s} for s in ("trust_change", "trust_rise")]
-    cal = calibration_from_dict(config(pats))
-    obs = point_statistics(read_runs(out), read_timeseries(out), cal.patterns, 2).iloc[0]
+    obs = observed(out, pats)
     return [p | {"low": float(obs[p["name"]]) - 0.03, "high": float(obs[p["name"]]) + 0.03} for p in pats]
 
 
@@ -62,7 +69,7 @@ class TestRecovery:
         point = {"familiarity_gain": lower, "idea_lifetime": 10}
         run_sweep(table_experiment("lower", [point], ["iran-us-track-two"], [Arm("base")], 99, 64, TS), truth, workers=1, progress=False)
         pats = [{k: p[k] for k in ("name", "scenario", "statistic")} for p in synthetic]
-        obs = point_statistics(read_runs(truth), read_timeseries(truth), calibration_from_dict(config(pats)).patterns, 2).iloc[0]
+        obs = observed(truth, pats)
         shifted = [p | {"low": float(obs[p["name"]]) - 0.03, "high": float(obs[p["name"]]) + 0.03} for p in pats]
         assert shifted[0]["high"] < synthetic[0]["low"]  # trust_change: patterns the planted gain does not meet
         s = run_calibration(calibration_from_dict(config(shifted)), tmp_path / "c", workers=1, progress=False, figures=False)
@@ -136,6 +143,34 @@ class TestCommand:
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and words in err and str(path) in err
         assert not (tmp_path / "o").exists()
+
+
+class TestPatternMustBound:
+    """A pattern with neither ``low`` nor ``high`` (or only infinite ones) is met by every value:
+    it can neither accept nor reject a point, yet it was accepted without a word (bad-input
+    audit). Refused in one line; one finite bound is enough."""
+
+    @staticmethod
+    def pattern(**bounds) -> dict:
+        return {"name": "falling trust", "scenario": "iran-us-track-two", "statistic": "trust_change"} | bounds
+
+    @pytest.mark.parametrize(
+        "bounds, shown",
+        [({}, "'(neither low nor high)'"), ({"low": -np.inf, "high": np.inf}, "[-inf, inf]"), ({"low": -np.inf}, "[-inf, inf]")],
+    )
+    def test_refused_in_one_line(self, tmp_path, capsys, bounds, shown):
+        path = tmp_path / "unbounded.toml"
+        path.write_text(to_toml(config([self.pattern(**bounds)])).replace("Infinity", "inf"))
+        assert main(["calibrate", str(path), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("dialogue-sim: error:")
+        assert f"{path}: calibration.patterns[0].low/high = {shown}: bounds nothing" in err and "a finite low" in err
+        assert not (tmp_path / "o").exists()
+
+    @pytest.mark.parametrize("bounds", [{"low": 0.0}, {"high": 0.0}, {"low": -np.inf, "high": 0.5}, {"low": -0.1, "high": 0.1}])
+    def test_one_finite_bound_is_enough(self, bounds):
+        (p,) = calibration_from_dict(config([self.pattern(**bounds)])).patterns
+        assert (p.low, p.high) == (bounds.get("low", -np.inf), bounds.get("high", np.inf))
 
 
 def test_shipped_calibration_loads():

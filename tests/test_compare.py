@@ -88,3 +88,83 @@ class TestCommand:
         err = capsys.readouterr().err.strip()
         assert err.startswith("dialogue-sim: error:") and words in err and len(err.splitlines()) == 1
         assert not out.exists()
+
+
+class TestProgress:
+    """``compare --runs 2000`` printed only its start line until it was done (bad-input audit).
+    On a terminal it shows the same bar with an ETA as ``run`` and ``sweep`` (counting runs, A's
+    then B's, as their rounds are done); in a pipe or a file nothing more; the same results either way."""
+
+    ARGV = ["compare", "leadership-change", "--set-b", "turnover=0.4", "--runs", "3", "--rounds", "45"]
+
+    @staticmethod
+    def stderr(monkeypatch, tty: bool):
+        import io
+        import sys
+
+        err = io.StringIO()
+        err.isatty = lambda: tty  # type: ignore[method-assign]
+        monkeypatch.setattr(sys, "stderr", err)
+        return err
+
+    def test_a_bar_with_an_eta_on_a_terminal_and_the_same_table(self, tmp_path, monkeypatch):
+        err = self.stderr(monkeypatch, tty=True)
+        assert main([*self.ARGV, "--out", str(tmp_path / "tty")]) == 0
+        shown = err.getvalue()
+        assert "compare:" in shown and "6/6" in shown and "run/s" in shown and "<" in shown  # tqdm: [elapsed<eta, rate]
+        self.stderr(monkeypatch, tty=False)
+        assert main([*self.ARGV, "--out", str(tmp_path / "pipe")]) == 0
+        assert (tmp_path / "tty" / "compare.csv").read_bytes() == (tmp_path / "pipe" / "compare.csv").read_bytes()
+
+    def test_nothing_but_the_start_line_in_a_pipe(self, tmp_path, monkeypatch):
+        err = self.stderr(monkeypatch, tty=False)
+        assert main([*self.ARGV, "--out", str(tmp_path / "pipe")]) == 0
+        assert err.getvalue().splitlines() == ["compare: 3 run(s) each of A and B on seeds 0–2 …"]
+
+    def test_counting_changes_no_result(self, lc):
+        a, b = resolve(lc, {}, ROUNDS), resolve(lc, {"turnover": "0.4"}, ROUNDS)
+        told: list[int] = []
+        counted = compare(a, b, range(5), on_runs=told.append)
+        plain = compare(a, b, range(5))
+        assert sum(told) == 10 and all(n > 0 for n in told)
+        for m in plain.metrics:
+            np.testing.assert_array_equal(counted.a[m], plain.a[m])
+            np.testing.assert_array_equal(counted.b[m], plain.b[m])
+        for k in plain.outcomes_a:
+            np.testing.assert_array_equal(counted.outcomes_a[k], plain.outcomes_a[k])
+            np.testing.assert_array_equal(counted.outcomes_b[k], plain.outcomes_b[k])
+
+    def test_whole_runs_counted_over_sub_batches(self):
+        """2,000 runs go through the ensemble in sub-batches of 1,024 and 976: each round of a
+        sub-batch is a round of each of its runs; the count reaches every run, in whole runs."""
+        from sim.analysis.compare import _run_counter
+
+        told: list[int] = []
+        hook = _run_counter(45, told.append)
+        hook(1, None, range(0, 1024))
+        assert told == [1024 // 45]  # counted from the first round on, not when a sub-batch ends
+        for rows in (range(0, 1024), range(1024, 2000)):
+            for t in range(2 if rows.start == 0 else 1, 46):
+                hook(t, None, rows)
+        assert sum(told) == 2000 and all(n > 0 for n in told)
+
+
+class TestCompileNotice:
+    """compare runs the model, so on a fresh install it compiles its loops first (10-20 s): it
+    says so on a terminal, as run, sweep and calibrate do (it said nothing)."""
+
+    def test_compare_is_inside_the_notice(self, monkeypatch, tmp_path):
+        import contextlib
+
+        import sim.cli
+
+        entered: list[bool] = []
+
+        @contextlib.contextmanager
+        def notice():
+            entered.append(True)
+            yield
+
+        monkeypatch.setattr(sim.cli, "compile_notice", notice)
+        main(["compare", "leadership-change", "--out", str(tmp_path / "o")])  # refused, but after entering the notice
+        assert entered == [True]

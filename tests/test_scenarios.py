@@ -173,3 +173,48 @@ def test_param_check_rejects_non_finite():
             else:
                 problems.append(f"{name}={value}: accepted")
     assert not problems, "; ".join(problems)
+
+
+class TestEmptyScenarioFile:
+    """A scenario file that defines nothing (0 bytes, only comments, only blank lines or a
+    byte-order mark) ran silently as all defaults (bad-input audit): almost surely not the file
+    meant. ``run`` refuses it in one line naming the file and the least it needs (one field, e.g.
+    a name: every field has a default), leaving nothing on disk."""
+
+    @pytest.mark.parametrize(
+        "contents",
+        [b"", b"# a scenario, one day\n\n   # more later\n", b"\n \n\t\n", b"\xef\xbb\xbf"],
+        ids=["0-bytes", "comments", "blank", "bom"],
+    )
+    def test_run_refuses_it_in_one_line(self, contents, tmp_path, monkeypatch, capsys):
+        from sim.cli import main
+
+        path = tmp_path / "empty.toml"
+        path.write_bytes(contents)
+        monkeypatch.chdir(tmp_path)  # where run's default output folder (runs/…) would go
+        assert main(["run", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert err.startswith(f"dialogue-sim: error: {path}: scenario = ") and "defines nothing" in err
+        assert 'required: at least one field, e.g. name = "' in err
+        assert list(tmp_path.iterdir()) == [path]
+
+    def test_the_installed_command_refuses_it(self, tmp_path):
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        path = tmp_path / "empty.toml"
+        path.write_bytes(b"")
+        exe = Path(sys.executable).parent / "dialogue-sim"
+        proc = subprocess.run([str(exe), "run", str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert len(proc.stderr.strip().splitlines()) == 1 and "defines nothing" in proc.stderr and str(path) in proc.stderr
+        assert list(tmp_path.iterdir()) == [path]
+
+    def test_one_field_is_enough(self, tmp_path):
+        """The least the error asks for loads, every other field at its default."""
+        path = tmp_path / "minimal.toml"
+        path.write_text('name = "minimal"\n')
+        sc = load_scenario(path)
+        assert sc.name == "minimal" and sc.rounds == 60 and [s.name for s in sc.sides] == ["A", "B"] and not sc.events

@@ -3,7 +3,7 @@ random numbers), as tables and a difference figure (``dialogue-sim compare``).""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,12 +83,18 @@ def compare(
     label_b: str = "B",
     metrics: Sequence[str] = METRICS,
     rounds: int | None = None,
+    on_runs: Callable[[int], None] | None = None,
 ) -> Comparison:
-    """Run ``a`` and ``b`` once per seed (the same seeds for both) and keep ``metrics``."""
+    """Run ``a`` and ``b`` once per seed (the same seeds for both) and keep ``metrics``.
+
+    ``on_runs(n)``, if given, is told as the runs advance that ``n`` more runs' worth of rounds
+    are done (whole runs, out of ``2 · len(seeds)`` in all: A's, then B's), for a progress bar.
+    It only counts: the runs and their results are the same with it and without it."""
     seeds = [int(s) for s in seeds]
     horizon = rounds if rounds is not None else min(a.rounds, b.rounds)
-    ra = simulate([a] * len(seeds), seeds, rounds=horizon, metrics=list(metrics))
-    rb = simulate([b] * len(seeds), seeds, rounds=horizon, metrics=list(metrics))
+    hook = _run_counter(horizon, on_runs) if on_runs is not None else None
+    ra = simulate([a] * len(seeds), seeds, rounds=horizon, metrics=list(metrics), on_round=hook)
+    rb = simulate([b] * len(seeds), seeds, rounds=horizon, metrics=list(metrics), on_round=hook)
     return Comparison(
         label_a,
         label_b,
@@ -99,3 +105,20 @@ def compare(
         ra.outcomes,
         rb.outcomes,
     )
+
+
+def _run_counter(horizon: int, on_runs: Callable[[int], None]) -> Callable[[object, object, range], None]:
+    """A :func:`~sim.batch.ensemble.simulate` round hook that turns rounds done (a round of a
+    sub-batch is a round of each of its runs) into whole runs done, and tells ``on_runs`` each
+    increase. It neither reads nor changes the runs' state."""
+    done_rounds = told = 0
+
+    def hook(t: object, state: object, rows: range) -> None:
+        nonlocal done_rounds, told
+        done_rounds += len(rows)
+        runs = done_rounds // horizon
+        if runs > told:
+            on_runs(runs - told)
+            told = runs
+
+    return hook

@@ -3,7 +3,8 @@
 A calibration TOML is an experiment file (see :mod:`sim.batch.experiment`) whose design is the
 prior: ``kind = "lhs"`` over ``[design.params]`` bounds, i.e. independent uniform priors
 sampled by Latin hypercube. Its ``[calibration]`` table names the patterns the sources document,
-each a statistic of one scenario with the interval it must fall in::
+each a statistic of one scenario with the interval it must fall in (``low``, ``high`` or both; a
+pattern bounding neither side would meet every value, telling nothing, and is refused)::
 
     [calibration]
     window = 2                    # rounds compared before and after a scenario's leadership change
@@ -131,6 +132,9 @@ def calibration_from_dict(d: dict[str, Any], src: str = "<python>", default_name
         lo, hi = p.get("low", -np.inf), p.get("high", np.inf)
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)) or not lo < hi:
             raise InputError(src, f"{where}.low/high", [lo, hi], "allowed: numbers with low < high (one may be omitted)")
+        if not (np.isfinite(lo) or np.isfinite(hi)):  # every value lies in it: the pattern could neither accept nor reject
+            given = [lo, hi] if {"low", "high"} & set(p) else "(neither low nor high)"
+            raise InputError(src, f"{where}.low/high", given, "bounds nothing; allowed: a finite low, a finite high, or both (low < high)")
         name = str(p.get("name", f"pattern {i}"))
         if name in [q.name for q in patterns]:  # one column per name: a second would overwrite the first
             raise InputError(src, f"{where}.name", name, "allowed: a name no other pattern has")

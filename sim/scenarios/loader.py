@@ -127,6 +127,14 @@ def scenario_from_dict(data: Mapping[str, Any], src: str = "<python>", default_n
     """Validate a scenario given as a dict (as parsed from TOML)."""
     if not isinstance(data, Mapping):
         raise InputError(src, "scenario", data, "allowed: a table of scenario fields")
+    if not data:  # an empty file, or only comments: almost surely not the file meant, so not run as all defaults
+        raise InputError(
+            src,
+            "scenario",
+            "(empty, or only comments)",
+            f'the file defines nothing; required: at least one field, e.g. name = "my-scenario" (the others then take '
+            f"their defaults; fields: {', '.join(sorted(_TOP))})",
+        )
     check_depth(src, data)
     for k in data:
         if k not in _TOP:
