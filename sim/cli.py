@@ -491,6 +491,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 
     with socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET) as probe:  # before the URL is printed
         try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a port left in TIME_WAIT by a stop is free
             probe.bind((args.host, args.port))
         except OSError as e:
             raise InputError("--port", "port", args.port, f"cannot be used on {args.host} ({e.strerror}); allowed: a free port") from None

@@ -444,6 +444,30 @@ def test_app_on_a_port_in_use_is_one_line(capsys):
     assert len(err) == 1 and "--port" in err[0] and "http://" not in err[0]
 
 
+def test_app_on_a_port_left_in_time_wait_starts(monkeypatch, capsys):
+    """A port whose last connection is in TIME_WAIT (a stopped explorer's, for a minute) is free:
+    the port check binds as uvicorn does, with SO_REUSEADDR (it refused such a port)."""
+    import socket
+
+    import sim.abm.server
+    from sim import cli
+
+    with socket.socket() as srv:
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        conn, _ = srv.accept()
+        conn.close()  # the server's side closes first: its end of the connection waits in TIME_WAIT
+        client.close()
+    served = []
+    monkeypatch.setattr(cli, "warm_up", lambda: None)
+    monkeypatch.setattr(sim.abm.server, "serve", lambda host, port: served.append(port))
+    assert main(["app", "--port", str(port)]) == 0, capsys.readouterr().err
+    assert served == [port]
+
+
 class TestRunProgress:
     """A long single run printed nothing (62 s for 8,000 rounds: bad-input audit). On a terminal
     it shows a bar with an ETA, stepping in blocks of rounds that give the same run."""

@@ -118,6 +118,23 @@ class TestNoSilentReset:
             s.change_now("members", None, 4)
 
 
+class TestStopping:
+    def test_no_run_advances_once_the_server_is_stopping(self):
+        from sim.abm.session import STOP, Stopped
+
+        s = session()
+        s.step()
+        STOP.set()
+        try:
+            with pytest.raises(Stopped):
+                s.step()
+            with pytest.raises(Stopped):
+                s.rebuild(3)  # a replay (compare mode, an intervention) stops too
+        finally:
+            STOP.clear()
+        assert s.step() and s.round == 1  # rebuilt at round 0 by the replay; steps again once the flag is down
+
+
 class TestPerSide:
     def test_one_side_gets_its_own_value(self):
         s = session()
@@ -559,8 +576,8 @@ class TestServerProcess:
         )
         env = {**os.environ, "PYTHONPATH": f"{probe}{os.pathsep}{ROOT}"}
         srv = Server(tmp_path / "server.log", env=env)
+        ctx = browser.new_context()
         try:
-            ctx = browser.new_context()
             page = ctx.new_page()
             remote = []
             page.on(
@@ -584,3 +601,106 @@ class TestServerProcess:
         assert outbound == [], outbound
         assert remote == [], remote
         assert "New version of Solara" not in (tmp_path / "server.log").read_text()
+
+
+# ---------------------------------------------------------------- Ctrl-C
+
+STOPPED = "dialogue-sim app: stopped"
+
+#: Makes every explorer step start with SECONDS of busy CPU in pure Python (other threads get the
+#: GIL every few ms, as beside the model's numba loops over small arrays): a round that cannot be
+#: interrupted, like a large scenario's. The file SLOW_STEP_MARK is written when one starts.
+SLOW_STEP = """\
+import os, time
+if os.environ.get("SLOW_STEP_MARK"):
+    import sim.abm.session as _session
+    _step = _session.Session.step
+    def step(self):
+        open(os.environ["SLOW_STEP_MARK"], "w").close()
+        end = time.monotonic() + float(os.environ["SLOW_STEP_SECONDS"])
+        while time.monotonic() < end:
+            pass
+        return _step(self)
+    _session.Session.step = step
+"""
+
+
+def interrupt(srv: Server, timeout: float = 10) -> tuple[int | None, float]:
+    """SIGINT, as Ctrl-C in a terminal sends: the exit status (None if it had to be killed) and
+    the seconds it took. The server runs in one process: it has no child to leave behind."""
+    assert _children(srv.proc.pid) == []
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGINT)
+    try:
+        rc: int | None = srv.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        srv.proc.kill()
+        srv.proc.wait()
+        rc = None
+    return rc, time.monotonic() - t0
+
+
+def nobody_listens(port: int) -> bool:
+    """Nothing accepts connections on ``port`` (the server's own closed connections may still
+    be in TIME_WAIT there, which does not keep a new server, binding with SO_REUSEADDR, out)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def quiet_stop(log: str, url: str) -> None:
+    """The startup line, then one short line: no traceback, no warning, no error."""
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert lines == [f"explorer on {url} (Ctrl-C stops it)", STOPPED], log[-4000:]
+
+
+class TestCtrlC:
+    def test_ctrl_c_stops_it_with_one_line_and_status_130(self, tmp_path):
+        srv = Server(tmp_path / "server.log")  # its readiness check is the first page load
+        try:
+            # Solara's close beacon without its session id: refused, not a 500 with a traceback
+            req = urllib.request.Request(f"{srv.url}_solara/api/close/nokernel", method="POST", data=b"")
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req, timeout=10)
+            rc, took = interrupt(srv)
+        finally:
+            if srv.proc.poll() is None:
+                srv.proc.kill()
+                srv.proc.wait()
+        assert rc == 130 and took < 5, (rc, took)
+        quiet_stop(srv.log.read_text(), srv.url)
+        assert nobody_listens(srv.port)
+        assert e.value.code == 400
+
+    @pytest.mark.browser
+    def test_ctrl_c_during_a_slow_step_stops_at_once_and_quietly(self, tmp_path, browser):
+        from playwright.sync_api import expect
+
+        probe = tmp_path / "probe"
+        probe.mkdir()
+        (probe / "sitecustomize.py").write_text(SLOW_STEP)
+        mark = tmp_path / "stepping"
+        env = {**os.environ, "PYTHONPATH": f"{probe}{os.pathsep}{ROOT}", "SLOW_STEP_MARK": str(mark), "SLOW_STEP_SECONDS": "60"}
+        srv = Server(tmp_path / "server.log", env=env)
+        ctx = browser.new_context()
+        try:
+            page = ctx.new_page()
+            page.goto(srv.url)
+            expect(page.locator(".readout-A")).to_contain_text("A: round 0 ", timeout=90000)
+            page.get_by_role("button", name="Step", exact=True).click()
+            deadline = time.monotonic() + 20
+            while not mark.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert mark.exists(), "the step did not start"
+            time.sleep(0.5)  # well inside the step (of 60 s)
+            rc, took = interrupt(srv)
+        finally:
+            ctx.close()
+            if srv.proc.poll() is None:
+                srv.proc.kill()
+                srv.proc.wait()
+        assert rc == 130 and took < 6, (rc, took)  # the busy kernel thread did not keep the process alive
+        quiet_stop(srv.log.read_text(), srv.url)
+        assert nobody_listens(srv.port)

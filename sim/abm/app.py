@@ -24,7 +24,7 @@ import solara
 import solara.lab
 
 from sim.abm.export import figures_png, scenario_toml, timeseries_csv
-from sim.abm.session import START_ONLY, Session, parse_seed, parse_value
+from sim.abm.session import START_ONLY, STOP, Session, Stopped, parse_seed, parse_value
 from sim.abm.views import curves_option, network_option, positions_option, readout
 from sim.abm.widgets import Chart, DownloadButton, FileInput
 from sim.core.params import PARAMS, Param, Scope
@@ -69,6 +69,8 @@ def guard(fn: Callable[..., Any], where: str = "") -> Callable[..., Any]:
     def run(*args: Any) -> Any:
         try:
             return fn(*args)
+        except Stopped:  # the server is stopping: the page is going away, nothing to say
+            pass
         except InputError as e:
             notice.value = f"refused: {e}"
         except Exception as e:  # the page must never show a traceback
@@ -522,9 +524,13 @@ def Player():
     s = the_session()
 
     async def loop() -> None:
-        while playing.value:
+        while playing.value and not STOP.is_set():
             t0 = time.perf_counter()
-            if not s.step():
+            try:
+                stepped = s.step()
+            except Stopped:  # the server is stopping
+                return
+            if not stepped:
                 playing.value = False
                 notice.value = f"the run reached its horizon (round {s.rounds})"
                 break

@@ -10,6 +10,7 @@ the run ``dialogue-sim run`` gives for the saved scenario and seed.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,27 @@ from sim.scenarios.loader import parse_toml
 #: Largest seed accepted (numpy's SeedSequence takes any non-negative integer; this keeps it sane).
 MAX_SEED = 2**63 - 1
 
+#: Set once, when the explorer's server is stopping (see :class:`sim.abm.server.Stop`): from then
+#: on no run advances (a round under way finishes; the next one raises :class:`Stopped`).
+STOP = threading.Event()
+
 #: Parameters that shape the run's structure or its start: a change means a restart.
 START_ONLY = {"members", "initial_familiarity"}
 
 #: Parameters copied into the state at the start; a mid-run change also resets that state
 #: variable (for the side, or the channel) from the next round on.
 STATE_COPY = {"rank": "level", "gatekeeping": "gatekeeping", "follow_up": "follow_up", "position": "line"}
+
+
+class Stopped(Exception):
+    """A run was to advance while the explorer is stopping (:data:`STOP`)."""
+
+
+def step_unless_stopping(m: DialogueModel) -> None:
+    """One round of ``m``, unless the explorer is stopping."""
+    if STOP.is_set():
+        raise Stopped("the explorer is stopping")
+    m.step()
 
 
 def parse_seed(text: Any) -> int:
@@ -166,7 +182,7 @@ class Session:
             for c in changes:
                 if c.round == m.steps + 1:
                     apply_change(m, c)
-            m.step()
+            step_unless_stopping(m)
 
     def step(self) -> bool:
         """Advance every run one round; False at the horizon."""
@@ -177,7 +193,7 @@ class Session:
             for c in self.changes:
                 if c.round == t and c.run in (r, "both"):
                     apply_change(m, c)
-            m.step()
+            step_unless_stopping(m)
         return True
 
     def restart(self) -> None:
