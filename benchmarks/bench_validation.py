@@ -12,6 +12,7 @@ Parts of it:
 
     .venv/bin/python benchmarks/bench_validation.py sobol --seed 7 --out /tmp/sobol/seed7
     .venv/bin/python benchmarks/bench_validation.py compare /tmp/sobol/seed7 /tmp/sobol/seed8
+    .venv/bin/python benchmarks/bench_validation.py refresh --out /tmp/sobol   # verdicts only, no rerun
 
 ``--samples``, ``--replications`` and ``--seeds common|independent`` change the design (for
 pilots; docs/numbers are written only for the shipped one). The calibration is timed by
@@ -193,6 +194,23 @@ def both(out: Path, seeds: tuple[int, int] = (7, 8), samples: int | None = None)
     return numbers
 
 
+def refresh(out: Path, seeds: tuple[int, int] = (7, 8)) -> dict:
+    """The verdicts of docs/numbers/sobol.json recomputed by the current analysis code from OUT's
+    two seed runs (their indices and bootstrap draws; nothing is rerun): after a change to
+    :func:`sim.analysis.sensitivity.adequacy`. The timings and indices are kept as measured."""
+    numbers = json.loads(NUMBERS.read_text())
+    runs = {s: json.loads((out / f"seed{s}" / "sobol.json").read_text()) for s in seeds}
+    for kept in numbers["seeds"]:
+        r = runs[kept["seed"]]
+        for key in ("payoff", "p_agree"):
+            ok, text = S.adequacy(result(r, key))
+            kept[key]["adequate_alone"], kept[key]["verdict"] = ok, text
+    numbers["comparison"] = compare(out / f"seed{seeds[0]}", out / f"seed{seeds[1]}")
+    NUMBERS.write_text(json.dumps(numbers, indent=1, default=float) + "\n")
+    print(f"→ {NUMBERS} (then: .venv/bin/python docs/update_numbers.py)")
+    return numbers
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -209,6 +227,8 @@ def main() -> None:
     p = sub.add_parser("compare")
     p.add_argument("a", type=Path)
     p.add_argument("b", type=Path)
+    p = sub.add_parser("refresh", help="recompute docs/numbers/sobol.json's verdicts from OUT/seed7 and OUT/seed8 (no rerun)")
+    p.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     if args.cmd == "both":
         both(args.out, samples=args.samples)
@@ -217,6 +237,8 @@ def main() -> None:
         print(json.dumps({k: v for k, v in r.items() if k not in ("payoff", "p_agree")}))
         for k in ("payoff", "p_agree"):
             print(r[k]["verdict"])
+    elif args.cmd == "refresh":
+        refresh(args.out)
     else:
         compare(args.a, args.b)
 

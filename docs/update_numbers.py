@@ -250,6 +250,8 @@ def _sobol(path: Path | None = None) -> dict | None:
 def sobol_result(path: Path | None = None) -> str:
     """The measured Sobol run for two seeds: timing and load, per output the verdict numbers, the
     top 5 and ties, and every parameter's total index with its CI (docs/numbers/sobol.json)."""
+    from sim.analysis.sensitivity import below_zero
+
     s = _sobol(path)
     if s is None:
         return "No measured run yet: `.venv/bin/python benchmarks/bench_validation.py both --out /tmp/sobol`.\n"
@@ -275,7 +277,7 @@ def sobol_result(path: Path | None = None) -> str:
             f"{ld['median']:.1f} ({ld['min']:.1f}–{ld['max']:.1f}) |\n"
         )
     out.append(
-        "\n| output | seed | sum of S_T | largest S_T CI half-width (S_T > 0.05) | S1 below −CI | min S1 + CI | "
+        "\n| output | seed | sum of S_T | largest S_T CI half-width (S_T > 0.05) | S1 below −CI (family-wise) | min S1 + CI | "
         "top 5 by S_T | neighbours tied (paired CI of the difference includes 0) |\n|---|---:|---:|---:|---:|---:|---|---|\n"
     )
     for key in ("payoff", "p_agree"):
@@ -284,13 +286,14 @@ def sobol_result(path: Path | None = None) -> str:
             ix = o["indices"]
             big = [x for x in ix if x["ST"] > 0.05]
             wide = max(big, key=lambda x: x["ST_conf"]) if big else None
-            below = [x["parameter"] for x in ix if x["S1"] < -x["S1_conf"]]
+            below, near, _ = below_zero(ix)
             low = min(x["S1"] + x["S1_conf"] for x in ix)
             tied = [f"{g['pair']} ({g['place']}/{g['place'] + 1})" for g in o["gaps"] if not g["resolved"]]
             out.append(
                 f"| {key} | {r['seed']} | {o['sum_total']:.2f} | "
                 f"{f'{wide["ST_conf"]:.3f} ({wide["parameter"]})' if wide else '—'} | "
-                f"{len(below)}{' (' + ', '.join(below) + ')' if below else ''} | {low:+.3f} | {', '.join(o['top5'])} | "
+                f"{len(below)}{' (' + ', '.join(below) + ')' if below else ''}"
+                f"{'; per-index CI only: ' + ', '.join(near) if near else ''} | {low:+.3f} | {', '.join(o['top5'])} | "
                 f"{', '.join(tied) if tied else 'none'} |\n"
             )
     names = [x["parameter"] for x in sorted(seeds[0]["payoff"]["indices"], key=lambda x: -x["ST"])]

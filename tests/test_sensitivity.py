@@ -113,6 +113,37 @@ class TestSeedSetVerdict:
         assert S.adequacy(a, a)[0] and "mean over 2 common seeds" in S.adequacy(a, a)[1]
 
 
+def first_order(s1: dict[str, tuple[float, float]]) -> S.SobolResult:
+    """A hand-made result: parameter → (first-order index, its CI half-width); totals 0.01 ± 0.01."""
+    ix = pd.DataFrame([{"parameter": k, "S1": v[0], "S1_conf": v[1], "ST": 0.01, "ST_conf": 0.01} for k, v in s1.items()])
+    return S.SobolResult("payoff", ix, 8192, 0.1, 1.0, common_seeds="base", replications=4)
+
+
+class TestFirstOrderBelowZero:
+    """A first-order index below 0 by more than chance fails the verdict; one just below its own
+    95% CI among 19 is named but does not (about one run in two has one where the true index is 0)."""
+
+    ZEROS = {f"p{i}": (0.001, 0.01) for i in range(17)}
+
+    def test_widening_is_bonferroni_over_the_indices(self):
+        neg, near, widen = S.below_zero(first_order({**self.ZEROS, "a": (-0.012, 0.01), "b": (0.0, 0.01)}).indices)
+        assert widen == pytest.approx(3.00779 / 1.95996, rel=1e-4)  # z(1 − 0.05/38) / z(0.975) and neg == [] and near == ["a"]
+
+    def test_chance_level_negative_index_is_named_not_failed(self):
+        ok, text = S.adequacy(first_order({**self.ZEROS, "a": (-0.012, 0.01), "b": (0.0, 0.01)}))
+        assert ok, text
+        assert "0 first-order index(es) below minus their CI widened for the 19 indices" in text
+        assert "1 below minus their per-index 95% CI only (a; of 19 indices whose true value is 0 about 0.5" in text
+
+    def test_clearly_negative_index_fails(self):
+        ok, text = S.adequacy(first_order({**self.ZEROS, "a": (-0.1, 0.01), "b": (0.0, 0.01)}))
+        assert not ok and "NOT adequate" in text and "1 first-order index(es) below minus their CI widened" in text and "(a)" in text
+
+    def test_one_index_alone_is_not_widened(self):
+        neg, near, widen = S.below_zero(first_order({"a": (-0.011, 0.01)}).indices)
+        assert widen == pytest.approx(1.0) and neg == ["a"] and near == []
+
+
 #: Four of the shipped parameters whose totals in this cut-down configuration are well apart
 #: (measured for seeds 7, 8, 12 at N = 256, R = 3, turnover 0: about 0.8, 0.3, 0.065 and exactly 0
 #: for setup_rounds, which only a reopened channel uses — on the model before and after issue #9's

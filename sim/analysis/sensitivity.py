@@ -41,7 +41,10 @@ Convergence: SALib lays the sample out as blocks of ``d + 2`` rows per base samp
 
 Adequacy (:func:`adequacy`), from the numbers only: every parameter that matters (total index
 above ``matter``) has a total-index CI half-width of at most ``max_half_width``, and no
-first-order index lies below minus its CI half-width; with a second run (another seed set), the
+first-order index lies significantly below 0: below minus its CI half-width widened for the d
+indices tested together (Bonferroni, :func:`below_zero`; with per-index 95% CIs about 2.5% of
+the indices whose true value is 0 fall below by chance, about one in two runs of 19
+parameters); with a second run (another seed set), the
 same top-5 ranking by total index (in order; neighbours tied within the paired CI of their
 difference are named, never counted as the same ranking).
 """
@@ -278,8 +281,8 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
         )
     big = ix[ix["ST"] > matter]
     wide = big[big["ST_conf"] > max_half_width]
-    neg = ix[ix["S1"] < -ix["S1_conf"]]
-    ok = wide.empty and neg.empty
+    neg, near, widen = below_zero(ix)
+    ok = wide.empty and not neg
     if r.common_seeds == "base":
         meaning = (
             f"indices of the expected outcome (the mean over seeds), every product of two outputs taken across different "
@@ -299,7 +302,15 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
     parts = [
         f"N = {r.n_base}: {len(big)} parameter(s) with total index > {matter}; their largest total-index CI half-width is "
         f"{big['ST_conf'].max() if len(big) else 0:.3f} (limit {max_half_width})",
-        f"{len(neg)} first-order index(es) below minus their CI" + (f" ({', '.join(neg['parameter'])})" if len(neg) else ""),
+        f"{len(neg)} first-order index(es) below minus their CI widened for the {len(ix)} indices tested together "
+        f"(Bonferroni, ×{widen:.2f})"
+        + (f" ({', '.join(neg)})" if neg else "")
+        + (
+            f"; {len(near)} below minus their per-index 95% CI only ({', '.join(near)}; of {len(ix)} indices whose true value "
+            f"is 0 about {0.025 * len(ix):.1f} fall there by chance)"
+            if near
+            else ""
+        ),
         f"sum of total indices {r.sum_total:.2f}; {meaning}",
     ]
     if r.boot_total is not None:
@@ -327,6 +338,23 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
         )
     verdict = "adequate" if ok else "NOT adequate: read the indices as rough"
     return ok, f"Sobol indices of the {OUTPUTS.get(r.output, r.output)}: {verdict}. " + "; ".join(parts) + "."
+
+
+def below_zero(ix: pd.DataFrame | list[dict], level: float = 0.95) -> tuple[list[str], list[str], float]:
+    """First-order indices below 0 by more than chance: (those below minus their CI half-width
+    widened for the d indices tested together, those below minus their per-index half-width only,
+    the widening factor). The half-widths are 95% bootstrap percentiles; widened by
+    z_{1 − α/(2d)} / z_{1 − α/2} (Bonferroni over the d indices, α = 1 − ``level``, under the
+    bootstrap distribution's normal approximation), the chance that any index whose true value
+    is 0 is flagged is at most α, where per index it is about 1 − (1 − α/2)^d (38% for d = 19)."""
+    from statistics import NormalDist
+
+    rows = ix.to_dict("records") if isinstance(ix, pd.DataFrame) else ix
+    alpha = 1 - level
+    widen = NormalDist().inv_cdf(1 - alpha / (2 * len(rows))) / NormalDist().inv_cdf(1 - alpha / 2) if rows else 1.0
+    neg = [str(x["parameter"]) for x in rows if x["S1"] < -widen * x["S1_conf"]]
+    near = [str(x["parameter"]) for x in rows if x["S1"] < -x["S1_conf"] and str(x["parameter"]) not in neg]
+    return neg, near, widen
 
 
 def _ties(r: SobolResult, k: int = 5) -> str:
