@@ -193,6 +193,41 @@ class TestFriedkinJohnsenFlow:
             got = rules.expm_action(np.array([[[nu]]]), np.array([[1.0]]))[0, 0]
             assert got == taylor(nu, m) and got != taylor(nu, m - 1), nu
 
+    def test_expm_action_sums_in_the_written_order(self):
+        """Every product sums over the columns in order, one multiply and one add at a time (no
+        reassociation, no fused multiply-add), so results are the same bits on any machine: the
+        compiled loop equals this plain-Python Taylor sum exactly, for sizes with and without
+        rows left over from its blocks of four (a version compiled with numba's fastmath
+        reassociation differed in the last bits)."""
+
+        def taylor(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+            n = len(v)
+            norm = max(sum(abs(float(x)) for x in row) for row in M)
+            steps = max(math.ceil(norm / 2.1), 1)
+            m, per = int(rules.taylor_degree(norm / steps)), 1.0 / steps
+            acc = [float(x) for x in v]
+            for _ in range(steps):
+                term = list(acc)
+                for k in range(1, m + 1):
+                    new = []
+                    for i in range(n):
+                        dot = 0.0
+                        for j in range(n):
+                            dot += float(M[i, j]) * term[j]
+                        new.append(dot * (per / k))
+                    term = new
+                    acc = [a + b for a, b in zip(acc, new, strict=True)]
+            return np.array(acc)
+
+        rng = np.random.default_rng(5)
+        for n in (4, 6, 15):
+            # ‖M‖∞ about 0.3, 3 and 10: one and several Taylor steps (below the stiff path's 16.8)
+            M = (rng.random((3, n, n)) - 0.5) * (np.array([0.3, 3.0, 10.0]) / (0.25 * n))[:, None, None]
+            v = rng.random((3, n))
+            got = rules.expm_action(M, v)
+            for b in range(3):
+                assert np.array_equal(got[b], taylor(M[b], v[b])), (n, b)
+
     def test_rounds_compose(self):
         """Exact: t₁ then t₂ years give what t₁ + t₂ give (the same W)."""
         x, x0, args = self.case()

@@ -21,7 +21,7 @@ import numpy as np
 Array = np.ndarray
 
 
-def _lazy(fn: Callable[..., Any], make: str, **options: Any) -> Callable[..., Any]:
+def _lazy(fn: Callable[..., Any], make: str) -> Callable[..., Any]:
     """``fn`` compiled by numba at its first call (``make``: ``"njit"`` or ``"vectorize"``), so that
     numba, and the SciPy it loads, are imported only by a process that runs the model. A compiled
     function may call others of this module: they are compiled with it (numba caches each file's
@@ -29,8 +29,7 @@ def _lazy(fn: Callable[..., Any], make: str, **options: Any) -> Callable[..., An
     beside the module (``__pycache__``, numba's own files, rebuilt when the source changes), or where
     that is read-only in the user's cache directory (``NUMBA_CACHE_DIR`` overrides both): a process's
     first round then costs about 0.7 s instead of seconds of compiling. Where numba can write
-    neither, each process compiles for itself, with one warning (:func:`_warn_uncached`). ``options``
-    go to numba (``fastmath``, :func:`compiled_sums`)."""
+    neither, each process compiles for itself, with one warning (:func:`_warn_uncached`)."""
     jit: Any = None
 
     def dispatcher() -> Any:
@@ -43,12 +42,12 @@ def _lazy(fn: Callable[..., Any], make: str, **options: Any) -> Callable[..., An
             code.__qualname__ = fn.__qualname__
             build = numba.njit if make == "njit" else numba.vectorize
             try:
-                jit = build(cache=True, **options)(code)
+                jit = build(cache=True)(code)
             except RuntimeError as err:  # numba found no writable directory for its cache
                 if "cannot cache" not in str(err):
                     raise
                 _warn_uncached()
-                jit = build(**options)(code)
+                jit = build(code)
         return jit
 
     @functools.wraps(fn)
@@ -77,15 +76,6 @@ def _warn_uncached() -> None:
 def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn``, a loop over small arrays, compiled (numba's ``njit``) at its first call (:func:`_lazy`)."""
     return _lazy(fn, "njit")
-
-
-def compiled_sums(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` compiled as :func:`compiled`, with its floating-point sums free to be reassociated and
-    its multiply-adds fused (numba's ``fastmath`` flags ``reassoc`` and ``contract`` only: no
-    assumption about NaN or infinity), so that dot products vectorize. Results then differ from
-    the written order in the last bits only (about 1e-16); used for the Taylor products of
-    :func:`expm_action`, the model's heaviest loop."""
-    return _lazy(fn, "njit", fastmath={"reassoc", "contract"})
 
 
 def elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -798,13 +788,15 @@ def taylor_degree(norm: Array | float) -> Array:
     return np.searchsorted(_THETA, norm)
 
 
-@compiled_sums
+@compiled
 def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array, dense: int) -> None:
     """out = e^M v (:func:`expm_action`) for one matrix M (n, n) and vector v (n,) (``out`` may be
     ``v``): Taylor steps, or, for a stiff M, e^M itself (:func:`_expm_dense`). Rows from ``dense``
     on hold at most their diagonal entry (as in :func:`fj_generator`), so their products skip the
-    zeros. ``work`` is scratch (3, n) and, for a stiff M, (2, n, n) more (allocated then).
-    Compiled, its sums reassociated (:func:`compiled_sums`)."""
+    zeros. Each product sums over the columns in order, four rows at a time (four running sums
+    the compiler keeps in one vector register), so the sums are the written ones, bit for bit on
+    any machine (no reassociation, no fused multiply-adds). ``work`` is scratch (3 + n, n) and,
+    for a stiff M, (2, n, n) more (allocated then). Compiled."""
     n = M.shape[0]
     norm = _norm_inf(M)
     steps = max(math.ceil(norm / 2.1), 1.0)
@@ -819,19 +811,32 @@ def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array, dense
         out[:] = work[0]
         return
     term, new, acc = work[0], work[1], work[2]
+    MT = work[3:]
+    MT[:] = M.T  # column j of M, contiguous: four rows' entries of it side by side
     m, per = np.searchsorted(theta, norm / steps), 1.0 / steps  # taylor_degree
     acc[:] = v
     for _ in range(int(steps)):
         term[:] = acc
         for k in range(1, m + 1):  # X^k v / k!, X = M / s
             c = per / k
-            for i in range(dense):
+            i = 0
+            while i + 4 <= dense:
+                a0 = a1 = a2 = a3 = 0.0
+                for j in range(n):
+                    t = term[j]
+                    a0 += MT[j, i] * t
+                    a1 += MT[j, i + 1] * t
+                    a2 += MT[j, i + 2] * t
+                    a3 += MT[j, i + 3] * t
+                new[i], new[i + 1], new[i + 2], new[i + 3] = a0 * c, a1 * c, a2 * c, a3 * c
+                i += 4
+            for r in range(i, dense):  # the rows left over
                 dot = 0.0
                 for j in range(n):
-                    dot += M[i, j] * term[j]
-                new[i] = dot * c
+                    dot += MT[j, r] * term[j]
+                new[r] = dot * c
             for i in range(dense, n):
-                new[i] = M[i, i] * term[i] * c
+                new[i] = MT[i, i] * term[i] * c
             term[:] = new
             acc += new
     out[:] = acc
@@ -840,7 +845,7 @@ def _taylor_one(M: Array, v: Array, theta: Array, out: Array, work: Array, dense
 @compiled
 def _taylor_each(M: Array, v: Array, theta: Array, out: Array) -> None:
     """out[b] = e^{M[b]} v[b] (:func:`_taylor_one`) for each matrix of the batch, compiled."""
-    work = np.empty((3, M.shape[1]))
+    work = np.empty((3 + M.shape[1], M.shape[1]))
     for b in range(M.shape[0]):
         _taylor_one(M[b], v[b], theta, out[b], work, M.shape[1])
 
@@ -856,7 +861,7 @@ def flow_pieces(G: Array, z: Array, pulls: Array, at: Array, duration: Array, co
     (``views``). This is the exact solution of :func:`fj_flow` through the arrivals of a round
     (:func:`sim.core.step.positions_through_round`). A loop over runs and pieces, compiled."""
     D, n = G.shape[1], views.shape[1]
-    M, work = np.empty((D, D)), np.empty((3, D))
+    M, work = np.empty((D, D)), np.empty((3 + D, D))
     for g in range(G.shape[0]):
         for k in range(count[g] + 1):
             M[:] = G[g]
