@@ -5,6 +5,8 @@ fields, fails here). Also PRIM scenario discovery on a planted region, and the p
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,7 +193,8 @@ def planted_decomposition(name: str, monkeypatch) -> dict:
     r = PLANT_REPLICATIONS.get(name, 6)
     exp = small_experiment(params=PLANT_PARAMS | PLANT_OVERRIDES.get(name, {}), replications=r)
     cross = layout_of(exp.setup(0, 0, 0)).cross
-    return decompose.decompose(exp, "leadership-change", "keep-open", "keep-open", SHIFT, SHIFT, 10, replications=r)
+    # every component: keep-open's own events reopen nothing, so by default set-up and personnel would be left out
+    return decompose.decompose(exp, "leadership-change", "keep-open", "keep-open", SHIFT, SHIFT, 10, replications=r, names=list(COMPONENTS))
 
 
 class TestOnePlantedComponent:
@@ -313,3 +316,192 @@ class TestCorrections:
         assert stats.paired_p_value([0, 0, 0]) == 1.0
         assert stats.paired_p_value([1, 1, 1]) == 0.0
         assert stats.paired_p_value(np.r_[np.ones(30), np.zeros(30)]) < 1e-6
+
+
+# ---------------------------------------------------------------- several recipients: wind-down, then paused
+
+#: The headline experiment's restarted arms (experiments/lean-years.toml), small: wind-down with the
+#: restart rules, paused without them.
+PAUSED_REOPEN = {"round": SHIFT, "kind": "channel_reopen", "setup_rounds": 0, "fresh_personnel": False}
+
+
+def two_recipient_experiment(**kw) -> Experiment:
+    base = small_experiment()
+    paused = Arm("paused", events=[{"round": 10, "kind": "channel_close"}, PAUSED_REOPEN])
+    dec = {"recipients": ["wind-down", "paused"], "replications": 2}
+    return small_experiment(arms=[*base.arms, paused], analysis=base.analysis | {"decomposition": dec}, **kw)
+
+
+def declared(exp: Experiment, folder) -> tuple[dict | None, str]:
+    """:func:`decompose.run_declared` on a results folder holding only ``exp``'s manifest (it runs
+    no sweep: the transplant runs are its own)."""
+    import json
+
+    from sim.batch.store import manifest
+
+    (folder / "manifest.json").write_text(json.dumps(manifest(exp, 1), default=str), encoding="utf-8")
+    return decompose.run_declared(folder, workers=1)
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory):
+    exp = two_recipient_experiment()
+    return exp, declared(exp, tmp_path_factory.mktemp("two-recipients"))
+
+
+class TestComponentsPerRecipient:
+    """Against a restart without the restart rules the components they set are left out; the
+    others are transplanted as against a restart with them."""
+
+    def test_which_components_each_reopen_sets(self):
+        close = {"round": 10, "kind": "channel_close"}
+        assert transplant.components_for([close, {"round": 40, "kind": "channel_reopen"}]) == list(COMPONENTS)
+        no_rules = transplant.components_for([close, PAUSED_REOPEN])
+        assert no_rules == [n for n in COMPONENTS if n not in transplant.BY_CONSTRUCTION]
+        setup_only = transplant.components_for([close, PAUSED_REOPEN | {"setup_rounds": 3}])
+        assert set(COMPONENTS) - set(setup_only) == {"personnel (who sits)"}
+        fresh_only = transplant.components_for([close, PAUSED_REOPEN | {"fresh_personnel": True}])
+        assert set(COMPONENTS) - set(fresh_only) == {"set-up delay"}
+        assert transplant.components_for([]) == no_rules  # never reopened: nothing set by a reopen
+
+    def test_the_shipped_experiment_decomposes_wind_down_then_paused(self):
+        from sim.batch.experiment import load_experiment
+
+        exp = load_experiment(Path(__file__).resolve().parent.parent / "experiments" / "lean-years.toml")
+        cfg = exp.analysis["decomposition"]
+        assert cfg["recipients"] == ["wind-down", "paused"], "wind-down first: the phase cells' mechanisms use the first"
+        arms = {a.name: a for a in exp.arms}
+        assert transplant.components_for(arms["wind-down"].events) == list(COMPONENTS)
+        assert not set(transplant.components_for(arms["paused"].events)) & transplant.BY_CONSTRUCTION
+
+    def test_left_out_components_are_equal_and_the_transplant_still_exact(self, two):
+        _, (dec, _) = two
+        paused = decompose.all_of(dec)[1]
+        assert paused["left_out"] == ["set-up delay", "personnel (who sits)"] and paused["by_construction"] == []
+        assert list(paused["components"]) == [n for n in COMPONENTS if n not in transplant.BY_CONSTRUCTION]
+        assert paused["differing"]["set-up delay"] == paused["differing"]["personnel (who sits)"] == 0
+        assert paused["differing"]["positions"] > 0  # not vacuous: the lean years did differ
+        for key in ("soon", "by_horizon"):
+            assert paused[key]["transplant_gap"] == 0 and paused[key]["additivity_error"] == 0
+            assert paused[key]["total"]["value"] == pytest.approx(paused[key]["observed"]["value"])
+        assert "left out: paused's reopen does not set them" in paused["note"]
+
+    def test_a_left_out_component_that_differs_is_transplanted_after_all(self):
+        """A restart without the rules whose personnel differ anyway (a turnover shock while closed):
+        every component is transplanted, so the full transplant still reproduces the donor run."""
+        base = small_experiment(replications=2)
+        shock = {"round": 20, "kind": "turnover_shock", "side": "all", "fraction": 0.5}
+        arm = Arm("wind-down", events=[{"round": 10, "kind": "channel_close"}, shock, PAUSED_REOPEN])
+        exp = small_experiment(replications=2, arms=[base.arms[0], arm])
+        out = decompose.decompose(exp, "leadership-change", "keep-open", "wind-down", SHIFT, SHIFT, 10, replications=2)
+        assert out["left_out"] == [] and list(out["components"]) == list(COMPONENTS)
+        assert out["differing"]["personnel (who sits)"] > 0
+        assert out["by_horizon"]["transplant_gap"] == 0
+        assert "none could be left out" in out["components_note"] and "personnel (who sits) in" in out["components_note"]
+
+
+class TestEveryRecipient:
+    """run_declared decomposes every declared recipient, in the declared order (the first is the
+    one the verdict and the phase cells' mechanisms read). Mutation evidence: with the loop cut to
+    the first recipient, or the list reversed, these fail."""
+
+    def test_both_recipients_in_order(self, two):
+        _, (dec, note) = two
+        assert [d["recipient"] for d in decompose.all_of(dec)] == ["wind-down", "paused"]
+        assert dec["recipient"] == "wind-down" and note == dec["note"]
+        assert [d["by_construction"] for d in decompose.all_of(dec)] == [sorted(transplant.BY_CONSTRUCTION), []]
+
+    def test_each_is_the_decomposition_of_its_recipient(self, two):
+        exp, (dec, _) = two
+        for d in decompose.all_of(dec):
+            alone = decompose.decompose(exp, "leadership-change", "keep-open", d["recipient"], SHIFT, SHIFT, 10, replications=2)
+            for key in ("soon", "by_horizon"):
+                np.testing.assert_array_equal(d[key]["_phi"], alone[key]["_phi"])
+            assert d["differing"] == alone["differing"]
+
+    def test_the_public_part_keeps_the_first_and_drops_the_rest(self, two):
+        _, (dec, _) = two
+        pub = decompose.public(dec)
+        assert pub["recipient"] == "wind-down" and "_more" not in pub
+
+
+# ---------------------------------------------------------------- the sentences, from planted numbers
+
+
+def est(value, low, high) -> dict:
+    return {"value": value, "low": low, "high": high, "n": 64}
+
+
+def planted(by_construction: list[str], comps: list[tuple[str, dict]]) -> dict:
+    """A decomposition in the shape :func:`decompose.sentences` reads, with known numbers: the
+    by-horizon part is the soon part halved."""
+
+    def part(k: float) -> dict:
+        return {
+            "total": est(-0.3 * k, -0.4 * k, -0.2 * k),
+            "construction": est(0.1 * k, 0.05 * k, 0.15 * k),
+            "carry_overs": est(0.02 * k, -0.01 * k, 0.05 * k),
+            "costs": est(-0.32 * k, -0.4 * k, -0.25 * k),
+            "components": [{"name": n, "shapley": {key: None if v is None else v * k for key, v in e.items()}} for n, e in comps],
+        }
+
+    recipient = "wind-down" if by_construction else "paused"
+    return {"donor": "keep-open", "recipient": recipient, "pairs": 64, "by_construction": by_construction} | {
+        "soon": part(1.0),
+        "by_horizon": part(0.5),
+    }
+
+
+COMPS = [
+    ("familiarity", est(0.04, 0.01, 0.07)),
+    ("alumni memory", est(0.01, -0.01, 0.03)),  # CI includes 0: never named
+    ("substitution", est(-0.3, -0.38, -0.22)),
+]
+
+
+class TestSentences:
+    """Planted-truth tests of :func:`decompose.sentences` and :func:`decompose.measures`; each fails
+    with the mutation named in its docstring."""
+
+    def test_net_of_the_restart_rules(self):
+        """Branch: no by-construction component → 'Net of the restart rules', no reopen-event share.
+        Kills: the label or the guard on the construction clause inverted; a null CI called a share."""
+        s = decompose.sentences(planted([], COMPS))
+        assert s[0] == (
+            "Net of the restart rules (keep-open − paused, soon after the shift, 64 pairs): total -0.30 (95% CI [-0.40, -0.20]), "
+            "below zero; carry-overs +0.02 (95% CI [-0.01, +0.05]), not told from zero; costs of staying open -0.32 "
+            "(95% CI [-0.40, -0.25]), below zero. Components whose share is told from zero: substitution -0.30 (95% CI "
+            "[-0.38, -0.22]); familiarity +0.04 (95% CI [+0.01, +0.07])."
+        )
+        assert s[1].startswith("Net of the restart rules (keep-open − paused, by the horizon, 64 pairs): total -0.15 (95% CI")
+        assert "set by the reopen event" not in " ".join(s) and "alumni memory" not in " ".join(s)
+
+    def test_including_the_restart_rules(self):
+        """Branch: by-construction components → 'Including the restart rules' and their share from
+        'construction'. Kills: construction printed from another part, the clause dropped."""
+        s = decompose.sentences(planted(["personnel (who sits)", "set-up delay"], COMPS))
+        assert s[0].startswith(
+            "Including the restart rules (keep-open − wind-down, soon after the shift, 64 pairs): total -0.30 (95% CI "
+            "[-0.40, -0.20]), below zero; set by the reopen event (personnel (who sits), set-up delay; a lower bound) +0.10 "
+            "(95% CI [+0.05, +0.15]), above zero; carry-overs +0.02"
+        )
+
+    def test_no_share_told_from_zero_and_no_ci(self):
+        """A share whose CI includes 0, or that has none (one pair), is never called above or below
+        zero nor named. Kills: the sign filter dropped; 'no CI' replaced by a sign."""
+        d = planted([], [("familiarity", est(0.3, None, None)), ("positions", est(-0.1, -0.2, 0.01))])
+        d["soon"]["total"] = est(0.05, None, None)
+        s = decompose.sentences(d)[0]
+        assert "total +0.05, no CI;" in s
+        assert s.endswith("Components whose share is told from zero: none can be told from zero.")
+
+    def test_what_each_measures(self):
+        """Branch per measures(): all rules, none, part. Kills: the branches swapped."""
+        base = {"donor": "keep-open", "recipient": "r"}
+        full = decompose.measures(base | {"by_construction": ["personnel (who sits)", "set-up delay"]})
+        assert full.startswith("keep-open − r includes the restart rules: r's reopen brings fresh personnel and a set-up delay,")
+        assert "lower bound" in full
+        net = decompose.measures(base | {"by_construction": []})
+        assert net.startswith("keep-open − r is net of the restart rules: r's reopen brings neither fresh personnel nor a set-up delay,")
+        part = decompose.measures(base | {"by_construction": ["set-up delay"]})
+        assert part.startswith("keep-open − r includes part of the restart rules: r's reopen brings a set-up delay but not fresh personnel")

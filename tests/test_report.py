@@ -357,6 +357,41 @@ def test_report_with_cases(results, tmp_path):
         assert any(s.startswith(f"Case study — {r['case']} ({r['scenario']}): {verdict};") for s in lines)
 
 
+# ---------------------------------------------------------------- the decompositions, one per recipient
+
+
+def test_report_shows_every_decomposition_labelled_and_in_order(results, tmp_path):
+    """With recipients wind-down then paused, the mechanisms section shows both, each headed by its
+    recipient and what it measures, with its sentences and figure; answer.json keeps wind-down as
+    ``decomposition`` and lists both; the phase cells' mechanisms are wind-down's. Mutation
+    evidence: run_declared cut to the first recipient, or the two swapped, fails here."""
+    from sim.analysis import decompose
+
+    from .test_decompose import declared, two_recipient_experiment
+
+    dec, note = declared(two_recipient_experiment(), tmp_path)
+    out = tmp_path / "two" / "report.html"
+    out.parent.mkdir()
+    page = build_report(results, out, decomposition=(dec, note)).read_text(encoding="utf-8")
+    mech = sections(page)["mechanisms"]
+    heads = [html.unescape(h) for h in re.findall(r"<h4>(.*?)</h4>", mech)]
+    assert heads == ["keep-open → wind-down (including the restart rules)", "keep-open → paused (net of the restart rules)"]
+    first, second = mech.split("<h4>")[1:3]
+    for block, d in ((first, dec), (second, decompose.all_of(dec)[1])):
+        assert html.escape(d["measures"]) in block
+        for s in decompose.sentences(d):
+            assert html.escape(s) in block
+    assert "includes the restart rules" in html.unescape(first) and "is net of the restart rules" in html.unescape(second)
+    assert 'alt="decomposition"' in first and 'alt="decomposition-paused"' in second
+    assert "set-up delay, personnel (who sits) left out: paused" in html.unescape(second)
+    ans = json.loads((out.parent / "answer.json").read_text(encoding="utf-8"))
+    assert ans["decomposition"]["recipient"] == "wind-down"
+    assert [d["recipient"] for d in ans["decompositions"]] == ["wind-down", "paused"]
+    cells = {(c["turnover"], c["handover"]): c["mechanism"] for c in ans["phase"][0]["cells"]}
+    want = decompose.cell_mechanisms(dec, "turnover", "handover")
+    assert cells == {(r.turnover, r.handover): r.mechanism for r in want.itertuples()}
+
+
 # ---------------------------------------------------------------- the verdict follows the data
 
 

@@ -6,6 +6,11 @@ the components in S at the reopen round. The total is Y(all) − Y(none); each c
 Shapley value (sampled permutations, Castro et al. 2009) adds up with the others to the total
 exactly, pair by pair; the single-transplant effects Y({c}) − Y(none) do not, and the total minus
 their sum is reported as the interaction. CIs: bootstrap over pairs.
+
+An experiment may declare several recipients (:func:`run_declared`): against a restart with the
+restart rules (wind-down: set-up delay, fresh personnel) the total includes what they impose by
+construction; against a restart without them (paused) it is net of them, and the components they
+set are left out (:func:`sim.batch.transplant.components_for`), checked equal in every pair.
 """
 
 from __future__ import annotations
@@ -18,10 +23,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis import stats
+from sim.analysis import answer, stats
 from sim.batch.executors import Executor, make_executor
 from sim.batch.experiment import Experiment
-from sim.batch.transplant import BY_CONSTRUCTION, COSTS, DESCRIPTIONS, TransplantRuns, components, run_transplants, shapley_plan
+from sim.batch.transplant import (
+    BY_CONSTRUCTION,
+    COMPONENTS,
+    COSTS,
+    DESCRIPTIONS,
+    RESTART_RULES,
+    TransplantRuns,
+    components_for,
+    run_transplants,
+    shapley_plan,
+)
 from sim.core.outputs import read_manifest
 
 
@@ -103,30 +118,50 @@ def decompose(
     seed: int = 0,
     executor: Executor | None = None,
     progress: bool = False,
+    names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Transplant the donor arm's carry-overs into the recipient arm at ``at_round`` for every design
     point × the first ``replications`` replications (at most ``max_pairs``, evenly spread over the
-    design); attribute the soon and by-horizon effects. ``executor`` runs the transplant tasks
-    (default serial; the results are the same whatever it is); ``progress`` shows a bar with an ETA."""
+    design); attribute the soon and by-horizon effects. ``names``: the components to transplant
+    (default: :func:`sim.batch.transplant.components_for` the recipient's events: every component,
+    less the by-construction ones its reopen does not set); should a component left out differ
+    between the arms in some pair, every component is transplanted instead and ``left_out`` says
+    why (a transplant without it would not reproduce the donor run). ``executor`` runs the
+    transplant tasks (default serial; the results are the same whatever it is); ``progress``
+    shows a bar with an ETA."""
     s = exp.scenarios.index(scenario)
     arms = [a.name for a in exp.arms]
     pairs = [(p, r) for p in range(len(exp.points)) for r in range(min(replications, exp.replications))]
     if max_pairs and len(pairs) > max_pairs:  # evenly spread over the design
         pairs = [pairs[i] for i in np.unique(np.linspace(0, len(pairs) - 1, max_pairs).round().astype(int))]
-    names = list(components())
-    masks, _ = shapley_plan(len(pairs), len(names), permutations, seed)
-    bar = None
-    if progress:
-        from sim.batch.sweep import Progress
+    chosen = list(components_for(exp.arms[arms.index(recipient)].events) if names is None else names)
 
-        bar = Progress(len(pairs) * (masks.shape[1] + 1), 0, label="decomposition")
-    try:
-        tr = run_transplants(
-            exp, s, pairs, arms.index(donor), arms.index(recipient), at_round, masks, names, executor, bar.update if bar else None
-        )
-    finally:
-        if bar:
-            bar.close()
+    def run(names: list[str]) -> tuple[TransplantRuns, np.ndarray]:
+        masks, _ = shapley_plan(len(pairs), len(names), permutations, seed)
+        bar = None
+        if progress:
+            from sim.batch.sweep import Progress
+
+            bar = Progress(len(pairs) * (masks.shape[1] + 1), 0, label=f"decomposition ({recipient})")
+        try:
+            tr = run_transplants(
+                exp, s, pairs, arms.index(donor), arms.index(recipient), at_round, masks, names, executor, bar.update if bar else None
+            )
+        finally:
+            if bar:
+                bar.close()
+        return tr, masks
+
+    tr, masks = run(chosen)
+    left_out = [n for n in COMPONENTS if n not in chosen]
+    runs = len(pairs) * (masks.shape[1] + 1)
+    if differ := {n: tr.differing[n] for n in left_out if tr.differing[n]}:  # the rule's premise fails: transplant all
+        left_out_note = ", ".join(f"{n} in {k} pairs" for n, k in differ.items())
+        chosen, left_out = list(COMPONENTS), []
+        tr, masks = run(chosen)
+        runs += len(pairs) * (masks.shape[1] + 1)
+    else:
+        left_out_note = ""
     horizon = exp.rounds or exp.setup(s, 0, 0).rounds
     out: dict[str, Any] = {
         "scenario": scenario,
@@ -136,20 +171,95 @@ def decompose(
         "pairs": len(pairs),
         "replications": min(replications, exp.replications),
         "permutations": permutations,
-        "components": {n: list(f) for n, f in components().items()},
-        "descriptions": dict(DESCRIPTIONS),
-        "by_construction": sorted(BY_CONSTRUCTION),
+        "components": {n: list(COMPONENTS[n]) for n in chosen},
+        "descriptions": {n: DESCRIPTIONS[n] for n in chosen},
+        "by_construction": sorted(BY_CONSTRUCTION & set(chosen)),
+        "left_out": left_out,
         "costs": sorted(COSTS),
         "differing": dict(tr.differing),
         "unattributed": dict(tr.unattributed),
-        "runs": len(pairs) * (masks.shape[1] + 1),
+        "runs": runs,
         "method": "counterfactual state transplant at the end of the reopen round; Shapley values by sampled permutations "
         f"({permutations} per pair), single transplants and their interaction; 95% bootstrap CIs over pairs",
         "soon": attribute(tr, shift, shift + soon - 1, permutations, seed),
         "by_horizon": attribute(tr, shift, horizon, permutations, seed),
     }
+    out["measures"] = measures(out)
+    out["components_note"] = components_note(out, left_out_note)
     design = pd.DataFrame(exp.points[[p for p, _ in pairs]], columns=exp.design_names)
     out["_design"] = design
+    return out
+
+
+def _rules(names: Sequence[str]) -> str:
+    return " and ".join(RESTART_RULES[n] for n in sorted(names))
+
+
+def measures(dec: dict[str, Any]) -> str:
+    """One sentence on what the decomposition measures: whether its recipient's restart carries the
+    restart rules (its by-construction components transplanted) or not (left out)."""
+    d, r, inc = dec["donor"], dec["recipient"], dec["by_construction"]
+    absent = sorted(BY_CONSTRUCTION - set(inc))
+    if inc and not absent:
+        return (
+            f"{d} − {r} includes the restart rules: {r}'s reopen brings {_rules(inc)}, so the total counts what they impose "
+            "by construction beside what the lean years carried, and the share set by the reopen event is only a lower bound on it "
+            "(the restart's resets of familiarity, positions and drift count in those components)."
+        )
+    if not inc:
+        return (
+            f"{d} − {r} is net of the restart rules: {r}'s reopen brings neither {_rules(absent).replace(' and ', ' nor ')}, so "
+            f"the total is what the lean years' carry-overs and costs of staying open are worth against a gap in contact alone."
+        )
+    return (
+        f"{d} − {r} includes part of the restart rules: {r}'s reopen brings {_rules(inc)} but not {_rules(absent)}, so the "
+        "total counts what the former imposes by construction beside what the lean years carried."
+    )
+
+
+def components_note(dec: dict[str, Any], fallback: str = "") -> str:
+    """Which components were transplanted and why the others were left out."""
+    n = len(dec["components"])
+    if dec["left_out"]:
+        left = ", ".join(dec["left_out"])
+        return (
+            f"{n} components transplanted; {left} left out: {dec['recipient']}'s reopen does not set them, and they hold the same "
+            f"value in {dec['donor']} and {dec['recipient']} at the transplant round in every pair (checked)"
+        )
+    if fallback:
+        return (
+            f"all {n} components transplanted: {dec['recipient']}'s reopen does not set every by-construction one, yet they "
+            f"differ between the arms at the transplant round ({fallback}), so none could be left out"
+        )
+    return f"all {n} components transplanted, {', '.join(dec['by_construction']) or 'none'} set by {dec['recipient']}'s reopen event"
+
+
+def _share(what: str, e: dict[str, Any]) -> str:
+    word = {"positive": "above zero", "negative": "below zero", "null": "not told from zero"}.get(answer.sign(e), "no CI")
+    return f"{what} {answer._ci(e)}, {word}"
+
+
+def sentences(dec: dict[str, Any]) -> list[str]:
+    """What the decomposition finds, soon after the shift and by the horizon, from its numbers only:
+    the total, the share set by the reopen event (where it transplants any), the carry-overs and
+    the costs, each with its CI and whether that CI excludes zero, and the components whose CI
+    does, largest first."""
+    out = []
+    label = "Net of the restart rules" if not dec["by_construction"] else "Including the restart rules"
+    for key, when in (("soon", "soon after the shift"), ("by_horizon", "by the horizon")):
+        part = dec[key]
+        parts = [_share("total", part["total"])]
+        if dec["by_construction"]:
+            parts.append(_share(f"set by the reopen event ({', '.join(dec['by_construction'])}; a lower bound)", part["construction"]))
+        parts += [_share("carry-overs", part["carry_overs"]), _share("costs of staying open", part["costs"])]
+        comps = sorted(part["components"], key=lambda c: -abs(c["shapley"]["value"] or 0))
+        sig = [c for c in comps if answer.sign(c["shapley"]) in ("positive", "negative")]
+        named = "; ".join(f"{c['name']} {answer._ci(c['shapley'])}" for c in sig[:4]) or "none can be told from zero"
+        out.append(
+            f"{label} ({dec['donor']} − {dec['recipient']}, {when}, {dec['pairs']} pairs): "
+            + "; ".join(parts)
+            + f". Components whose share is told from zero: {named}."
+        )
     return out
 
 
@@ -169,9 +279,14 @@ def experiment_of(manifest: dict[str, Any]) -> Experiment | None:
 def run_declared(
     results: str | Path, workers: int | None = 1, scheduler: str | None = None, progress: bool = False
 ) -> tuple[dict[str, Any] | None, str]:
-    """The decomposition a results folder's experiment declares in ``[analysis.decomposition]``
-    (its first recipient), with a note saying what was done or why nothing was; its runs go
-    through the executor for ``workers`` / ``scheduler`` (:func:`sim.batch.executors.make_executor`)."""
+    """The decompositions a results folder's experiment declares in ``[analysis.decomposition]``,
+    one per recipient in the order listed, with a note saying what was done or why nothing was;
+    their runs go through the executor for ``workers`` / ``scheduler``
+    (:func:`sim.batch.executors.make_executor`).
+
+    Returns the first recipient's decomposition (the one the verdict and the phase cells'
+    mechanisms use) and its note; the others ride along in it, each with its own ``note``
+    (:func:`all_of` lists them all in order)."""
     manifest = read_manifest(Path(results) / "manifest.json")
     a = manifest["experiment"].get("analysis", {})
     cfg = a.get("decomposition")
@@ -182,26 +297,38 @@ def run_declared(
     if exp is None:
         return None, "The decomposition needs the experiment as it was run; it could not be rebuilt from the manifest."
     shift = int(a.get("shift_round", 0))
-    dec = decompose(
-        exp,
-        a.get("main", exp.scenarios[0]),
-        a.get("treatment", arms[0]),
-        cfg["recipients"][0],
-        int(cfg.get("at_round", shift)),
-        shift,
-        int(a.get("soon", a.get("window", 10))),
-        replications=int(cfg.get("replications", 1)),
-        permutations=int(cfg.get("permutations", 1)),
-        max_pairs=cfg.get("max_pairs"),
-        executor=make_executor(workers or os.cpu_count() or 1, scheduler, n_chunks=max(2, workers or os.cpu_count() or 1)),
-        progress=progress,
-    )
-    note = dec["method"]
-    if dec["unattributed"]:
-        note += "; state set by events differs between the arms at the transplant round and is not attributed: " + ", ".join(
-            f"{f} in {n} pairs" for f, n in dec["unattributed"].items()
+    n = workers or os.cpu_count() or 1
+    executor = make_executor(n, scheduler, n_chunks=max(2, n))
+    decs = []
+    for recipient in cfg["recipients"]:
+        dec = decompose(
+            exp,
+            a.get("main", exp.scenarios[0]),
+            a.get("treatment", arms[0]),
+            recipient,
+            int(cfg.get("at_round", shift)),
+            shift,
+            int(a.get("soon", a.get("window", 10))),
+            replications=int(cfg.get("replications", 1)),
+            permutations=int(cfg.get("permutations", 1)),
+            max_pairs=cfg.get("max_pairs"),
+            executor=executor,
+            progress=progress,
         )
-    return dec, note
+        note = f"{dec['method']}; {dec['components_note']}"
+        if dec["unattributed"]:
+            note += "; state set by events differs between the arms at the transplant round and is not attributed: " + ", ".join(
+                f"{f} in {n} pairs" for f, n in dec["unattributed"].items()
+            )
+        dec["note"] = note
+        decs.append(dec)
+    decs[0]["_more"] = decs[1:]
+    return decs[0], decs[0]["note"]
+
+
+def all_of(dec: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every decomposition :func:`run_declared` made, in the order of the declared recipients."""
+    return [] if dec is None else [dec, *dec.get("_more", [])]
 
 
 def cell_mechanisms(dec: dict[str, Any], x: str, y: str, window: str = "soon") -> pd.DataFrame:
@@ -236,4 +363,4 @@ def public(dec: dict[str, Any] | None) -> dict[str, Any] | None:
     return strip(dec) | {w: strip(dec[w]) for w in ("soon", "by_horizon")}
 
 
-__all__: Sequence[str] = ("decompose", "attribute", "cell_mechanisms", "shapley_values", "public")
+__all__: Sequence[str] = ("decompose", "attribute", "all_of", "cell_mechanisms", "measures", "sentences", "shapley_values", "public")

@@ -457,7 +457,7 @@ def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], de
         discovery=run_discovery(res),
         phase=phase_json,
         versions=res.manifest.get("versions"),
-    )
+    ) | {"decompositions": [decompose.public(d) for d in decompose.all_of(dec)]}  # every recipient; the first is "decomposition"
 
 
 def add_mechanisms(phases: list[tuple[str, str, pd.DataFrame]], dec: dict | None) -> list[tuple[str, str, pd.DataFrame]]:
@@ -493,9 +493,26 @@ def _estimands_table(ans: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _decomposition_html(dec: dict | None, note: str, fig: Path | None) -> str:
-    if dec is None:
+def _decomposition_html(decs: list[dict], note: str, figs: Sequence[Path | None]) -> str:
+    """One block per decomposition, in the order of the declared recipients: a heading with its
+    recipient, what it measures, its sentences, the method and components, the figure and table."""
+    if not decs:
         return f"<p><em>{html.escape(note)}</em></p>"
+    out = ""
+    for i, (dec, fig) in enumerate(zip(decs, figs, strict=True)):
+        kind = "net of the restart rules" if not dec["by_construction"] else "including the restart rules"
+        out += (
+            f"<h4>{html.escape(dec['donor'])} → {html.escape(dec['recipient'])} ({kind})</h4>"
+            f"<p>{html.escape(dec.get('measures', ''))}"
+            + (" The phase cells' mechanisms below come from this decomposition." if i == 0 and len(decs) > 1 else "")
+            + "</p>"
+            + _items(decompose.sentences(dec))
+            + _one_decomposition_html(dec, fig)
+        )
+    return out
+
+
+def _one_decomposition_html(dec: dict, fig: Path | None) -> str:
     rows = []
     for key in ("soon", "by_horizon"):
         part = dec[key]
@@ -528,11 +545,12 @@ def _decomposition_html(dec: dict | None, note: str, fig: Path | None) -> str:
         else " No state outside the components differs between the arms at the transplant round (the channel status, "
         "regime, line, gatekeeping and follow-up, set only by events, are equal in every pair)."
     )
+    chosen = f" {dec['components_note']};" if dec.get("components_note") else ""
     return (
         f"<p>{html.escape(dec['method'])}. {dec['pairs']} pairs of {html.escape(dec['donor'])} and {html.escape(dec['recipient'])} in "
         f"{html.escape(dec['scenario'])}. Shapley contributions add up to the total exactly (largest per-pair error "
         f"{dec['soon']['additivity_error']:.1g}); a full transplant reproduces the kept-open run (mean gap "
-        f"{dec['soon']['transplant_gap']:.2g}). One component per carry-over and per cost of staying open (ODD §1); "
+        f"{dec['soon']['transplant_gap']:.2g}). One component per carry-over and per cost of staying open (ODD §1):{html.escape(chosen)} "
         f"what each holds: {html.escape(fields)}.{html.escape(gap)}</p>" + (_img(fig) if fig else "") + _table(pd.DataFrame(rows))
     )
 
@@ -794,7 +812,10 @@ def build_report(
         if other_rows
         else None
     )
-    dec_fig = effect_figures.decomposition_figure(ans["decomposition"], figdir) if ans["decomposition"] else None
+    dec_figs = [
+        effect_figures.decomposition_figure(d, figdir, "decomposition" if i == 0 else f"decomposition-{d['recipient']}")
+        for i, d in enumerate(ans["decompositions"])
+    ]
     toc = "<nav class='toc'><b>Contents</b><ol>" + "".join(f"<li><a href='#{s}'>{html.escape(t)}</a></li>" for s, t in TOC) + "</ol></nav>"
     answer_box = answer.answer_html(ans, _img(effect_fig))
     effect = (
@@ -837,7 +858,7 @@ def build_report(
     )
     mechanisms = (
         "<h3>What carries the payoff: state transplant</h3>"
-        + _decomposition_html(ans["decomposition"], dec_note, dec_fig)
+        + _decomposition_html(ans["decompositions"], dec_note, dec_figs)
         + "<h3>Per phase cell</h3><p>For each cell where the effect is not positive, the carry-over with the largest "
         "transplant contribution in that cell's pairs (its CI excluding zero).</p>"
         + (_items(found["mechanisms"]) or "<p><em>No cells where the claim fails.</em></p>")

@@ -21,8 +21,9 @@ depend on the number of workers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,8 @@ DESCRIPTIONS: dict[str, str] = {
 #: Carry-overs whose restart value is set by the reopen event's parameters (set-up rounds, fresh
 #: personnel) rather than carried by what happened in the lean years.
 BY_CONSTRUCTION = frozenset({"set-up delay", "personnel (who sits)"})
+#: The restart rule of a ``channel_reopen`` event that sets each :data:`BY_CONSTRUCTION` component.
+RESTART_RULES: dict[str, str] = {"set-up delay": "a set-up delay", "personnel (who sits)": "fresh personnel"}
 #: Costs of staying open (the rest are carry-overs).
 COSTS = frozenset({"hollow distrust", "entrenchment", "cynicism", "substitution"})
 #: State set only by scheduled events (channel status, regime and line, gatekeeping, follow-up):
@@ -82,6 +85,28 @@ TASK_RUNS = 512
 def components() -> dict[str, tuple[str, ...]]:
     """The components and their coordinates (:data:`COMPONENTS`)."""
     return dict(COMPONENTS)
+
+
+def set_by_reopen(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The :data:`BY_CONSTRUCTION` components an arm's ``channel_reopen`` events set: the set-up
+    delay unless every reopen sets ``setup_rounds = 0``, the personnel unless every reopen sets
+    ``fresh_personnel = false`` (both are on by default); none for an arm that never reopens."""
+    reopen = [e for e in events if e.get("kind") == "channel_reopen"]
+    out = []
+    if any(e.get("setup_rounds") != 0 for e in reopen):
+        out.append("set-up delay")
+    if any(e.get("fresh_personnel", True) is not False for e in reopen):
+        out.append("personnel (who sits)")
+    return out
+
+
+def components_for(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The components to transplant into a recipient arm with these events: every carry-over and
+    cost, and of the :data:`BY_CONSTRUCTION` ones only those its reopen sets (:func:`set_by_reopen`).
+    The others hold the same value in a channel kept open and in this restart (checked in every
+    pair: :attr:`TransplantRuns.differing` counts every component, transplanted or not)."""
+    keep = set(set_by_reopen(events))
+    return [n for n in COMPONENTS if n not in BY_CONSTRUCTION or n in keep]
 
 
 def classification() -> dict[str, str]:
@@ -139,7 +164,8 @@ class TransplantRuns:
     """Agreement rounds (−1: none) of the donor runs (P,) and of each recipient copy (P, V),
     copy v of pair p having received the components ``masks[p, v]`` (V × C booleans).
     ``differing[name]``: pairs in which donor and recipient differ in that component at the
-    transplant round; ``unattributed[field]``: pairs in which an event-set field differs."""
+    transplant round (every component of :data:`COMPONENTS`, transplanted or not);
+    ``unattributed[field]``: pairs in which an event-set field differs."""
 
     names: list[str]
     masks: np.ndarray
@@ -169,7 +195,7 @@ def _task(
         seeds += [exp.seed_of(p, r)] * (V + 1)
     G = V + 1
     coords = [set(COMPONENTS[n]) for n in names]
-    differing = dict.fromkeys(names, 0)
+    differing = dict.fromkeys(COMPONENTS, 0)  # every component, so one left out is checked too
     unattributed = dict.fromkeys(EVENT_SET, 0)
 
     def hook(t: int, state: State, rows: range) -> None:
@@ -181,7 +207,7 @@ def _task(
                 continue
             src = local - v
             if v == 1:  # the first copy is still the recipient run as it was: compare
-                for n, c in zip(names, coords, strict=True):
+                for n, c in COMPONENTS.items():
                     differing[n] += differs(state, local, src, sorted(c))
                 for f in EVENT_SET:
                     unattributed[f] += not np.array_equal(getattr(state, f)[local], getattr(state, f)[src])
@@ -224,11 +250,11 @@ def run_transplants(
     bounds = [(i, min(i + per, P)) for i in range(0, P, per)]
     tasks = [(exp, scenario, list(pairs[i:j]), donor, recipient, at_round, np.ascontiguousarray(masks[i:j]), names) for i, j in bounds]
     donor_ar, recipient_ar = np.empty(P, int), np.empty((P, V), int)
-    differing, unattributed = dict.fromkeys(names, 0), dict.fromkeys(EVENT_SET, 0)
+    differing, unattributed = dict.fromkeys(COMPONENTS, 0), dict.fromkeys(EVENT_SET, 0)
     for k, (d, r, dif, una) in (executor or SerialExecutor()).map(_task, tasks):
         i, j = bounds[k]
         donor_ar[i:j], recipient_ar[i:j] = d, r
-        for n in names:
+        for n in COMPONENTS:
             differing[n] += dif[n]
         for f in EVENT_SET:
             unattributed[f] += una[f]
