@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from sim.core.outputs import atomic_dir, check_out_dir, check_replaceable, mark_folder
+from sim.core.outputs import atomic_dir, check_out_dir, check_replaceable
 from sim.core.params import PARAMS, markdown_table
 from sim.scenarios import InputError, find_scenario, load_scenario, resolve, scenario_names
 
@@ -420,13 +420,9 @@ def _ours_answer(path: Path) -> bool:
     return isinstance(d, dict) and d.get("question") == QUESTION and "fingerprint" in d
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from sim.analysis.report import build_report
-
-    if args.workers is not None and not 1 <= args.workers <= 1024:
-        raise InputError("--workers", "workers", args.workers, "allowed: a whole number in [1, 1024]")
-    res = _results_dir(args.results, repair=not args.no_repair, workers=args.workers)
-    target = Path(args.out) if args.out else res / "report.html"
+def _check_report_target(target: Path) -> None:
+    """Every file a report at ``target`` replaces is one dialogue-sim wrote: the HTML, its
+    answer.json and the ``figures`` folder beside it (checked again just before they are replaced)."""
     if target.is_dir():
         raise InputError("--out", "out", str(target), "is a folder; allowed: a .html file path")
     if target.exists():
@@ -437,12 +433,194 @@ def cmd_report(args: argparse.Namespace) -> int:
     check_out_dir(target.parent)
     from sim.analysis.report import answer_path
 
-    if not _ours_answer(answer_path(target)):
+    if not _ours_answer(answer_path(target)) or answer_path(target).is_dir():
         raise InputError(
             "--out", "out", str(answer_path(target)), "is a file dialogue-sim did not write (the report's answer.json); allowed: a new path"
         )
-    figdir = target.parent / "figures"
-    check_replaceable(figdir, "figures")
+    check_replaceable(target.parent / "figures", "figures")
+
+
+@contextlib.contextmanager
+def _signals_held(held: list[int]) -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM are noted in ``held`` instead of acted on while the block runs
+    (a few renames); the caller acts on them after. Only the main thread can do this: elsewhere
+    the block runs as it is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigs = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None]
+    old = {s: signal.getsignal(s) for s in sigs}
+    for s in sigs:
+        signal.signal(s, lambda n, _f: held.append(n))
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            if h is not None:
+                signal.signal(s, h)
+
+
+def _move(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst`` (same folder tree, so atomic; replaces a file at ``dst``)."""
+    import os
+
+    os.replace(src, dst)
+
+
+def _swap_in(stage: Path, target: Path, held: list[int]) -> None:
+    """Move a report built at ``stage / target.name`` (with its answer.json and figures) into
+    place beside ``target``: the figures one by one (the folder whole if there was none, with its
+    marker), then answer.json, then the HTML. Each file replaced is first moved into
+    ``stage / "old"``. If anything fails, or a signal was held meanwhile, every move is undone
+    in reverse: the earlier report's files are back where they were, unchanged."""
+    from sim.analysis.report import answer_path
+    from sim.core.outputs import MARKER, atomic_write, marked_files
+
+    _check_report_target(target)  # still ours (nothing was put in their place meanwhile)
+    figdir, new_figs = target.parent / "figures", stage / "figures"
+    old = stage / "old"
+    (old / "figures").mkdir(parents=True)
+    steps: list[tuple[Path, Path, Path]] = []  # (new file, where it goes, where the one it replaces is kept)
+    if new_figs.is_dir():
+        names = sorted(p.name for p in new_figs.iterdir() if p.name != MARKER)
+        if figdir.is_dir():  # an earlier figures folder keeps the files this report does not redraw
+            listed = set(marked_files(figdir, "figures") or [])
+            atomic_write(new_figs / MARKER, json.dumps({"kind": "figures", "files": sorted(listed | set(names))}).encode())
+            steps += [(new_figs / n, figdir / n, old / "figures" / n) for n in [*names, MARKER]]
+        else:
+            atomic_write(new_figs / MARKER, json.dumps({"kind": "figures", "files": names}).encode())
+            steps.append((new_figs, figdir, old / "figures.new"))
+    answer = answer_path(target)
+    steps += [(stage / answer.name, answer, old / answer.name), (stage / target.name, target, old / target.name)]
+    done: list[tuple[Path, Path, Path, bool]] = []  # (new, where, kept, whether the new one is in place)
+    try:
+        for src, dst, keep in steps:
+            if not src.exists():
+                continue
+            if dst.is_dir() and not src.is_dir():
+                raise InputError("--out", "out", str(dst), "is a folder dialogue-sim did not write; allowed: a new path")
+            had = dst.exists()
+            if had:
+                _move(dst, keep)
+            done.append((src, dst, keep, False))
+            _move(src, dst)
+            done[-1] = (src, dst, keep, True)
+        if held:  # Ctrl-C or SIGTERM during the moves: undone like any interruption before them
+            raise KeyboardInterrupt
+    except BaseException:
+        for src, dst, keep, placed in reversed(done):
+            with contextlib.suppress(OSError):  # one that fails stays in stage / "old", which is then kept
+                if placed:
+                    _move(dst, src)
+                if keep.exists() or keep.is_symlink():
+                    _move(keep, dst)
+        raise
+
+
+def _staged_report(target: Path, build: Any) -> Path:
+    """Run ``build`` (which writes a report at the path it is given, with its answer.json and
+    figures beside it) in a temporary folder beside ``target``, then move the files into place
+    (:func:`_swap_in`). Interrupted or failed, nothing of the new report is left: the earlier
+    report, if any, is there as it was, else nothing the command added (nor the folders it made
+    for ``target``)."""
+    import signal
+    import tempfile
+
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]  # the folders this report makes
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    held: list[int] = []
+    try:
+        build(stage / target.name)
+        with _signals_held(held):
+            _swap_in(stage, target, held)
+    except BaseException:
+        with _signals_held(held):  # a second Ctrl-C does not cut the clean-up short
+            if not any(p.is_file() or p.is_symlink() for p in (stage / "old").rglob("*")):  # every replaced file is back
+                shutil.rmtree(stage, ignore_errors=True)
+            for p in made:  # innermost first; only if still empty
+                with contextlib.suppress(OSError):
+                    p.rmdir()
+        if getattr(signal, "SIGTERM", None) in held:
+            signal.raise_signal(signal.SIGTERM)  # as it would have ended the command, now that nothing is half done
+        raise
+    with _signals_held(held):
+        shutil.rmtree(stage, ignore_errors=True)  # what remains: the earlier report's replaced files (its own)
+    if getattr(signal, "SIGTERM", None) in held:
+        signal.raise_signal(signal.SIGTERM)
+    return target  # a Ctrl-C during this last clean-up came after the report was complete: it stands
+
+
+#: Fewer Sobol base samples than this and the bootstrap CIs over base samples mean little (the
+#: convergence figure, :func:`sim.analysis.sensitivity.convergence`, starts here).
+SOBOL_MIN_BASE = 16
+
+
+def _design_notes(results: Path) -> list[str]:
+    """What the user should know about a Sobol design before reading its indices, in one line each:
+    too few base samples for the CIs, or a count that is not a power of 2 (SciPy's Sobol' points
+    lose their balance: the sweep's "balance properties" warning)."""
+    from sim.core.outputs import read_manifest
+
+    spec = read_manifest(results / "manifest.json")["experiment"]
+    n = spec.get("samples")
+    if spec.get("design") != "sobol" or not isinstance(n, int) or n < 1:
+        return []
+    notes = []
+    if n < SOBOL_MIN_BASE:
+        notes.append(
+            f"the Sobol design has {n} base sample(s), too few for the bootstrap CIs of its indices to mean anything "
+            f"(the convergence figure starts at {SOBOL_MIN_BASE}): read the Sensitivity section as a placeholder"
+        )
+    if n & (n - 1):
+        notes.append(
+            f"the Sobol design's {n} base samples are not a power of 2, so its points lose the balance of the Sobol' "
+            f"sequence and the indices converge more slowly; use a power of 2 (e.g. {1 << n.bit_length()})"
+        )
+    return notes
+
+
+@contextlib.contextmanager
+def _notes_as_lines() -> Iterator[None]:
+    """The analysis's notes (:class:`sim.analysis.stats.AnalysisNote`: something about its input
+    the user should know, in the project's terms) as one line each on stderr, each once; any other
+    warning is shown as Python shows it."""
+    import warnings
+    from typing import TextIO
+
+    from sim.analysis.stats import AnalysisNote
+
+    said: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", AnalysisNote)  # every one reaches the line below (said once there)
+        show = warnings.showwarning
+
+        def said_once(
+            message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None, line: str | None = None
+        ) -> None:
+            if not issubclass(category, AnalysisNote):
+                show(message, category, filename, lineno, file, line)
+                return
+            msg = " ".join(str(message).split())
+            if msg not in said:
+                said.add(msg)
+                print(f"dialogue-sim: warning: {msg}", file=sys.stderr, flush=True)
+
+        warnings.showwarning = said_once
+        yield
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sim.analysis.report import build_report
+
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise InputError("--workers", "workers", args.workers, "allowed: a whole number in [1, 1024]")
+    res = _results_dir(args.results, repair=not args.no_repair, workers=args.workers)
+    target = Path(args.out) if args.out else res / "report.html"
+    _check_report_target(target)
     case_results = []
     if not args.no_cases:
         from sim.analysis.cases import run_cases
@@ -456,19 +634,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     except SweepInterrupted as e:
         print(f"dialogue-sim: error: the decomposition's runs: {e}; no report was written", file=sys.stderr)
         return 1
-    made = [p for p in (answer_path(target), figdir) if not p.exists()]  # what this report adds beside the HTML
-    try:
-        path = build_report(res, target, cases=case_results, decomposition=decomposition)
-    except BaseException:  # Ctrl-C or a failure: nothing partial is left of what it added
-        for p in made:
-            if p.is_dir():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
-        raise
-    finally:
-        if figdir.is_dir():
-            mark_folder(figdir, "figures")
+    for note in _design_notes(res):
+        print(f"dialogue-sim: warning: {note}", file=sys.stderr, flush=True)
+    with _notes_as_lines():
+        path = _staged_report(target, lambda staged: build_report(res, staged, cases=case_results, decomposition=decomposition))
     print(f"wrote {path}")
     return 0
 

@@ -94,8 +94,8 @@ class SobolResult:
         rows = []
         for i in range(len(names) - 1):
             if self.boot_total is not None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
+                with warnings.catch_warnings():  # a pair whose draws are all NaN (no variance left): NaN, said by the verdict
+                    warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
                     lo, hi = np.nanpercentile(self.boot_total[:, cols[i]] - self.boot_total[:, cols[i + 1]], [2.5, 97.5])
             else:  # no draws kept: the larger of the two half-widths around the difference
                 h = float(order["ST_conf"].iloc[i : i + 2].max())
@@ -219,8 +219,8 @@ def sobol(
     b1, bt = np.concatenate([b[0] for b in boot]), np.concatenate([b[1] for b in boot])
 
     def half(b: np.ndarray) -> np.ndarray:
-        with warnings.catch_warnings():  # all-NaN columns when the noise leaves no variance
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with warnings.catch_warnings():  # all-NaN columns when the noise leaves no variance: NaN, said by the verdict
+            warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
             lo, hi = np.nanpercentile(b, [2.5, 97.5], axis=0)
         return (hi - lo) / 2
 

@@ -77,8 +77,9 @@ def bootstrap_ci(x: ArrayLike, level: float = 0.95, n_resamples: int = 2000, see
         return Estimate(v, v, v, n)
     exact_jackknife = statistic is np.mean and n > SCIPY_JACKKNIFE_MAX
     for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings():  # a BCa interval SciPy cannot compute is NaN: the percentile one is taken
+            warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+            warnings.filterwarnings("ignore", "(invalid value|divide by zero) encountered", RuntimeWarning)
             r = stats.bootstrap(
                 (x,),
                 statistic,
@@ -335,15 +336,39 @@ def kaplan_meier(durations: ArrayLike, observed: ArrayLike) -> tuple[np.ndarray,
 # ---------------------------------------------------------------- sensitivity
 
 
+class AnalysisNote(UserWarning):
+    """Something about an analysis's input the user should know, said in the project's terms (in
+    place of a library's warning): ``dialogue-sim report`` prints each as one line on stderr."""
+
+
 def sobol_indices(problem: dict, y: np.ndarray, second_order: bool = False, seed: int = 0) -> pd.DataFrame:
-    """First-order and total Sobol indices with confidence intervals (SALib)."""
+    """First-order and total Sobol indices with confidence intervals (SALib).
+
+    An output that is the same at every base sample (the A and B points of the Saltelli design)
+    has no variance to apportion: SALib then returns 0 with its "Constant values encountered"
+    warning, or (the same at every point) divides by a standard deviation of 0 with NumPy's
+    "invalid value encountered in divide". Exactly those two are silenced around the call, and
+    one :class:`AnalysisNote` says what they mean instead."""
     import pandas as pd
     from SALib.analyze import sobol
 
-    # SALib treats seed 0 as "no seed"; a Generator makes every seed, 0 included, reproducible
-    r = sobol.analyze(
-        problem, np.asarray(y, dtype=float), calc_second_order=second_order, seed=np.random.default_rng(seed), print_to_console=False
-    )
+    y = np.asarray(y, dtype=float)
+    step = 2 * problem["num_vars"] + 2 if second_order else problem["num_vars"] + 2
+    sd = float(np.std(y)) if y.size else np.nan
+    base = np.r_[y[::step], y[step - 1 :: step]]  # A and B, as SALib's estimators take them
+    if sd == 0 or (base.size and np.ptp(base) <= np.finfo(float).eps * sd):  # SALib's test, on its normalised output
+        warnings.warn(
+            f"a Sobol output is the same at every base sample of the design (N = {y.size // step}), so it has no "
+            "variance to apportion: its indices are 0 or undefined and say nothing about the parameters; "
+            "add base samples or widen the parameter ranges",
+            AnalysisNote,
+            stacklevel=2,
+        )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Constant values encountered", UserWarning, r"SALib\.analyze\.sobol")
+        warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning, r"SALib\.analyze\.sobol")
+        # SALib treats seed 0 as "no seed"; a Generator makes every seed, 0 included, reproducible
+        r = sobol.analyze(problem, y, calc_second_order=second_order, seed=np.random.default_rng(seed), print_to_console=False)
     return pd.DataFrame({"parameter": problem["names"], "S1": r["S1"], "S1_conf": r["S1_conf"], "ST": r["ST"], "ST_conf": r["ST_conf"]})
 
 

@@ -1,0 +1,183 @@
+"""``dialogue-sim report`` interrupted or failing leaves the folder as it was: the earlier report's
+files all as they were (never a mix of its figures and the new ones), or, with no earlier report,
+nothing the command added. The new report is built beside the old one and moved into place at
+the end (sim/cli.py, ``_staged_report``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from sim import cli
+from sim.analysis import effect_figures, figures
+from sim.cli import main
+
+
+@pytest.fixture
+def results_copy(small_sweep, tmp_path) -> Path:
+    dst = tmp_path / "results"
+    shutil.copytree(small_sweep, dst)
+    return dst
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` (hidden ones too): a file's bytes, None for a folder."""
+    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
+
+
+def first_report(folder: Path, capsys) -> dict[str, bytes | None]:
+    assert main(["report", str(folder), "--no-cases"]) == 0
+    capsys.readouterr()
+    before = snapshot(folder)
+    assert "report.html" in before and "answer.json" in before and "figures/survival.png" in before
+    return before
+
+
+def different_figures(monkeypatch) -> None:
+    """The second report's figures differ in every byte from the first's (another resolution)."""
+    monkeypatch.setattr(figures, "DPI", 60)
+
+
+def interrupt_at_third_figure(monkeypatch) -> None:
+    """Ctrl-C while the standard figures are drawn, after two of them were written."""
+    draw, calls = figures.draw, []
+
+    def drawing(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return draw(*a, **k)
+
+    monkeypatch.setattr(figures, "draw", drawing)
+
+
+def interrupt_after_answer(monkeypatch) -> None:
+    """Ctrl-C after every standard figure, the phase diagrams and answer.json were written."""
+
+    def drawing(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(effect_figures, "effect_curve_figure", drawing)
+
+
+INTERRUPTIONS = {"third figure": interrupt_at_third_figure, "after answer.json": interrupt_after_answer}
+
+
+def interrupted(argv: list[str], capsys) -> str:
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert err == "dialogue-sim: interrupted\n", err
+    return err
+
+
+@pytest.mark.parametrize("where", INTERRUPTIONS)
+def test_an_interrupted_report_leaves_the_earlier_one_as_it_was(where, results_copy, monkeypatch, capsys):
+    """Mutation evidence: with the report built in place (the code before this change), the
+    figures written before the interruption are the new ones (other bytes) beside the old HTML."""
+    before = first_report(results_copy, capsys)
+    different_figures(monkeypatch)
+    INTERRUPTIONS[where](monkeypatch)
+    interrupted(["report", str(results_copy), "--no-cases"], capsys)
+    after = snapshot(results_copy)
+    assert sorted(after) == sorted(before)  # no file added or removed (no temporary folder left)
+    changed = [k for k in before if after[k] != before[k]]
+    assert not changed, changed
+
+
+@pytest.mark.parametrize("where", INTERRUPTIONS)
+def test_an_interrupted_first_report_adds_nothing(where, results_copy, tmp_path, monkeypatch, capsys):
+    before = snapshot(results_copy)
+    INTERRUPTIONS[where](monkeypatch)
+    interrupted(["report", str(results_copy), "--no-cases"], capsys)
+    assert snapshot(results_copy) == before
+    # to a folder that does not exist yet: the folders made for it are gone too
+    out = tmp_path / "new" / "sub" / "r.html"
+    INTERRUPTIONS[where](monkeypatch)  # counting from 0 again
+    interrupted(["report", str(results_copy), "--no-cases", "--out", str(out)], capsys)
+    assert not (tmp_path / "new").exists()
+
+
+def test_ctrl_c_while_the_files_are_moved_into_place_undoes_the_moves(results_copy, monkeypatch, capsys):
+    """A Ctrl-C that arrives while the new files are moved into place is held until they all are,
+    then every move is undone: the earlier report stands, exit 130. (Mutation evidence: without
+    acting on the held signal the new report stands and the command exits 0.)"""
+    before = first_report(results_copy, capsys)
+    different_figures(monkeypatch)
+    move, calls = cli._move, []
+
+    def moving(src: Path, dst: Path) -> None:
+        calls.append(dst)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)
+        move(src, dst)
+
+    monkeypatch.setattr(cli, "_move", moving)
+    interrupted(["report", str(results_copy), "--no-cases"], capsys)
+    assert len(calls) > 6  # the moves went on after the signal (then were undone)
+    assert snapshot(results_copy) == before
+
+
+def test_a_failed_move_undoes_the_moves(results_copy, monkeypatch, capsys):
+    """A rename that fails halfway (a full or vanished disk): one error line, exit 1, and the
+    earlier report's files are back, unchanged. (Mutation evidence: without the undo, the figures
+    moved before the failure are the new ones.)"""
+    before = first_report(results_copy, capsys)
+    different_figures(monkeypatch)
+    move, calls = cli._move, []
+
+    def moving(src: Path, dst: Path) -> None:
+        calls.append(dst)
+        if len(calls) == 6:
+            raise OSError(28, "No space left on device", str(dst))
+        move(src, dst)
+
+    monkeypatch.setattr(cli, "_move", moving)
+    assert main(["report", str(results_copy), "--no-cases"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dialogue-sim: error:") and "No space left on device" in err, err
+    assert snapshot(results_copy) == before
+
+
+def test_a_file_put_among_the_figures_meanwhile_is_left_alone(results_copy, monkeypatch, capsys):
+    """A file dialogue-sim did not write, put in the figures folder while the report is built: the
+    report is not moved into place (exit 2, one line), that file and the earlier report stay."""
+    before = first_report(results_copy, capsys)
+    different_figures(monkeypatch)
+    draw = effect_figures.effect_curve_figure
+
+    def drawing(*a, **k):
+        (results_copy / "figures" / "mine.txt").write_text("mine")
+        return draw(*a, **k)
+
+    monkeypatch.setattr(effect_figures, "effect_curve_figure", drawing)
+    assert main(["report", str(results_copy), "--no-cases"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did not write (mine.txt)" in err, err
+    after = snapshot(results_copy)
+    assert after.pop("figures/mine.txt") == b"mine"
+    assert after == before
+
+
+def test_a_second_report_replaces_the_first_and_keeps_other_figures(results_copy, monkeypatch, capsys):
+    """Completed, the new report's files replace the old ones; a figure dialogue-sim wrote there
+    that this report does not draw (listed in the folder's marker) stays, still listed; no
+    temporary file or folder is left."""
+    first_report(results_copy, capsys)
+    figs = results_copy / "figures"
+    (figs / "phase-old.png").write_bytes(b"an earlier figure")
+    marker = json.loads((figs / ".dialogue-sim").read_text())
+    (figs / ".dialogue-sim").write_text(json.dumps(marker | {"files": [*marker["files"], "phase-old.png"]}))
+    before = snapshot(results_copy)
+    different_figures(monkeypatch)
+    assert main(["report", str(results_copy), "--no-cases"]) == 0
+    after = snapshot(results_copy)
+    assert set(after) == set(before)
+    assert after["figures/phase-old.png"] == b"an earlier figure"
+    assert after["figures/survival.png"] != before["figures/survival.png"]
+    assert json.loads(after["figures/.dialogue-sim"] or b"")["files"] == sorted(
+        k.removeprefix("figures/") for k in after if k.startswith("figures/") and k != "figures/.dialogue-sim"
+    )
