@@ -137,7 +137,7 @@ def summarize(model: DialogueModel) -> dict[str, Any]:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from sim.batch.executors import SweepInterrupted
-    from sim.batch.experiment import load_experiment
+    from sim.batch.experiment import Design, load_experiment, sobol_balance_note
     from sim.batch.limits import check_cost, experiment_cost
     from sim.batch.sweep import run_sweep
 
@@ -147,6 +147,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / exp.name
     check_out_dir(out)
     check_cost(experiment_cost(exp), args.experiment, allow_large=args.allow_large)
+    if balance := sobol_balance_note(Design(exp.design).value, exp.samples):
+        print(f"dialogue-sim: warning: {balance}", file=sys.stderr)
     print(
         f"experiment {exp.name}: {exp.n_runs} runs ({len(exp.scenarios)} scenario(s) × {len(exp.points)} point(s) × "
         f"{len(exp.arms)} arm(s) × {exp.replications} replication(s)) → {out}",
@@ -575,11 +577,10 @@ def _design_notes(results: Path) -> list[str]:
             f"the Sobol design has {n} base sample(s), too few for the bootstrap CIs of its indices to mean anything "
             f"(the convergence figure starts at {SOBOL_MIN_BASE}): read the Sensitivity section as a placeholder"
         )
-    if n & (n - 1):
-        notes.append(
-            f"the Sobol design's {n} base samples are not a power of 2, so its points lose the balance of the Sobol' "
-            f"sequence and the indices converge more slowly; use a power of 2 (e.g. {1 << n.bit_length()})"
-        )
+    from sim.batch.experiment import sobol_balance_note
+
+    if balance := sobol_balance_note("sobol", n):
+        notes.append(balance)
     return notes
 
 

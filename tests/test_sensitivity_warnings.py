@@ -5,6 +5,7 @@ that is the same at every base sample."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 import warnings
 from pathlib import Path
@@ -77,10 +78,29 @@ def tiny(tmp_path: Path, samples: int, twin: bool = False) -> Path:
     if twin:
         d["arms"][1] = {"name": "wind-down"}  # the name the analysis compares with; no events
     out = tmp_path / f"n{samples}{'-twin' if twin else ''}"
-    with warnings.catch_warnings():  # the sweep's own (SciPy's, via SALib's sampling): not this report's
-        warnings.filterwarnings("ignore", "The balance properties of Sobol' points", UserWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SciPy's balance warning (N not a power of 2) stays inside the sampling
         run_sweep(experiment_from_dict(d), out, workers=1, progress=False)
     return out
+
+
+def test_a_sweep_of_a_sobol_design_not_a_power_of_2_says_so_in_one_line(tmp_path, capsys):
+    """`dialogue-sim sweep`: one plain line instead of SciPy's warning (which escaped before)."""
+    text = (EXPERIMENT_DIR / "sensitivity.toml").read_text()
+    text = re.sub(r"(?m)^samples = \d+", "samples = 3", re.sub(r"(?m)^replications = \d+", "replications = 1", text, count=1))
+    path = tmp_path / "tiny.toml"
+    path.write_text(text)
+    assert tomllib.loads(text)["design"]["samples"] == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "Warning" not in err and "Traceback" not in err, err
+    lines = [s for s in err.splitlines() if s.startswith("dialogue-sim: warning:")]
+    assert lines == [
+        "dialogue-sim: warning: the Sobol design's 3 base samples are not a power of 2, so its points lose the balance "
+        "of the Sobol' sequence and the indices converge more slowly; use a power of 2 (e.g. 4)"
+    ], err
 
 
 def report_lines(results: Path, capsys) -> list[str]:

@@ -409,9 +409,15 @@ class Experiment:
 
     def _salib_sample(self) -> np.ndarray:
         if self.design is Design.SOBOL:
+            import warnings
+
             from SALib.sample import sobol
 
-            return sobol.sample(self.salib_problem(), self.samples, calc_second_order=self.second_order, seed=self.seed)
+            # N not a power of 2: SciPy warns that the Sobol' points lose their balance; said in one
+            # plain line by `sweep` and `report` instead (:func:`sobol_balance_note`)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "The balance properties of Sobol' points require n to be a power of 2", UserWarning)
+                return sobol.sample(self.salib_problem(), self.samples, calc_second_order=self.second_order, seed=self.seed)
         from SALib.sample import morris
 
         return morris.sample(self.salib_problem(), self.samples, num_levels=self.levels, seed=self.seed)
@@ -640,6 +646,17 @@ def experiment_from_manifest(manifest: Mapping[str, Any], where: str = "manifest
             where, "experiment", exp.name, "differs from the one that made these results (a scenario file or dialogue-sim changed)"
         )
     return exp
+
+
+def sobol_balance_note(design: str, samples: object) -> str | None:
+    """One line for a Sobol design whose base-sample count is not a power of 2 (its points lose the
+    balance of the Sobol' sequence and the indices converge more slowly), else None."""
+    if design != Design.SOBOL.value or not isinstance(samples, int) or samples < 1 or not samples & (samples - 1):
+        return None
+    return (
+        f"the Sobol design's {samples} base samples are not a power of 2, so its points lose the balance of the Sobol' "
+        f"sequence and the indices converge more slowly; use a power of 2 (e.g. {1 << samples.bit_length()})"
+    )
 
 
 def chunks(exp: Experiment) -> Iterator[tuple[int, range]]:
