@@ -42,6 +42,21 @@ def different_figures(monkeypatch) -> None:
     monkeypatch.setattr(figures, "DPI", 60)
 
 
+def moves_failing(monkeypatch, at: int, event) -> list[Path]:
+    """``event(dst)`` happens at the ``at``-th move of the new report's files into place (then
+    the move itself, if ``event`` returns); returns the destinations moved to, as they come."""
+    move, calls = cli._move, []
+
+    def moving(src: Path, dst: Path) -> None:
+        calls.append(dst)
+        if len(calls) == at:
+            event(dst)
+        move(src, dst)
+
+    monkeypatch.setattr(cli, "_move", moving)
+    return calls
+
+
 def interrupt_at_third_figure(monkeypatch) -> None:
     """Ctrl-C while the standard figures are drawn, after two of them were written."""
     draw, calls = figures.draw, []
@@ -107,15 +122,7 @@ def test_ctrl_c_while_the_files_are_moved_into_place_undoes_the_moves(results_co
     acting on the held signal the new report stands and the command exits 0.)"""
     before = first_report(results_copy, capsys)
     different_figures(monkeypatch)
-    move, calls = cli._move, []
-
-    def moving(src: Path, dst: Path) -> None:
-        calls.append(dst)
-        if len(calls) == 3:
-            signal.raise_signal(signal.SIGINT)
-        move(src, dst)
-
-    monkeypatch.setattr(cli, "_move", moving)
+    calls = moves_failing(monkeypatch, 3, lambda dst: signal.raise_signal(signal.SIGINT))
     interrupted(["report", str(results_copy), "--no-cases"], capsys)
     assert len(calls) > 6  # the moves went on after the signal (then were undone)
     assert snapshot(results_copy) == before
@@ -127,15 +134,11 @@ def test_a_failed_move_undoes_the_moves(results_copy, monkeypatch, capsys):
     moved before the failure are the new ones.)"""
     before = first_report(results_copy, capsys)
     different_figures(monkeypatch)
-    move, calls = cli._move, []
 
-    def moving(src: Path, dst: Path) -> None:
-        calls.append(dst)
-        if len(calls) == 6:
-            raise OSError(28, "No space left on device", str(dst))
-        move(src, dst)
+    def full(dst: Path) -> None:
+        raise OSError(28, "No space left on device", str(dst))
 
-    monkeypatch.setattr(cli, "_move", moving)
+    moves_failing(monkeypatch, 6, full)
     assert main(["report", str(results_copy), "--no-cases"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("dialogue-sim: error:") and "No space left on device" in err, err
