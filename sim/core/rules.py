@@ -954,16 +954,18 @@ def fj_generator(
     B, n = x0.shape
     S = entrench_side.shape[1]
     G = np.zeros((B, n + S + 1, n + S + 1))
-    _fill_generator(G, x0, W, line, sigma, lam, present, rate, entrench_rates(entrench_side), side_of)
+    pull = anchor_pull(x0, line, lam, rate[:, None] * present)
+    _fill_generator(G, pull, W, line, sigma, lam, present, rate, entrench_rates(entrench_side), side_of)
     return G
 
 
 @compiled
 def _fill_generator(
-    G: Array, x0: Array, W: Array, line: Array, sigma: Array, lam: Array, present: Array, rate: Array, r_side: Array, side_of: Array
+    G: Array, pull: Array, W: Array, line: Array, sigma: Array, lam: Array, present: Array, rate: Array, r_side: Array, side_of: Array
 ) -> None:
-    """The entries of :func:`fj_generator` into G (zeros), one run at a time. Compiled."""
-    B, n = x0.shape
+    """The entries of :func:`fj_generator` into G (zeros), one run at a time, with the anchors'
+    entries ``pull`` (:func:`anchor_pull`). Compiled."""
+    B, n = pull.shape
     S = r_side.shape[1]
     for b in range(B):
         for i in range(n):
@@ -976,7 +978,7 @@ def _fill_generator(
                     G[b, i, j] = kl * W[b, i, j] * (1 - sigma[b, j])
                     heard += W[b, i, j] * (sigma[b, j] * line[b, j])
             G[b, i, i] = kl * W[b, i, i] - k - r
-            G[b, i, n + side_of[i]] = k * (1 - lam[b, i]) * (x0[b, i] - line[b, i])
+            G[b, i, n + side_of[i]] = pull[b, i]
             G[b, i, n + S] = k * (lam[b, i] * heard + (1 - lam[b, i]) * line[b, i]) + r * line[b, i]
         for s in range(S):
             G[b, n + s, n + s] = -r_side[b, s]
