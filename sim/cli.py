@@ -556,15 +556,11 @@ def _staged_report(target: Path, build: Any) -> Path:
     return target  # a Ctrl-C during this last clean-up came after the report was complete: it stands
 
 
-#: Fewer Sobol base samples than this and the bootstrap CIs over base samples mean little (the
-#: convergence figure, :func:`sim.analysis.sensitivity.convergence`, starts here).
-SOBOL_MIN_BASE = 16
-
-
 def _design_notes(results: Path) -> list[str]:
     """What the user should know about a Sobol design before reading its indices, in one line each:
     too few base samples for the CIs, or a count that is not a power of 2 (SciPy's Sobol' points
     lose their balance: the sweep's "balance properties" warning)."""
+    from sim.analysis.sensitivity import MIN_BASE
     from sim.core.outputs import read_manifest
 
     spec = read_manifest(results / "manifest.json")["experiment"]
@@ -572,10 +568,10 @@ def _design_notes(results: Path) -> list[str]:
     if spec.get("design") != "sobol" or not isinstance(n, int) or n < 1:
         return []
     notes = []
-    if n < SOBOL_MIN_BASE:
+    if n < MIN_BASE:
         notes.append(
             f"the Sobol design has {n} base sample(s), too few for the bootstrap CIs of its indices to mean anything "
-            f"(the convergence figure starts at {SOBOL_MIN_BASE}): read the Sensitivity section as a placeholder"
+            f"(the convergence figure starts at {MIN_BASE}): read the Sensitivity section as a placeholder"
         )
     from sim.batch.experiment import sobol_balance_note
 

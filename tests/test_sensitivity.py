@@ -12,6 +12,7 @@ import pytest
 from SALib.sample import sobol as sobol_sample
 
 from sim.analysis import sensitivity as S
+from sim.analysis.stats import AnalysisNote
 from sim.batch.experiment import experiment_from_dict
 from sim.batch.store import read_runs
 from sim.batch.sweep import run_sweep
@@ -142,6 +143,32 @@ class TestFirstOrderBelowZero:
     def test_one_index_alone_is_not_widened(self):
         neg, near, widen = S.below_zero(first_order({"a": (-0.011, 0.01)}).indices)
         assert widen == pytest.approx(1.0) and neg == ["a"] and near == []
+
+
+class TestTooFewBaseSamples:
+    """A design too small for its bootstrap CIs is never called adequate, whatever they say."""
+
+    def test_one_base_sample_is_not_adequate(self):
+        """One base sample: every bootstrap resample is that sample, so every CI has width 0 and
+        the other criteria would pass (they did before the check on N: "adequate")."""
+        reps = stochastic_linear(1, 4, 0)
+        r = S.sobol(PROBLEM, *S.mean_and_noise(reps), "payoff", common_seeds="base", reps=reps)
+        assert r.n_base == 1 and (r.indices["ST_conf"].fillna(0) == 0).all()
+        ok, text = S.adequacy(r)
+        assert not ok and "NOT adequate: N = 1 base sample(s), fewer than the 16" in text
+
+    def test_the_limit_is_where_the_convergence_figure_starts(self):
+        reps = stochastic_linear(S.MIN_BASE, 4, 0)
+        conv = S.convergence(PROBLEM, *S.mean_and_noise(reps), "payoff", common_seeds="base", reps=reps)
+        assert conv["n"].min() == S.MIN_BASE
+        assert "fewer than the" not in S.adequacy(S.sobol(PROBLEM, *S.mean_and_noise(reps), "payoff", common_seeds="base", reps=reps))[1]
+
+    def test_an_output_that_never_varies_says_so_without_a_nan(self):
+        reps = np.zeros((64 * (PROBLEM["num_vars"] + 2), 4))
+        with pytest.warns(AnalysisNote, match="no variance to apportion"):
+            r = S.sobol(PROBLEM, *S.mean_and_noise(reps), "payoff", common_seeds="base", reps=reps)
+        ok, text = S.adequacy(r)
+        assert not ok and "does not vary between the design's points" in text and "nan" not in text
 
 
 #: Four of the shipped parameters whose totals in this cut-down configuration are well apart

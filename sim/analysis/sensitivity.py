@@ -39,7 +39,9 @@ Convergence: SALib lays the sample out as blocks of ``d + 2`` rows per base samp
 ``n (d + 2)`` rows are the Saltelli design of base ``n``; the indices are recomputed for
 ``n = 16, 32, …, N`` (:func:`convergence`).
 
-Adequacy (:func:`adequacy`), from the numbers only: every parameter that matters (total index
+Adequacy (:func:`adequacy`), from the numbers only: at least :data:`MIN_BASE` base samples (with
+fewer, the bootstrap CIs over base samples are not estimates of the error; with one, they have
+width 0); every parameter that matters (total index
 above ``matter``) has a total-index CI half-width of at most ``max_half_width``, and no
 first-order index lies significantly below 0: below minus its CI half-width widened for the d
 indices tested together (Bonferroni, :func:`below_zero`; with per-index 95% CIs about 2.5% of
@@ -59,6 +61,11 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import stats
+
+#: Fewer base samples than this and the bootstrap CIs over base samples mean little (one base
+#: sample gives CIs of width 0): :func:`adequacy` never calls such a design adequate, and the
+#: convergence figure (:func:`convergence`) starts here.
+MIN_BASE = 16
 
 OUTPUTS = {
     "payoff": "paired payoff: P(agreement within the window), treatment − reference",
@@ -260,7 +267,7 @@ def convergence(
     same arguments, and is used as it is rather than computed again."""
     d = problem["num_vars"]
     N = len(y) // (d + 2)
-    ns = sorted({n for n in (2**k for k in range(4, 20)) if n <= N} | {N})
+    ns = sorted({n for n in (2**k for k in range(MIN_BASE.bit_length() - 1, 20)) if n <= N} | {N})
     rows = []
     for n in ns:
         if final is not None and n == N and final.n_base == N:
@@ -275,9 +282,18 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
     """The verdict and the sentence stating it, from the numbers."""
     ix = r.indices
     if ix["ST"].isna().all():
+        why = (
+            f"the replication noise ({r.noise_share:.0%} of the variance between points) leaves no variance to apportion; "
+            "run more replications"
+            if np.isfinite(r.noise_share)
+            else "the output does not vary between the design's points, so there is no variance to apportion"
+        )
+        return False, f"Sobol indices of the {OUTPUTS.get(r.output, r.output)}: NOT adequate: {why}."
+    if r.n_base < MIN_BASE:
         return False, (
-            f"Sobol indices of the {OUTPUTS.get(r.output, r.output)}: NOT adequate: the replication noise "
-            f"({r.noise_share:.0%} of the variance between points) leaves no variance to apportion; run more replications."
+            f"Sobol indices of the {OUTPUTS.get(r.output, r.output)}: NOT adequate: N = {r.n_base} base sample(s), fewer "
+            f"than the {MIN_BASE} the bootstrap CIs over base samples need to mean anything (their half-widths, largest "
+            f"{ix['ST_conf'].max():.3g}, are not estimates of the error); read the indices as a placeholder."
         )
     big = ix[ix["ST"] > matter]
     wide = big[big["ST_conf"] > max_half_width]
