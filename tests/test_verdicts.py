@@ -280,6 +280,22 @@ class TestConstruction:
         s = one(v, "What carries it soon after the shift")
         assert s.endswith("carried state +0.15 (95% CI [+0.10, +0.20]); largest shares: no component's share can be told from zero.")
 
+    def test_every_decomposition_gets_its_sentences_in_order(self):
+        """Branch: two decompositions (wind-down, then paused, whose reopen sets no component) → one
+        pair of sentences each, in the declared order; the second says it is net of the restart
+        rules instead of naming an empty set. Kills: the loop cut to the first decomposition, the
+        empty-set branch removed."""
+        comps = [("familiarity", est(0.2, 0.1, 0.3))]
+        paused = decomposition(comps) | {"recipient": "paused", "by_construction": []}
+        v = answer.verdict(answer_dict(decompositions=[decomposition(comps), paused]))
+        soon = [s for s in v if s.startswith("What carries it soon after the shift")]
+        assert len(soon) == 2 and "(keep-open − wind-down," in soon[0] and "(keep-open − paused," in soon[1]
+        assert "set by the reopen event (fresh personnel, set-up delay;" in soon[0]
+        assert ("total -0.30 (95% CI [-0.40, -0.20]), net of the restart rules (paused's reopen sets no component), carried state") in soon[
+            1
+        ] and "set by the reopen event" not in soon[1]
+        assert len([s for s in v if s.startswith("What carries it by the horizon")]) == 2
+
     def test_a_share_without_a_ci_is_not_named_as_told_from_zero(self):
         """A one-pair decomposition: every share has a value and no CI (low = high = None), so none can
         be told from zero, yet each is listed under 'largest shares'."""

@@ -109,12 +109,13 @@ def build_answer(
     scenarios: Sequence[str],
     horizons: Mapping[str, int],
     analysis: Mapping[str, Any],
-    decomposition: Mapping[str, Any] | None = None,
+    decompositions: Sequence[Mapping[str, Any]] = (),
     discovery: Mapping[str, Any] | None = None,
     phase: Sequence[Mapping[str, Any]] = (),
     versions: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every estimand, the decomposition, discovery, phase cells, checks and the verdict."""
+    """Every estimand, the decompositions (one per declared recipient; the first is also
+    ``decomposition``), discovery, phase cells, checks and the verdict."""
     a = dict(analysis)
     treatment = a.get("treatment", arms[0])
     reference = a.get("reference", arms[-1])
@@ -146,7 +147,8 @@ def build_answer(
         "simultaneous: max-|t| (sup-t) over rounds",
         "estimands": rows,
         "fair_restart": a.get("fair_restart"),
-        "decomposition": decomposition,
+        "decomposition": decompositions[0] if decompositions else None,
+        "decompositions": list(decompositions),
         "discovery": discovery,
         "phase": list(phase),
         "checks": _checks(runs, a, treatment, shift),
@@ -269,18 +271,21 @@ def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
                 f"by the horizon; the loss of contact itself ({pr['arm']} − {fair}) is {_ci(con['soon'])} soon and "
                 f"{_ci(con['by_horizon'])} by the horizon."
             )
-    dec = ans.get("decomposition")
-    if dec:
+    for dec in ans.get("decompositions") or ([ans["decomposition"]] if ans.get("decomposition") else []):
         for key, when in (("soon", "soon after the shift"), ("by_horizon", "by the horizon")):
             part = dec[key]
             comps = sorted(part["components"], key=lambda c: -abs(c["shapley"]["value"] or 0))
             sig = [c for c in comps if sign(c["shapley"]) in ("positive", "negative")]  # CIs that exclude 0
             named = "; ".join(f"{c['name']} {_ci(c['shapley'])}" for c in sig[:4]) or "no component's share can be told from zero"
+            reopen = (
+                f"set by the reopen event ({', '.join(dec['by_construction'])}; a lower bound on what the restart imposes, whose "
+                f"resets of familiarity and positions count in their own components) {_ci(part['construction'])}"
+                if dec["by_construction"]
+                else f"net of the restart rules ({dec['recipient']}'s reopen sets no component)"
+            )
             out.append(
                 f"What carries it {when} ({dec['donor']} − {dec['recipient']}, state transplant at round {dec['at_round']}, "
-                f"{dec['pairs']} pairs): total {_ci(part['total'])}, set by the reopen event ({', '.join(dec['by_construction'])}; a lower "
-                f"bound on what the restart imposes, whose resets of familiarity and positions count in their own components) "
-                f"{_ci(part['construction'])}, carried state {_ci(part['carried'])}"
+                f"{dec['pairs']} pairs): total {_ci(part['total'])}, {reopen}, carried state {_ci(part['carried'])}"
                 + (
                     f" (carry-overs {_ci(part['carry_overs'])}, costs of staying open {_ci(part['costs'])})"
                     if "costs" in part and "carry_overs" in part

@@ -453,11 +453,11 @@ def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], de
         scenarios=res.scenarios,
         horizons={s: res.horizon(s) for s in res.scenarios},
         analysis=res.analysis,
-        decomposition=decompose.public(dec),
+        decompositions=[d for d in map(decompose.public, decompose.all_of(dec)) if d is not None],
         discovery=run_discovery(res),
         phase=phase_json,
         versions=res.manifest.get("versions"),
-    ) | {"decompositions": [decompose.public(d) for d in decompose.all_of(dec)]}  # every recipient; the first is "decomposition"
+    )
 
 
 def add_mechanisms(phases: list[tuple[str, str, pd.DataFrame]], dec: dict | None) -> list[tuple[str, str, pd.DataFrame]]:
