@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -442,120 +441,6 @@ def _check_report_target(target: Path) -> None:
     check_replaceable(target.parent / "figures", "figures")
 
 
-@contextlib.contextmanager
-def _signals_held(held: list[int]) -> Iterator[None]:
-    """Ctrl-C (SIGINT) and SIGTERM are noted in ``held`` instead of acted on while the block runs
-    (a few renames); the caller acts on them after. Only the main thread can do this: elsewhere
-    the block runs as it is."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    sigs = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None]
-    old = {s: signal.getsignal(s) for s in sigs}
-    for s in sigs:
-        signal.signal(s, lambda n, _f: held.append(n))
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            if h is not None:
-                signal.signal(s, h)
-
-
-def _move(src: Path, dst: Path) -> None:
-    """Rename ``src`` to ``dst`` (same folder tree, so atomic; replaces a file at ``dst``)."""
-    import os
-
-    os.replace(src, dst)
-
-
-def _swap_in(stage: Path, target: Path, held: list[int]) -> None:
-    """Move a report built at ``stage / target.name`` (with its answer.json and figures) into
-    place beside ``target``: the figures one by one (the folder whole if there was none, with its
-    marker), then answer.json, then the HTML. Each file replaced is first moved into
-    ``stage / "old"``. If anything fails, or a signal was held meanwhile, every move is undone
-    in reverse: the earlier report's files are back where they were, unchanged."""
-    from sim.analysis.report import answer_path
-    from sim.core.outputs import MARKER, atomic_write, marked_files
-
-    _check_report_target(target)  # still ours (nothing was put in their place meanwhile)
-    figdir, new_figs = target.parent / "figures", stage / "figures"
-    old = stage / "old"
-    (old / "figures").mkdir(parents=True)
-    steps: list[tuple[Path, Path, Path]] = []  # (new file, where it goes, where the one it replaces is kept)
-    if new_figs.is_dir():
-        names = sorted(p.name for p in new_figs.iterdir() if p.name != MARKER)
-        if figdir.is_dir():  # an earlier figures folder keeps the files this report does not redraw
-            listed = set(marked_files(figdir, "figures") or [])
-            atomic_write(new_figs / MARKER, json.dumps({"kind": "figures", "files": sorted(listed | set(names))}).encode())
-            steps += [(new_figs / n, figdir / n, old / "figures" / n) for n in [*names, MARKER]]
-        else:
-            atomic_write(new_figs / MARKER, json.dumps({"kind": "figures", "files": names}).encode())
-            steps.append((new_figs, figdir, old / "figures.new"))
-    answer = answer_path(target)
-    steps += [(stage / answer.name, answer, old / answer.name), (stage / target.name, target, old / target.name)]
-    done: list[tuple[Path, Path, Path, bool]] = []  # (new, where, kept, whether the new one is in place)
-    try:
-        for src, dst, keep in steps:
-            if not src.exists():
-                continue
-            if dst.is_dir() and not src.is_dir():
-                raise InputError("--out", "out", str(dst), "is a folder dialogue-sim did not write; allowed: a new path")
-            had = dst.exists()
-            if had:
-                _move(dst, keep)
-            done.append((src, dst, keep, False))
-            _move(src, dst)
-            done[-1] = (src, dst, keep, True)
-        if held:  # Ctrl-C or SIGTERM during the moves: undone like any interruption before them
-            raise KeyboardInterrupt
-    except BaseException:
-        for src, dst, keep, placed in reversed(done):
-            with contextlib.suppress(OSError):  # one that fails stays in stage / "old", which is then kept
-                if placed:
-                    _move(dst, src)
-                if keep.exists() or keep.is_symlink():
-                    _move(keep, dst)
-        raise
-
-
-def _staged_report(target: Path, build: Any) -> Path:
-    """Run ``build`` (which writes a report at the path it is given, with its answer.json and
-    figures beside it) in a temporary folder beside ``target``, then move the files into place
-    (:func:`_swap_in`). Interrupted or failed, nothing of the new report is left: the earlier
-    report, if any, is there as it was, else nothing the command added (nor the folders it made
-    for ``target``)."""
-    import signal
-    import tempfile
-
-    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]  # the folders this report makes
-    target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    held: list[int] = []
-    try:
-        build(stage / target.name)
-        with _signals_held(held):
-            _swap_in(stage, target, held)
-    except BaseException:
-        with _signals_held(held):  # a second Ctrl-C does not cut the clean-up short
-            if not any(p.is_file() or p.is_symlink() for p in (stage / "old").rglob("*")):  # every replaced file is back
-                shutil.rmtree(stage, ignore_errors=True)
-            for p in made:  # innermost first; only if still empty
-                with contextlib.suppress(OSError):
-                    p.rmdir()
-        if getattr(signal, "SIGTERM", None) in held:
-            signal.raise_signal(signal.SIGTERM)  # as it would have ended the command, now that nothing is half done
-        raise
-    with _signals_held(held):
-        shutil.rmtree(stage, ignore_errors=True)  # what remains: the earlier report's replaced files (its own)
-    if getattr(signal, "SIGTERM", None) in held:
-        signal.raise_signal(signal.SIGTERM)
-    return target  # a Ctrl-C during this last clean-up came after the report was complete: it stands
-
-
 def _design_notes(results: Path) -> list[str]:
     """What the user should know about a Sobol design before reading its indices, in one line each:
     too few base samples for the CIs, or a count that is not a power of 2 (SciPy's Sobol' points
@@ -611,7 +496,8 @@ def _notes_as_lines() -> Iterator[None]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sim.analysis.report import build_report
+    from sim.analysis.report import answer_path, build_report
+    from sim.core.staging import staged
 
     if args.workers is not None and not 1 <= args.workers <= 1024:
         raise InputError("--workers", "workers", args.workers, "allowed: a whole number in [1, 1024]")
@@ -634,7 +520,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     for note in _design_notes(res):
         print(f"dialogue-sim: warning: {note}", file=sys.stderr, flush=True)
     with _notes_as_lines():
-        path = _staged_report(target, lambda staged: build_report(res, staged, cases=case_results, decomposition=decomposition))
+        path = staged(
+            target,
+            lambda at: build_report(res, at, cases=case_results, decomposition=decomposition),
+            companions=[answer_path(target)],
+            folder="figures",
+            check=_check_report_target,
+        )
     print(f"wrote {path}")
     return 0
 

@@ -1,7 +1,7 @@
 """``dialogue-sim report`` interrupted or failing leaves the folder as it was: the earlier report's
 files all as they were (never a mix of its figures and the new ones), or, with no earlier report,
 nothing the command added. The new report is built beside the old one and moved into place at
-the end (sim/cli.py, ``_staged_report``)."""
+the end (:func:`sim.core.staging.staged`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sim import cli
 from sim.analysis import effect_figures, figures
 from sim.cli import main
+from sim.core import staging
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def different_figures(monkeypatch) -> None:
 def moves_failing(monkeypatch, at: int, event) -> list[Path]:
     """``event(dst)`` happens at the ``at``-th move of the new report's files into place (then
     the move itself, if ``event`` returns); returns the destinations moved to, as they come."""
-    move, calls = cli._move, []
+    move, calls = staging._move, []
 
     def moving(src: Path, dst: Path) -> None:
         calls.append(dst)
@@ -53,7 +53,7 @@ def moves_failing(monkeypatch, at: int, event) -> list[Path]:
             event(dst)
         move(src, dst)
 
-    monkeypatch.setattr(cli, "_move", moving)
+    monkeypatch.setattr(staging, "_move", moving)
     return calls
 
 
