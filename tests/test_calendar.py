@@ -164,7 +164,7 @@ class TestPiecesInOneBatch:
     @staticmethod
     def chained(state, layout, P, W, sigma, present, x, anchor, leave, arrival, span):
         so = layout.side_of
-        line, lam = state.line[:, so], P.member("openness", layout)
+        line, lam = state.line[:, so], state.openness
         e_side = P.entrenchment * sigma[:, layout.starts]
         x, anchor = x.copy(), anchor.copy()
         for b in range(state.B):

@@ -67,6 +67,22 @@ def test_fj_one_year_matches_the_flow(openness, members, self_weight):
         np.testing.assert_array_equal(model.state.anchor[0], x0)
 
 
+def test_fj_reads_each_occupants_openness():
+    """λ_i is the occupant's (``state.openness``, set from the side's parameter on arrival), not the
+    parameter read afresh: with side S0's occupants given 0.9 and the parameter left at 0.2, a
+    year of the flow is the one with λ = 0.9 for them. Mutation: the flow reading the parameter
+    (``P.member("openness")``) fails here."""
+    sc = fj_scenario([0.2, 0.7], [4, 5], 2.0)
+    model = DialogueModel(sc, rng=7)
+    model.state.openness[0, :4] = 0.9
+    lam, x0, n = model.state.openness[0].copy(), model.state.anchor[0].copy(), model.layout.N
+    W = full_W(n, 2.0)
+    x_star = np.linalg.solve(np.eye(n) - lam[:, None] * W, (1 - lam) * x0)
+    model.step()
+    expected = x_star + expm(lam[:, None] * W - np.eye(n)) @ (x0 - x_star)
+    np.testing.assert_allclose(model.state.private[0], expected, rtol=0, atol=1e-13)
+
+
 @pytest.mark.parametrize(("openness", "members", "self_weight"), FJ_CASES)
 def test_fj_converges_to_closed_form(openness, members, self_weight):
     sc = fj_scenario(openness, members, self_weight)

@@ -302,7 +302,7 @@ def apply_change(m: DialogueModel, c: Change) -> None:
         for s in idx:
             st.side[name][s] = c.value
     m.params = Params.from_setups([st])
-    if name == "openness":  # members in post keep theirs otherwise; newcomers take the parameter
+    if name == "openness":  # the flow reads each occupant's (set on arrival): those in post take the new value now too
         members = [i for i, so in enumerate(m.layout.side_of) if so in idx]
         m.state.openness[0, members] = c.value
     if name in STATE_COPY:

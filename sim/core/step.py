@@ -254,7 +254,7 @@ def positions_through_round(
     seat's anchor entrenched, :func:`rules.entrench`, since its occupant took it), and the pieces
     act in order on the state (:func:`rules.flow_pieces`)."""
     so, n = layout.side_of, layout.N
-    line, lam = state.line[:, so], P.member("openness", layout)
+    line, lam = state.line[:, so], state.openness  # each occupant's, set on arrival (:func:`_fill`)
     e_member = P.member("entrenchment", layout)
     x_end, anchor_end = np.where(leave, state.private, x), np.where(leave, state.anchor, anchor)
     go = np.nonzero(present.any(axis=1) & (span > 0))[0]
