@@ -148,9 +148,7 @@ _SPEC = [
         "cynicism about the channel (0–1)",
         lambda s, lay: s.cynicism[:, ~lay.host].mean(axis=1),
     ),
-    Metric(
-        "delegates", "delegates present", "people", Kind.COUNT, "delegates present (count)", lambda s, _: s.active.sum(axis=1).astype(float)
-    ),
+    Metric("delegates", "seats filled", "people", Kind.COUNT, "seats filled (count)", lambda s, _: s.active.sum(axis=1).astype(float)),
 ]
 
 #: The one metric spec, by name (in the order of the DataCollector's columns).

@@ -4,7 +4,10 @@ Arrays carry a leading run axis ``B`` (one run in :class:`sim.DialogueModel`, ma
 :mod:`sim.batch.ensemble`), then members ``N``, sides ``S`` or idea bins ``G``. Every rule is
 written once, here; the per-run model and the ensemble both call :func:`sim.core.step.step`,
 which composes these. Equations use: x private position, y expressed position,
-L the leadership's line, σ script pressure, λ openness, F familiarity, m motivation.
+L the leadership's line, σ script pressure, λ openness, F familiarity, m motivation; the
+parameters' symbols are those of the ODD (docs/ODD.md §7.1), one per parameter: ζ motivation
+speed, ξ influence rate, κ cynicism rate, δ meeting decay, d familiarity decay, χ position spread
+(k̄ = −ln(1 − k) is familiarity's derived rate per year, not a parameter).
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ def per_round(rate: Array, dt: Array) -> Array:
 
 
 def motivation_step(m: Array, target: Array, speed: Array) -> Array:
-    """m' = m + κ (m* − m): partial adjustment toward the regime's target m*.
+    """m' = m + ζ (m* − m): partial adjustment toward the regime's target m*, ζ the motivation speed.
 
     The regime (lean/ripe) is Zartman's "ripeness" (Zartman 2000, *Ripeness: the hurting
     stalemate and beyond*): a leadership becomes serious about settling when conditions
@@ -102,8 +105,9 @@ def motivation_step(m: Array, target: Array, speed: Array) -> Array:
 
 
 def effective_script(script: Array, m: Array, relief: Array, host_present: Array, facilitation: Array) -> Array:
-    """σ_eff = σ (1 − r·m)(1 − h·host): motivated leaderships loosen the script and a
-    neutral host (Mongolia's Ulaanbaatar Dialogue, source 004) softens it further."""
+    """σ_eff = σ (1 − r·m)(1 − η_host·H): motivated leaderships loosen the script (r the script
+    relief) and a neutral host (η_host the host facilitation, H = 1 while a host member is present;
+    Mongolia's Ulaanbaatar Dialogue, source 004) softens it further."""
     return script * (1 - relief * m) * (1 - facilitation[:, None] * host_present[:, None])
 
 
@@ -117,7 +121,10 @@ def expressed_positions(x: Array, line: Array, sigma: Array) -> Array:
 
 
 def candor(sigma: Array) -> Array:
-    """c_ij = (1 − σ_i)(1 − σ_j): an exchange is candid only if neither side reads a script."""
+    """c_ij = (1 − σ_i)(1 − σ_j): an exchange is candid only if neither side reads a script.
+
+    Source: the scripts are from 001/002 ("much of the dialogue consists of a prepared script");
+    the product form is a modelling assumption (no literature source); reasoning: ODD §7.3."""
     free = 1 - sigma
     return free[:, :, None] * free[:, None, :]
 
@@ -203,9 +210,9 @@ def familiarity_exchange(
     :func:`relax`, which solves the flow.
 
     Over t years (t = Δt, or the part of a round a newcomer is present) the three act together, as
-    the linear ODE dF/dt = κ (F* − F) + ψ (1 − F) − r F with e^{−κ} = 1 − k, e^{−ψ} = 1 − α φ c and
-    e^{−r} = 1 − δ d per year: dF/dt = ρ (F∞ − F) with ρ = κ + ψ + r and
-    F∞ = (κ F* + ψ)/(κ + ψ + r). An exact solution composes over calendar time: two half-year
+    the linear ODE dF/dt = k̄ (F* − F) + ψ (1 − F) − r F with e^{−k̄} = 1 − k, e^{−ψ} = 1 − α φ c and
+    e^{−r} = 1 − δ d per year: dF/dt = ρ (F∞ − F) with ρ = k̄ + ψ + r and
+    F∞ = (k̄ F* + ψ)/(k̄ + ψ + r). An exact solution composes over calendar time: two half-year
     rounds give what one year gives. With φ = δ = 0 it is F₁ above, and with t = 1, η = 0 it is
     F₁ = F + α c (1 − F) − β (1 − c) F.
 
@@ -235,7 +242,7 @@ def _exchange(c: Array, gain: Array, fatigue: Array, follow_up: Array, hollow: A
             k = ac + (beta + h) * (1 - c[b, p])
             keep_x = max(1 - k, 0.0)
             star = (ac - h * (1 - c[b, p])) / (k if k > 0 else 1.0)  # F*
-            if not (f * ac > 0 or r_year > 0):  # κ alone (∞ when k ≥ 1: F reaches F* at once)
+            if not (f * ac > 0 or r_year > 0):  # k̄ alone (∞ when k ≥ 1: F reaches F* at once)
                 level[b, p], rate[b, p] = star, (-math.log(keep_x) if keep_x > 0 else math.inf)
                 continue
             kappa = -math.log(max(keep_x, 1e-300))  # rates per year (≤ 690: e^{−690} is 0 anyway)
@@ -250,7 +257,10 @@ def familiarity_decay(rate: Array, contact: Array, in_contact: Array) -> Array:
     contact (a closed channel, or one still being set up), and with d replaced by δ d for pairs who
     do not meet in rounds with a meeting, δ = ``meeting_decay`` (default 0: people met, nothing is
     forgotten; δ = 1: forgetting between, say, annual meetings is as fast as in a closed channel).
-    d is per year; pairs who meet forget as :func:`familiarity_exchange` says."""
+    d is per year; pairs who meet forget as :func:`familiarity_exchange` says.
+
+    Source: modelling assumption (no literature source); reasoning: ODD §7.4 and §7.8 (familiarity
+    decays by default only in rounds without a meeting)."""
     d = np.where(contact, rate * in_contact, rate)
     with np.errstate(divide="ignore"):
         return -np.log1p(-d)
@@ -265,14 +275,16 @@ def relax(F: float, level: float, rate: float, t: float) -> float:
 
 
 def idea_chance(c: Array, F: Array, x_i: Array, x_j: Array, eps: Array, rate: Array) -> Array:
-    """p = γ c F 1[|x_i − x_j| ≤ ε]: a pair proposes something new only when it speaks
+    """p = γ c max(F, 0) 1[|x_i − x_j| ≤ ε]: a pair proposes something new only when it speaks
     candidly, knows each other and can still hear each other's private views (Track Two's
     problem-solving approach, source 000; Kelman 2005). Distrust (F < 0) produces nothing."""
     return rate[:, None] * c * np.maximum(F, 0.0) * (np.abs(x_i - x_j) <= eps)
 
 
 def idea_location(x_i: Array, x_j: Array, u: Array) -> Array:
-    """An idea lies between the pair's private positions: z = x_i + u (x_j − x_i), u ~ U(0, 1)."""
+    """An idea lies between the pair's private positions: z = x_i + u (x_j − x_i), u ~ U(0, 1).
+
+    Source: modelling assumption (no literature source); reasoning: ODD §7.5."""
     return x_i + u * (x_j - x_i)
 
 
@@ -307,6 +319,10 @@ def exposure_step(E: Array, hollow: Array, met: Array, decay: Array, dt: Array) 
     A side's net exposure to hollow meetings, in hollow years: scripted meetings add to it, candid
     ones wear it down, and it is forgotten at the familiarity decay rate d (``decay`` is the
     per-round d). Exposure itself does nothing; cynicism and substitution read it.
+
+    Source: what it stands for is from 001 ("after nine years of futile discussions") and 002
+    ("dialogue fatigue has set in"); the equation is a modelling assumption (no literature source);
+    reasoning: ODD §7.5.
     """
     keep_round = (1 - decay[:, None]) * np.where(met, 1 - (1 - hollow) / 2, 1.0) ** dt[:, None]  # a
     r_dt = -np.log(np.maximum(keep_round, 1e-300))  # r Δt
@@ -321,8 +337,9 @@ def cynicism_of(E: Array, rate: Array) -> Array:
     cynical", "pervasive cynicism" and "dialogue fatigue" (sources 001, 002). Monotone in exposure
     at any rate κ > 0, so that more hollow meetings always mean more cynicism, and a side that
     stopped meeting years ago (less exposure) is less cynical than one that kept meeting, however
-    large κ. The default κ = 0.1 per hollow year gives C ≈ 0.45 after the Canada–China dialogue's
-    nine years (E ≈ 6 at candor 0.025); κ = 0.15 gives C ≈ 0.6.
+    large κ. The default κ = 0.1 per hollow year gives C ≈ 0.37 after the Canada–China dialogue's
+    nine years (E ≈ 4.55 after eight meetings at candor ≈ 0.051, forgotten at d = 0.1 per year and
+    through the 2001 gap; ``canada-china-hrd``, deterministic given the events); κ = 0.15 gives C ≈ 0.5.
     """
     return 1 - np.exp(-rate * E)
 
@@ -361,7 +378,12 @@ def _entrenched(v: float, line: float, sigma: float, rate: float, present: bool,
 def filing_chance(q: Array, serious: Array, filing: Array) -> Array:
     """Q' = Q (1 if the leadership is serious, else f): a leadership that is not yet serious files
     away only a share f of the ideas it is told (``lean_filing``). The idea memory of lean
-    leaderships is a carry-over that favours keeping a channel open; f = 0 switches it off."""
+    leaderships is a carry-over that favours keeping a channel open; f = 0 switches it off.
+
+    Source: that ideas wait until officials are ready is from 000 ("Such new ideas are then fed into
+    the official process – where they can prove helpful if and when officials have reached a point
+    where they want to explore new possibilities"); the share f is a modelling assumption (no
+    literature source); reasoning: ODD §1 (carry-overs) and §7.5."""
     return q * np.where(serious, 1.0, filing)[:, None, :]
 
 
@@ -371,7 +393,10 @@ def winset_half_width(m: Array, w0: Array, gain: Array) -> Array:
 
 
 def acceptable(centers: Array, line: Array, half_width: Array) -> Array:
-    """A_s(z) = 1[|z − L_s| ≤ w_s] for every idea bin z (shape B, S, G)."""
+    """A_s(z) = 1[|z − L_s| ≤ w_s] for every idea bin z (shape B, S, G).
+
+    Source: the win-set of Putnam (1988, *IO* 42:427); that it is an interval around the line is a
+    modelling assumption; reasoning: ODD §7.2."""
     return np.abs(centers[None, None, :] - line[:, :, None]) <= half_width[:, :, None]
 
 
@@ -397,7 +422,11 @@ def agreement_support(known: Array, inside: Array, motivated: Array, player: Arr
 
 
 def member_cost(meeting: Array, active: Array, rank: Array) -> Array:
-    """cost = meeting × Σ_i active_i r_i: delegation size times rank, per meeting."""
+    """cost = meeting × Σ_i active_i r_i: delegation size times rank, per meeting.
+
+    Source: that the dialogue costs its participants is from 001 ("a great drain of their time and
+    resources"); the form is a modelling assumption (no literature source); reasoning: ODD §7.5
+    (an output only: it feeds back on nothing)."""
     return meeting * (active * rank).sum(axis=1)
 
 
@@ -466,7 +495,9 @@ def _newcomer_row(
 def alumni_update(A: Array, F: Array, leave: Array, active: Array, side_of: Array, starts: Array) -> Array:
     """A'_st = max(A_st, max_{i ∈ s leaving} mean_{j ∈ t, active} F_ij): a side's alumni keep
     the contacts they made; the best-connected leaver sets what the side can recall. Sides are
-    contiguous slots from ``starts``. A loop over the leavers (:func:`_alumni_add`), compiled."""
+    contiguous slots from ``starts``. A loop over the leavers (:func:`_alumni_add`), compiled.
+
+    Source: modelling assumption (no literature source); reasoning: ODD §7.6 and §7.8."""
     out = A.copy()
     for r in range(leave.shape[0]):
         for k in range(leave.shape[1]):
@@ -578,42 +609,60 @@ def participation_shift(level: Array, shift: Array) -> Array:
 
 
 def crossed_threshold(before: Array, after: Array, theta: Array, player: Array) -> Array:
-    """A player side whose motivation crosses θ upward in this step: m < θ ≤ m'."""
+    """A player side whose motivation crosses θ upward in this step: m < θ ≤ m'.
+
+    Source: the shift once "the leadership of both countries finally became serious" is from 000;
+    the threshold θ is a modelling assumption; reasoning: ODD §7.2."""
     return (after >= theta) & (before < theta) & player[None, :]
 
 
 def meets(is_open: Array, setup_left: Array) -> Array:
-    """μ = o ∧ (k = 0): an open channel meets once its set-up is over."""
+    """μ = o ∧ (k = 0): an open channel meets once its set-up is over.
+
+    Source: modelling assumption (no literature source); reasoning: ODD §1 (set-up delay) and §7.7."""
     return is_open & (setup_left == 0)
 
 
 def setup_countdown(setup_left: Array, is_open: Array, meeting: Array) -> Array:
-    """k' = max(k − 1, 0) in an open channel that did not meet; unchanged otherwise."""
+    """k' = max(k − 1, 0) in an open channel that did not meet; unchanged otherwise.
+
+    Source: modelling assumption (no literature source); reasoning: ODD §1 (set-up delay) and §7.7."""
     return np.where(is_open & ~meeting, np.maximum(setup_left - 1, 0), setup_left)
 
 
 def head_report_chance(q: Array, rank: Array, active: Array, side_of: Array, starts: Array) -> Array:
     """q_head(s): the report chance of side s's head of delegation (its active member of
-    highest rank), who relays ideas of pairs without a member of s (shape B, S)."""
+    highest rank), who relays ideas of pairs without a member of s (shape B, S).
+
+    Source: modelling assumption (no literature source); reasoning: ODD §7.5 (routing) and §7.8."""
     head_rank = np.maximum.reduceat(np.where(active, rank, -1.0), starts, axis=1)
     return np.maximum.reduceat(np.where(active & (rank == head_rank[:, side_of]), q, 0.0), starts, axis=1)
 
 
 def age_memory(age: Array, follow_up: Array, meeting: Array, dt: Array | float = 1.0) -> Array:
     """age' = age + Δt (1 − φ μ): remembered ideas age by a round's length in years, more slowly
-    when follow-up keeps them alive between meetings."""
+    when follow-up keeps them alive between meetings.
+
+    Source: the lack of follow-up in the Canada–China case is from 002 ("little opportunity for
+    follow-up"; 001: "little chance for any follow-up"); that follow-up slows the ageing is a
+    modelling assumption (no literature source);
+    reasoning: ODD §7.5 (memory) and §7.8."""
     return age + (dt * (1 - follow_up * meeting))[:, None, None]
 
 
 def idea_known(age: Array, lifetime: Array) -> Array:
-    """known_sz = age_sz < T_idea: a leadership uses an idea for T_idea years after its report."""
+    """known_sz = age_sz < T_idea: a leadership uses an idea for T_idea years after its report.
+
+    Source: modelling assumption (no literature source); reasoning: ODD §7.5 (memory)."""
     return age < lifetime[:, None, None]
 
 
 def hollow_share(c: Array, meet: Array, pair_sides: Array) -> tuple[Array, Array]:
     """h_s = 1 − mean candor over side s's cross-side meeting pairs, and the number of those pairs
     (h_s is 0 where a side had no meeting pair); ``c`` and ``meet`` per cross-side pair (B, P), and
-    ``pair_sides`` (P, S) 1 where side s has a member in pair p (:attr:`Layout.pair_sides`)."""
+    ``pair_sides`` (P, S) 1 where side s has a member in pair p (:attr:`Layout.pair_sides`).
+
+    Source: modelling assumption (no literature source); reasoning: ODD §7.5 (``exposure_step``)."""
     pairs_s = meet @ pair_sides
     candid_s = (c * meet) @ pair_sides
     return np.where(pairs_s > 0, 1 - candid_s / np.maximum(pairs_s, 1), 0.0), pairs_s
@@ -626,7 +675,11 @@ def alumni_decay(A: float, rate: float, dt: float) -> float:
 
 
 def agreement_progress(ok: Array, player: Array) -> tuple[Array, Array]:
-    """progress = max_z (1/#players) Σ_players ok_sz; reached = ∃z ∀s ok_sz."""
+    """progress = max_z (1/#players) Σ_players ok_sz; reached = ∃z ∀s ok_sz.
+
+    Source: agreement needs every side's consent, as in Putnam's (1988) two-level games
+    (:func:`agreement_support`); ``progress`` as a share of players is a modelling assumption (no
+    literature source); reasoning: ODD §7.5."""
     progress = (ok & player[None, :, None]).sum(axis=1).max(axis=1) / player.sum()
     return progress, ok.all(axis=1).any(axis=1)
 
@@ -638,17 +691,24 @@ def downgraded_level(level: Array, factor: Array | float) -> Array:
 
 
 def upgraded_level(level: Array, factor: Array | float) -> Array:
-    """v' = min(1, v / f): an upgrade undoes a downgrade of the same factor."""
+    """v' = min(1, v / f): an upgrade undoes a downgrade of the same factor.
+
+    Source: modelling assumption (no literature source; the inverse of :func:`downgraded_level`,
+    whose downgrade is from 002); reasoning: ODD §7.7."""
     return np.minimum(1.0, level / factor)
 
 
 def crisis_familiarity(F: Array, severity: float) -> Array:
-    """F' = (1 − severity) F: a crisis destroys a share of the trust built up."""
+    """F' = (1 − severity) F: a crisis destroys a share of the trust built up.
+
+    Source: modelling assumption (no literature source); reasoning: ODD §7.7."""
     return F * (1 - severity)
 
 
 def heads(rank: Array, active: Array, side_of: Array, starts: Array) -> Array:
-    """(B, N) True for each side's head of delegation: its active member of highest rank."""
+    """(B, N) True for each side's head of delegation: its active member of highest rank.
+
+    Source: modelling assumption (no literature source); reasoning: ODD §7.8."""
     head_rank = np.maximum.reduceat(np.where(active, rank, -1.0), starts, axis=1)
     return active & (rank == head_rank[:, side_of])
 
@@ -908,15 +968,15 @@ def fj_flow(
     """Private views x and anchors x(0) after t years (B,) of the Friedkin–Johnsen flow with
     entrenchment, solved exactly:
 
-        dx/dt = κ (A x + b − x) + r (L − x),   dx(0)/dt = r (L − x(0)),
+        dx/dt = ξ (A x + b − x) + r (L − x),   dx(0)/dt = r (L − x(0)),
         A = Λ ((W − D)(I − Σ) + D),   b = Λ (W − D) Σ L + (I − Λ) x(0),
 
     for present delegates (absent ones keep their views), with W the bounded-confidence weights
-    of :func:`influence_weights` (held over t), D = diag(W), Σ = diag(σ), Λ = diag(λ), κ the
+    of :func:`influence_weights` (held over t), D = diag(W), Σ = diag(σ), Λ = diag(λ), ξ the
     influence rate per year and r = −ln(1 − e σ) the entrenchment rate of :func:`entrench`
     (``entrench_side``: e σ per side, shared by a side's members). A x + b is :func:`fj_update`
     (others heard through what they say, y = Σ L + (I − Σ) x), so the flow has the map's fixed
-    point, and at κ = 1 the map is the flow's Euler step of a year. It is the continuous-time
+    point, and at ξ = 1 the map is the flow's Euler step of a year. It is the continuous-time
     Friedkin–Johnsen model (Taylor 1968, *Human Relations* 21:121; Proskurnikov & Tempo 2017,
     *Annu. Rev. Control* 43:65), as Abelson's (1964) is DeGroot's. With x(0) = L + (x(0) − L) e^{−r t}
     the state z = (x, e^{−r_s t} per side s, 1) obeys dz/dt = G z, so z(t) = e^{G t} z(0): a batched
@@ -943,12 +1003,12 @@ def fj_generator(
 ) -> Array:
     """G (B, N + S + 1, N + S + 1), per year, of :func:`fj_flow`: dz/dt = G z for z = (x, e^{−r_s t}
     per side s, 1), with anchors x(0) at the start (t = 0) of the stretch G is used for. With
-    κ_i = κ for present delegates (0 for absent ones), r_i = r_s of i's side for present ones,
+    ξ_i = ξ (the influence rate) for present delegates (0 for absent ones), r_i = r_s of i's side for present ones,
     D = diag(W):
 
-        G[:N, :N] = κ Λ (W − D)(I − Σ) − diag(κ (1 − λ W_ii) + r),
-        G[i, N + s(i)] = κ_i (1 − λ_i)(x_i(0) − L_i)   (:func:`anchor_pull`),
-        G[:N, −1] = κ (Λ (W − D) Σ L + (I − Λ) L) + r L,   G[N + s, N + s] = −r_s.
+        G[:N, :N] = ξ Λ (W − D)(I − Σ) − diag(ξ (1 − λ W_ii) + r),
+        G[i, N + s(i)] = ξ_i (1 − λ_i)(x_i(0) − L_i)   (:func:`anchor_pull`),
+        G[:N, −1] = ξ (Λ (W − D) Σ L + (I − Λ) L) + r L,   G[N + s, N + s] = −r_s.
 
     Built by a compiled loop over runs (:func:`_fill_generator`)."""
     B, n = x0.shape
@@ -985,7 +1045,7 @@ def _fill_generator(
 
 
 def anchor_pull(x0: Array, line: Array, lam: Array, kappa: Array) -> Array:
-    """κ (1 − λ)(x(0) − L), (B, N): the entries of :func:`fj_generator` through which each delegate's
+    """ξ (1 − λ)(x(0) − L), (B, N), ξ the influence rate (``kappa``): the entries of :func:`fj_generator` through which each delegate's
     anchor pulls his view (the coefficient of e^{−r_s t}, at which x(0) − L decays), for anchors
     x(0) at the start of the stretch; the rest of the generator does not depend on the anchors."""
     return kappa * (1 - lam) * (x0 - line)
