@@ -128,7 +128,8 @@ class TestFirstOrderBelowZero:
 
     def test_widening_is_bonferroni_over_the_indices(self):
         neg, near, widen = S.below_zero(first_order({**self.ZEROS, "a": (-0.012, 0.01), "b": (0.0, 0.01)}).indices)
-        assert widen == pytest.approx(3.00779 / 1.95996, rel=1e-4)  # z(1 − 0.05/38) / z(0.975) and neg == [] and near == ["a"]
+        assert widen == pytest.approx(3.00779 / 1.95996, rel=1e-4)  # z(1 − 0.05/38) / z(0.975)
+        assert neg == [] and near == ["a"]
 
     def test_chance_level_negative_index_is_named_not_failed(self):
         ok, text = S.adequacy(first_order({**self.ZEROS, "a": (-0.012, 0.01), "b": (0.0, 0.01)}))

@@ -143,6 +143,54 @@ BOX_A = {"rule": "turnover < 0.3", "coverage": 0.8, "density": 0.9, "mass": 0.3}
 BOX_B = {"rule": "gap ≥ 4", "coverage": 0.55, "density": 0.65, "mass": 0.2}
 
 
+def signed(kind: str, **extra) -> dict:
+    """An estimate whose 95% CI lies above 0 ("positive"), below 0 ("negative") or spans it ("null")."""
+    return {"positive": est(0.2, 0.1, 0.3, **extra), "negative": est(-0.2, -0.3, -0.1, **extra), "null": est(0.0, -0.1, 0.1, **extra)}[kind]
+
+
+class TestEarlierVsMore:
+    """Every (earlier, more) sign pair gets its own label; "earlier" is the change in time to
+    agreement, so a negative one means sooner. Kills: any label moved to another pair, the
+    default used for all."""
+
+    LABELS = {
+        ("negative", "positive"): "earlier and more",
+        ("negative", "null"): "earlier, not more",
+        ("negative", "negative"): "earlier but fewer",
+        ("null", "positive"): "more, not earlier",
+        ("null", "negative"): "fewer agreements",
+        ("null", "null"): "neither earlier nor more",
+        ("positive", "negative"): "later and fewer",
+        ("positive", "positive"): "more but later",
+        ("positive", "null"): "later, not more",
+    }
+
+    @pytest.mark.parametrize(("timing", "share"), list(LABELS))
+    def test_label_follows_the_two_signs(self, timing, share):
+        row = estimand_row() | {"earlier": signed(timing, pairs_both_agree=50), "more": signed(share)}
+        row["shape"] = answer.curve_shape(row["curve"])
+        s = one(answer.verdict(answer_dict([row])), "Earlier vs more")
+        assert s.startswith(f"Earlier vs more — {self.LABELS[(timing, share)]}: among the 50 pairs")
+        phrase = {"negative": "agreement comes earlier by", "positive": "agreement comes later by", "null": "the timing does not differ"}
+        assert phrase[timing] in s
+
+
+class TestSignChange:
+    """``last_sign_change_round`` in answer.json. Kills: the condition removed, rounds at 0 not passed over."""
+
+    @pytest.mark.parametrize(
+        ("estimate", "expected"),
+        [
+            ([0.1, 0.2, -0.1, -0.2, 0.1], SHIFT + 4),
+            ([0.1, 0.0, -0.1, -0.1, -0.1], SHIFT + 2),  # through an exact 0
+            ([0.0, 0.1, 0.0, 0.2, 0.0], None),
+            ([-0.1, -0.2, -0.3, -0.1, -0.2], None),
+        ],
+    )
+    def test_last_change_of_sign(self, estimate, expected):
+        assert answer.curve_shape(curve(estimate))["last_sign_change_round"] == expected
+
+
 class TestWhereItHolds:
     def test_positive_box_holds_and_no_reversal(self):
         """Branch: positive class → 'holds', empty negative class → 'no region where it reverses'.

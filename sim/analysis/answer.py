@@ -62,7 +62,9 @@ def _neg(e: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def curve_shape(curve: Mapping[str, Any]) -> dict[str, Any]:
-    """Where the simultaneous band lies above or below zero, and where the estimate changes sign."""
+    """Where the simultaneous band lies above or below zero, and where the estimate changes sign
+    (``last_sign_change_round``: the last round whose estimate has the opposite sign of the last
+    non-zero estimate before it, rounds at exactly 0 passed over; None if it never changes)."""
     est = np.array([np.nan if v is None else v for v in curve["estimate"]], float)
     lo = np.array([np.nan if v is None else v for v in curve["simultaneous_low"]], float)
     hi = np.array([np.nan if v is None else v for v in curve["simultaneous_high"]], float)
@@ -70,10 +72,11 @@ def curve_shape(curve: Mapping[str, Any]) -> dict[str, Any]:
     above = rounds[lo > 0].tolist()
     below = rounds[hi < 0].tolist()
     crossing = None
-    s = np.sign(np.where(np.abs(est) < 1e-12, 0, est))
-    for i in range(1, len(s)):
-        if s[i] != 0 and s[i - 1] != 0 and s[i] != s[i - 1]:
-            crossing = int(rounds[i])
+    last = 0.0  # the sign of the last non-zero estimate so far
+    for r, v in zip(rounds, np.sign(np.where(np.abs(est) < 1e-12, 0, est)), strict=True):
+        if v != 0 and last != 0 and v != last:
+            crossing = int(r)
+        last = v if v != 0 else last
     peak = int(rounds[np.nanargmax(est)]) if np.isfinite(est).any() else None
     trough = int(rounds[np.nanargmin(est)]) if np.isfinite(est).any() else None
     return {
