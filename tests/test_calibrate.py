@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.calibration import point_statistics, run_calibration
+from sim.analysis.calibration import accept, point_statistics, run_calibration
 from sim.batch.calibrate import Pattern, calibration_from_dict, table_experiment
 from sim.batch.experiment import Arm
 from sim.batch.store import read_runs, read_timeseries
@@ -143,6 +143,43 @@ class TestCommand:
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and words in err and str(path) in err
         assert not (tmp_path / "o").exists()
+
+
+class TestAccept:
+    """Rejection with planted statistics: a point is accepted only if it meets every pattern, not
+    just the first (audit: mutating the loop to ``patterns[:1]`` passed every other test)."""
+
+    PATTERNS = [
+        Pattern("first", "iran-us-track-two", "trust_change", -0.1, 0.1),
+        Pattern("second", "iran-us-track-two", "trust_rise", 0.05, np.inf),
+        Pattern("last", "canada-china-hrd", "peak_progress", -np.inf, 0.05),
+    ]
+    #: point 0 meets all three; 1 fails only the second; 2 fails only the last; 3 fails only the first
+    TABLE = pd.DataFrame(
+        {"first": [0.0, 0.05, -0.05, 0.4], "second": [0.2, 0.0, 0.1, 0.3], "last": [0.0, 0.0, 0.5, 0.01]},
+        index=pd.Index([0, 1, 2, 3], name="point"),
+    )
+
+    def test_every_pattern_must_be_met(self):
+        ok, dist = accept(self.TABLE, self.PATTERNS)
+        assert ok.tolist() == [True, False, False, False]
+        assert dist[0] == 0 and (dist[1:] > 0).all()
+
+    @pytest.mark.parametrize("point, fails", [(1, "second"), (2, "last")])
+    def test_rejected_when_only_a_later_pattern_fails(self, point, fails):
+        """The point meets the first pattern; it must be rejected for missing a later one alone."""
+        row = self.TABLE.iloc[[point]]
+        met = {p.name: bool(p.shortfall(row[p.name].to_numpy(float))[0] == 0) for p in self.PATTERNS}
+        assert [n for n, m in met.items() if not m] == [fails]  # the first pattern met, only `fails` missed
+        ok, dist = accept(self.TABLE, self.PATTERNS)
+        assert not ok[point] and dist[point] > 0
+
+    def test_distance_is_the_scaled_shortfall(self):
+        _, dist = accept(self.TABLE, self.PATTERNS)
+        scale = {n: np.nanstd(self.TABLE[n].to_numpy(float)) for n in self.TABLE}
+        assert dist[2] == pytest.approx(0.45 / scale["last"])  # point 2: `last` missed by 0.5 - 0.05
+        assert dist[1] == pytest.approx(0.05 / scale["second"])  # point 1: `second` missed by 0.05
+        assert dist[3] == pytest.approx(0.3 / scale["first"])  # point 3: `first` missed by 0.4 - 0.1
 
 
 class TestPatternMustBound:
