@@ -102,6 +102,40 @@ class TestAdditivity:
         late = donor.agreement_round > 40
         np.testing.assert_array_equal(tr.recipient[late, 1], donor.agreement_round[late])
 
+    def test_the_main_split_sums_the_shapley_values_over_its_sets(self, dec):
+        """construction / carried split by decompose.BY_CONSTRUCTION, costs / carry-overs by
+        decompose.COSTS (named sets, not the components' own flags), each the full estimate of the
+        per-pair sum. Kills: ``in`` ↔ ``not in`` on either set (construction and carried swap; costs
+        become the sum of the other components)."""
+        names = [c["name"] for c in dec["soon"]["components"]]
+        sets = {
+            "construction": [n in decompose.BY_CONSTRUCTION for n in names],
+            "carried": [n not in decompose.BY_CONSTRUCTION for n in names],
+            "costs": [n in decompose.COSTS for n in names],
+            "carry_overs": [n not in decompose.BY_CONSTRUCTION and n not in decompose.COSTS for n in names],
+        }
+        for key, members in sets.items():  # not vacuous: every set holds some components and not all
+            assert any(members) and not all(members), key
+        assert [c["by_construction"] for c in dec["soon"]["components"]] == sets["construction"]
+        assert [c["kind"] == "cost" for c in dec["soon"]["components"]] == sets["costs"]
+        told_apart = {"construction/carried": 0, "costs/carry_overs": 0}
+        for window in ("soon", "by_horizon"):
+            part = dec[window]
+            phi = part["_phi"]
+            for key, members in sets.items():
+                idx = np.flatnonzero(members)
+                want = sum(part["components"][c]["shapley"]["value"] for c in idx)
+                assert part[key]["value"] == pytest.approx(want, abs=1e-5), (window, key)
+                assert part[key] == decompose._e(phi[:, idx].sum(axis=1)), (window, key)  # CI and n too
+            told_apart["construction/carried"] += part["construction"]["value"] != part["carried"]["value"]
+            told_apart["costs/carry_overs"] += part["costs"]["value"] != part["carry_overs"]["value"]
+            # the two splits are of the same total (every pair's Shapley values add up to it)
+            assert part["construction"]["value"] + part["carried"]["value"] == pytest.approx(part["total"]["value"], abs=1e-5)
+            costs_and_carry = part["costs"]["value"] + part["carry_overs"]["value"]
+            assert costs_and_carry == pytest.approx(part["carried"]["value"], abs=1e-5)
+        # not vacuous: a swap of either pair changes some value (soon: construction −0.25, carried +0.25)
+        assert all(told_apart.values()), told_apart
+
     def test_components_partition_the_dynamic_state(self):
         coords = [f for fs in components().values() for f in fs]
         assert len(coords) == len(set(coords))
@@ -109,6 +143,50 @@ class TestAdditivity:
         assert "unclassified" not in where.values(), "a State field no component, event set or bookkeeping holds"
         assert where["familiarity"] == "familiarity + hollow distrust" and where["setup_left"] == "set-up delay"
         assert where["agreed"] == "bookkeeping" and where["arrivals"] == "personnel (who sits)"
+
+
+class TestExactnessMeasures:
+    """transplant_gap and additivity_error are computed from the runs, not set: planted on
+    hand-made transplant runs (no simulation), each takes the value planted. Kills: either entry
+    replaced by a constant 0.0."""
+
+    #: 4 pairs × 3 components, one permutation; the window is rounds 40 … 49.
+    P, C, LAST = 4, 3, 49
+
+    def runs(self) -> transplant.TransplantRuns:
+        """Recipient copies that agree (round 45) exactly when familiarity (component 0) is
+        transplanted, and donor runs that agree at 45 as a full transplant does."""
+        names = ["familiarity", "positions", "cynicism"]
+        masks, _ = shapley_plan(self.P, self.C, 1, seed=0)
+        recipient = np.where(masks[:, :, 0], 45, -1)
+        return transplant.TransplantRuns(names, masks, np.full(self.P, 45), recipient, {n: self.P for n in names}, {})
+
+    def test_exact_runs_give_zero(self):
+        part = decompose.attribute(self.runs(), SHIFT, self.LAST, 1)
+        assert part["transplant_gap"] == 0 and part["additivity_error"] == 0
+        assert part["total"]["value"] == 1.0 and part["components"][0]["shapley"]["value"] == 1.0
+
+    def test_a_donor_the_full_transplant_misses_gives_the_gap(self):
+        tr = self.runs()
+        tr.donor[:3] = 60  # three of four donor runs agree after the window: the full transplant no longer reproduces them
+        part = decompose.attribute(tr, SHIFT, self.LAST, 1)
+        assert part["transplant_gap"] == 0.75
+        tr.donor[0] = 39  # before the window: still outside it
+        assert decompose.attribute(tr, SHIFT, self.LAST, 1)["transplant_gap"] == 0.75
+
+    def test_shapley_values_that_miss_the_total_give_the_error(self, monkeypatch):
+        real = decompose.shapley_values
+
+        def off(*args):
+            phi = real(*args)
+            phi[2, 1] += 0.25  # pair 2's contributions now sum to its total + 0.25
+            phi[3, 0] -= 0.1
+            return phi
+
+        monkeypatch.setattr(decompose, "shapley_values", off)
+        part = decompose.attribute(self.runs(), SHIFT, self.LAST, 1)
+        assert part["additivity_error"] == pytest.approx(0.25)
+        assert part["transplant_gap"] == 0
 
 
 # ---------------------------------------------------------------- one planted difference per component

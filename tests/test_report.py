@@ -392,6 +392,67 @@ def test_report_shows_every_decomposition_labelled_and_in_order(results, tmp_pat
     assert cells == {(r.turnover, r.handover): r.mechanism for r in want.itertuples()}
 
 
+def planted_decomposition(errors: dict[str, float], gaps: dict[str, float]) -> dict:
+    """A one-component decomposition in the shape _one_decomposition_html reads, with the planted
+    additivity error and transplant gap of each window in ``errors`` / ``gaps``."""
+    e = {"value": 0.1, "low": 0.05, "high": 0.15, "n": 8}
+    comp = {"name": "familiarity", "kind": "carry-over", "by_construction": False, "differs_in_pairs": 8, "shapley": e, "single": e}
+    part = {"components": [comp], "interaction": e, "total": e}
+    return {
+        "method": "counterfactual state transplant",
+        "pairs": 8,
+        "donor": "keep-open",
+        "recipient": "wind-down",
+        "scenario": "leadership-change",
+        "components": {"familiarity": ["familiarity"]},
+        "descriptions": {"familiarity": "trust built in meetings"},
+    } | {w: part | {"additivity_error": errors[w], "transplant_gap": gaps[w]} for w in errors}
+
+
+def decomposition_paragraph(dec: dict) -> str:
+    from sim.analysis.report import _one_decomposition_html
+
+    return html.unescape(re.search(r"<p>(.*?)</p>", _one_decomposition_html(dec, None), re.S).group(1))
+
+
+class TestDecompositionExactness:
+    """The sentence on additivity and the full transplant follows the planted numbers, both windows.
+    Kills: either 'exact' branch taken whatever the numbers (the old fixed wording), or removed."""
+
+    def test_floating_point_errors_are_called_exact(self):
+        text = decomposition_paragraph(planted_decomposition({"soon": 2e-16, "by_horizon": 0.0}, {"soon": 0.0, "by_horizon": 0.0}))
+        assert (
+            "Shapley contributions add up to the total exactly (largest per-pair error 2e-16 soon after the shift, "
+            "0 by the horizon); a full transplant reproduces the donor (keep-open) run (mean gap 0 soon after the shift, "
+            "0 by the horizon). One component" in text
+        )
+        assert "NOT" not in text and "not exact" not in text
+
+    def test_errors_beyond_floating_point_are_not_called_exact(self):
+        text = decomposition_paragraph(planted_decomposition({"soon": 0.25, "by_horizon": 0.0}, {"soon": 0.4, "by_horizon": 0.1}))
+        assert (
+            "Shapley contributions do NOT add up to the total: the largest per-pair error is 0.25 soon after the shift, "
+            "0 by the horizon; a full transplant does NOT reproduce the donor (keep-open) run (mean gap 0.4 soon after the "
+            "shift, 0.1 by the horizon): the decomposition is not exact. One component" in text
+        )
+        assert "exactly" not in text and "reproduces" not in text
+
+    def test_each_clause_and_window_is_judged_on_its_own_numbers(self):
+        """Additivity exact but the horizon's transplant off (by 1e-6, above the floating-point
+        tolerance): only the transplant clause says NOT. Kills: the windows' numbers not both read."""
+        text = decomposition_paragraph(planted_decomposition({"soon": 0.0, "by_horizon": 0.0}, {"soon": 0.0, "by_horizon": 1e-6}))
+        assert "add up to the total exactly (largest per-pair error 0 soon after the shift, 0 by the horizon)" in text
+        assert "does NOT reproduce the donor (keep-open) run (mean gap 0 soon after the shift, 1e-06 by the horizon): " in text
+        text = decomposition_paragraph(planted_decomposition({"soon": 0.0, "by_horizon": 0.125}, {"soon": 0.0, "by_horizon": 0.0}))
+        assert "do NOT add up to the total: the largest per-pair error is 0 soon after the shift, 0.12 by the horizon;" in text
+        assert "a full transplant reproduces the donor (keep-open) run (mean gap 0 soon after the shift, 0 by the horizon): " in text
+
+    def test_a_decomposition_with_one_window_shows_that_window(self):
+        text = decomposition_paragraph(planted_decomposition({"soon": 0.5}, {"soon": 0.0}))
+        assert "do NOT add up to the total: the largest per-pair error is 0.5 soon after the shift;" in text
+        assert "by the horizon" not in text
+
+
 # ---------------------------------------------------------------- the verdict follows the data
 
 
