@@ -698,5 +698,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def entry() -> NoReturn:
+    """The ``dialogue-sim`` console script and ``python -m sim``: :func:`main`, then the
+    interpreter's shutdown with Ctrl-C ignored. By then the command's work is done and its exit
+    status decided; a Ctrl-C during the clean-up that follows (multiprocessing joining its worker
+    pools' finalizers) would only print a traceback from it. SIGTERM still ends a stuck shutdown."""
+    import signal
+
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

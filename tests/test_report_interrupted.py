@@ -184,3 +184,29 @@ def test_a_second_report_replaces_the_first_and_keeps_other_figures(results_copy
     assert json.loads(after["figures/.dialogue-sim"] or b"")["files"] == sorted(
         k.removeprefix("figures/") for k in after if k.startswith("figures/") and k != "figures/.dialogue-sim"
     )
+
+
+def test_ctrl_c_after_the_report_is_written_is_quiet(results_copy):
+    """Ctrl-C once the command has said "wrote …", during the interpreter's shutdown (which joins
+    the worker pools' finalizers): the report stands, the exit status is the command's, and no
+    traceback from the clean-up is printed (``sim.cli.entry``). Mutation: without its ignoring
+    SIGINT, multiprocessing's atexit callback printed "Exception ignored … KeyboardInterrupt"."""
+    import subprocess
+
+    from .conftest import DIALOGUE_SIM
+
+    proc = subprocess.Popen(
+        [str(DIALOGUE_SIM), "report", str(results_copy), "--no-cases"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("wrote "), line
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert (results_copy / "report.html").is_file()
