@@ -53,9 +53,19 @@ def _lazy(fn: Callable[..., Any], make: str) -> Callable[..., Any]:
                 jit = build(code)
         return jit
 
+    warm = False
+
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
-        return (dispatcher() if jit is None else jit)(*args)
+        nonlocal warm
+        if warm:
+            return jit(*args)
+        from sim.core.signals import signals_deferred
+
+        with signals_deferred():  # numba compiles or loads it now: a Ctrl-C inside its C callbacks broke the compiler
+            out = (dispatcher() if jit is None else jit)(*args)
+        warm = True
+        return out
 
     call.dispatcher = dispatcher  # type: ignore[attr-defined]
     call.loaded = lambda: jit is not None  # type: ignore[attr-defined]  # built here (or before a fork): called, or a caller was

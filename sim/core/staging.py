@@ -13,32 +13,12 @@ import os
 import shutil
 import signal
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim.core.outputs import MARKER, atomic_write, marked_files
 from sim.core.setup import InputError
-
-
-@contextlib.contextmanager
-def signals_held(held: list[int]) -> Iterator[None]:
-    """Ctrl-C (SIGINT) and SIGTERM are noted in ``held`` instead of acted on while the block runs
-    (a few renames); the caller acts on them after. Only the main thread can do this: elsewhere
-    the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    sigs = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None]
-    old = {s: signal.getsignal(s) for s in sigs}
-    for s in sigs:
-        signal.signal(s, lambda n, _f: held.append(n))
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            if h is not None:
-                signal.signal(s, h)
+from sim.core.signals import signals_held
 
 
 def _move(src: Path, dst: Path) -> None:
