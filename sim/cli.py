@@ -134,14 +134,23 @@ def summarize(model: DialogueModel) -> dict[str, Any]:
     }
 
 
+#: The most worker processes a command starts (more would only thrash: each one is a full Python).
+MAX_WORKERS = 1024
+
+
+def _check_workers(workers: int | None) -> None:
+    """``--workers``: absent (one per core) or a whole number in [1, MAX_WORKERS], for every command."""
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise InputError("--workers", "workers", workers, f"allowed: a whole number in [1, {MAX_WORKERS}]")
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from sim.batch.executors import SweepInterrupted
     from sim.batch.experiment import Design, load_experiment, sobol_balance_note
     from sim.batch.limits import check_cost, experiment_cost
     from sim.batch.sweep import run_sweep
 
-    if args.workers is not None and not 1 <= args.workers <= 1024:
-        raise InputError("--workers", "workers", args.workers, "allowed: a whole number in [1, 1024]")
+    _check_workers(args.workers)
     exp = load_experiment(args.experiment, full=args.full)  # every check happens here, before any run or output
     out = Path(args.out) if args.out else Path("results") / exp.name
     check_out_dir(out)
@@ -156,13 +165,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         summary = run_sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume)
     except KeyboardInterrupt:
-        print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
+        print(f"dialogue-sim: interrupted; {_kept(out)}", file=sys.stderr)
         return 130
     except SweepInterrupted as e:
-        kept = "nothing was written; run it again (--resume works too)"
-        if out.exists():
-            kept = f"completed chunks are kept in {out}; continue with --resume"
-        print(f"dialogue-sim: error: {e}; {kept}", file=sys.stderr)
+        print(f"dialogue-sim: error: {e}; {_kept(out)}", file=sys.stderr)
         return 1
     print(
         f"done: {summary['completed']}/{summary['n_runs']} runs, {summary['failed']} failed, "
@@ -172,13 +178,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kept(out: Path) -> str:
+    """What an interrupted sweep or calibration leaves: its completed chunks, or nothing yet."""
+    if out.is_dir():
+        return f"completed chunks are kept in {out}; continue with --resume"
+    return "nothing was written; run it again (--resume works too)"
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.analysis.calibration import run_calibration, summary_lines
     from sim.batch.calibrate import load_calibration
 
+    _check_workers(args.workers)
     cal = load_calibration(args.experiment)  # every check happens here, before any run or output
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
     out = Path(args.out) if args.out else Path("results") / cal.experiment.name
     check_out_dir(out)
     print(f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, then posterior runs → {out}", file=sys.stderr)
@@ -188,13 +200,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
         s = run_calibration(cal, out, workers=args.workers, resume=args.resume, scheduler=args.scheduler)
     except KeyboardInterrupt:
-        print(f"dialogue-sim: interrupted; completed chunks are kept in {out}; continue with --resume", file=sys.stderr)
+        print(f"dialogue-sim: interrupted; {_kept(out)}", file=sys.stderr)
         return 130
     except SweepInterrupted as e:  # a dead worker, an unreachable scheduler: one line, as for sweep
         if new and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # made by this command and still empty: nothing is left
-        kept = f"completed chunks are kept in {out}; continue with --resume" if out.exists() else "nothing was written"
-        print(f"dialogue-sim: error: {e}; {kept}", file=sys.stderr)
+        print(f"dialogue-sim: error: {e}; {_kept(out)}", file=sys.stderr)
         return 1
     print("\n".join(summary_lines(s)))
     print(f"wrote {out}/ (calibration.json, posterior.csv, report.html, figures/)")
@@ -276,8 +287,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise InputError(
             "--by", "by", args.by, f"allowed: arm, scenario or a swept parameter ({swept}); kept metrics: {', '.join(kept) or 'none'}"
         )
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", "workers", args.workers, "allowed: a whole number ≥ 1")
+    _check_workers(args.workers)
     out = Path(args.out) if args.out else folder / "figures"
     check_replaceable(out, "figures")
 
@@ -499,8 +509,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.report import answer_path, build_report
     from sim.core.staging import staged
 
-    if args.workers is not None and not 1 <= args.workers <= 1024:
-        raise InputError("--workers", "workers", args.workers, "allowed: a whole number in [1, 1024]")
+    _check_workers(args.workers)
     res = _results_dir(args.results, repair=not args.no_repair, workers=args.workers)
     target = Path(args.out) if args.out else res / "report.html"
     _check_report_target(target)
@@ -552,6 +561,11 @@ def cmd_app(args: argparse.Namespace) -> int:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a port left in TIME_WAIT by a stop is free
             probe.bind((args.host, args.port))
         except OSError as e:
+            import errno
+
+            if isinstance(e, socket.gaierror) or e.errno == errno.EADDRNOTAVAIL:  # the host, not the port
+                allowed = "allowed: an address of this machine, such as 127.0.0.1 or 0.0.0.0"
+                raise InputError("--host", "host", args.host, f"cannot be listened on ({e.strerror}); {allowed}") from None
             raise InputError("--port", "port", args.port, f"cannot be used on {args.host} ({e.strerror}); allowed: a free port") from None
     try:
         warm_up()

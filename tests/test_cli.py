@@ -122,6 +122,7 @@ CASES = [
         ["FILE", "params.turnover", "nan", "allowed", "[0, 1]"],
     ),
     ("negative-seed", ["lean-years", "--rounds", "3", "--seed", "-1"], None, ["--seed", "-1", "allowed"]),
+    ("device-not-a-file", ["/dev/null"], None, ["/dev/null", "is not a regular file", "allowed"]),
 ]
 
 
@@ -173,6 +174,40 @@ def test_cli_bad_input_subprocess(case, tmp_path):
     proc = subprocess.run([str(EXE), *full], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     _check_error(proc.returncode, proc.stdout, proc.stderr, _expected(expected, tmp_path), out, tmp_path, inputs)
     assert proc.returncode == 2
+
+
+class TestOneLineErrorsNameTheRightField:
+    """Found by an audit: each error named the wrong source or field, or claimed what was not so."""
+
+    def test_an_experiments_missing_scenario_file_names_the_experiment(self, tmp_path, capsys):
+        exp = tmp_path / "v.toml"
+        exp.write_text('name = "v"\nscenarios = ["nope.toml"]\nreplications = 1\n[[arms]]\nname = "a"\n')
+        assert main(["sweep", str(exp), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err == f"dialogue-sim: error: {exp}: scenarios[0] = 'nope.toml': no such file (nor beside {exp})\n", err
+        assert sorted(tmp_path.iterdir()) == [exp]
+
+    def test_calibrate_bounds_workers_as_sweep_does(self, tmp_path, capsys):
+        assert main(["calibrate", str(tmp_path / "any.toml"), "--workers", "5000"]) == 2
+        assert capsys.readouterr().err == "dialogue-sim: error: --workers: workers = 5000: allowed: a whole number in [1, 1024]\n"
+
+    def test_an_address_not_of_this_machine_names_the_host(self, capsys):
+        assert main(["app", "--host", "192.0.2.1", "--port", "48123"]) == 2  # TEST-NET-1: no interface has it
+        err = capsys.readouterr().err
+        assert err.startswith("dialogue-sim: error: --host: host = '192.0.2.1': cannot be listened on") and "--port" not in err, err
+
+    def test_an_interrupt_before_anything_was_written_says_so(self, tmp_path, monkeypatch, capsys):
+        from sim.batch import sweep
+
+        def interrupted(*a, **k):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(sweep, "run_sweep", interrupted)
+        exp = tmp_path / "e.toml"
+        exp.write_text('name = "e"\nscenarios = ["lean-years"]\nreplications = 1\n[[arms]]\nname = "a"\n')
+        assert main(["sweep", str(exp), "--out", str(tmp_path / "early")]) == 130
+        err = capsys.readouterr().err.splitlines()
+        assert err[-1] == "dialogue-sim: interrupted; nothing was written; run it again (--resume works too)", err
 
 
 def test_cli_failure_keeps_existing_output(tmp_path, capsys):

@@ -345,8 +345,10 @@ class Experiment:
         try:
             return load_scenario(cand if cand.suffix == ".toml" else s)
         except InputError as e:
-            if e.source == "scenario":
-                raise InputError(self.source, f"scenarios[{i}]", s, e.allowed) from None
+            if e.source == "scenario" or (e.field == "file" and not cand.is_file()):  # the entry names no scenario file
+                tried_beside = self.source != "<python>" and not Path(s).is_absolute() and not cand.exists()
+                where = f" (nor beside {self.source})" if tried_beside else ""
+                raise InputError(self.source, f"scenarios[{i}]", s, e.allowed + where) from None
             raise
 
     def _check_name(self, where: str, key: str, v: Any) -> None:

@@ -39,7 +39,9 @@ def find_scenario(name_or_path: str | os.PathLike) -> Path:
         if p.is_dir():
             raise InputError(str(p), "file", str(p), "is a folder; allowed: a scenario .toml file")
         if not p.is_file():
-            raise InputError(str(p), "file", str(p), "no such file")
+            raise InputError(
+                str(p), "file", str(p), "is not a regular file; allowed: a scenario .toml file" if p.exists() else "no such file"
+            )
         return p
     cand = SCENARIO_DIR / f"{name_or_path}.toml"
     if is_safe_name(str(name_or_path)) and cand.is_file():
