@@ -208,7 +208,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"dialogue-sim: error: {e}; {_kept(out)}", file=sys.stderr)
         return 1
     print("\n".join(summary_lines(s)))
-    print(f"wrote {out}/ (calibration.json, posterior.csv, report.html, figures/)")
+    print(f"wrote {out}/ ({', '.join(s['written'])})")
     return 0
 
 

@@ -3,6 +3,8 @@ with the same result, recovers a planted parameter from synthetic patterns, and 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -317,3 +319,186 @@ def test_a_binary_file_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err and "UTF-8" in err
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------- load-time refusals (audit items 5-8)
+
+
+def cheap(patterns: list[dict], scenarios: tuple[str, ...] = ("iran-us-track-two",), every: int = 1, samples: int = 8, **cal) -> dict:
+    """A calibration small enough to run in seconds: ``patterns`` over ``scenarios``, kept every ``every`` rounds."""
+    d = config(patterns, samples=samples, **cal) | {"scenarios": list(scenarios), "replications": 2, "chunk_size": 64}
+    d["output"] = {"timeseries": TS, "every": every}
+    return d
+
+
+def refused(tmp_path, capsys, d: dict) -> str:
+    """Run ``calibrate`` on ``d`` written beside ``tmp_path``: the one-line error (exit 2, nothing written)."""
+    path = tmp_path / "cal.toml"
+    path.write_text(to_toml(d))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "o"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"dialogue-sim: error: {path}: "), err
+    assert not (tmp_path / "o").exists()
+    return err.removeprefix(f"dialogue-sim: error: {path}: ")
+
+
+RISE = {"name": "trust rises", "scenario": "iran-us-track-two", "statistic": "trust_rise", "low": -1.0}
+RATE = {"name": "ideas carried upward", "scenario": "iran-us-track-two", "statistic": "idea_rate_rise", "low": -1.0}
+
+
+class TestWindowRoundsKept:
+    """A windowed pattern (the rounds around the Iran-US shift at round 21, window 2: 19-20 before,
+    21-22 after) reads rounds that ``[output] every`` may not keep. It failed after the whole prior
+    sweep (every = 3, idea_rate_rise: IndexError; every = 5, trust_rise: 'Mean of empty slice'
+    warnings, 0 accepted, exit 0), with out/prior left; now refused at load, naming output.every
+    and the steps that do keep them."""
+
+    def test_every_that_skips_the_rate_windows_is_refused(self, tmp_path, capsys):
+        msg = refused(tmp_path, capsys, cheap([RATE], every=3))
+        assert msg.startswith("output.every = 3: allowed: 1 (a step that keeps at least two rounds")
+        assert "rounds 19–20 with 21–22 around the leadership change at round 21 of iran-us-track-two" in msg
+
+    def test_every_that_skips_the_mean_windows_is_refused(self, tmp_path, capsys):
+        msg = refused(tmp_path, capsys, cheap([RISE], every=5))
+        assert msg.startswith("output.every = 5: allowed: 1–2 (a step that keeps at least one round of each window")
+
+    def test_a_one_round_window_gives_no_rate(self, tmp_path, capsys):
+        """window = 1 keeps one round each side: the rate of a cumulative count from one round is 0
+        whatever the run, a pattern that can tell nothing."""
+        msg = refused(tmp_path, capsys, cheap([RATE], window=1))
+        assert msg.startswith("calibration.window = 1: allowed: a whole number in [2, 1000]")
+
+    def test_a_pattern_on_a_series_not_kept_is_refused(self, tmp_path, capsys):
+        d = cheap([RATE])
+        d["output"]["timeseries"] = ["trust", "delegation_level"]
+        msg = refused(tmp_path, capsys, d)
+        assert msg.startswith("output.timeseries = ['trust', 'delegation_level']: allowed: a list that includes 'ideas_reported'")
+
+    @pytest.mark.parametrize("every", range(1, 8))
+    def test_refused_exactly_where_a_window_is_not_kept(self, tmp_path, every):
+        """For each step: refused at load if and only if the statistics of a real sweep at that
+        step cannot be computed (an empty window, or one round for a rate)."""
+        for pat in (RISE, RATE):
+            d = cheap([pat], every=every, samples=1) | {"replications": 1}
+            try:
+                cal = calibration_from_dict(d)
+            except InputError as e:
+                assert e.field == "output.every"
+                refused_ = True
+            else:
+                refused_ = False
+            exp = table_experiment("e", [{"familiarity_gain": 0.5, "idea_lifetime": 10}], ["iran-us-track-two"], [Arm("base")], 5, 1, TS)
+            exp.every = every
+            out = tmp_path / f"{pat['statistic']}-{every}"
+            run_sweep(exp, out, workers=1, progress=False)
+            pattern = [Pattern(pat["name"], pat["scenario"], pat["statistic"], -np.inf, np.inf)]
+            try:
+                st = point_statistics(read_runs(out), read_timeseries(out), pattern, 2)
+            except (ValueError, IndexError):
+                computable = False
+            else:
+                computable = bool(np.isfinite(st.to_numpy()).all())
+            assert refused_ == (not computable), (pat["statistic"], every)
+            if not refused_:
+                assert cal.experiment.every == every
+
+    def test_the_rate_is_per_round_when_rounds_are_skipped(self, tmp_path):
+        """With every = 2 and window = 4 the kept rounds are 18, 20 and 22, 24: the idea rate is the
+        increase over the two rounds between them divided by 2 (it was divided by 1)."""
+        row = [{"familiarity_gain": 0.5, "idea_lifetime": 10, "idea_rate": 1.0, "reporting": 1.0}]  # ideas reported around the shift
+        full = table_experiment("e", row, ["iran-us-track-two"], [Arm("base")], 5, 8, TS)
+        run_sweep(full, tmp_path / "full", workers=1, progress=False)
+        half = table_experiment("e", row, ["iran-us-track-two"], [Arm("base")], 5, 8, TS)
+        half.every = 2
+        run_sweep(half, tmp_path / "half", workers=1, progress=False)
+        ts = read_timeseries(tmp_path / "full").pivot(index="run_id", columns="round", values="ideas_reported")
+        expected = (((ts[24] - ts[22]) - (ts[20] - ts[18])) / 2).mean()
+        assert expected > 0.1  # measured 0.375: not 0 = 0, and a division by 1 would give twice it
+        pattern = [Pattern("rate", "iran-us-track-two", "idea_rate_rise", -np.inf, np.inf)]
+        got = point_statistics(read_runs(tmp_path / "half"), read_timeseries(tmp_path / "half"), pattern, 4).iloc[0, 0]
+        assert got == pytest.approx(expected)
+
+    def test_posterior_predictive_runs_keep_the_same_rounds(self):
+        """The accepted sets' fresh runs are summarised like the prior sample's: the same step
+        (they kept every round, so a pattern's statistic was a different one)."""
+        from sim.batch.calibrate import ppc_experiment
+
+        cal = calibration_from_dict(cheap([RISE], every=2))
+        assert ppc_experiment(cal, [{"familiarity_gain": 0.5, "idea_lifetime": 10}]).every == 2
+
+
+class TestPatternScenario:
+    def test_a_shift_pattern_on_a_scenario_without_one_is_refused_at_load(self, tmp_path, capsys):
+        """It was refused only after every prior run, naming neither file nor field, with out/prior left."""
+        pats = [{"name": "no progress", "scenario": "canada-china-hrd", "statistic": "peak_progress", "high": 0.05}]
+        pats.append(RISE | {"scenario": "canada-china-hrd"})
+        msg = refused(tmp_path, capsys, cheap(pats, scenarios=("canada-china-hrd", "iran-us-track-two")))
+        assert msg.startswith(
+            "calibration.patterns[1].scenario = 'canada-china-hrd': trust_rise needs a scenario with a leadership change "
+            "(allowed: iran-us-track-two;"
+        )
+
+    def test_a_scenario_file_beside_the_calibration_is_found_by_every_step(self, tmp_path, monkeypatch):
+        """``my-iran.toml`` beside the calibration file, run from another folder: the prior sweep
+        found it there, the statistics (and the posterior predictive runs) looked in the current folder."""
+        import shutil
+
+        from sim.batch.calibrate import load_calibration
+        from sim.scenarios import SCENARIO_DIR
+
+        beside = tmp_path / "cal"
+        beside.mkdir()
+        shutil.copy(SCENARIO_DIR / "iran-us-track-two.toml", beside / "my-iran.toml")
+        (beside / "cal.toml").write_text(to_toml(cheap([RISE | {"scenario": "my-iran.toml"}], scenarios=("my-iran.toml",))))
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        cal = load_calibration(beside / "cal.toml")
+        s = run_calibration(cal, tmp_path / "out", workers=1, progress=False, figures=False)
+        assert s["accepted"] == 8 and s["posterior_predictive"]["trust rises"]["met_share"] == 1.0
+        assert cal.shifts == {"my-iran.toml": 21}
+
+
+class TestAnswerAtLoad:
+    def test_an_answer_without_treatment_and_reference_is_refused_at_load(self, tmp_path, capsys):
+        """The estimand is treatment − reference: without them it failed after the prior sweep."""
+        import tomllib
+
+        head = tomllib.loads(Path(headline(tmp_path, False)).read_text())
+        del head["analysis"]["treatment"]
+        (tmp_path / "head.toml").write_text(to_toml(head))
+        msg = refused(tmp_path, capsys, cheap([RISE], answer=str(tmp_path / "head.toml")))
+        assert msg.startswith(f"calibration.answer = '{tmp_path / 'head.toml'}': allowed: an experiment whose [analysis] names")
+
+    def test_an_answer_file_beside_the_calibration_is_found(self, tmp_path, monkeypatch):
+        from sim.batch.calibrate import load_calibration
+
+        (tmp_path / "head.toml").write_text(Path(headline(tmp_path, True)).read_text())
+        (tmp_path / "cal.toml").write_text(to_toml(cheap([RISE], answer="head.toml")))
+        monkeypatch.chdir(tmp_path.parent)
+        cal = load_calibration(tmp_path / "cal.toml")
+        head = cal.answer_experiment()
+        assert head is not None and head.source == str(tmp_path / "head.toml")
+
+
+class TestNothingAccepted:
+    """With no accepted point it said 'wrote OUT/ (calibration.json, posterior.csv, report.html,
+    figures/)' but wrote neither the report nor the figures. Now the report is written and says
+    that no point was accepted, and calibration.json lists what was written."""
+
+    def test_the_report_says_so_and_the_message_is_true(self, tmp_path, capsys):
+        path = tmp_path / "cal.toml"
+        path.write_text(to_toml(cheap([RISE | {"low": 5.0}])))
+        out = tmp_path / "oz"
+        assert main(["calibrate", str(path), "--out", str(out), "--workers", "1"]) == 0
+        said = capsys.readouterr().out
+        assert "0 of 8 prior points" in said
+        listed = said.strip().splitlines()[-1].split("(", 1)[1].rstrip(")").split(", ")
+        for f in listed:
+            assert (out / f).exists(), f
+        page = (out / "report.html").read_text()
+        assert "No prior point met every pattern: no posterior" in page
+        s = __import__("json").loads((out / "calibration.json").read_text())
+        assert s["accepted"] == 0 and s["written"] == ["calibration.json", "prior_sample.csv", "posterior.csv", "report.html", "figures/"]
+        assert all((out / f).exists() for f in s["written"] + s["figures"])
+        assert not (out / "ppc").exists()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,25 +28,26 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import stats
-from sim.batch.calibrate import Calibration, Pattern
-from sim.batch.experiment import Arm, experiment_from_dict
+from sim.batch.calibrate import NEEDS, Calibration, Pattern, answer_experiments, leadership_change, ppc_experiment, window_rounds
 from sim.batch.store import read_runs, read_timeseries
 from sim.batch.sweep import run_sweep
 from sim.core.outputs import atomic_write
 from sim.core.params import PARAMS
-from sim.scenarios import EventKind, InputError, load_scenario
+from sim.scenarios import InputError, load_scenario
 
 # ---------------------------------------------------------------- statistics per design point
 
 
 def _shift(scenario: str) -> int | None:
-    sc = load_scenario(scenario)
-    r = [e.round for e in sc.events if e.kind is EventKind.LEADERSHIP_CHANGE]
-    return min(r) if r else None
+    return leadership_change(load_scenario(scenario))
 
 
-def point_statistics(runs: pd.DataFrame, ts: pd.DataFrame, patterns: list[Pattern], window: int) -> pd.DataFrame:
-    """One row per design point, one column per pattern: its statistic, mean over replications."""
+def point_statistics(
+    runs: pd.DataFrame, ts: pd.DataFrame, patterns: list[Pattern], window: int, shifts: Mapping[str, int | None] | None = None
+) -> pd.DataFrame:
+    """One row per design point, one column per pattern: its statistic, mean over replications.
+    ``shifts``: each scenario entry's first leadership change (:attr:`Calibration.shifts`, from
+    the scenarios the sweep ran); a scenario not in it is loaded by name."""
     ok = runs[runs["status"] == "ok"].sort_values("run_id")
     out = {}
     for p in patterns:
@@ -56,27 +58,24 @@ def point_statistics(runs: pd.DataFrame, ts: pd.DataFrame, patterns: list[Patter
         else:
             t = ts[ts["run_id"].isin(r["run_id"])].sort_values(["run_id", "round"])
             rounds = np.sort(t["round"].unique())
-            col = {
-                "trust_change": "trust",
-                "trust_rise": "trust",
-                "participation_rise": "delegation_level",
-                "idea_rate_rise": "ideas_reported",
-            }[st]
-            v = t[col].to_numpy(float).reshape(len(r), len(rounds))  # (runs, rounds): every run keeps the same rounds
+            v = t[NEEDS[st]].to_numpy(float).reshape(len(r), len(rounds))  # (runs, rounds): every run keeps the same rounds
             if st == "trust_change":
                 per_run = v[:, -1] - v[:, 0]
             else:
-                shift = _shift(p.scenario)
-                if shift is None:
+                shift = shifts[p.scenario] if shifts is not None and p.scenario in shifts else _shift(p.scenario)
+                if shift is None:  # refused by load_calibration; reached only by a Pattern built directly
                     raise InputError("calibration", f"pattern {p.name}", p.scenario, "needs a scenario with a leadership change")
-                before = (rounds >= shift - window) & (rounds < shift)
-                after = (rounds >= shift) & (rounds < shift + window)
+                before, after = window_rounds(rounds, shift, window)
                 if st == "idea_rate_rise":  # reported ideas are cumulative: the rate is the increase per round
                     b, a = np.flatnonzero(before), np.flatnonzero(after)
-                    rate_b = (v[:, b[-1]] - v[:, b[0]]) / max(len(b) - 1, 1)
-                    rate_a = (v[:, a[-1]] - v[:, a[0]]) / max(len(a) - 1, 1)
+                    if min(len(b), len(a)) < 2:  # refused by load_calibration (output.every, calibration.window)
+                        raise ValueError(f"{p.name}: {st} needs two kept rounds before and after round {shift}")
+                    rate_b = (v[:, b[-1]] - v[:, b[0]]) / (rounds[b[-1]] - rounds[b[0]])
+                    rate_a = (v[:, a[-1]] - v[:, a[0]]) / (rounds[a[-1]] - rounds[a[0]])
                     per_run = rate_a - rate_b
                 else:
+                    if not (before.any() and after.any()):  # refused by load_calibration (output.every)
+                        raise ValueError(f"{p.name}: {st} needs a kept round before and after round {shift}")
                     per_run = v[:, after].mean(axis=1) - v[:, before].mean(axis=1)
         out[p.name] = pd.Series(per_run, index=r["point"].to_numpy()).groupby(level=0).mean()
     return pd.DataFrame(out).sort_index()
@@ -130,7 +129,7 @@ def run_calibration(
     prior_dir = sweep("prior", exp)
     runs = read_runs(prior_dir)
     ts = read_timeseries(prior_dir)
-    st = point_statistics(runs, ts, cal.patterns, cal.window)
+    st = point_statistics(runs, ts, cal.patterns, cal.window, cal.shifts)
     ok, dist = accept(st, cal.patterns)
     names = exp.design_names
     theta = pd.DataFrame(exp.points, columns=names)
@@ -140,6 +139,7 @@ def run_calibration(
     table.to_csv(out / "prior_sample.csv", index_label="point")
     post = table[table["accepted"]]
     post.to_csv(out / "posterior.csv", index_label="point")
+    written = ["calibration.json", "prior_sample.csv", "posterior.csv"]
     summary: dict[str, Any] = {
         "experiment": exp.name,
         "prior_points": len(table),
@@ -152,9 +152,13 @@ def run_calibration(
         "patterns": [p.__dict__ for p in cal.patterns],
         "pattern_met_in_prior": {p.name: float((p.shortfall(st[p.name].to_numpy(float)) == 0).mean()) for p in cal.patterns},
     }
-    if ok.sum() == 0:
+    if ok.sum() == 0:  # no posterior, so no posterior runs; the report says so, beside how often each pattern was met
         summary["note"] = "no prior point met every pattern: no posterior; widen the priors or sample more points"
+        summary["written"] = written
+        summary["timing_s"] = timing | {"total": round(time.monotonic() - t0, 2)}
         _write_json(out / "calibration.json", summary)
+        if figures:
+            _figures_and_report(out, summary, table, None, cal)
         return summary
     rows = [{n: float(v) for n, v in r.items()} for r in post[names].head(cal.max_posterior).to_dict("records")]
     summary["posterior"] = {
@@ -168,21 +172,9 @@ def run_calibration(
     }
     summary["posterior_used"] = len(rows)
     # posterior predictive check, fresh seeds
-    from sim.batch.calibrate import table_experiment
-
-    ppc = table_experiment(
-        f"{exp.name}-ppc",
-        rows,
-        exp.scenarios,
-        [Arm("base")],
-        exp.seed + 1,
-        cal.posterior_replications,
-        exp.timeseries,
-        exp.params,
-        chunk_size=exp.chunk_size,
-    )
+    ppc = ppc_experiment(cal, rows)
     ppc_dir = sweep("ppc", ppc)
-    st_ppc = point_statistics(read_runs(ppc_dir), read_timeseries(ppc_dir), cal.patterns, cal.window)
+    st_ppc = point_statistics(read_runs(ppc_dir), read_timeseries(ppc_dir), cal.patterns, cal.window, cal.shifts)
     summary["posterior_predictive"] = {
         p.name: {
             "met_share": float((p.shortfall(st_ppc[p.name].to_numpy(float)) == 0).mean()),
@@ -194,6 +186,7 @@ def run_calibration(
         for p in cal.patterns
     }
     st_ppc.to_csv(out / "ppc_statistics.csv", index_label="point")
+    written.append("ppc_statistics.csv")
     # hold-out and the other case checks, under the posterior and under the defaults
     case_runs = cal.case_runs if case_runs is None else case_runs
     if case_runs:
@@ -207,14 +200,22 @@ def run_calibration(
         summary["answer"] = _answers(cal, rows, sweep)
     timing["total"] = round(time.monotonic() - t0, 2)
     summary["timing_s"] = timing
+    summary["written"] = written
     _write_json(out / "calibration.json", summary)
     if figures:
-        from sim.analysis.calibration_figures import write_figures
-
-        summary["figures"] = [str(p.relative_to(out)) for p in write_figures(out, table, st_ppc, cal)]
-        _write_json(out / "calibration.json", summary)
-        write_report(out, summary)
+        _figures_and_report(out, summary, table, st_ppc, cal)
     return summary
+
+
+def _figures_and_report(out: Path, summary: dict[str, Any], table: pd.DataFrame, st_ppc: pd.DataFrame | None, cal: Calibration) -> None:
+    """The figures and report.html; ``summary["written"]`` (also in calibration.json) then lists
+    every file and folder the calibration wrote, for the command's closing message."""
+    from sim.analysis.calibration_figures import write_figures
+
+    summary["figures"] = [str(p.relative_to(out)) for p in write_figures(out, table, st_ppc, cal)]
+    write_report(out, summary)
+    summary["written"] = [*summary["written"], "report.html", "figures/"]
+    _write_json(out / "calibration.json", summary)
 
 
 def _case_row(c) -> dict[str, Any]:
@@ -223,31 +224,13 @@ def _case_row(c) -> dict[str, Any]:
 
 def _answers(cal: Calibration, rows: list[dict[str, float]], sweep) -> dict[str, Any]:
     """The headline estimand over the posterior and over the headline experiment's own grid."""
-    from sim.batch.calibrate import table_experiment
-
     head = cal.answer_experiment()
     assert head is not None
     a = head.analysis
     main, treat, ref = a.get("main", head.scenarios[0]), str(a.get("treatment")), str(a.get("reference"))
     fair = a.get("fair_restart")  # the restart without its costs: fair − reference is imposed by construction
-    names = (treat, ref) + ((str(fair),) if fair else ())
-    arms = [x for x in head.arms if x.name in names]
     shift, windows = a.get("shift_round", 0), sorted(set(a.get("windows", [])) | {a.get("window", 10)})
-    keep = ("shift_round", "window", "windows", "reference", "treatment", "fair_restart")
-    ana = {k: v for k, v in a.items() if k in keep} | {"main": main}
-    calibrated = table_experiment(
-        f"{head.name}-calibrated", rows, [main], arms, head.seed, cal.posterior_replications, ["agreement"], head.params, ana
-    )
-    import tomllib
-
-    d = tomllib.loads(Path(head.source).read_text(encoding="utf-8"))
-    d = {k: v for k, v in d.items() if k != "full"} | {
-        "scenarios": [main],
-        "arms": [x for x in d.get("arms", []) if x["name"] in names],
-        "analysis": ana,
-        "output": {"timeseries": ["agreement"]},
-    }
-    grid = experiment_from_dict(d, head.source, head.name)
+    calibrated, grid = answer_experiments(cal, rows)
     res = {
         "experiment": head.name,
         "scenario": main,
@@ -374,7 +357,10 @@ def write_report(out: Path, s: dict[str, Any]) -> Path:
     def table(df: pd.DataFrame) -> str:
         return df.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
 
-    post = pd.DataFrame([{"parameter": n, "prior": f"U[{p['low']:g}, {p['high']:g}]", **s["posterior"][n]} for n, p in s["priors"].items()])
+    posterior, ppc = s.get("posterior", {}), s.get("posterior_predictive", {})  # none when no prior point was accepted
+    post = pd.DataFrame(
+        [{"parameter": n, "prior": f"U[{p['low']:g}, {p['high']:g}]", **posterior.get(n, {})} for n, p in s["priors"].items()]
+    )
     pats = pd.DataFrame(
         [
             {
@@ -383,14 +369,14 @@ def write_report(out: Path, s: dict[str, Any]) -> Path:
                 "statistic": p["statistic"],
                 "target": f"[{p['low']:g}, {p['high']:g}]",
                 "source": p["source"],
-            }
-            | {
                 "met in prior": s["pattern_met_in_prior"][p["name"]],
-                "met in posterior predictive": s["posterior_predictive"][p["name"]]["met_share"],
             }
+            | ({"met in posterior predictive": ppc[p["name"]]["met_share"]} if ppc else {})
             for p in s["patterns"]
         ]
     )
+    note = s.get("note", "no prior point met every pattern: no posterior")
+    none = "" if posterior else f"<p><strong>{html.escape(note[:1].upper() + note[1:])}.</strong></p>"
     cases = pd.DataFrame(s.get("cases_calibrated", []))
     ans = ""
     if s.get("answer"):
@@ -405,14 +391,20 @@ def write_report(out: Path, s: dict[str, Any]) -> Path:
         "<section id='summary'><h2>Summary</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in summary_lines(s)) + "</ul></section>",
         "<section id='patterns'><h2>Patterns</h2>" + table(pats) + "</section>",
         "<section id='posterior'><h2>Priors and posterior</h2>"
+        + none
         + table(post)
         + "".join(img(f) for f in figs if "posterior" in f)
         + "</section>",
-        "<section id='ppc'><h2>Posterior predictive checks</h2>" + "".join(img(f) for f in figs if "ppc" in f) + "</section>",
-        "<section id='validation'><h2>Case checks under the posterior (Iran–US timings: hold-out)</h2>"
-        + (table(cases) if len(cases) else "")
+        "<section id='ppc'><h2>Posterior predictive checks</h2>"
+        + ("" if ppc else "<p>None: no posterior to run (the figure shows the prior sample against each pattern's target).</p>")
+        + "".join(img(f) for f in figs if "ppc" in f)
         + "</section>",
-        "<section id='answer'><h2>The calibrated answer beside the grid answer</h2>" + ans + "</section>",
+        "<section id='validation'><h2>Case checks under the posterior (Iran–US timings: hold-out)</h2>"
+        + (table(cases) if len(cases) else "" if posterior else "<p>None: no posterior.</p>")
+        + "</section>",
+        "<section id='answer'><h2>The calibrated answer beside the grid answer</h2>"
+        + (ans or ("" if posterior else "<p>None: no posterior.</p>"))
+        + "</section>",
         f"<section id='timing'><h2>Timing</h2><pre>{html.escape(json.dumps(s.get('timing_s', {}), indent=2))}</pre></section>",
         "</body></html>",
     ]

@@ -34,7 +34,8 @@ def marginals(table: pd.DataFrame, cal: Calibration, out: Path) -> Path:
         lo, hi = cal.experiment.design_params[name]
         bins = np.linspace(lo, hi, 21)
         ax.hist(table[name], bins=bins, density=True, color="0.8", label="prior")
-        ax.hist(post[name], bins=bins, density=True, histtype="step", lw=2, color="C0", label="posterior")
+        if len(post):  # none accepted: the prior alone (the title says 0 accepted)
+            ax.hist(post[name], bins=bins, density=True, histtype="step", lw=2, color="C0", label="posterior")
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[n:]:
@@ -74,9 +75,9 @@ def pairwise(table: pd.DataFrame, cal: Calibration, out: Path, k: int = 5) -> Pa
     return _save(fig, out, "posterior-pairwise")
 
 
-def ppc(table: pd.DataFrame, st_ppc: pd.DataFrame, cal: Calibration, out: Path) -> Path:
-    """Each pattern's statistic: prior sample, accepted sets, and fresh posterior predictive runs,
-    with the target interval shaded."""
+def ppc(table: pd.DataFrame, st_ppc: pd.DataFrame | None, cal: Calibration, out: Path) -> Path:
+    """Each pattern's statistic: prior sample, accepted sets, and fresh posterior predictive runs
+    (none when no prior point was accepted), with the target interval shaded."""
     n = len(cal.patterns)
     fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 2.8), squeeze=False)
     for ax, p in zip(axes.flat, cal.patterns, strict=True):
@@ -85,9 +86,12 @@ def ppc(table: pd.DataFrame, st_ppc: pd.DataFrame, cal: Calibration, out: Path) 
         pad = 0.05 if hi_x - lo_x < 1e-6 else 0.0  # a pattern every prior point meets: one value
         bins = np.linspace(lo_x - pad, hi_x + pad + 1e-12, 25)
         ax.hist(x, bins=bins, density=True, color="0.85", label="prior predictive")
-        ax.hist(st_ppc[p.name], bins=bins, density=True, histtype="step", lw=2, color="C1", label="posterior predictive")
-        lo, hi = max(p.low, bins[0]), min(p.high, bins[-1])
-        ax.axvspan(lo, hi, color="C2", alpha=0.15, label="target")
+        if st_ppc is not None:
+            ax.hist(st_ppc[p.name], bins=bins, density=True, histtype="step", lw=2, color="C1", label="posterior predictive")
+        finite = [b for b in (p.low, p.high) if np.isfinite(b)]  # a target beside every prior value is shown there, not clipped
+        vlo, vhi = min(bins[0], *finite), max(bins[-1], *finite)
+        margin = 0.05 * (vhi - vlo)
+        ax.axvspan(max(p.low, vlo - margin), min(p.high, vhi + margin), color="C2", alpha=0.15, label="target")
         ax.set_title(f"{p.name}\n({p.scenario})", fontsize=8)
         ax.tick_params(labelsize=7)
     axes.flat[0].legend(fontsize=6)
@@ -95,6 +99,10 @@ def ppc(table: pd.DataFrame, st_ppc: pd.DataFrame, cal: Calibration, out: Path) 
     return _save(fig, out, "ppc-patterns")
 
 
-def write_figures(out: Path, table: pd.DataFrame, st_ppc: pd.DataFrame, cal: Calibration) -> list[Path]:
+def write_figures(out: Path, table: pd.DataFrame, st_ppc: pd.DataFrame | None, cal: Calibration) -> list[Path]:
+    """The figures under ``out/figures``; with no accepted set (``st_ppc`` None) the prior against
+    the patterns only: no pairwise posterior, no posterior predictive runs."""
     d = out / "figures"
+    if st_ppc is None:
+        return [marginals(table, cal, d), ppc(table, None, cal, d)]
     return [marginals(table, cal, d), pairwise(table, cal, d), ppc(table, st_ppc, cal, d)]
