@@ -297,8 +297,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     total = len(figure_jobs(metrics, args.by, n_arms))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = min(args.workers or cores, total)  # drawing processes; 1: draw in this process
-    pool = drawing_pool(workers) if workers > 1 else None  # they start while the data are read
+    pool = None
     try:
+        pool = drawing_pool(workers) if workers > 1 else None  # they start while the data are read
         from sim.analysis.results import ResultColumns
         from sim.batch.store import verify_once
 

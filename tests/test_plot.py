@@ -4,8 +4,14 @@ drawing in two processes gives the same figures as in one."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +23,7 @@ from sim.analysis import curves
 from sim.analysis.results import ResultColumns, Results, Table
 from sim.cli import main
 
-from .conftest import FORK_SERVER_CHILDREN
+from .conftest import DIALOGUE_SIM, FORK_SERVER_CHILDREN
 
 
 @pytest.fixture
@@ -229,3 +235,104 @@ class TestAuditArguments:
         pngs = sorted(p.name for p in (tmp_path / "f").glob("*.png"))
         said = int(capsys.readouterr().out.split("wrote ")[1].split()[0])
         assert said == len(pngs) and len(pngs) == len(set(pngs))
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """The processes under ``pid`` (children, theirs, ...), each with its start time (from /proc)."""
+    found: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        for f in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            try:
+                kids = [int(k) for k in f.read_text().split()]
+            except OSError:
+                continue
+            for k in kids:
+                if k not in found and (st := _start_time(k)) is not None:
+                    found[k] = st
+                    todo.append(k)
+    return found
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _running(pid: int, started: str) -> bool:
+    """``pid`` is still the process that started at ``started``, and not a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[19] == started and fields[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc")
+class TestCtrlC:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) during ``plot --workers 2``
+    (found by an audit): once while the fork server imports the figure modules (it
+    printed a ``KeyboardInterrupt`` traceback, and the pool's starting thread an ``EOFError`` one),
+    once as the figures' temporary folder appears, once while the figures are drawn (the folder
+    was removed while the drawing processes still wrote into it, and stayed behind; the drawing
+    processes, interrupted holding the pool's queue lock, hung the exit). Each time: exit 130, one
+    line on stderr besides the progress, no temporary folder, no process left."""
+
+    @pytest.mark.parametrize("moment", ["fork server", "temporary folder", "first figure"])
+    def test_one_line_nothing_left(self, small_sweep, tmp_path, moment):
+        out = tmp_path / "f"
+        cmd = [str(DIALOGUE_SIM), "plot", str(small_sweep), "--workers", "2", "--svg", "--out", str(out)]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        err: list[str] = []
+        reader = threading.Thread(target=lambda: err.extend(p.stderr), daemon=True)  # type: ignore[arg-type]
+        reader.start()
+        kids: dict[int, str] = {}  # every process under the command, gathered until the signal
+
+        def reached() -> bool:
+            if moment == "fork server":
+                return any(b"forkserver" in Path(f"/proc/{k}/cmdline").read_bytes() for k in kids if _running(k, kids[k]))
+            if moment == "temporary folder":
+                return any(tmp_path.glob(".f.*.tmp"))
+            return any(line.startswith("plot: 1/") for line in err)
+
+        try:
+            deadline = time.monotonic() + 30
+            while p.poll() is None and time.monotonic() < deadline:
+                kids |= _descendants(p.pid)
+                try:
+                    if reached():
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.005)
+            assert p.poll() is None, f"plot ended before the {moment}: {''.join(err)}"
+            kids |= _descendants(p.pid)
+            assert kids, "no drawing processes"
+            os.killpg(p.pid, signal.SIGINT)
+            p.wait(timeout=20)
+        finally:
+            if p.poll() is None:  # hung: end it, and what it started, so that the suite goes on
+                for k, st in [*_descendants(p.pid).items(), *kids.items()]:
+                    if _running(k, st):
+                        with contextlib.suppress(OSError):
+                            os.kill(k, signal.SIGKILL)
+                p.kill()
+                p.wait()
+        reader.join(timeout=5)
+        end = time.monotonic() + 5
+        while time.monotonic() < end and any(_running(k, st) for k, st in kids.items()):
+            time.sleep(0.05)
+        left = []
+        for k, st in kids.items():  # named, then ended (before any assertion: the suite goes on without them)
+            if _running(k, st):
+                with contextlib.suppress(OSError):
+                    left.append(Path(f"/proc/{k}/cmdline").read_bytes().replace(b"\0", b" ")[:100].decode(errors="replace"))
+                    os.kill(k, signal.SIGKILL)
+        text = "".join(err)
+        assert p.returncode == 130, text
+        assert "Traceback" not in text, text
+        assert [ln for ln in text.splitlines() if not ln.startswith("plot: ")] == ["dialogue-sim: interrupted"], text
+        assert sorted(q.name for q in tmp_path.iterdir()) == [], "a temporary folder (or partial output) was left"
+        assert not left, f"processes outlived the command: {left}"

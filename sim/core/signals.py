@@ -1,7 +1,9 @@
 """Ctrl-C (SIGINT) and SIGTERM held off while a short step that must not be cut half-way runs:
 the renames that put an output in place (:mod:`sim.core.staging`), and numba compiling or
 loading the model's machine code (:func:`sim.core.rules._lazy`), whose callbacks from C swallow
-a KeyboardInterrupt half-way and leave the compiler in a broken state.
+a KeyboardInterrupt half-way and leave the compiler in a broken state; and starting the figure
+processes (:func:`sigint_blocked`: SIGINT blocked, so that a process started then inherits it
+blocked, :func:`sim.analysis.figure_set.drawing_pool`).
 """
 
 from __future__ import annotations
@@ -43,3 +45,25 @@ def signals_deferred() -> Iterator[None]:
     finally:
         for s in dict.fromkeys(held):
             signal.raise_signal(s)
+
+
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Ctrl-C held back in this block (in the main thread) and raised as it ends, never lost.
+    SIGINT is blocked meanwhile, so that a process started here begins with it blocked (the fork
+    server: its imports cannot be interrupted; it then ignores SIGINT, as do the processes it
+    forks); and a process the pool starts in :meth:`~ProcessPoolExecutor.submit` is never left
+    running unknown to the pool (forked, but its start interrupted before the pool recorded it)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    got: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda sig, frame: got.append(sig))  # in whichever thread the kernel picks
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one pending is delivered (to the handler above) now
+        signal.signal(signal.SIGINT, old)
+        if got and callable(old):
+            old(signal.SIGINT, None)  # Python's default handler: KeyboardInterrupt
