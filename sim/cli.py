@@ -319,7 +319,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
                 print(line, file=sys.stderr, flush=True)
 
             fmts = ("png", "svg") if args.svg and not args.no_svg else ("png",)
-            with atomic_dir(out, "figures") as tmp:
+            with atomic_dir(out, "figures", keep=True) as tmp:  # the report's other figures stay
                 figs = make_figures(res, tmp, metrics, by=args.by, progress=progress, formats=fmts, pool=pool)
     finally:
         if pool is not None:

@@ -336,3 +336,25 @@ class TestCtrlC:
         assert [ln for ln in text.splitlines() if not ln.startswith("plot: ")] == ["dialogue-sim: interrupted"], text
         assert sorted(q.name for q in tmp_path.iterdir()) == [], "a temporary folder (or partial output) was left"
         assert not left, f"processes outlived the command: {left}"
+
+
+class TestPlotBesideTheReport:
+    def test_the_reports_figures_that_plot_does_not_redraw_stay(self, small_sweep, tmp_path, capsys):
+        """``report`` then ``plot`` into the same RESULTS/figures: plot replaces the figures it
+        draws and keeps the report's others (answer-effect.png, the SVGs), still listed in the
+        folder's marker. (Audit: plot deleted 7 of the report's 12 files, its SVGs among them.)
+        Mutation: atomic_dir without ``keep`` fails here."""
+        import json
+        import shutil
+
+        res = tmp_path / "results"
+        shutil.copytree(small_sweep, res)
+        assert main(["report", str(res), "--no-cases"]) == 0
+        figs = res / "figures"
+        before = {p.name: p.read_bytes() for p in figs.iterdir()}
+        assert main(["plot", str(res), "--workers", "1", "--no-svg"]) == 0
+        capsys.readouterr()
+        after = {p.name for p in figs.iterdir()}
+        assert set(before) <= after, sorted(set(before) - after)
+        listed = set(json.loads((figs / ".dialogue-sim").read_text())["files"])
+        assert listed == after - {".dialogue-sim"}

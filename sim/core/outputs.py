@@ -77,11 +77,14 @@ def _umask() -> int:
 
 
 @contextmanager
-def atomic_dir(target: Path, kind: str = "run", flag: str = "--out"):
+def atomic_dir(target: Path, kind: str = "run", flag: str = "--out", keep: bool = False):
     """Yield a temporary folder beside ``target``; on success it replaces ``target``.
 
     ``target`` must be new, empty, or an earlier ``kind`` output (marked with :data:`MARKER`);
-    only the files the marker lists are removed from it. Permissions follow the umask."""
+    only the files the marker lists are removed from it. With ``keep``, the earlier output's
+    files that the new one does not write again are carried into it (hard links, else copies)
+    and listed in its marker: a figures folder keeps the report's figures that ``plot`` does not
+    redraw. Permissions follow the umask."""
     check_replaceable(target, kind, flag)
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -90,11 +93,19 @@ def atomic_dir(target: Path, kind: str = "run", flag: str = "--out"):
     try:
         tmp.chmod(0o777 & ~_umask())
         yield tmp
+        if target.exists():
+            check_replaceable(target, kind, flag)  # still ours (nothing was added meanwhile)
+            for name in (marked_files(target, kind) or []) if keep else []:
+                src, dst = target / name, tmp / name
+                if src.is_file() and not src.is_symlink() and not dst.exists():
+                    try:
+                        os.link(src, dst)
+                    except OSError:
+                        shutil.copy2(src, dst)
         files = sorted(p.name for p in tmp.iterdir())
         _write_text(tmp / MARKER, json.dumps({"kind": kind, "files": files}))
         fsync(tmp)
         if target.exists():
-            check_replaceable(target, kind, flag)  # still ours (nothing was added meanwhile)
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
             os.replace(target, old)  # rename over the empty folder just made
         os.replace(tmp, target)
