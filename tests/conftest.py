@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -172,3 +174,18 @@ FORK_SERVER_CHILDREN = (
     "kids = [p for p in os.listdir('/proc') if p.isdigit() and parent(p) == os.getpid()]\n"
     "kids = [p for p in kids if 'forkserver' in open(f'/proc/{p}/cmdline').read()]\n"
 )
+
+
+def interrupt_when(proc: subprocess.Popen, ready: Callable[[], object], timeout: float = 120) -> str:
+    """Ctrl-C to ``proc`` at a chosen moment: wait for ``ready()`` to return, send SIGINT, and
+    return the process's stderr; a process still running after that (or after a failure) is
+    killed, so that no test leaves one behind."""
+    try:
+        ready()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return err

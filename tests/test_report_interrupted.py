@@ -193,20 +193,15 @@ def test_ctrl_c_after_the_report_is_written_is_quiet(results_copy):
     SIGINT, multiprocessing's atexit callback printed "Exception ignored … KeyboardInterrupt"."""
     import subprocess
 
-    from .conftest import DIALOGUE_SIM
+    from .conftest import DIALOGUE_SIM, interrupt_when
 
     proc = subprocess.Popen(
         [str(DIALOGUE_SIM), "report", str(results_copy), "--no-cases"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    assert proc.stdout is not None
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("wrote "), line
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    stdout = proc.stdout
+    assert stdout is not None
+    lines: list[str] = []
+    err = interrupt_when(proc, lambda: lines.append(stdout.readline()), timeout=60)
+    assert lines[0].startswith("wrote "), lines
     assert proc.returncode == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert (results_copy / "report.html").is_file()
