@@ -189,8 +189,10 @@ def test_a_second_report_replaces_the_first_and_keeps_other_figures(results_copy
 def test_ctrl_c_after_the_report_is_written_is_quiet(results_copy):
     """Ctrl-C once the command has said "wrote …", during the interpreter's shutdown (which joins
     the worker pools' finalizers): the report stands, the exit status is the command's, and no
-    traceback from the clean-up is printed (``sim.cli.entry``). Mutation: without its ignoring
-    SIGINT, multiprocessing's atexit callback printed "Exception ignored … KeyboardInterrupt"."""
+    traceback from the clean-up is printed (``sim.cli.entry``); a signal that comes before main()
+    has returned gets the usual one line and 130. Mutation: without its ignoring
+    SIGINT, multiprocessing's atexit callback printed "Exception ignored … KeyboardInterrupt"
+    (caught in 2 of 3 tries: the others landed before main() returned)."""
     import subprocess
 
     from .conftest import DIALOGUE_SIM, interrupt_when
@@ -203,5 +205,8 @@ def test_ctrl_c_after_the_report_is_written_is_quiet(results_copy):
     lines: list[str] = []
     err = interrupt_when(proc, lambda: lines.append(stdout.readline()), timeout=60)
     assert lines[0].startswith("wrote "), lines
-    assert proc.returncode == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    if proc.returncode == 130:  # the signal came before main() returned: the one line, and the report stands
+        assert err == "dialogue-sim: interrupted\n", err
+    else:
+        assert proc.returncode == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert (results_copy / "report.html").is_file()
