@@ -228,6 +228,347 @@ class TestPrivacy:
         assert "0.0.0.0" not in allowed_hosts("0.0.0.0")
 
 
+# ---------------------------------------------------------------- sizes the page can draw (no browser)
+
+
+def many_sides(sides: int, members: int = 40, rounds: int = 60, name: str = "many") -> str:
+    """A scenario file with ``sides`` sides of ``members`` delegates."""
+    head = f'name = "{name}"\nrounds = {rounds}\nchannel = "track1.5"\n[params]\nmembers = {members}\n'
+    return head + "".join(f'[[sides]]\nname = "S{i}"\n' for i in range(sides))
+
+
+class TestLargeScenarios:
+    def test_the_network_draws_only_the_strongest_edges_and_says_so(self):
+        """15 sides × 40 (accepted): 120,000+ edges above the default threshold were sent every
+        round (12 MB; 10 s of the browser's time a round, Pause waited minutes)."""
+        from sim.abm.views import MAX_EDGES, network_edges, network_option
+
+        s = session()
+        s.load(many_sides(15), "big.toml")
+        for _ in range(3):
+            s.step()
+        m = s.models["A"]
+        every, total = network_edges(m, 0.1)
+        assert total == len(every) > 10 * MAX_EDGES
+        opt = network_option(m, 0.1, "delegates (A)")
+        links = opt["series"][0]["links"]
+        assert len(links) == MAX_EDGES <= 5000
+        assert f"the strongest {MAX_EDGES:,} of {total:,} with familiarity > 0.1" in opt["title"]["subtext"]
+        kept = {(lk["source"], lk["target"]) for lk in links}
+        weakest_kept = min(f for a, b, f in every if (a, b) in kept)
+        assert all(f <= weakest_kept for a, b, f in every if (a, b) not in kept)
+        assert len(json.dumps(opt)) < 500_000
+        small = session()
+        small.step()
+        opt = network_option(small.models["A"], 0.1, "A")  # a small run: every edge, as before
+        assert opt["title"]["subtext"].endswith("edges = familiarity > 0.1")
+        assert len(opt["series"][0]["links"]) == network_edges(small.models["A"], 0.1)[1]
+
+    def test_a_setting_too_large_for_the_explorer_is_refused_in_one_line(self):
+        from sim.abm.session import MAX_MEMBERS
+
+        s = session()
+        s.step()
+        with pytest.raises(InputError) as e:
+            s.load(many_sides(25), "huge.toml")  # 1,000 members: within the CLI's limits, 0.7 s a round per run
+        assert "members = '1000 in all (25 sides)'" in str(e.value) and f"at most {MAX_MEMBERS}" in str(e.value)
+        assert "\n" not in str(e.value) and s.round == 1 and s.scenario.name == "leadership-change"
+        s.load(many_sides(20, members=30), "wide.toml")  # 600 members: accepted
+        with pytest.raises(InputError, match="members = '800 in all"):
+            s.set_start("members", None, 40)  # … but not with 40 a side
+        with pytest.raises(InputError, match="members = '610 in all"):
+            s.set_compare(True, "members", "S0", 40)  # nor B with 40 on one side
+        assert s.current("members") == 30 and not s.compare
+
+
+# ---------------------------------------------------------------- the page in a kernel (no browser)
+
+
+class UI:
+    """The explorer's page rendered in a virtual kernel of Solara's server, in this process:
+    its widgets are clicked and typed into as the browser would (no browser). Use inside a
+    running event loop (Play is an asyncio task); ``with ui:`` enters its kernel."""
+
+    count = 0
+
+    def __init__(self) -> None:
+        import warnings
+
+        import solara
+        import solara.server.app  # noqa: F401  (patches threads: a task's thread gets its kernel)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # websockets.legacy, under Solara's server
+            import solara.server.starlette  # noqa: F401  (reactive values per kernel, as in the server)
+        from solara.server import kernel, kernel_context
+
+        from sim.abm import app
+
+        UI.count += 1
+        self.app = app
+        self.ctx = kernel_context.VirtualKernelContext(id=f"test-{UI.count}", kernel=kernel.Kernel(), session_id=f"s-{UI.count}")
+        with self.ctx:
+            self.box, self.rc = solara.render(app.Page(), handle_error=False)
+
+    def __enter__(self) -> UI:
+        self.ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ctx.__exit__(*exc)
+
+    @property
+    def s(self) -> Session:
+        return self.app.the_session()
+
+    def button(self, text: str):
+        import ipyvuetify as v
+
+        return self.rc.find(v.Btn, children=[text]).widget
+
+    def buttons(self) -> list[str]:
+        import ipyvuetify as v
+
+        return [b.children[0] for b in self.rc.find(v.Btn).widgets if b.children and isinstance(b.children[0], str)]
+
+    def widgets(self, root=None):
+        """Every widget on the page (depth first)."""
+        import ipywidgets
+
+        out, todo, seen = [], [root or self.box], set()
+        while todo:
+            w = todo.pop()
+            if id(w) in seen:
+                continue
+            seen.add(id(w))
+            out.append(w)
+            for name in w.keys:
+                x = getattr(w, name, None)
+                for y in x if isinstance(x, (list, tuple)) else [x]:
+                    if isinstance(y, ipywidgets.Widget):
+                        todo.append(y)
+        return out
+
+    def field(self, label: str, within: str | None = None):
+        """The text field labelled ``label`` (in the element with class ``within``)."""
+        import ipyvuetify as v
+
+        roots = [None] if within is None else [w for w in self.widgets() if within in str(getattr(w, "class_", "") or "").split()]
+        found = [w for r in roots for w in self.widgets(r) if isinstance(w, v.TextField) and w.label == label]
+        assert len(found) == 1, found
+        return found[0]
+
+    def enter(self, label: str, text: str, within: str | None = None) -> None:
+        f = self.field(label, within)
+        f.v_model = text
+        f.fire_event("keyup.enter", text)
+
+    def select(self, label: str, value: str) -> None:
+        import ipyvuetify as v
+
+        self.rc.find(v.Select, label=label).widget.v_model = value
+
+    def text(self) -> str:
+        """The page's text (what Solara's Text and HTML show)."""
+        out = []
+        for w in self.widgets():
+            if isinstance(getattr(w, "unsafe_innerHTML", None), str):
+                out.append(w.unsafe_innerHTML)
+            out += [c for c in getattr(w, "children", None) or [] if isinstance(c, str)]
+        return "\n".join(out)
+
+    def close(self) -> None:
+        with self.ctx:
+            self.rc.close()
+        self.ctx.close()
+
+
+@pytest.fixture(scope="module")
+def solara_server_state():
+    """Solara's settings as the explorer's server has them (private; no telemetry)."""
+    saved = {k: os.environ.get(k) for k in PRIVATE_ENV}
+    private_settings()
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def in_kernel(body):
+    """Run ``body(ui)`` (a coroutine function) on a fresh page in an event loop; close the page after."""
+    import asyncio
+
+    async def run():
+        ui = UI()
+        try:
+            with ui:
+                await body(ui)
+        finally:
+            ui.close()
+
+    asyncio.run(run())
+
+
+async def settle(seconds: float = 0.05) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+@pytest.mark.usefixtures("solara_server_state")
+class TestPage:
+    def test_a_closed_page_frees_its_session(self):
+        """Each page load kept its whole session (a large one: 90 MB) for as long as the server ran:
+        Solara keeps the first function a page gives ``use_task``, and Play's was a closure over it."""
+        import asyncio
+        import gc
+        import weakref
+
+        refs = []
+
+        async def body(ui):
+            ui.button("Step").click()
+            refs.append(weakref.ref(ui.s))
+
+        for _ in range(3):
+            in_kernel(body)
+        asyncio.run(settle())
+        gc.collect()
+        assert [r() for r in refs] == [None, None, None]
+
+    def test_cancel_puts_each_control_back_to_the_value_in_use(self):
+        async def body(ui):
+            for _ in range(3):
+                ui.button("Step").click()
+            ui.enter("seed", "99")
+            assert "A new seed (99)" in ui.text()
+            ui.button("Cancel").click()
+            assert ui.field("seed").v_model == "1" and ui.s.seed == 1 and ui.s.round == 3
+            ui.select("scenario", "lean-years")
+            ui.button("Cancel").click()
+            import ipyvuetify as v
+
+            assert ui.rc.find(v.Select, label="scenario").widget.v_model == "leadership-change" == ui.s.scenario.name
+            ui.enter("value", "0.7", within="param-turnover")
+            assert "Change turnover" in ui.text()
+            ui.button("Cancel").click()
+            assert ui.field("value", within="param-turnover").v_model == "0.1" and ui.s.current("turnover") == 0.1
+            assert ui.s.round == 3 and ui.s.changes == []
+
+        in_kernel(body)
+
+    def test_a_change_asked_while_playing_pauses_and_names_the_round_it_applies_from(self, monkeypatch):
+        async def body(ui):
+            monkeypatch.setattr(ui.app, "DRAW_WAIT", 0.0)  # no browser to wait for
+            ui.app.speed.value = 30
+            ui.button("Play").click()
+            await settle(0.5)
+            assert ui.app.playing.value and ui.s.round > 0
+            ui.enter("value", "0.6", within="param-turnover")
+            assert not ui.app.playing.value  # paused: the prompt's round stays the round applied
+            await settle(0.3)
+            r = ui.s.round
+            assert f"to 0.6 at round {r}:" in ui.text()
+            ui.button("Step").click()  # the student may still step: the prompt follows
+            assert f"to 0.6 at round {r + 1}:" in ui.text()
+            ui.button(f"Apply from round {r + 2}").click()
+            assert ui.s.changes[-1].round == r + 2
+
+        in_kernel(body)
+
+    def test_play_waits_for_the_browser_to_draw_each_round(self, monkeypatch):
+        """Rounds sent faster than the browser drew them queued up (Pause waited for the queue):
+        Play steps again only when the curves chart says it drew the last round."""
+
+        async def body(ui):
+            monkeypatch.setattr(ui.app, "DRAW_WAIT", 30.0)
+            ui.app.speed.value = 30
+            chart = ui.app.widgets.value["curves"][1]
+            ui.button("Play").click()
+            await settle(0.5)
+            assert ui.s.round == 1  # sent; not drawn yet
+            chart.drawn += 1  # what the browser says when it has drawn it
+            await settle(0.3)
+            assert ui.s.round == 2
+            ui.button("Pause").click()
+            chart.drawn += 1
+            await settle(0.3)
+            assert ui.s.round == 2 and not ui.app.playing.value
+
+        in_kernel(body)
+
+    def test_a_long_replay_shows_that_it_is_working_and_the_page_waits(self, monkeypatch):
+        async def body(ui):
+            monkeypatch.setattr(ui.app, "QUIET_REPLAY", 0)  # any replay counts as long
+            seen: list[str] = []
+            ui.app.busy.subscribe(seen.append)
+            for _ in range(30):
+                ui.button("Step").click()
+            import ipyvuetify as v
+
+            ui.rc.find(v.Switch, label="compare mode: B on the same seed").widget.v_model = True
+            assert ui.app.busy.value.startswith("compare mode: replaying B")
+            assert "compare mode: replaying B" in ui.text()  # said on the page at once
+            ui.button("Step").click()  # refused while B catches up
+            assert ui.s.round == 30
+            for _ in range(100):
+                if not ui.app.busy.value:
+                    break
+                await settle(0.1)
+            assert ui.s.models["B"].steps == 30 and "B replayed to round 30" in ui.text()
+            assert any(" at round " in x and " of 30" in x for x in seen)  # its progress
+
+        in_kernel(body)
+
+    def test_at_the_horizon_no_apply_and_no_event(self):
+        async def body(ui):
+            ui.s.load(many_sides(2, members=4, rounds=3, name="short"), "short.toml")
+            ui.app.bump(True)
+            await settle()
+            for _ in range(3):
+                ui.button("Step").click()
+            assert ui.s.round == 3 and ui.button("Add at the next round").disabled
+            ui.enter("value", "0.6", within="param-turnover")
+            assert "at round 3 (the horizon)" in ui.text()
+            assert not [b for b in ui.buttons() if b.startswith("Apply from")]
+            assert "Restart with it" in ui.buttons()
+
+        in_kernel(body)
+
+
+class TestRestartsKeepTheChanges:
+    def test_both_restarts_apply_the_earlier_changes_again_and_log_them(self):
+        """Restart kept the mid-run changes (without logging them again); Restart with it dropped them."""
+        s = session()
+        for _ in range(3):
+            s.step()
+        s.change_now("openness", None, "0.8")  # from round 4
+        for _ in range(2):
+            s.step()
+        s.restart()
+        assert s.current("openness") == session().current("openness")  # not yet: from round 4
+        for _ in range(6):
+            s.step()
+        assert "round 4: explorer: parameter openness = 0.8 from round 4" in s.models["A"].log
+        plain = s.models["A"].datacollector.get_model_vars_dataframe()
+        s.set_start("handover", None, "0.9")  # "Restart with it"
+        assert [c.key for c in s.changes] == ["openness"] and s.round == 0
+        for _ in range(6):
+            s.step()
+        assert "round 4: explorer: parameter openness = 0.8 from round 4" in s.models["A"].log
+        ref = session()
+        ref.set_start("handover", None, "0.9")
+        for _ in range(3):
+            ref.step()
+        ref.change_now("openness", None, "0.8")
+        for _ in range(3):
+            ref.step()
+        a, b = (x.models["A"].datacollector.get_model_vars_dataframe() for x in (s, ref))
+        assert a.equals(b) and not a.equals(plain)
+
+
 # ---------------------------------------------------------------- servers
 
 
@@ -446,8 +787,9 @@ class TestBrowserControls:
         expect(page.locator(".pending")).to_contain_text("Change turnover")
         assert values(page)[0] == 3  # nothing reset
         page.get_by_role("button", name="Apply from round 4").click()
-        expect(page.locator(".event-log")).to_contain_text("parameter turnover = 0.8 from round 4")
+        expect(page.locator(".notice")).to_contain_text("applied from round 4")
         step(page, 1)
+        expect(page.locator(".event-log")).to_contain_text("parameter turnover = 0.8 from round 4")  # logged when applied
         enter(page, page.locator(".param-handover .param-value"), "0.9")
         expect(page.locator(".pending")).to_contain_text("Change handover")
         page.get_by_role("button", name="Restart with it").click()
@@ -525,6 +867,31 @@ class TestBrowserControls:
         assert page.locator(".notice").inner_text().count("\n") == 0
         expect(page.locator("h2")).to_have_text("mine")
         assert values(page) == saved
+        no_traceback(page)
+
+    def test_a_large_scenario_plays_and_pauses_at_once(self, page, tmp_path):
+        """15 sides × 40 delegates (accepted): each round sent 120,000+ edges (12 MB) and Pause
+        waited minutes for the browser; now the network draws the strongest edges (its subtext says
+        so: tested above, without a browser) and Pause stops the run within a round or so at the
+        default speed."""
+        from playwright.sync_api import expect
+
+        big = tmp_path / "big.toml"
+        big.write_text(many_sides(15, name="big"))
+        page.locator(".load-toml input[type=file]").set_input_files(str(big))
+        expect(page.locator("h2")).to_have_text("big", timeout=60000)
+        step(page, 2)
+        page.get_by_role("button", name="Play").click()
+        expect(page.locator(".readout-A")).to_contain_text("A: round 6 ", timeout=60000)
+        t0 = time.monotonic()
+        page.get_by_role("button", name="Pause").click()
+        clicked = values(page)[0]
+        expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=30000)
+        page.wait_for_timeout(1500)
+        stopped = values(page)[0]
+        assert stopped <= clicked + 2 and time.monotonic() - t0 < 5, (clicked, stopped, time.monotonic() - t0)
+        page.wait_for_timeout(1500)
+        assert values(page)[0] == stopped
         no_traceback(page)
 
     def test_play_pause_and_screenshot(self, page):

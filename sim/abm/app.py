@@ -41,6 +41,9 @@ notice = solara.reactive("")  # one line: what just happened, or what was refuse
 widgets: solara.Reactive[dict] = solara.reactive({})  # the views' widgets, updated in place each round
 pending: solara.Reactive[tuple | None] = solara.reactive(None)  # a change waiting for "apply now / restart"
 playing = solara.reactive(False)
+shown = solara.reactive(0)  # the round the views show (set each round: what the prompt and the event form read)
+resets = solara.reactive(0)  # bumped by Cancel: the controls are made afresh, with the values in use
+busy = solara.reactive("")  # what a long replay is doing; the controls wait until it is done
 speed = solara.reactive(10.0)  # rounds per second while playing
 threshold = solara.reactive(0.1)  # familiarity above which the network shows an edge
 side_sel = solara.reactive(ALL)
@@ -57,6 +60,59 @@ def the_session() -> Session:
     return s
 
 
+#: A replay (compare mode, B's value, an event) of more member-pair-rounds than this runs in a
+#: thread, with its progress in the notice: about a second on a shared 2-core machine.
+QUIET_REPLAY = 2_000_000
+
+
+class Busy(Exception):
+    """Something was asked while a long replay is under way."""
+
+
+def not_busy() -> None:
+    if busy.value:
+        raise Busy(f"wait: {busy.value}")
+
+
+@solara.lab.task(prefer_threaded=True)
+def _replaying(what: str, work: Callable[[], str]) -> None:
+    """Run ``work`` (a replay) in a thread, its progress in :data:`busy`; then say what it did."""
+    s = the_session()
+    last = [0.0]
+
+    def progress(run: str, at: int, end: int) -> None:
+        if time.perf_counter() - last[0] > 0.25:  # a few updates a second
+            last[0] = time.perf_counter()
+            busy.value = f"{what}: run {run} at round {at} of {end} …"
+
+    s.progress = progress
+    try:
+        notice.value = work()
+    except Stopped:
+        return
+    except InputError as e:
+        notice.value = f"refused: {e}"
+    except Exception as e:  # the page must never show a traceback
+        notice.value = f"refused ({what}): {type(e).__name__}: {e}"
+    finally:
+        s.progress = None
+        busy.value = ""
+    bump(True)
+
+
+def replay(what: str, runs: int | None, work: Callable[[], str]) -> None:
+    """Run ``work`` (which replays ``runs`` runs to the current round and returns a notice): at
+    once if it is quick, else in a thread with its progress shown (:func:`_replaying`)."""
+    s = the_session()
+    if s.replay_cost(runs) <= QUIET_REPLAY:
+        notice.value = work()
+        bump(True)
+        return
+    playing.value = False
+    busy.value = f"{what} …"
+    _replaying(what, work)
+
+
 def bump(setting: bool = False) -> None:
     rev.value += 1
     if setting:
@@ -71,6 +127,8 @@ def guard(fn: Callable[..., Any], where: str = "") -> Callable[..., Any]:
             return fn(*args)
         except Stopped:  # the server is stopping: the page is going away, nothing to say
             pass
+        except Busy as e:
+            notice.value = str(e)
         except InputError as e:
             notice.value = f"refused: {e}"
         except Exception as e:  # the page must never show a traceback
@@ -108,23 +166,36 @@ def request_change(name: str, side: str | None, text: Any) -> str | None:
     """Validate a parameter change; at round 0 apply it, later ask (apply now or restart). Returns an error or None."""
     s = the_session()
     try:
+        not_busy()
         v = parse_value(name, text)
-    except InputError as e:
-        return e.allowed
+        if s.round == 0:
+            s.set_start(name, side, v)
+    except (InputError, Busy) as e:
+        return e.allowed if isinstance(e, InputError) else str(e)
     if s.round == 0:
-        s.set_start(name, side, v)
-        notice.value = f"{name}{'' if side is None else ' (' + side + ')'} = {fmt(v)} from the start"
+        notice.value = f"{name}{'' if side is None else ' (' + side + ')'} = {fmt(v)} from the start{kept(s)}"
         bump(True)
     else:
+        playing.value = False  # the prompt names the round the change would apply from: it must not move on
         pending.value = ("param", name, side, v)
     return None
 
 
+def kept(s: Session) -> str:
+    """What a restart says about the mid-run changes it keeps (applied again at their rounds)."""
+    if not s.changes:
+        return ""
+    rounds = ", ".join(str(r) for r in sorted({c.round for c in s.changes}))
+    return f"; the {len(s.changes)} mid-run change(s) apply again at round(s) {rounds}"
+
+
 def request_restart(kind: str, value: Any) -> None:
     s = the_session()
+    not_busy()
     if s.round == 0:
         do_restart_with(kind, value)
     else:
+        playing.value = False
         pending.value = (kind, None, None, value)
 
 
@@ -133,7 +204,7 @@ def do_restart_with(kind: str, value: Any) -> None:
     playing.value = False
     if kind == "seed":
         s.set_seed(value)
-        notice.value = f"seed {value}: restarted at round 0"
+        notice.value = f"seed {value}: restarted at round 0{kept(s)}"
     elif kind == "scenario":
         session.set(Session(load_scenario(value), seed=s.seed))
         notice.value = f"scenario {value}: started at round 0"
@@ -151,11 +222,11 @@ def apply_pending(now: bool) -> None:
         return
     if now:
         c = s.change_now(name, side, v)
-        notice.value = f"applied from round {c.round}: {c.describe()} (logged, marked on the curves)"
+        notice.value = f"applied from round {c.round}: {c.describe()} (logged then, marked on the curves)"
     else:
         playing.value = False
         s.set_start(name, side, v)
-        notice.value = f"restarted at round 0 with {name} = {fmt(v)}"
+        notice.value = f"restarted at round 0 with {name} = {fmt(v)}{kept(s)}"
     pending.value = None
     bump(True)
 
@@ -168,6 +239,7 @@ def ParamRow(p: Param, side: str | None, version: int):
     """One parameter: its name (meaning and units on hover), a slider and a text field with the value."""
     s = the_session()
     error, set_error = solara.use_state("")
+    quiet = solara.use_ref(False)
     v = s.current(p.name, side)
     varies = side is None and s.varies(p.name)
     tip = f"{p.meaning} — units: {p.units}; range [{fmt(p.low)}, {fmt(p.high)}]{', whole numbers' if p.integer else ''}"
@@ -175,6 +247,8 @@ def ParamRow(p: Param, side: str | None, version: int):
         tip += "; applies at the start (a change restarts)"
 
     def on_value(x: Any) -> None:
+        if quiet.current:  # the control shown the value in use again (in_use), not a student's input
+            return
         err = request_change(p.name, side, x)
         set_error(err or "")
 
@@ -189,13 +263,17 @@ def ParamRow(p: Param, side: str | None, version: int):
         with solara.Row(style={"align-items": "center"}, gap="4px"):
             with solara.Column(style={"flex": "1 1 auto", "min-width": "120px"}):
                 if p.integer:
-                    solara.SliderInt("", value=int(v), min=int(p.low), max=int(p.high), step=1, on_value=on_value, thumb_label=False)
+                    solara.SliderInt(
+                        "", value=in_use(int(v), quiet), min=int(p.low), max=int(p.high), step=1, on_value=on_value, thumb_label=False
+                    )
                 else:
-                    solara.SliderFloat("", value=float(v), min=p.low, max=p.high, step=step_of(p), on_value=on_value, thumb_label=False)
+                    solara.SliderFloat(
+                        "", value=in_use(float(v), quiet), min=p.low, max=p.high, step=step_of(p), on_value=on_value, thumb_label=False
+                    )
             with solara.Column(style={"width": "110px", "flex": "0 0 110px"}):
                 solara.InputText(
                     "value" + (" (varies)" if varies else ""),
-                    value=fmt(v),
+                    value=in_use(fmt(v), quiet),
                     on_value=on_value,
                     continuous_update=False,
                     error=bool(error),
@@ -232,27 +310,33 @@ def ParamPanel():
             ParamRow(p, None if p.scope is Scope.CHANNEL else side, version)
 
 
+def cancel() -> None:
+    """Drop the pending change; the controls show the values in use again."""
+    pending.set(None)
+    resets.value += 1
+    notice.value = "cancelled: the run and its setting are as they were"
+    bump(True)
+
+
 @solara.component
 def Pending():
     p = pending.value
+    _ = shown.value, rev.value  # the round named is the round now (Step may move on while it asks)
     if p is None:
         return
     s = the_session()
     kind, name, side, v = p
 
-    def cancel() -> None:
-        pending.set(None)
-        bump(True)
-
     with solara.Column(classes=["pending"], style={"background": "#fff8e1", "padding": "6px"}):
         if kind == "param":
             who = "all sides" if side is None or PARAMS[name].scope is Scope.CHANNEL else side
-            solara.Text(f"Change {name} ({who}) to {fmt(v)} at round {s.round}:")
+            at = f"at round {s.round}" + (" (the horizon)" if s.round >= s.rounds else "")
+            solara.Text(f"Change {name} ({who}) to {fmt(v)} {at}:")
             with solara.Row():
-                if name not in START_ONLY:
+                if name not in START_ONLY and s.round < s.rounds:
                     solara.Button(f"Apply from round {s.round + 1}", on_click=guard(lambda: apply_pending(True)), color="primary")
                 solara.Button("Restart with it", on_click=guard(lambda: apply_pending(False)))
-                solara.Button("Cancel", on_click=lambda: pending.set(None))
+                solara.Button("Cancel", on_click=cancel)
         else:
             solara.Text(f"A new {kind} ({v}) means a new run: restart at round 0?")
             with solara.Row():
@@ -260,13 +344,53 @@ def Pending():
                 solara.Button("Cancel", on_click=cancel)
 
 
+def in_use(value: Any, quiet: Any) -> solara.Reactive:
+    """A control's value: ``value``, the value in use, again whenever it changes and each time
+    Cancel is clicked (a control keeps what was typed or picked into it; after Cancel that is no
+    longer what the run uses). The control is told of these updates too: its handler ignores them
+    while ``quiet.current`` (a ``use_ref``) is set."""
+    first = solara.use_ref(value)
+    r = solara.use_reactive(first.current)  # follows nothing by itself: updated below, quietly
+
+    def sync() -> None:
+        quiet.current = True
+        try:
+            r.value = value
+        finally:
+            quiet.current = False
+
+    solara.use_memo(sync, [value, resets.value])
+    return r
+
+
+@solara.component
+def ScenarioSelect():
+    s = the_session()
+    _ = srev.value
+    quiet = solara.use_ref(False)
+
+    def pick(name: str | None) -> None:
+        if not quiet.current and name is not None and name != s.scenario.name:
+            request_restart("scenario", name)
+
+    solara.Select(
+        "scenario",
+        value=in_use(s.scenario.name if s.scenario.name in scenario_names() else None, quiet),
+        values=scenario_names(),
+        on_value=guard(pick),
+    )
+
+
 @solara.component
 def SeedInput():
     s = the_session()
     _ = srev.value
     error, set_error = solara.use_state("")
+    quiet = solara.use_ref(False)
 
     def on_value(text: str) -> None:
+        if quiet.current:
+            return
         try:
             v = parse_seed(text)
         except InputError as e:
@@ -276,7 +400,9 @@ def SeedInput():
         if v != s.seed:
             request_restart("seed", v)
 
-    solara.InputText("seed", value=str(s.seed), on_value=on_value, continuous_update=False, error=bool(error), classes=["seed-input"])
+    solara.InputText(
+        "seed", value=in_use(str(s.seed), quiet), on_value=on_value, continuous_update=False, error=bool(error), classes=["seed-input"]
+    )
     if error:
         solara.HTML(tag="div", unsafe_innerHTML=html.escape(error), classes=["seed-error"], style="color: #b00020; font-size: 12px")
 
@@ -288,15 +414,28 @@ def Compare():
     error, set_error = solara.use_state("")
 
     def toggle(on: bool) -> None:
+        not_busy()
         if on:
             name = b_param.value
             side = side_arg(b_side.value)
-            s.set_compare(True, name, side, s.current(name, side))
-            notice.value = f"compare mode: B replayed to round {s.round} (A kept)"
+            v = s.current(name, side)
+
+            def work() -> str:
+                s.set_compare(True, name, side, v)
+                return f"compare mode: B replayed to round {s.round} (A kept)"
+
+            replay("compare mode: replaying B", 1, work)
         else:
             s.set_compare(False)
             notice.value = "compare mode off (A kept)"
-        bump(True)
+            bump(True)
+
+    def set_b(name: str, side: str | None, v: Any, said: str) -> None:
+        def work() -> str:
+            s.set_b(name, side, v)
+            return said
+
+        replay("replaying B", 1, work)
 
     solara.Switch(label="compare mode: B on the same seed", value=s.compare, on_value=guard(toggle))
     if not s.compare:
@@ -306,28 +445,27 @@ def Compare():
 
     def pick(n: str) -> None:
         # B's value starts at A's for the new parameter (never a value carried over from another one)
+        not_busy()
         b_param.value = n
         sd = side_arg(b_side.value) if PARAMS[n].scope is Scope.SIDE else None
-        s.set_b(n, sd, s.current(n, sd))
         set_error("")
-        bump(True)
+        set_b(n, sd, s.current(n, sd), f"B changes {n}; B replayed to round {s.round}")
 
     def pick_side(v: str) -> None:
+        not_busy()
         b_side.value = v
         sd = side_arg(v) if PARAMS[name].scope is Scope.SIDE else None
-        s.set_b(name, sd, s.current(name, sd))
-        bump(True)
+        set_b(name, sd, s.current(name, sd), f"B changes {name} for {v}; B replayed to round {s.round}")
 
     def set_value(text: Any) -> None:
+        not_busy()
         try:
             v = parse_value(name, text)
         except InputError as e:
             set_error(f"{fmt(s.current(name, side, 'B'))} kept; {e.allowed}")
             return
         set_error("")
-        s.set_b(name, side, v)
-        notice.value = f"B: {name} = {fmt(v)}; B replayed to round {s.round}"
-        bump(True)
+        set_b(name, side, v, f"B: {name} = {fmt(v)}; B replayed to round {s.round}")
 
     p = PARAMS[name]
     bv = s.current(name, side, "B")
@@ -376,6 +514,7 @@ def _convert(typ: str, text: str) -> Any:
 @solara.component
 def Intervene():
     s = the_session()
+    _ = shown.value, rev.value  # re-rendered at the horizon (Play and Step update the views in place)
     kind, set_kind = solara.use_state(EventKind.DELEGATION_DOWNGRADE.value)
     who, set_who = solara.use_state("all")
     texts, set_texts = solara.use_state(cast(dict[str, str], {}))
@@ -391,14 +530,19 @@ def Intervene():
                 vals[f] = _convert(typ, t)
         if k in SIDED:
             vals["side"] = who
+        not_busy()
         try:
-            ev = s.intervene(kind, vals)
+            ev = s.event(kind, vals)
         except InputError as e:
             set_error(f"{e.field}: {e.value!r}: {e.allowed}")
             return
         set_error("")
-        notice.value = f"scheduled at round {ev.round}: {ev.describe(s.side_names)}"
-        bump(True)
+
+        def work() -> str:
+            s.schedule(ev)
+            return f"scheduled at round {ev.round}: {ev.describe(s.side_names)}"
+
+        replay("adding the event: replaying the run(s) to this round", None, work)
 
     def pick(v: str) -> None:
         set_kind(v)
@@ -441,6 +585,7 @@ def SaveLoad():
             )
 
     def on_file(info: dict) -> None:
+        not_busy()
         s.load(info["data"], info["name"])
         playing.value = False
         notice.value = f"loaded {info['name']} (scenario {s.scenario.name}); at round 0"
@@ -519,40 +664,77 @@ def Views():
     solara.use_effect(register, [n])
 
 
+#: Play waits at most this long (seconds) for the browser to draw a round before the next one.
+DRAW_WAIT = 2.0
+
+
+def after_step(s: Session) -> None:
+    """Show the round reached: the views in place; a re-render where a control depends on it
+    (a mid-run change taking effect changes the panel; at the horizon, the event form)."""
+    if s.round >= s.rounds or any(c.round == s.round for c in s.changes):
+        bump(True)
+    else:
+        refresh()
+    shown.value = s.round
+
+
+async def play() -> None:
+    """Play: a round, then wait until the browser has drawn it (the curves chart counts what it
+    draws) and until the speed allows the next. The browser's pace, not the server's: rounds the
+    browser cannot draw in time would queue up, and Pause would wait for them.
+
+    At module level and holding no session (it takes the page's each round): Solara keeps the
+    first function a page gives ``use_task`` for as long as the server runs, and a closure kept
+    its page's whole session after the page had closed."""
+    while playing.value and not STOP.is_set():
+        s = the_session()
+        t0 = time.perf_counter()
+        try:
+            not_busy()
+            stepped = s.step()
+        except (Stopped, Busy):  # the server is stopping; a replay is under way (it paused Play)
+            return
+        if not stepped:
+            playing.value = False
+            notice.value = f"the run reached its horizon (round {s.rounds})"
+            bump(True)
+            break
+        ws = widgets.value
+        chart = ws["curves"][1] if "curves" in ws else None
+        before = chart.drawn if chart is not None else 0
+        after_step(s)
+        deadline = time.perf_counter() + DRAW_WAIT
+        while chart is not None and chart.drawn == before and playing.value and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(max(0.0, 1.0 / speed.value - (time.perf_counter() - t0)))
+
+
 @solara.component
 def Player():
     s = the_session()
-
-    async def loop() -> None:
-        while playing.value and not STOP.is_set():
-            t0 = time.perf_counter()
-            try:
-                stepped = s.step()
-            except Stopped:  # the server is stopping
-                return
-            if not stepped:
-                playing.value = False
-                notice.value = f"the run reached its horizon (round {s.rounds})"
-                break
-            refresh()
-            await asyncio.sleep(max(0.0, 1.0 / speed.value - (time.perf_counter() - t0)))
-
-    solara.lab.use_task(loop, dependencies=[playing.value, id(s)], prefer_threaded=False)
+    solara.lab.use_task(play, dependencies=[playing.value, id(s)], prefer_threaded=False)
 
     def step() -> None:
+        not_busy()
         if not s.step():
             notice.value = f"the run is at its horizon (round {s.rounds}); restart to run it again"
-        refresh()
+        after_step(s)
+
+    def toggle_play() -> None:
+        if not playing.value:
+            not_busy()
+        playing.set(not playing.value)
 
     def restart() -> None:
+        not_busy()
         playing.value = False
         s.restart()
-        notice.value = "restarted at round 0 (same setting)"
+        notice.value = f"restarted at round 0 (same setting{kept(s)})"
         bump(True)
 
     with solara.Row():
         solara.Button("Step", on_click=guard(step), color="primary")
-        solara.Button("Pause" if playing.value else "Play", on_click=lambda: playing.set(not playing.value))
+        solara.Button("Pause" if playing.value else "Play", on_click=guard(toggle_play))
         solara.Button("Restart", on_click=guard(restart))
     with solara.Column(style={"margin-top": "26px"}):  # room for the value bubble above the thumb (it covered Restart)
         solara.SliderFloat("speed (rounds per second)", value=speed, min=1, max=30, step=1, thumb_label="always")
@@ -560,7 +742,11 @@ def Player():
 
 @solara.component
 def Notice():
-    if notice.value:
+    if busy.value:  # a long replay: what it is doing and how far it is
+        with solara.Row(classes=["busy"], style={"align-items": "center", "padding": "4px", "background": "#fff3e0"}):
+            solara.ProgressLinear(True)
+            solara.HTML(tag="div", unsafe_innerHTML=html.escape(busy.value), classes=["busy-text"])
+    elif notice.value:
         solara.HTML(tag="div", unsafe_innerHTML=html.escape(notice.value), classes=["notice"], style="padding: 4px; background: #eef")
 
 
@@ -573,12 +759,7 @@ def Page():
     with solara.Columns([1, 3]):
         with solara.Column():
             solara.HTML(tag="h3", unsafe_innerHTML="Dialogue channels")
-            solara.Select(
-                "scenario",
-                value=s.scenario.name if s.scenario.name in scenario_names() else None,
-                values=scenario_names(),
-                on_value=guard(lambda v: request_restart("scenario", v)),
-            )
+            ScenarioSelect()
             SeedInput()
             Player()
             Pending()

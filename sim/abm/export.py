@@ -112,7 +112,7 @@ def figures_png(s: Session, threshold: float = 0.1) -> bytes:
 
 
 def _network(ax: plt.Axes, m: DialogueModel, threshold: float, title: str) -> None:
-    pos, edges = network_layout(m, threshold)
+    pos, edges, total = network_layout(m, threshold)
     for a, b, f in edges:
         ax.plot(*pos[[a, b]].T, color="0.3", lw=0.3 + 3 * f, alpha=0.2 + 0.7 * f, zorder=1)
     for d in m.agents:
@@ -128,7 +128,8 @@ def _network(ax: plt.Axes, m: DialogueModel, threshold: float, title: str) -> No
     for s, name in enumerate(m.layout.side_names):
         ax.scatter([], [], color=f"C{s}", label=name)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title(f"{title}: edges familiarity > {threshold:g}", fontsize=9)
+    shown = f"the strongest {len(edges):,} of {total:,} edges" if total > len(edges) else "edges"
+    ax.set_title(f"{title}: {shown} familiarity > {threshold:g}", fontsize=9)
     ax.set_aspect("equal")
     ax.axis("off")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,13 @@ MAX_SEED = 2**63 - 1
 #: Set once, when the explorer's server is stopping (see :class:`sim.abm.server.Stop`): from then
 #: on no run advances (a round under way finishes; the next one raises :class:`Stopped`).
 STOP = threading.Event()
+
+#: Most members (all sides together) a run in the explorer may have. A round's pairwise rules
+#: cost members² and the page redraws every round while a student waits: 600 members (15 sides
+#: × 40) take about 0.2 s a round per run on a shared 2-core machine, 1,000 took 0.7 s (1.4 s
+#: a round in compare mode, 40 s to replay B to round 60). The CLI's limits (memory, total work)
+#: would let 1,000 through.
+MAX_MEMBERS = 600
 
 #: Parameters that shape the run's structure or its start: a change means a restart.
 START_ONLY = {"members", "initial_familiarity"}
@@ -45,6 +53,18 @@ def step_unless_stopping(m: DialogueModel) -> None:
     if STOP.is_set():
         raise Stopped("the explorer is stopping")
     m.step()
+
+
+def check_size(sc: Scenario, overrides: dict[str, float], what: str) -> None:
+    """Refuse a setting with more than :data:`MAX_MEMBERS` members in all (one line)."""
+    n = sum(resolve(sc, overrides).members)
+    if n > MAX_MEMBERS:
+        raise InputError(
+            what,
+            "members",
+            f"{n} in all ({len(sc.sides)} sides)",
+            f"at most {MAX_MEMBERS} members in all sides in the explorer (a round costs members²); use 'dialogue-sim run'",
+        )
 
 
 def parse_seed(text: Any) -> int:
@@ -106,6 +126,8 @@ class Session:
     interventions: list[Event] = field(default_factory=list)  # events added from the explorer
     changes: list[Change] = field(default_factory=list)  # mid-run parameter changes
     models: dict[str, DialogueModel] = field(default_factory=dict)
+    #: Told (run, round reached, round wanted) after each round of a replay: a long one shows it is working.
+    progress: Callable[[str, int, int], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parse_overrides(self.overrides, self.side_names)
@@ -136,10 +158,10 @@ class Session:
 
     def current(self, name: str, side: str | None = None, run: str = "A") -> float:
         """The value ``name`` has from the next round on in ``run`` (for ``side``, or the first
-        player's if None): the latest mid-run change, else the starting value."""
+        player's if None): the latest mid-run change in effect by then, else the starting value."""
         key = key_of(name, side)
         for c in reversed(self.changes):
-            if c.run in (run, "both") and c.key in (key, name):
+            if c.run in (run, "both") and c.key in (key, name) and c.round <= self.round + 1:
                 return c.value
         st = resolve(self.setting(), self._overrides(run))
         if PARAMS[name].scope is Scope.CHANNEL:
@@ -178,11 +200,19 @@ class Session:
 
     def _replay(self, run: str, m: DialogueModel, to_round: int) -> None:
         changes = [c for c in self.changes if c.run in (run, "both")]
-        while m.steps < min(to_round, self.rounds):
+        end = min(to_round, self.rounds)
+        while m.steps < end:
             for c in changes:
                 if c.round == m.steps + 1:
-                    apply_change(m, c)
+                    apply_logged(m, c)
             step_unless_stopping(m)
+            if self.progress is not None:
+                self.progress(run, m.steps, end)
+
+    def replay_cost(self, runs: int | None = None) -> int:
+        """Member-pair-rounds a replay of ``runs`` runs (default: all) to the current round takes."""
+        n = sum(resolve(self.setting(), self._overrides("A")).members)
+        return (len(self.models) if runs is None else runs) * self.round * n * n
 
     def step(self) -> bool:
         """Advance every run one round; False at the horizon."""
@@ -192,12 +222,13 @@ class Session:
         for r, m in self.models.items():
             for c in self.changes:
                 if c.round == t and c.run in (r, "both"):
-                    apply_change(m, c)
+                    apply_logged(m, c)
             step_unless_stopping(m)
         return True
 
     def restart(self) -> None:
-        """Back to round 0 with the same setting."""
+        """Back to round 0 with the same setting: the scenario's events, the interventions and
+        the mid-run changes, each applied again at its round (and logged when it is)."""
         self.rebuild(0)
 
     # ------------------------------------------------------------ changing the setting
@@ -218,10 +249,10 @@ class Session:
             new = {k: x for k, x in new.items() if k.rpartition(".")[2] != name}
         new[key] = v
         parse_overrides(new, self.side_names)
+        check_size(self.scenario, new if run == "A" else {**self.overrides, **new}, name)
         target.clear()
         target.update(new)
-        self.changes = []
-        self.rebuild(0)
+        self.rebuild(0)  # the mid-run changes are kept, as by restart()
         return v
 
     def change_now(self, name: str, side: str | None, text: Any, run: str = "both") -> Change:
@@ -234,10 +265,7 @@ class Session:
         if run == "B" and not self.compare:
             raise InputError("parameter", name, text, "compare mode is off; allowed: a change to run A")
         c = Change(self.round + 1, key_of(name, side), v, run)
-        self.changes.append(c)
-        for r, m in self.models.items():
-            if run in (r, "both"):
-                m.log.append(f"round {c.round}: explorer: {c.describe()}")
+        self.changes.append(c)  # logged when it is applied (the next round)
         return c
 
     def set_compare(self, on: bool, name: str | None = None, side: str | None = None, text: Any = None) -> None:
@@ -250,9 +278,15 @@ class Session:
         if name is not None:
             b[key_of(name, side)] = parse_value(name, text)
             parse_overrides(b, self.side_names)
+            check_size(self.scenario, {**self.overrides, **b}, name)
+        old = self.b_overrides
         self.b_overrides = b
-        m = self._build("B")
-        self._replay("B", m, self.round)
+        try:
+            m = self._build("B")
+            self._replay("B", m, self.round)
+        except BaseException:
+            self.b_overrides = old
+            raise
         self.models["B"] = m
 
     def set_b(self, name: str, side: str | None, text: Any) -> float:
@@ -263,11 +297,21 @@ class Session:
 
     def intervene(self, kind: str, fields: dict[str, Any]) -> Event:
         """Add an event of ``kind`` at the next round (the current round's meeting is the next step)."""
+        return self.schedule(self.event(kind, fields))
+
+    def event(self, kind: str, fields: dict[str, Any]) -> Event:
+        """An event of ``kind`` at the next round, checked (nothing changes)."""
         t = self.round + 1
         if t > self.rounds:
             raise InputError("intervention", "round", t, f"the run is at its horizon (round {self.rounds}); allowed: restart first")
         raw = {"round": t, "kind": kind, **{k: v for k, v in fields.items() if v is not None and v != ""}}
-        ev = parse_event("intervention", kind, raw, self.side_names, self.rounds)
+        return parse_event("intervention", kind, raw, self.side_names, self.rounds)
+
+    def schedule(self, ev: Event) -> Event:
+        """Add a checked event (:meth:`event`) at the next round; the runs replay to this round."""
+        t = self.round + 1
+        if ev.round != t:
+            raise InputError("intervention", "round", ev.round, f"the next round ({t}) only")
         self.interventions.append(ev)
         for r in list(self.models):
             # the event lies in the future, so rebuilding and replaying gives the same history
@@ -286,9 +330,16 @@ class Session:
         # the explorer holds two runs (A and B) in memory and steps them while a page waits: the
         # CLI's limits, without its --allow-large (a 50-side file took 3.3 GB and 21 s a step)
         check_cost(setup_cost(resolve(sc), runs=2, batch=2), filename, instead="too large for the explorer; use 'dialogue-sim run'")
+        check_size(sc, {}, filename)
         self.scenario, self.overrides, self.b_overrides = sc, {}, None
         self.interventions, self.changes = [], []
         self.rebuild(0)
+
+
+def apply_logged(m: DialogueModel, c: Change) -> None:
+    """:func:`apply_change`, and a line in the run's log (at the round it takes effect)."""
+    apply_change(m, c)
+    m.log.append(f"round {c.round}: explorer: {c.describe()}")
 
 
 def apply_change(m: DialogueModel, c: Change) -> None:

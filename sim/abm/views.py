@@ -94,9 +94,37 @@ def curves_option(models: dict[str, DialogueModel], marks: list[tuple[int, str]]
     }
 
 
-def network_layout(m: DialogueModel, threshold: float) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
+#: The network view draws at most this many edges (the strongest): a large scenario has over a
+#: hundred thousand pairs above the threshold (15 sides × 40 members: 136,000 edges, 12 MB a round,
+#: 10 s of the browser's time a round); measured in Debian's chromium, 600 delegates and
+#: 2,000 edges draw in well under a tenth of a second a round.
+MAX_EDGES = 2000
+
+
+def network_edges(m: DialogueModel, threshold: float, limit: int | None = None) -> tuple[list[tuple[int, int, float]], int]:
+    """The cross-side edges between active delegates with familiarity > threshold, in (i, j)
+    order: the strongest ``limit`` of them if there are more (all if None), and how many there are."""
+    F = m.state.familiarity[0]
+    act = np.asarray(m.state.active[0], dtype=bool)
+    i, j = np.nonzero((np.triu(F, 1) > threshold) & act[:, None] & act[None, :])
+    f = F[i, j]
+    total = len(f)
+    if limit is not None and total > limit:
+        keep = np.sort(np.argpartition(-f, limit - 1)[:limit]) if limit > 0 else np.zeros(0, dtype=int)
+        i, j, f = i[keep], j[keep], f[keep]
+    return [(int(a), int(b), float(x)) for a, b, x in zip(i.tolist(), j.tolist(), f.tolist(), strict=True)], total
+
+
+def network_layout(
+    m: DialogueModel, threshold: float, limit: int | None = MAX_EDGES
+) -> tuple[np.ndarray, list[tuple[int, int, float]], int]:
     """Node positions (sides apart: side centres on a circle, a side's delegates in a column
-    across the radius, most senior first) and the cross-side edges with familiarity > threshold."""
+    across the radius, most senior first), the cross-side edges with familiarity > threshold (the
+    strongest ``limit``) and how many there are."""
+    return _positions(m), *network_edges(m, threshold, limit)
+
+
+def _positions(m: DialogueModel) -> np.ndarray:
     lay = m.layout
     S, pos = lay.S, np.zeros((lay.N, 2))
     for s in range(S):
@@ -106,16 +134,14 @@ def network_layout(m: DialogueModel, threshold: float) -> tuple[np.ndarray, list
         tangent = np.array([-np.sin(a), np.cos(a)])
         offs = np.linspace(-0.5, 0.5, len(idx)) * min(2.0, 0.35 * len(idx)) if len(idx) > 1 else np.zeros(1)
         pos[idx] = centre + offs[:, None] * tangent
-    F = m.state.familiarity[0]
-    act = m.state.active[0]
-    i, j = np.nonzero(np.triu(F, 1) > threshold)
-    edges = [(int(a), int(b), float(F[a, b])) for a, b in zip(i, j, strict=True) if act[a] and act[b]]
-    return pos, edges
+    return pos
 
 
-def network_option(m: DialogueModel, threshold: float, title: str) -> dict:
-    """Delegates (size = rank, border = openness, hollow = empty slot) and familiarity edges."""
-    pos, edges = network_layout(m, threshold)
+def network_option(m: DialogueModel, threshold: float, title: str, limit: int = MAX_EDGES) -> dict:
+    """Delegates (size = rank, border = openness, hollow = empty slot) and familiarity edges (the
+    strongest ``limit`` of them; the subtext says so when there are more)."""
+    pos = _positions(m)
+    edges, total = network_edges(m, threshold, limit)
     names = list(m.layout.side_names)
     nodes = []
     for d in m.agents:
@@ -143,7 +169,12 @@ def network_option(m: DialogueModel, threshold: float, title: str) -> dict:
         "animation": False,
         "title": {
             "text": title,
-            "subtext": f"size = rank, border = openness, edges = familiarity > {threshold:g}",
+            "subtext": "size = rank, border = openness, "
+            + (
+                f"edges: the strongest {len(edges):,} of {total:,} with familiarity > {threshold:g}"
+                if total > len(edges)
+                else f"edges = familiarity > {threshold:g}"
+            ),
             "left": "center",
             "textStyle": {"fontSize": 12},
         },

@@ -115,10 +115,13 @@ class FileInput(v.VuetifyTemplate):
 
 
 def _guarded_echarts_template() -> str:
-    """Solara's echarts template with two guards: its ``create()`` runs when the echarts script has
+    """Solara's echarts template with two guards and a receipt: its ``create()`` runs when the echarts script has
     loaded, by which time a chart the page has already re-rendered away is gone (``$refs.echarts``
     undefined: "Initialize failed: invalid dom" in the browser's console), and an ``option`` that
-    arrives before ``create()`` found no chart to set. Both are skipped instead. The upstream text
+    arrives before ``create()`` found no chart to set. Both are skipped instead. Each option drawn
+    after that counts up ``drawn``, which Play waits for (the browser's pace, not the server's: a
+    large scenario sent rounds faster than the browser drew them and Pause waited for the backlog).
+    The upstream text
     is patched, not copied; if it changes shape the patch is not applied (``PATCHED`` says so, and
     tests/test_explorer.py checks it)."""
     import solara.components.echarts as upstream
@@ -126,14 +129,17 @@ def _guarded_echarts_template() -> str:
     src = Path(upstream.__file__).with_name("echarts.vue").read_text(encoding="utf-8")
     create = "create() {\n      this.chart = this.echarts.init(this.$refs.echarts);"
     watch = "option() {\n      // notMerge"
-    if create not in src or watch not in src:
+    drawn = "this.chart.setOption(this.option, true);\n    },"
+    if create not in src or watch not in src or drawn not in src:
         return src
     src = src.replace(create, "create() {\n      if (!this.$refs.echarts) return;  // re-rendered away while echarts loaded" + create[10:])
+    counted = "this.chart.setOption(this.option, true);\n      this.drawn = this.drawn + 1;  // Play's pace\n    },"
+    src = src.replace(drawn, counted, 1)
     return src.replace(watch, "option() {\n      if (!this.chart) return;  // create() sets the option it finds\n      // notMerge")
 
 
 _ECHARTS_TEMPLATE = _guarded_echarts_template()
-PATCHED = "re-rendered away while echarts loaded" in _ECHARTS_TEMPLATE
+PATCHED = "re-rendered away while echarts loaded" in _ECHARTS_TEMPLATE and "this.drawn = this.drawn + 1" in _ECHARTS_TEMPLATE
 
 
 class Chart(EchartsWidget):
@@ -141,3 +147,4 @@ class Chart(EchartsWidget):
 
     template_file = None  # type: ignore[assignment]  # the template below, not the upstream file
     template = traitlets.Unicode(_ECHARTS_TEMPLATE).tag(sync=True)
+    drawn = traitlets.Int(0).tag(sync=True)  # options drawn in the browser since it was created
