@@ -193,7 +193,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     cal = load_calibration(args.experiment)  # every check happens here, before any run or output
     out = Path(args.out) if args.out else Path("results") / cal.experiment.name
     check_out_dir(out)
-    print(f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, then posterior runs → {out}", file=sys.stderr)
+    print(
+        f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, then runs under the posterior if any point is accepted → {out}",
+        file=sys.stderr,
+    )
     from sim.batch.executors import SweepInterrupted
 
     new = not out.exists()
