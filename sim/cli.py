@@ -194,7 +194,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / cal.experiment.name
     check_out_dir(out)
     print(
-        f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, then runs under the posterior if any point is accepted → {out}",
+        f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, "
+        f"then runs under the posterior if any point is accepted → {out}",
         file=sys.stderr,
     )
     from sim.batch.executors import SweepInterrupted
