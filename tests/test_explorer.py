@@ -264,6 +264,27 @@ class TestLargeScenarios:
         assert opt["title"]["subtext"].endswith("edges = familiarity > 0.1")
         assert len(opt["series"][0]["links"]) == network_edges(small.models["A"], 0.1)[1]
 
+    def test_a_long_run_draws_at_most_max_points_a_curve(self):
+        """A scenario may have 100,000 rounds: every curve (and B − A) shows at most MAX_POINTS of
+        them, evenly spaced with the first and last, so a round's redraw stays small; a short run
+        shows every round. Mutation: the curves without the thinning (every round) fail here."""
+        from types import SimpleNamespace
+
+        from sim.abm.views import CURVES, MAX_POINTS, curves_option
+
+        def fake(n: int, shift: float = 0.0) -> SimpleNamespace:
+            return SimpleNamespace(datacollector=SimpleNamespace(model_vars={c: [shift + t / n for t in range(n)] for c in CURVES}))
+
+        n = 3 * MAX_POINTS + 7
+        opt = curves_option({"A": fake(n), "B": fake(n, 0.5)}, [], n)
+        for line in opt["series"]:
+            rounds = [p[0] for p in line["data"]]
+            assert len(rounds) == MAX_POINTS and rounds[0] == 0 and rounds[-1] == n - 1 and rounds == sorted(set(rounds))
+        diff = [line for line in opt["series"] if line["name"].endswith("B − A")]
+        assert diff and all(p[1] == 0.5 for line in diff for p in line["data"])
+        short = curves_option({"A": fake(50)}, [], 50)
+        assert all([p[0] for p in line["data"]] == list(range(50)) for line in short["series"])
+
     def test_a_setting_too_large_for_the_explorer_is_refused_in_one_line(self):
         from sim.abm.session import MAX_MEMBERS
 

@@ -23,8 +23,20 @@ def label_of(name: str) -> str:
     return f"{m.label} ({m.units})"
 
 
-def _series(m: DialogueModel, col: str) -> list[float]:
-    return [round(float(x), 4) for x in m.datacollector.model_vars[col]]
+#: The curves draw at most this many points a line: a long run (a scenario may have 100,000
+#: rounds) is shown every k-th round, its last round always, so that a round's redraw stays small.
+MAX_POINTS = 2000
+
+
+def _shown(n: int, limit: int = MAX_POINTS) -> np.ndarray:
+    """The rounds 0..n−1 a curve shows: all of them, or ``limit`` evenly spaced ones (first and last included)."""
+    return np.arange(n) if n <= limit else np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def _series(m: DialogueModel, col: str) -> list[tuple[int, float]]:
+    """(round, value) of a metric's curve, thinned to :data:`MAX_POINTS` (:func:`_shown`)."""
+    ys = m.datacollector.model_vars[col]
+    return [(int(t), round(float(ys[t]), 4)) for t in _shown(len(ys))]
 
 
 def curves_option(models: dict[str, DialogueModel], marks: list[tuple[int, str]], rounds: int) -> dict:
@@ -52,14 +64,13 @@ def curves_option(models: dict[str, DialogueModel], marks: list[tuple[int, str]]
     series = []
     for k, (label, m) in enumerate(models.items()):
         for i, col in enumerate(CURVES):
-            ys = _series(m, col)
             series.append(
                 {
                     "name": f"{label_of(col)} {label}",
                     "type": "line",
                     "xAxisIndex": PANEL[col],
                     "yAxisIndex": PANEL[col],
-                    "data": [[t, y] for t, y in enumerate(ys)],
+                    "data": [[t, y] for t, y in _series(m, col)],
                     "showSymbol": False,
                     "lineStyle": {"type": "solid" if k == 0 else "dashed", "color": COLORS[i]},
                     "itemStyle": {"color": COLORS[i]},
@@ -69,14 +80,15 @@ def curves_option(models: dict[str, DialogueModel], marks: list[tuple[int, str]]
     if two:
         a, b = models["A"], models["B"]
         for i, col in enumerate(CURVES):
-            ya, yb = _series(a, col), _series(b, col)
+            ya, yb = a.datacollector.model_vars[col], b.datacollector.model_vars[col]
+            both = min(len(ya), len(yb))
             series.append(
                 {
                     "name": f"{label_of(col)} B − A",
                     "type": "line",
                     "xAxisIndex": 2,
                     "yAxisIndex": 2,
-                    "data": [[t, round(y2 - y1, 4)] for t, (y1, y2) in enumerate(zip(ya, yb, strict=False))],
+                    "data": [[int(t), round(float(yb[t]) - float(ya[t]), 4)] for t in _shown(both)],
                     "showSymbol": False,
                     "lineStyle": {"color": COLORS[i]},
                     "itemStyle": {"color": COLORS[i]},
