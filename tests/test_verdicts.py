@@ -163,15 +163,27 @@ class TestEarlierVsMore:
         ("positive", "negative"): "later and fewer",
         ("positive", "positive"): "more but later",
         ("positive", "null"): "later, not more",
+        ("unknown", "positive"): "more (timing unknown)",
+        ("unknown", "negative"): "fewer agreements (timing unknown)",
+        ("unknown", "null"): "neither more nor fewer (timing unknown)",
     }
 
     @pytest.mark.parametrize(("timing", "share"), list(LABELS))
     def test_label_follows_the_two_signs(self, timing, share):
-        row = estimand_row() | {"earlier": signed(timing, pairs_both_agree=50), "more": signed(share)}
+        """ "unknown": no pair in which both arms agree, so no interval for the timing (audit: a
+        share 0.43 lower was labelled "neither earlier nor more")."""
+        earlier = est(None, None, None, pairs_both_agree=0) if timing == "unknown" else signed(timing, pairs_both_agree=50)
+        row = estimand_row() | {"earlier": earlier, "more": signed(share)}
         row["shape"] = answer.curve_shape(row["curve"])
         s = one(answer.verdict(answer_dict([row])), "Earlier vs more")
-        assert s.startswith(f"Earlier vs more — {self.LABELS[(timing, share)]}: among the 50 pairs")
-        phrase = {"negative": "agreement comes earlier by", "positive": "agreement comes later by", "null": "the timing does not differ"}
+        n = 0 if timing == "unknown" else 50
+        assert s.startswith(f"Earlier vs more — {self.LABELS[(timing, share)]}: among the {n} pairs")
+        phrase = {
+            "negative": "agreement comes earlier by",
+            "positive": "agreement comes later by",
+            "null": "the timing does not differ",
+            "unknown": "the timing cannot be compared",
+        }
         assert phrase[timing] in s
 
 
@@ -757,3 +769,16 @@ class TestNoTransfer:
         ok, evidence, _ = self.no_transfer(monkeypatch, 0, 0)
         assert not ok, evidence
         assert "against 0% of the same runs" in evidence
+
+
+class TestAnswerFigure:
+    def test_the_answer_box_plots_the_primary_comparison(self):
+        """With a third arm whose row comes first (keep-open − paused before keep-open − wind-down),
+        the answer box's Δ(t) is still the primary comparison, and the other figure has the rest.
+        (Audit: it plotted keep-open − paused under a caption naming keep-open − wind-down.)"""
+        from sim.analysis.report import primary_and_others
+
+        paused, wind = estimand_row(KEEP, FAIR), estimand_row(KEEP, WIND)
+        ans = answer_dict([paused, wind]) | {"primary": {"arm": KEEP, "reference": WIND, "scenario": MAIN}}
+        shown, others = primary_and_others(ans)
+        assert shown == [wind] and others == [paused]

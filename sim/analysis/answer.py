@@ -232,9 +232,14 @@ def verdict(ans: Mapping[str, Any]) -> list[str]:
         timing = f"agreement comes earlier by {_ci(_neg(ea), '.1f')} rounds"
     elif se == "positive":
         timing = f"agreement comes later by {_ci(ea, '.1f')} rounds"
+    elif se == "unknown":  # no pair in which both arms agree (or one): no interval for the timing
+        timing = "the timing cannot be compared"
     else:
         timing = f"the timing does not differ detectably ({_ci(ea, '+.1f')} rounds)"
     kind = {
+        ("unknown", "positive"): "more (timing unknown)",
+        ("unknown", "negative"): "fewer agreements (timing unknown)",
+        ("unknown", "null"): "neither more nor fewer (timing unknown)",
         ("negative", "positive"): "earlier and more",
         ("negative", "null"): "earlier, not more",
         ("negative", "negative"): "earlier but fewer",

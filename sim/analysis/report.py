@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.analysis import answer, decompose, discovery, effect_figures, figures, stats
+from sim.analysis import answer, decompose, discovery, effect_figures, estimands, figures, stats
 from sim.analysis.figure_set import make_figures
 from sim.analysis.ranking import rank_arms, ranking_sentence
 from sim.analysis.results import Results
@@ -835,12 +835,11 @@ def build_report(
     ans = compute_answer(res, phases, dec)
     answer.write_answer(ans, answer_path(target))
     n_fail = int((res.runs["status"] != "ok").sum())
-    main = res.analysis.get("main", res.scenarios[0])
-    prim_rows = [r for r in ans["estimands"] if r["scenario"] == main and r["condition"] is None and r["arm"] == res.treatment]
+    pr = ans["primary"]
+    shown, other_rows = primary_and_others(ans)
     effect_fig = effect_figures.effect_curve_figure(
-        prim_rows[:1] or ans["estimands"][:1], figdir, "Δ(t): pointwise and simultaneous 95% bands", "answer-effect", figsize=(6.4, 3.9)
+        shown, figdir, "Δ(t): pointwise and simultaneous 95% bands", "answer-effect", figsize=(6.4, 3.9)
     )
-    other_rows = [r for r in ans["estimands"] if r is not (prim_rows[:1] or [None])[0]]
     other_fig = (
         effect_figures.effect_curve_figure(other_rows, figdir, "Δ(t) of every other comparison and condition", "effect-curves-all")
         if other_rows
@@ -857,7 +856,7 @@ def build_report(
         + _items(found["answer"])
         + f"<p>Paired differences ({html.escape(res.treatment)} − {html.escape(res.reference)}, same seeds) per "
         "round, then each arm's mean with its 95% CI band; the table gives each arm's outcomes and the paired "
-        f"effects in every scenario (the answer above is for {html.escape(main)}).</p>"
+        f"effects in every scenario (the answer above is for {html.escape(pr['scenario'])}).</p>"
         + "".join(_img(p) for p in figs["curves"])
         + "".join(_img(p) for p in figs["survival"])
         + "<h3>Outcomes by scenario and arm</h3><p>Probabilities with 95% bootstrap CIs; time to agreement by "
@@ -933,6 +932,15 @@ def build_report(
     ]
     atomic_write(target, "\n".join(parts).encode())  # a temporary name of its own: never a user's file
     return target
+
+
+def primary_and_others(ans: dict) -> tuple[list[dict], list[dict]]:
+    """The estimands row the answer box plots (the answer's primary comparison: arm − reference in
+    its main scenario, no condition), and every other row (the "every other comparison" figure)."""
+    pr = ans["primary"]
+    row = estimands.find(ans["estimands"], pr["scenario"], pr["arm"], pr["reference"])
+    shown = [row] if row is not None else ans["estimands"][:1]
+    return shown, [r for r in ans["estimands"] if not any(r is x for x in shown)]
 
 
 def answer_path(target: Path) -> Path:
