@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis import answer, estimands
+from sim.analysis import answer, decompose, estimands
 
 SHIFT, HORIZON, N = 40, 60, 400
 ANALYSIS = {"shift_round": SHIFT, "soon": 10, "treatment": "keep-open", "reference": "wind-down", "main": "main"}
@@ -161,3 +161,109 @@ def test_answer_box_is_built_from_the_json():
         assert s.replace("'", "&#x27;") in box
     ans["verdict"] = ["a planted sentence"]
     assert "a planted sentence" in answer.answer_html(ans)
+
+
+class TestPhrase:
+    """The verb carries the sign: 'lowered … by' prints the magnitude, never a double negative."""
+
+    def test_lowered_prints_the_magnitude(self):
+        """Kills: the negative branch printing the signed estimate ('lowered … by −0.02')."""
+        e = {"value": -0.02, "low": -0.04, "high": -0.01}
+        assert answer._phrase(e, "raised", "lowered", "the chance") == "lowered the chance by 0.02 (95% CI [0.01, 0.04])"
+
+    def test_raised_and_null_keep_their_sign(self):
+        up = {"value": 0.03, "low": 0.01, "high": 0.05}
+        assert answer._phrase(up, "raised", "lowered", "the chance") == "raised the chance by +0.03 (95% CI [+0.01, +0.05])"
+        null = {"value": -0.01, "low": -0.03, "high": 0.01}
+        assert answer._phrase(null, "raised", "lowered", "the chance") == (
+            "made no difference to the chance that can be told from zero: -0.01 (95% CI [-0.03, +0.01])"
+        )
+
+    def test_the_verdict_has_no_double_negative(self):
+        rng = np.random.default_rng(2)
+        v = build(agree(rng, 0.3, 41, 45), agree(rng, 0.7, 41, 45))["verdict"]
+        assert "lowered the chance of agreement by 0." in v[0] and "lowered the chance of agreement by -" not in " ".join(v)
+
+
+def _e(value, low, high) -> dict:
+    return {"value": value, "low": low, "high": high, "n": 192}
+
+
+def planted_decomposition(gap: tuple[float, float], error: tuple[float, float], unattributed: dict) -> dict:
+    """A decomposition with known numbers: ``gap`` and ``error`` are the transplant gap and the
+    additivity error soon and by the horizon."""
+
+    def part(g: float, err: float) -> dict:
+        return {
+            "total": _e(0.0, -0.04, 0.04),
+            "observed": _e(-0.16, -0.21, -0.12),
+            "construction": _e(0.02, -0.02, 0.05),
+            "carried": _e(-0.02, -0.07, 0.04),
+            "carry_overs": _e(0.05, 0.01, 0.11),
+            "costs": _e(-0.07, -0.12, -0.03),
+            "components": [{"name": "familiarity", "shapley": _e(0.04, 0.02, 0.08)}],
+            "transplant_gap": g,
+            "additivity_error": err,
+        }
+
+    return {
+        "donor": "keep-open",
+        "recipient": "wind-down",
+        "at_round": 40,
+        "pairs": 192,
+        "by_construction": ["set-up delay"],
+        "unattributed": unattributed,
+        "soon": part(gap[0], error[0]),
+        "by_horizon": part(gap[1], error[1]),
+    }
+
+
+def carries(dec: dict) -> list[str]:
+    ans = {"primary": {"scenario": "main", "arm": "keep-open", "reference": "wind-down"}, "estimands": [], "decompositions": [dec]}
+    out = answer._construction(ans, {})
+    assert len(out) == 2 and all(s.startswith("What carries it") for s in out)
+    return out
+
+
+class TestInexactDecomposition:
+    """'What carries it' says first when the decomposition does not account for the effect (planted
+    transplant gap / additivity error above :data:`decompose.EXACT_TOLERANCE`) and names what it
+    cannot attribute. Kills: the warning dropped, put after the shares, the guard inverted, the
+    unattributed parameters not named, the tolerance replaced by a looser one."""
+
+    HEAD = "What carries it soon after the shift (keep-open − wind-down, state transplant at round 40, 192 pairs): "
+
+    def test_exact_decomposition_has_no_warning(self):
+        soon, hz = carries(planted_decomposition((0.0, 1e-12), (1e-15, 0.0), {}))
+        assert soon.startswith(self.HEAD + "total +0.00 (95% CI [-0.04, +0.04]), set by the reopen event")
+        assert "NOT" not in soon + hz and "familiarity +0.04" in soon
+
+    def test_a_transplant_gap_with_an_unattributed_parameter(self):
+        soon, hz = carries(planted_decomposition((0.16, 0.0), (0.0, 0.0), {"gatekeeping": 192}))
+        assert soon.startswith(
+            self.HEAD + "the decomposition does NOT account for this effect (a full transplant does not reproduce the keep-open "
+            "run: mean gap 0.16; the effect as run is -0.16 (95% CI [-0.21, -0.12])): the arms also differ in gatekeeping "
+            "(192 pairs), which no component transplants; its shares below explain only the transplanted state — total +0.00"
+        )
+        assert "NOT" not in hz  # exact by the horizon: no warning there
+
+    def test_an_additivity_error_with_nothing_unattributed(self):
+        soon, hz = carries(planted_decomposition((0.0, 0.0), (0.0, 0.05), {}))
+        assert "NOT" not in soon
+        assert hz.startswith(
+            "What carries it by the horizon (keep-open − wind-down, state transplant at round 40, 192 pairs): "
+            "the decomposition does NOT account for this effect (the shares do not add up to the total: "
+            "largest per-pair error 0.05; the effect as run is"
+        )
+        assert "no state outside the components is recorded as differing" in hz
+
+    def test_both_and_several_parameters(self):
+        soon, _ = carries(planted_decomposition((0.39, 0.0), (0.02, 0.0), {"gatekeeping": 192, "regime": 7}))
+        assert "mean gap 0.39; the shares do not add up to the total: largest per-pair error 0.02;" in soon
+        assert "differ in gatekeeping (192 pairs), regime (7 pairs), which no component transplants" in soon
+
+    def test_the_tolerance_is_floating_point_level(self):
+        tol = decompose.EXACT_TOLERANCE
+        assert tol == 1e-9
+        assert "NOT" not in carries(planted_decomposition((tol, 0.0), (tol, 0.0), {"gatekeeping": 1}))[0]
+        assert "NOT" in carries(planted_decomposition((2 * tol, 0.0), (0.0, 0.0), {"gatekeeping": 1}))[0]

@@ -63,7 +63,10 @@ def test_outcome_curves(tables, tmp_path, svg_text):
     n = runs.groupby("arm").size() // len(SCENARIOS)
     for arm in ("keep-open", "wind-down"):
         assert f"{arm} (n={n[arm]})" in svg
-    assert figures.LABELS["trust"] in svg
+    # the y label, wrapped onto lines where it is longer than the panels are high: each line drawn
+    label = [t for t in svg.split("<text") if "familiarity" in t or "distrust" in t]
+    lines = [t.split(">", 1)[1].split("<", 1)[0].strip() for t in label]
+    assert " ".join(lines) == figures.LABELS["trust"]
 
 
 def test_outcome_curves_by_a_swept_parameter(tables, tmp_path):

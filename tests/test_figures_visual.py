@@ -21,7 +21,7 @@ import pytest
 from matplotlib.testing.compare import compare_images
 
 from sim.abm.plots import plot_run
-from sim.analysis import figures
+from sim.analysis import effect_figures, estimands, figures
 from sim.scenarios import Event, EventKind
 
 BASELINE = Path(__file__).resolve().parent / "baseline_images"
@@ -198,3 +198,84 @@ class TestRunFigureLabels:
             "trust (familiarity)",
             "cumulative cost (rank-weighted\ndelegate-meetings)",
         }
+
+
+class TestTextsInsideTheFigure:
+    """Geometry of the texts, measured on the drawn figure (window extents in pixels): labels are
+    not cut by the figure's edge, the suptitle overlaps no panel title, and the effect curves'
+    x axis is labelled as what its ticks are (whole rounds)."""
+
+    @staticmethod
+    def kept(monkeypatch, module) -> list:
+        figs: list = []
+        monkeypatch.setattr(module.plt, "close", figs.append)  # keep the figure to measure it
+        return figs
+
+    @staticmethod
+    def extent(fig, text):
+        fig.canvas.draw()
+        return text.get_window_extent(fig.canvas.get_renderer())
+
+    def test_a_long_y_label_is_wrapped_inside_the_figure(self, monkeypatch, tmp_path):
+        """A y label longer than the panels' height (here the trust label, made longer still) is
+        wrapped onto lines, and every line lies inside the figure. Kills: the wrap removed (the
+        label runs off the top and bottom, as curves-trust did with four arms)."""
+        figs = self.kept(monkeypatch, figures)
+        long = "mean familiarity across sides (−1 to 1; below 0: distrust), averaged over every run of the arm"
+        monkeypatch.setitem(figures.LABELS, "trust", long)
+        draw("curves-trust", tmp_path)
+        (fig,) = figs
+        label = fig.axes[0].yaxis.label
+        box = self.extent(fig, label)
+        assert "\n" in label.get_text() and " ".join(label.get_text().split()) == long
+        assert box.y0 >= 0 and box.y1 <= fig.bbox.height and box.x0 >= 0
+        panel = fig.axes[0].get_window_extent()
+        assert box.height <= panel.height + 1  # it fits the panels' height
+
+    def test_a_short_y_label_stays_on_one_line(self, monkeypatch, tmp_path):
+        figs = self.kept(monkeypatch, figures)
+        draw("curves-agreement", tmp_path)
+        assert fig_label(figs[0]) == figures.LABELS["agreement"]
+
+    @staticmethod
+    def rows(n: int) -> list[dict]:
+        rng = np.random.default_rng(3)
+        keep = np.where(rng.random(200) < 0.6, rng.integers(41, 60, 200), np.nan).astype(float)
+        ref = np.where(rng.random(200) < 0.4, rng.integers(41, 60, 200), np.nan).astype(float)
+        curve = estimands.effect_curve(keep, ref, 40, 60)
+        return [
+            {"scenario": "leadership-change", "arm": "keep-open", "reference": f"arm-{i}", "condition": None, "curve": curve}
+            for i in range(n)
+        ]
+
+    @pytest.mark.parametrize(("n", "figsize"), [(1, (6.4, 3.9)), (5, None), (21, None)])
+    def test_the_effect_curves_suptitle_clears_the_panel_titles(self, monkeypatch, tmp_path, n, figsize):
+        """Kills: the room under the suptitle removed (with 7 rows of panels tight_layout let the
+        first row's titles run into it)."""
+        figs = self.kept(monkeypatch, effect_figures)
+        effect_figures.effect_curve_figure(self.rows(n), tmp_path, "Δ(t) of every other comparison", "e", figsize=figsize)
+        (fig,) = figs
+        sup = self.extent(fig, fig._suptitle)
+        assert sup.y1 <= fig.bbox.height
+        for ax in fig.axes:
+            if ax.get_visible():
+                title = self.extent(fig, ax.title)
+                assert title.y1 < sup.y0, (ax.get_title(), title, sup)
+
+    def test_the_effect_curves_x_axis_is_whole_rounds_with_the_shift_named(self, monkeypatch, tmp_path):
+        """Kills: the old label ('agreement by round (from the shift)' over absolute rounds) or
+        fractional ticks (42.5) back."""
+        figs = self.kept(monkeypatch, effect_figures)
+        effect_figures.effect_curve_figure(self.rows(2), tmp_path, "Δ(t)", "e")
+        (fig,) = figs
+        fig.canvas.draw()
+        for ax in fig.axes:
+            assert ax.get_xlabel() == "round (shift at 40)"
+            lo, hi = ax.get_xlim()
+            ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+            assert ticks and all(float(t).is_integer() for t in ticks)
+            assert 40 in ticks and 60 in ticks  # the shift and the horizon are ticks
+
+
+def fig_label(fig) -> str:
+    return fig.axes[0].get_ylabel()

@@ -175,8 +175,8 @@ def _phrase(e: Mapping[str, Any], up: str, down: str, what: str) -> str:
     s = sign(e)
     if s == "positive":
         return f"{up} {what} by {_ci(e)}"
-    if s == "negative":
-        return f"{down} {what} by {_ci(e)}"
+    if s == "negative":  # the verb carries the sign: the magnitude, as _neg prints it
+        return f"{down} {what} by {_ci(_neg(e), '.2f')}"
     return f"made no difference to {what} that can be told from zero: {_ci(e)}"
 
 
@@ -279,9 +279,12 @@ def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
                 f"by the horizon; the loss of contact itself ({pr['arm']} − {fair}) is {_ci(con['soon'])} soon and "
                 f"{_ci(con['by_horizon'])} by the horizon."
             )
+    from sim.analysis import decompose  # here: decompose imports this module
+
     for dec in ans.get("decompositions") or ([ans["decomposition"]] if ans.get("decomposition") else []):
         for key, when in (("soon", "soon after the shift"), ("by_horizon", "by the horizon")):
             part = dec[key]
+            warning = decompose.not_exact(dec, key)
             comps = sorted(part["components"], key=lambda c: -abs(c["shapley"]["value"] or 0))
             sig = [c for c in comps if sign(c["shapley"]) in ("positive", "negative")]  # CIs that exclude 0
             named = "; ".join(f"{c['name']} {_ci(c['shapley'])}" for c in sig[:4]) or "no component's share can be told from zero"
@@ -293,7 +296,8 @@ def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
             )
             out.append(
                 f"What carries it {when} ({dec['donor']} − {dec['recipient']}, state transplant at round {dec['at_round']}, "
-                f"{dec['pairs']} pairs): total {_ci(part['total'])}, {reopen}, carried state {_ci(part['carried'])}"
+                f"{dec['pairs']} pairs): {warning + ' — ' if warning else ''}total {_ci(part['total'])}, {reopen}, "
+                f"carried state {_ci(part['carried'])}"
                 + (
                     f" (carry-overs {_ci(part['carry_overs'])}, costs of staying open {_ci(part['costs'])})"
                     if "costs" in part and "carry_overs" in part

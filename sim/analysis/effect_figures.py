@@ -12,17 +12,28 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def _save(fig: plt.Figure, out: str | Path, name: str) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, _below_suptitle(fig)))
     png = out / f"{name}.png"
     fig.savefig(png, dpi=110)
     fig.savefig(out / f"{name}.svg")
     plt.close(fig)
     return png
+
+
+def _below_suptitle(fig: plt.Figure, pad: float = 6.0) -> float:
+    """The top of the panels' area (figure share): ``pad`` points under the suptitle, so that no
+    panel title runs into it (``tight_layout`` alone lets the first row's titles overlap it)."""
+    sup = getattr(fig, "_suptitle", None) if fig.get_suptitle() else None  # matplotlib keeps the suptitle's Text there
+    if sup is None:
+        return 1.0
+    height = sup.get_window_extent(fig.canvas.get_renderer()).height  # type: ignore[attr-defined]  # the Agg canvas
+    return max(float(sup.get_position()[1]) - (height + pad * fig.dpi / 72) / fig.bbox.height, 0.5)
 
 
 def _arr(v: Sequence[float | None]) -> np.ndarray:
@@ -66,7 +77,8 @@ def effect_curve_figure(
         ax.set_title(
             f"{r['scenario']}: {r['arm']} − {r['reference']}" + (f"\n({r['condition']})" if r.get("condition") else ""), fontsize=10
         )
-        ax.set_xlabel("agreement by round (from the shift)")
+        ax.set_xlabel(f"round (shift at {x[0]})" if len(x) else "round")  # the curve starts at the shift round
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     for row in axes:

@@ -9,7 +9,8 @@ process runs on the summaries it is sent (:func:`draw`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import textwrap
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,9 +99,10 @@ def _row_layout(fig: plt.Figure, panels: Sequence[plt.Axes], bottom: float = 0.0
     sup = getattr(fig, "_suptitle", None) if fig.get_suptitle() else None  # matplotlib keeps the suptitle's Text there
     top = pad + (h * (1 - sup.get_position()[1]) + height(sup) + pad if sup else 0.0)
     top += max(height(ax.title) for ax in panels) + matplotlib.rcParams["axes.titlepad"] / 72
-    left = pad + width(first.yaxis.label) + labelpad + max([width(t) for t in first.get_yticklabels()] or [0.0]) + tick
     xtick = max([height(t) for ax in panels for t in ax.get_xticklabels()[:1]] or [0.0])
     below = pad + max(height(ax.xaxis.label) for ax in panels) + labelpad + xtick + tick
+    _fit_ylabel(first.yaxis.label, h * (1 - bottom) - top - below, height)  # rotated: its height is its length
+    left = pad + width(first.yaxis.label) + labelpad + max([width(t) for t in first.get_yticklabels()] or [0.0]) + tick
     right = pad + max([width(t) for t in panels[-1].get_xticklabels()[-1:]] or [0.0]) / 2
     gap = 0.25  # inches between panels (their y tick labels are hidden: the y axis is shared)
     n = len(panels)
@@ -108,6 +110,21 @@ def _row_layout(fig: plt.Figure, panels: Sequence[plt.Axes], bottom: float = 0.0
     lo = min(bottom + below / h, 0.6)  # never a negative or inverted panel area, however long the labels
     wspace = gap / panel_w if n > 1 else 0.2
     fig.subplots_adjust(left=min(left / w, 0.4), right=max(1 - right / w, 0.6), top=max(1 - top / h, lo + 0.1), bottom=lo, wspace=wspace)
+
+
+def _fit_ylabel(label: matplotlib.text.Text, room: float, length: Callable[[matplotlib.text.Text], float]) -> None:
+    """Wrap a (rotated) y label onto as few lines as make its ``length`` (inches) fit ``room``, the
+    height of the panels: a label longer than the panel runs off the figure and is cut. Up to four
+    lines; a label that fits stays on one."""
+    text = " ".join(label.get_text().split())
+    label.set_text(text)
+    for lines in range(2, 5):
+        if length(label) <= room:
+            return
+        width = -(-len(text) // lines)
+        while len(textwrap.wrap(text, width, break_long_words=False)) > lines:  # the narrowest wrap onto that many lines
+            width += 1
+        label.set_text(textwrap.fill(text, width, break_long_words=False))
 
 
 #: Metrics whose per-run value is 0 or 1 (see :mod:`sim.analysis.curves`).
