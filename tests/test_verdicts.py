@@ -5,6 +5,8 @@ mutation named in its docstring was applied to the sim file and the test seen to
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -256,6 +258,18 @@ class TestPhaseCellsNeedingReplications:
             "precise when its CI half-width is at most ±0.05; the most demanding cell needs 40 replications per point to be "
             "decided or precise, the experiment has 20)."
         )
+
+    def test_one_inadequate_cell_is_singular(self):
+        """Audit: "1 cells need more replications"."""
+        ans = answer_dict(phase=[phase([True, True, True, False, True, True, True])])
+        assert "; 1 cell needs more replications (" in one(answer.verdict(ans), "Over turnover × gap")
+
+    def test_a_small_bound_below_zero_never_prints_as_zero(self):
+        """Audit: a CI bound of −0.004 printed "[−0.00, …]" (read: not below zero). Kills: _ci
+        without fmt_signed."""
+        assert answer._ci(est(0.12, -0.004, 0.3)) == "+0.12 (95% CI [-0.004, +0.30])"
+        assert answer._ci(est(0.0, -0.2, 0.2)) == "+0.00 (95% CI [-0.20, +0.20])"
+        assert answer.fmt_signed(float("nan")) == "—" and answer.fmt_signed(-0.00004) == "-0.00004"
 
     def test_every_cell_decided_or_precise(self):
         """Branch: inad == 0 → 'every cell is decided or precise'. Kills: inad replaced by a nonzero constant."""
@@ -782,3 +796,231 @@ class TestAnswerFigure:
         ans = answer_dict([paused, wind]) | {"primary": {"arm": KEEP, "reference": WIND, "scenario": MAIN}}
         shown, others = primary_and_others(ans)
         assert shown == [wind] and others == [paused]
+
+
+# ---------------------------------------------------------------- report.py: the audit's wording fixes (planted numbers)
+
+
+def cost_effects(low: float, high: float) -> pd.DataFrame:
+    """The in-window effect with the planted CI, and a cost row (the cost sentence needs one)."""
+    cost = {"scenario": MAIN, "arm": KEEP, "outcome": "cost", "mean_diff": 2.0, "ci_low": 1.9, "ci_high": 2.1, "n_pairs": 10}
+    return pd.concat([effects(low, high), pd.DataFrame([cost])], ignore_index=True)
+
+
+def with_runs(res: Results, **changes) -> Results:
+    """``res`` with the kept-open runs' columns changed (``cost=3.0``) or a function of the runs."""
+    runs = res.runs.copy()
+    for col, v in changes.items():
+        runs[col] = v(runs) if callable(v) else np.where(runs["arm"] == KEEP, v, runs[col])
+    return Results(res.path, res.manifest, runs, res.ts)
+
+
+def planted_cells(mean: list[float], significant: list[bool], adequate: list[bool] | None = None, **extra) -> pd.DataFrame:
+    """Cells of a × b (a = 0.1, 0.2, …; b = 1) with the planted means (CI ± 0.05) and verdicts."""
+    n = len(mean)
+    return pd.DataFrame(
+        {
+            "a": [0.1 * (i + 1) for i in range(n)],
+            "b": [1.0] * n,
+            "mean_diff": mean,
+            "ci_low": [m - 0.05 for m in mean],
+            "ci_high": [m + 0.05 for m in mean],
+            "significant": significant,
+            "adequate": adequate if adequate is not None else [True] * n,
+        }
+        | extra
+    )
+
+
+def adequacy_rows(ok: bool) -> pd.DataFrame:
+    return pd.DataFrame([{"scenario": MAIN, "arm": KEEP, "outcome": "in_window", "half_width": 0.01 if ok else 0.09, "adequate": ok}])
+
+
+class TestReportAuditFixes:
+    @pytest.mark.parametrize("bad_cells", [0, 1, 2])
+    def test_adequacy_counts_the_phase_cells(self, bad_cells):
+        """Item 1. Branch: every arm's estimate adequate but phase cells not → a warning naming how many
+        cells and where (with the replications the most demanding needs); none → 'Every reported estimate'.
+        Kills: the phase-cell check removed (the old sentence whatever the cells)."""
+        cells = planted_cells([0.0, 0.0, 0.0], [False] * 3, [i >= bad_cells for i in range(3)], replications_needed=[23.0, 12.0, 1.0])
+        lines = summary(fake_results(), effects(0.1, 0.7), [("a", "b", cells)], adequacy_rows(True), [])
+        rep = [s for s in lines if s.startswith(("Replication warning", "Every reported estimate"))]
+        assert len(rep) == 1
+        if not bad_cells:
+            assert rep == ["Every reported estimate is within its replication tolerance."]
+            return
+        s = rep[0]
+        assert "Every reported estimate" not in s and s.startswith("Replication warning: every arm's own estimate")
+        assert f"{bad_cells} phase {'cell needs' if bad_cells == 1 else 'cells need'} more replications" in s
+        assert f"{bad_cells} of the 3 cells of a × b (a = 0.1, b = 1" in s
+        assert ("a = 0.2, b = 1" in s) == (bad_cells == 2)
+        assert f"the most demanding needs {23 if bad_cells else 1} replications per point, the experiment has 1" in s
+
+    def test_adequacy_warning_of_the_arms_also_names_the_phase_cells(self):
+        """Item 1. Branch: an arm's estimate too wide and a phase cell too → both in the one warning."""
+        cells = planted_cells([0.0], [False], [False])
+        lines = summary(fake_results(), effects(0.1, 0.7), [("a", "b", cells)], adequacy_rows(False), [])
+        s = one(lines, "Replication warning")
+        assert s.startswith("Replication warning: 1 of 1 estimates") and "Besides, 1 phase cell needs more replications" in s
+
+    @pytest.mark.parametrize(
+        ("low", "high", "clause"),
+        [
+            (0.1, 0.7, "; about 5 cost units per additional agreement within 10 rounds of the shift."),
+            (-0.1, 0.3, "cannot be told from zero, so the ratio is unbounded."),
+            (-0.5, -0.1, "are fewer, not more."),
+        ],
+    )
+    def test_cost_per_agreement_only_when_the_extra_agreements_are_positive(self, low, high, clause):
+        """Item 2. Kept-open runs cost 3, the reference 1: 2 extra per run over an effect of (low+high)/2.
+        Branches: CI above zero → the ratio; straddling zero → not given (unbounded); below → not given
+        (fewer). Kills: the ratio given whatever the CI (the old 'extra > 0.005' test)."""
+        res = with_runs(fake_results(), cost=3.0)
+        s = one(summary(res, cost_effects(low, high), [], NO_ADEQUACY, []), "It cost 3.0× as much")
+        assert s.endswith(clause)
+        assert ("cost units per additional agreement" in s) == (low > 0)
+
+    def test_mechanism_names_the_component_and_its_kind(self):
+        """Items 3, 4. A planted decomposition over a × b whose substitution share is large and
+        negative: the cell line says 'largest component: substitution (cost; …' (not 'carry-over');
+        with the window as an axis it says the decomposition is not run per window; with no
+        decomposition, that none was run. Kills: the kind dropped, the window branch removed."""
+        from sim.analysis.report import add_mechanisms
+
+        rng = np.random.default_rng(0)
+        phi = np.column_stack([rng.normal(0.01, 0.01, 40), rng.normal(-0.3, 0.01, 40), rng.normal(0.0, 0.01, 40)])
+        comps = [
+            {"name": "familiarity", "kind": "carry-over", "by_construction": False},
+            {"name": "substitution", "kind": "cost", "by_construction": False},
+            {"name": "set-up delay", "kind": "carry-over", "by_construction": True},
+        ]
+        dec = {"_design": pd.DataFrame({"a": [0.1] * 40, "b": [1.0] * 40}), "soon": {"_phi": phi, "components": comps, "last_round": 49}}
+        cells = planted_cells([-0.2], [True])
+        window_cells = planted_cells([0.0], [False]).rename(columns={"a": "window"})
+        phases = add_mechanisms([("a", "b", cells), ("window", "b", window_cells)], dec)
+        lines = summary(fake_results(), effects(0.1, 0.7), phases, NO_ADEQUACY, [])
+        s = one(lines, "— Where a = 0.1")
+        assert "the transplant decomposition's largest component: substitution (cost; -0.30 of -0.29)." in s
+        w = one(lines, "— Where window = 0.1")
+        assert w.endswith(
+            "the transplant decomposition is not run per window (this diagram's axis): it is computed once, for agreement up to round 49."
+        )
+        none = one(summary(fake_results(), effects(0.1, 0.7), [("a", "b", cells)], NO_ADEQUACY, []), "— Where a = 0.1")
+        assert none.endswith("no decomposition was run for this experiment.")
+
+    def test_decomposition_table_kinds_and_no_nan(self):
+        """Items 3, 6. A by-construction component's kind is 'set by the reopen event' (decompose labels
+        it 'carry-over'); the interaction and TOTAL rows show '—' where a column does not apply.
+        Kills: the kind taken as decompose gives it; the '—' fill removed."""
+        from sim.analysis.report import _one_decomposition_html
+
+        e = {"value": 0.1, "low": 0.05, "high": 0.15, "n": 8}
+        comps = [
+            {"name": "set-up delay", "kind": "carry-over", "by_construction": True, "differs_in_pairs": 8, "shapley": e, "single": e},
+            {"name": "substitution", "kind": "cost", "by_construction": False, "differs_in_pairs": 8, "shapley": e, "single": e},
+        ]
+        part = {"components": comps, "interaction": e, "total": e, "additivity_error": 0.0, "transplant_gap": 0.0}
+        dec = {
+            "method": "counterfactual state transplant",
+            "pairs": 8,
+            "donor": KEEP,
+            "recipient": WIND,
+            "scenario": MAIN,
+            "components": {"set-up delay": ["delay"], "substitution": ["substitution"]},
+            "soon": part,
+        }
+        page = _one_decomposition_html(dec, None)
+        rows = [re.findall(r"<td>(.*?)</td>", r, flags=re.S) for r in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S)]
+        kinds = {html.unescape(r[1]): html.unescape(r[2]) for r in rows if r}  # window, component, kind, ...
+        assert kinds["set-up delay"] == "set by the reopen event" and kinds["substitution"] == "cost"
+        assert kinds["interaction (total − Σ alone)"] == "—" and kinds["TOTAL (all transplanted − none)"] == "—"
+        assert "nan" not in page.lower()
+
+    def test_window_axis_outcome_says_the_window_varies(self):
+        """Item 5. With the window as an axis (3–20) the outcome label says the window varies along the
+        axis; otherwise it names the fixed window. Kills: the window branch removed."""
+        from sim.analysis.report import phase_outcome
+
+        res = fake_results()
+        cells = planted_cells([0.0, 0.0], [False, False]).assign(window=[3, 20])
+        assert phase_outcome(res, "window", "b", cells) == (
+            "P(agreement within the window of the shift; the window varies along the axis, 3–20 rounds)"
+        )
+        assert phase_outcome(res, "a", "b", cells) == f"P(agreement within {WINDOW} rounds of the shift)"
+
+    def test_ranking_table_shows_dashes_and_signed_two_decimals(self):
+        """Item 6. NaN (the treatment against itself) → '—'; differences signed with two decimals (more
+        where a nonzero value would read ±0.00). Kills: the display left raw."""
+        from sim.analysis.report import ranking_display
+
+        ranking = pd.DataFrame(
+            {
+                "rank": [1, 2],
+                "arm": [FAIR, KEEP],
+                "in_window: arm − wind-down": [0.0143, -0.004],
+                "in_window: keep-open − arm": ["-0.01 [-0.02, +0.01]", np.nan],
+                "pairs": [10, 10],
+            }
+        )
+        d = ranking_display(ranking)
+        assert d["in_window: arm − wind-down"].tolist() == ["+0.01", "-0.004"]
+        assert d["in_window: keep-open − arm"].tolist() == ["-0.01 [-0.02, +0.01]", "—"]
+
+    def test_held_at_default_sentence_names_its_comparison(self):
+        """Item 7. The sentence on one swept parameter held at its default names the comparison and
+        outcome itself (it is shown away from the main effect) and goes with the phase diagrams.
+        Kills: the old 'The same paired difference' opening."""
+        from sim.analysis.report import sort_findings
+
+        res = fake_results()
+        runs = res.runs.assign(turnover=np.where(res.runs["point"] < 5, 0.1, 0.3))
+        manifest = res.manifest | {"design_names": ["turnover"]}
+        lines = summary(Results(res.path, manifest, runs, res.ts), effects(0.1, 0.7), [], NO_ADEQUACY, [])
+        s = one(lines, "With one swept parameter held at its default")
+        assert s.startswith(
+            f"With one swept parameter held at its default, the paired difference ({KEEP} − {WIND} in P(agreement within "
+            f"{WINDOW} rounds of the shift), {MAIN}, 95% CI): turnover = 0.1: +0.60"
+        )
+        assert s in sort_findings(lines)["conditions"]
+
+    def test_one_inadequate_cell_is_singular(self):
+        """Item 8. '1 of the 8 cells … is'. Kills: the verb fixed to 'are'."""
+        cells = planted_cells([0.2] * 8, [True] * 8, [i > 0 for i in range(8)])
+        lines = run_summary(fake_results(), phases=[("a", "b", cells)])
+        assert "— 1 of the 8 cells of a × b is neither decided nor precise (CI half-width above 0.05)." in lines
+
+    @pytest.mark.parametrize(("v", "shown"), [(-0.04, "-0.04"), (-0.004, "-0.004"), (0.0004, "+0.0004"), (0.0, "+0.00"), (np.nan, "—")])
+    def test_a_nonzero_bound_never_prints_as_zero(self, v, shown):
+        """Item 8. Kills: the extra decimals removed (−0.004 → '-0.00')."""
+        from sim.analysis.report import _signed
+
+        assert _signed(v) == shown
+
+    def test_reversals_are_named_like_the_cells_where_it_holds(self):
+        """Item 9. Significant negative cells are named as reversals, with their differences; none → no
+        such clause. Kills: the reversal clause removed or made unconditional."""
+        cells = planted_cells([0.2, -0.08, 0.0], [True, True, False])
+        s = one(run_summary(fake_results(), phases=[("a", "b", cells)]), "Over a × b")
+        assert "It is positive at b = 1 with a = 0.1." in s
+        assert s.endswith("It reverses (significantly negative) at b = 1 with a = 0.2 (-0.08).")
+        s2 = one(run_summary(fake_results(), phases=[("a", "b", planted_cells([0.2, 0.0], [True, False]))]), "Over a × b")
+        assert "reverses" not in s2
+
+    @pytest.mark.parametrize(
+        ("keep_ideas", "ref_ideas", "reason"),
+        [
+            (3.0, 3.0, "transfer fails without a serious counterpart"),
+            (0.0, 3.0, "no idea travels upward in the kept-open arm (while wind-down carries 3.0 per run)"),
+            (0.0, 0.0, "no idea travels upward in either arm"),
+        ],
+    )
+    def test_one_sided_reason_follows_the_ideas(self, keep_ideas, ref_ideas, reason):
+        """Item 10. No agreement after a one-sided shift: put down to the counterpart only when ideas
+        travelled; when none did (in the kept-open arm, or in either) say so. Kills: the fixed text."""
+        res = with_runs(
+            fake_results({"one_sided": "one-sided"}),
+            ideas_reported=lambda r: np.where(r["arm"] == KEEP, keep_ideas, ref_ideas),
+        )
+        s = one(run_summary(res), "After a one-sided shift")
+        assert reason in s
+        assert ("counterpart" in s.split(":")[1] and "not the counterpart" not in s and "about transfer or" not in s) == (keep_ideas > 0)

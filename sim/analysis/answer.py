@@ -47,13 +47,26 @@ def sign(e: Mapping[str, Any] | None) -> str:
     return "null"
 
 
+def fmt_signed(v: float | None, decimals: int = 2) -> str:
+    """A signed difference with ``decimals`` decimals, or more where a nonzero value would otherwise
+    print as ±0.00 (so a bound below zero never reads −0.00); "—" when not a number."""
+    if v is None or not np.isfinite(v):
+        return "—"
+    if 1e-9 < abs(v) < 0.5 * 10**-decimals:
+        decimals = min(6, int(np.ceil(-np.log10(abs(v)))))
+        if round(abs(v), decimals) == 0:
+            decimals += 1
+    return f"{v:+.{decimals}f}"
+
+
 def _ci(e: Mapping[str, Any], fmt: str = "+.2f") -> str:
     v = e.get("value")
     if v is None:
         return "n/a"
+    f = fmt_signed if fmt == "+.2f" else (lambda x: f"{x:{fmt}}")  # noqa: E731
     if e.get("low") is None:
-        return f"{v:{fmt}}"
-    return f"{v:{fmt}} (95% CI [{e['low']:{fmt}}, {e['high']:{fmt}}])"
+        return f(v)
+    return f"{f(v)} (95% CI [{f(e['low'])}, {f(e['high'])}])"
 
 
 def _neg(e: Mapping[str, Any]) -> dict[str, Any]:
@@ -339,7 +352,14 @@ def _where(ans: Mapping[str, Any]) -> list[str]:
             rule = ""
         out.append(
             f"Over {ph['x']} × {ph['y']} ({ph['outcome']}), after {ph['correction']}: positive in {pos} of {len(ph['cells'])} cells, "
-            f"negative in {neg}" + (f"; {inad} cells need more replications" if inad else "; every cell is decided or precise") + rule + "."
+            f"negative in {neg}"
+            + (
+                f"; {inad} cell{'s' if inad != 1 else ''} need{'' if inad != 1 else 's'} more replications"
+                if inad
+                else "; every cell is decided or precise"
+            )
+            + rule
+            + "."
         )
     return out
 

@@ -7,7 +7,7 @@ against every other arm (what the full package loses without each part), pair by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -20,10 +20,12 @@ def rank_arms(
     treatment: str | None = None,
     outcomes: Sequence[str] = ("in_window", "peak_progress"),
     seed: int = 0,
+    fmt: Callable[[float], str] = lambda v: f"{v:+.3f}",
 ) -> pd.DataFrame:
     """One row per arm other than ``reference``: the paired effect ``arm − reference`` on each
     outcome (mean, 95% bootstrap CI) and, if ``treatment`` is an arm, ``treatment − arm``; sorted
-    by the effect on the first outcome, then the second, with a rank (1 = largest effect)."""
+    by the effect on the first outcome, then the second, with a rank (1 = largest effect). ``fmt``
+    formats the differences written as text (the CIs and ``treatment − arm``)."""
     arms = [a for a in runs["arm"].unique() if a != reference]
     rows = []
     for arm in arms:
@@ -34,11 +36,11 @@ def rank_arms(
                 continue
             e = e.iloc[0]
             row[f"{o}: arm − {reference}"] = e["mean_diff"]
-            row[f"{o} CI"] = f"[{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]"
+            row[f"{o} CI"] = f"[{fmt(e['ci_low'])}, {fmt(e['ci_high'])}]"
             row[f"_{o}"] = e["mean_diff"]
             if treatment and treatment in set(runs["arm"]) and arm != treatment:
                 t = stats.paired_effect(runs, o, treatment, arm, by=("scenario",), seed=seed).iloc[0]
-                row[f"{o}: {treatment} − arm"] = f"{t['mean_diff']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]"
+                row[f"{o}: {treatment} − arm"] = f"{fmt(t['mean_diff'])} [{fmt(t['ci_low'])}, {fmt(t['ci_high'])}]"
         row["pairs"] = int(e["n_pairs"])
         rows.append(row)
     if not rows:

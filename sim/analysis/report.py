@@ -167,15 +167,14 @@ def summary(
         out.append(
             f"In {main}, keeping the channel open ({res.treatment}) rather than {res.reference} changed the "
             f"probability of agreement within {w} rounds of the shift from {pr:.0%} to {pt:.0%} "
-            f"(paired difference {e['mean_diff']:+.2f}, 95% CI [{e['ci_low']:+.2f}, {e['ci_high']:+.2f}], "
+            f"(paired difference {_signed(e['mean_diff'])}, 95% CI [{_signed(e['ci_low'])}, {_signed(e['ci_high'])}], "
             f"{int(e['n_pairs'])} pairs), {verdict}."
         )
         c = effects[(effects["scenario"] == main) & (effects["arm"] == res.treatment) & (effects["outcome"] == "cost")]
         if len(c):
             ct = g[g["arm"] == res.treatment]["cost"].mean()
             cr = g[g["arm"] == res.reference]["cost"].mean()
-            extra = pt - pr
-            per = f"; about {(ct - cr) / extra:.0f} cost units per additional agreement" if extra > 0.005 else ""
+            per = cost_per_agreement(ct - cr, e["mean_diff"], e["ci_low"], e["ci_high"], w)
             ratio = f"{ct / cr:.1f}× as much" if cr > 0 else "something where the reference cost nothing"
             out.append(f"It cost {ratio} over the whole run ({ct:.0f} vs {cr:.0f} rank-weighted delegate-meetings){per}.")
         # the same effect holding one swept parameter at its default, where the grid has it
@@ -187,9 +186,12 @@ def summary(
                 e3 = stats.paired_effect(sub, "in_window", res.treatment, res.reference, by=("scenario",))
                 if len(e3):
                     e3 = e3.iloc[0]
-                    parts.append(f"{name} = {default:g}: {e3['mean_diff']:+.2f} [{e3['ci_low']:+.2f}, {e3['ci_high']:+.2f}]")
+                    parts.append(f"{name} = {default:g}: {_signed(e3['mean_diff'])} [{_signed(e3['ci_low'])}, {_signed(e3['ci_high'])}]")
         if parts:
-            out.append("The same paired difference with one swept parameter held at its default (95% CI): " + "; ".join(parts) + ".")
+            out.append(
+                f"{HELD_AT_DEFAULT} ({res.treatment} − {res.reference} in P(agreement within {w} rounds of the shift), "
+                f"{main}, 95% CI): " + "; ".join(parts) + "."
+            )
     for arm in res.arms:
         if arm in (res.treatment, res.reference):
             continue
@@ -197,8 +199,8 @@ def summary(
         if len(e2):
             e2 = e2.iloc[0]
             out.append(
-                f"Compared with {res.reference}, {arm} differs by {e2['mean_diff']:+.2f} "
-                f"(95% CI [{e2['ci_low']:+.2f}, {e2['ci_high']:+.2f}]) in that probability."
+                f"Compared with {res.reference}, {arm} differs by {_signed(e2['mean_diff'])} "
+                f"(95% CI [{_signed(e2['ci_low'])}, {_signed(e2['ci_high'])}]) in that probability."
             )
     ran = r[r["status"] == "ok"] if "status" in r else r  # failed runs have no outcome to count
     if "placebo" in a:
@@ -221,14 +223,10 @@ def summary(
         g = ran[ran["scenario"] == a["one_sided"]]
         pt = g[g["arm"] == res.treatment]["agreement"].mean()
         ideas = g[g["arm"] == res.treatment]["ideas_reported"].mean()
+        ideas_ref = g[g["arm"] == res.reference]["ideas_reported"].mean() if res.reference != res.treatment else np.nan
         out.append(
             f"After a one-sided shift ({a['one_sided']}), the kept-open channel reached agreement in {pt:.0%} "
-            f"of runs while carrying {ideas:.1f} ideas upward per run: "
-            + (
-                "transfer fails without a serious counterpart (as the agreement rule requires: a consistency check)."
-                if pt < 0.05
-                else "some transfer happens."
-            )
+            f"of runs while carrying {ideas:.1f} ideas upward per run: " + one_sided_reason(pt, ideas, ideas_ref, res.reference)
         )
     for x, y, cells in phases:
         if cells.empty:
@@ -247,25 +245,44 @@ def summary(
                 + "; ".join(f"{y} = {yv:g} with {x} = {', '.join(f'{v:g}' for v in sorted(g[x]))}" for yv, g in holds.groupby(y, sort=True))
                 + "."
             )
+        if len(rev):
+            s += (
+                " It reverses (significantly negative) at "
+                + "; ".join(
+                    f"{y} = {yv:g} with {x} = "
+                    + ", ".join(f"{v:g} ({_signed(m)})" for v, m in sorted(zip(g[x], g["mean_diff"], strict=True)))
+                    for yv, g in rev.groupby(y, sort=True)
+                )
+                + "."
+            )
         out.append(s)
         inad = int((~cells["adequate"]).sum())
         tol = cell_tolerance(res.analysis)
         if inad:
-            out.append(f"— {inad} of the {len(cells)} cells of {x} × {y} are neither decided nor precise (CI half-width above {tol:g}).")
-        for _, c in pd.concat([rev, flat]).head(6).iterrows():
-            mech = c.get("mechanism") if isinstance(c.get("mechanism"), str) else "no decomposition was run for this experiment"
             out.append(
-                f"— Where {x} = {c[x]:g} and {y} = {c[y]:g} (difference {c['mean_diff']:+.2f}, CI "
-                f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]), the transplant decomposition's largest carry-over: {mech}."
+                f"— {inad} of the {len(cells)} cells of {x} × {y} {'is' if inad == 1 else 'are'} neither decided nor precise "
+                f"(CI half-width above {tol:g})."
+            )
+        for _, c in pd.concat([rev, flat]).head(6).iterrows():
+            out.append(
+                f"— Where {x} = {c[x]:g} and {y} = {c[y]:g} (difference {_signed(c['mean_diff'])}, CI "
+                f"[{_signed(c['ci_low'])}, {_signed(c['ci_high'])}]), {mechanism_words(c)}."
             )
         if len(rev) + len(flat) > 6:
             out.append(f"— … and {len(rev) + len(flat) - 6} more cells where it is not positive (see the phase diagram).")
     bad = adequacy[~adequacy["adequate"]] if len(adequacy) else adequacy
+    cells_note = phase_adequacy_words(phases, cell_tolerance(a), replications_of(res))
     if len(bad):
         out.append(
             f"Replication warning: {len(bad)} of {len(adequacy)} estimates have a CI half-width above their "
             f"tolerance (e.g. {bad.iloc[0]['outcome']} in {bad.iloc[0]['scenario']}/{bad.iloc[0]['arm']}: "
             f"±{bad.iloc[0]['half_width']:.3f}); run more replications before relying on them."
+            + (f" Besides, {cells_note}" if cells_note else "")
+        )
+    elif cells_note:
+        out.append(
+            "Replication warning: every arm's own estimate is within its replication tolerance, but the paired "
+            f"effects per phase cell are not: {cells_note}"
         )
     else:
         out.append("Every reported estimate is within its replication tolerance.")
@@ -274,6 +291,85 @@ def summary(
             f"Case study — {cr.case.name} ({cr.case.scenario}): {'reproduced' if cr.reproduced else 'NOT reproduced'}; {cr.evidence}."
         )
     return out
+
+
+#: How the sentence on the main effect with one swept parameter held at its default opens (sort_findings
+#: puts it with the phase diagrams, so it names its own comparison and outcome).
+HELD_AT_DEFAULT = "With one swept parameter held at its default, the paired difference"
+
+
+_signed = answer.fmt_signed
+
+
+def cost_per_agreement(extra_cost: float, mean: float, low: float, high: float, window: int) -> str:
+    """The clause on the cost per additional agreement: given only when the extra agreements within the
+    window are told apart from zero and positive (a ratio whose denominator may be zero is unbounded)."""
+    what = f"the extra agreements within {window} rounds of the shift ({_signed(mean)}, 95% CI [{_signed(low)}, {_signed(high)}])"
+    if low > 0:
+        return f"; about {extra_cost / mean:.0f} cost units per additional agreement within {window} rounds of the shift"
+    if high < 0:
+        return f"; no cost per additional agreement is given: {what} are fewer, not more"
+    return f"; no cost per additional agreement is given: {what} cannot be told from zero, so the ratio is unbounded"
+
+
+def one_sided_reason(p_agree: float, ideas: float, ideas_ref: float, reference: str) -> str:
+    """Why the kept-open channel did or did not reach agreement after a one-sided shift, from the
+    numbers: a failure is put down to the missing serious counterpart only when ideas did travel."""
+    if p_agree >= 0.05:
+        return "some transfer happens."
+    if ideas > 0:
+        return "transfer fails without a serious counterpart (as the agreement rule requires: a consistency check)."
+    if np.isfinite(ideas_ref) and ideas_ref > 0:
+        return (
+            f"no idea travels upward in the kept-open arm (while {reference} carries {ideas_ref:.1f} per run), so the "
+            "failure is not the counterpart's: nothing reached a leadership to be transferred."
+        )
+    return (
+        f"no idea travels upward in either arm ({reference} carries none either), so this check says nothing about "
+        "transfer or the counterpart: nothing reached a leadership to be transferred."
+    )
+
+
+def mechanism_words(c: pd.Series) -> str:
+    """The per-cell mechanism clause: the decomposition's largest component with its kind, why the cell
+    has none (its axis is the window, or the decomposition has no pair in it), or that none was run."""
+    mech, kind, missing = c.get("mechanism"), c.get("mechanism_kind"), c.get("mechanism_missing")
+    if isinstance(mech, str):
+        if isinstance(kind, str):
+            name, _, rest = mech.rpartition(" (")
+            return f"the transplant decomposition's largest component: {name} ({kind}; {rest}"
+        return f"the transplant decomposition's largest component: {mech.replace('single carry-over', 'single component')}"
+    if isinstance(missing, str):
+        return missing
+    return "no decomposition was run for this experiment"
+
+
+def phase_adequacy_words(phases: list[tuple[str, str, pd.DataFrame]], tolerance: float, replications: int) -> str:
+    """How many phase cells (paired effects) are neither decided nor precise, and where; "" if none."""
+    parts, total, need = [], 0, 0.0
+    for x, y, cells in phases:
+        if cells.empty or "adequate" not in cells:
+            continue
+        bad = cells[~cells["adequate"].astype(bool)]
+        if not len(bad):
+            continue
+        total += len(bad)
+        where = "; ".join(f"{x} = {r[x]:g}, {y} = {r[y]:g}" for _, r in bad.head(3).iterrows())
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        parts.append(f"{len(bad)} of the {len(cells)} cells of {x} × {y} ({where}{more})")
+        if "replications_needed" in bad:
+            need = max(need, float(bad["replications_needed"].max()))
+    if not total:
+        return ""
+    shown = "∞" if not np.isfinite(need) else f"{need:.0f}"
+    demand = f"; the most demanding needs {shown} replications per point, the experiment has {replications}" if need else ""
+    return (
+        f"{total} phase {'cell needs' if total == 1 else 'cells need'} more replications "
+        f"(not significant, CI half-width above ±{tolerance:g}): "
+        + "; ".join(parts)
+        + demand
+        + ". Run more replications before relying on them."
+    )
 
 
 def _ci(e: stats.Estimate, pct: bool = False) -> str:
@@ -437,7 +533,7 @@ def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], de
                 "x": x,
                 "y": y,
                 "scenario": main,
-                "outcome": f"P(agreement within {res.window} rounds of the shift), {res.treatment} − {res.reference}",
+                "outcome": f"{phase_outcome(res, x, y, cells)}, {res.treatment} − {res.reference}",
                 "correction": correction_name(res.analysis),
                 "tolerance": cell_tolerance(res.analysis),
                 "replications": replications_of(res),
@@ -460,15 +556,44 @@ def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], de
     )
 
 
+def phase_outcome(res: Results, x: str, y: str, cells: pd.DataFrame) -> str:
+    """What a phase diagram's cells measure: the window of the shift is fixed unless it is an axis."""
+    if "window" not in (x, y) or "window" not in cells or cells.empty:
+        return f"P(agreement within {res.window} rounds of the shift)"
+    lo, hi = cells["window"].min(), cells["window"].max()
+    return f"P(agreement within the window of the shift; the window varies along the axis, {lo:g}–{hi:g} rounds)"
+
+
+def component_kind(c: dict) -> str:
+    """A decomposition component's kind as the report names it: set by the reopen event (by
+    construction), else a carry-over or a cost of staying open."""
+    return "set by the reopen event" if c.get("by_construction") else str(c.get("kind") or "—")
+
+
 def add_mechanisms(phases: list[tuple[str, str, pd.DataFrame]], dec: dict | None) -> list[tuple[str, str, pd.DataFrame]]:
     """Each phase cell's mechanism from the transplant decomposition (soon after the shift)."""
     if dec is None:
         return phases
+    kinds = {c["name"]: component_kind(c) for c in dec.get("soon", {}).get("components", [])}
     out = []
     for x, y, cells in phases:
-        m = decompose.cell_mechanisms(dec, x, y) if "window" not in (x, y) else pd.DataFrame()
+        if "window" in (x, y):
+            cells = cells.assign(
+                mechanism_missing=f"the transplant decomposition is not run per window (this diagram's axis): it is computed "
+                f"once, for agreement up to round {dec.get('soon', {}).get('last_round', '?')}"
+            )
+            out.append((x, y, cells))
+            continue
+        m = decompose.cell_mechanisms(dec, x, y)
         if len(m):
             cells = cells.merge(m[[x, y, "mechanism"]], on=[x, y], how="left")
+            names = cells["mechanism"].map(lambda v: v.rpartition(" (")[0] if isinstance(v, str) else None)
+            cells["mechanism_kind"] = names.map(lambda n: kinds.get(n, np.nan) if n else np.nan)
+            cells["mechanism_missing"] = cells["mechanism"].map(
+                lambda v: None if isinstance(v, str) else "the transplant decomposition has no pair in this cell"
+            )
+        else:
+            cells = cells.assign(mechanism_missing=f"the transplant decomposition's design does not sweep {x} × {y}")
         out.append((x, y, cells))
     return out
 
@@ -512,11 +637,7 @@ def _decomposition_html(decs: list[dict], note: str, figs: Sequence[Path | None]
     return out
 
 
-#: Largest per-pair additivity error and mean transplant gap still called exact. Outcomes are 0/1, so a
-#: pair's Shapley values telescope to its total up to the rounding of about a dozen sums of numbers of
-#: size ≤ 1 (~1e-15), and a real failure is of the order of one outcome over the permutations or pairs
-#: (≥ 1e-3 at any size we run): 1e-9 sits far from both.
-EXACT_TOLERANCE = 1e-9
+EXACT_TOLERANCE = decompose.EXACT_TOLERANCE  # the decomposition counts as exact within it
 #: The decomposition's windows, as :func:`sim.analysis.decompose.sentences` names them.
 _WINDOWS = (("soon", "soon after the shift"), ("by_horizon", "by the horizon"))
 
@@ -556,18 +677,23 @@ def _one_decomposition_html(dec: dict, fig: Path | None) -> str:
                 {
                     "window": key,
                     "component": c["name"],
-                    "kind": c.get("kind", ""),
+                    "kind": component_kind(c),
                     "by construction": "yes" if c["by_construction"] else "no",
                     "differs in pairs": f"{c.get('differs_in_pairs', '')}/{dec['pairs']}",
                     "Shapley contribution": answer._ci(c["shapley"], "+.3f"),
                     "transplanted alone": answer._ci(c["single"], "+.3f"),
                 }
             )
+        na = {"kind": "—", "by construction": "—", "differs in pairs": "—", "Shapley contribution": "—", "transplanted alone": "—"}
         rows.append(
-            {"window": key, "component": "interaction (total − Σ alone)", "transplanted alone": answer._ci(part["interaction"], "+.3f")}
+            {"window": key, "component": "interaction (total − Σ alone)"}
+            | na
+            | {"transplanted alone": answer._ci(part["interaction"], "+.3f")}
         )
         rows.append(
-            {"window": key, "component": "TOTAL (all transplanted − none)", "Shapley contribution": answer._ci(part["total"], "+.3f")}
+            {"window": key, "component": "TOTAL (all transplanted − none)"}
+            | na
+            | {"Shapley contribution": answer._ci(part["total"], "+.3f")}
         )
     descr = dec.get("descriptions", {})
     fields = "; ".join(f"{k} — {descr.get(k, '')} ({', '.join(v)})" for k, v in dec["components"].items())
@@ -670,7 +796,7 @@ def _pct(v: float) -> str:
 
 
 def _diff(v: float) -> str:
-    return f"{v:+.2f}" if np.isfinite(v) else "–"
+    return _signed(v) if np.isfinite(v) else "–"
 
 
 def _num(v: float, decimals: int) -> str:
@@ -733,8 +859,10 @@ def cells_display(cells: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     if "replications_needed" in cells:
         out["CI half-width"] = cells["half_width"].map(lambda v: f"±{v:.3f}")
         out["replications needed"] = cells["replications_needed"].map(lambda v: "∞" if not np.isfinite(v) else f"{v:.0f}")
-    if "mechanism" in cells:
-        out["largest carry-over (transplant)"] = cells["mechanism"].fillna("–")
+    if "mechanism" in cells or "mechanism_missing" in cells:
+        out["largest component (transplant)"] = [
+            mechanism_words(c).removeprefix("the transplant decomposition's largest component: ") for _, c in cells.iterrows()
+        ]
     return out
 
 
@@ -763,6 +891,22 @@ def adequacy_display(adequacy: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def ranking_display(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as shown: differences as signed two-decimal fractions (more decimals where a nonzero
+    one would read ±0.00), and "—" where a column does not apply (the treatment against itself)."""
+    if ranking.empty:
+        return ranking
+    out = ranking.copy()
+    for col in out.columns:
+        if col in ("rank", "pairs"):
+            continue
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].map(_signed)
+        else:
+            out[col] = out[col].map(lambda v: "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else v)
+    return out
+
+
 def sensitivity_display(idx: pd.DataFrame | None) -> pd.DataFrame | None:
     if idx is None or idx.empty:
         return idx
@@ -776,7 +920,7 @@ def sort_findings(lines: list[str]) -> dict[str, list[str]]:
     for s in lines:
         if s.startswith("—"):
             out["mechanisms"].append(s)
-        elif s.startswith(("Over ", "The same paired difference")):
+        elif s.startswith(("Over ", HELD_AT_DEFAULT)):
             out["conditions"].append(s)
         elif s.startswith("Case study"):
             out["cases"].append(s)
@@ -824,12 +968,13 @@ def build_report(
     ranking_html = ""
     if len(res.arms) >= 3:  # policies side by side: rank them pair by pair (sim.analysis.ranking)
         ranked = res.with_window()
-        ranking = rank_arms(ranked, res.reference, res.treatment)
+        ranking = rank_arms(ranked, res.reference, res.treatment, fmt=_signed)
         lines.insert(1, ranking_sentence(ranking, ranked, res.reference))
         ranking_html = (
             "<h3>Ranking of the arms</h3><p>Each arm against the reference, pair by pair (in_window: agreement "
             f"within the window; peak_progress), and the treatment ({html.escape(res.treatment)}) against each "
-            "arm: what it loses without that arm's part. 95% bootstrap CIs.</p>" + _table(ranking)
+            "arm: what it loses without that arm's part (— for the treatment against itself). 95% bootstrap CIs.</p>"
+            + _table(ranking_display(ranking))
         )
     found = sort_findings(lines)
     ans = compute_answer(res, phases, dec)
@@ -892,8 +1037,9 @@ def build_report(
     mechanisms = (
         "<h3>What carries the payoff: state transplant</h3>"
         + _decomposition_html(ans["decompositions"], dec_note, dec_figs)
-        + "<h3>Per phase cell</h3><p>For each cell where the effect is not positive, the carry-over with the largest "
-        "transplant contribution in that cell's pairs (its CI excluding zero).</p>"
+        + "<h3>Per phase cell</h3><p>For each cell where the effect is not positive, the component with the largest "
+        "transplant contribution in that cell's pairs (its CI excluding zero), with its kind: a carry-over, a cost of "
+        "staying open, or set by the reopen event.</p>"
         + (_items(found["mechanisms"]) or "<p><em>No cells where the claim fails.</em></p>")
         + "".join(f"<h3>{html.escape(x)} × {html.escape(y)}</h3>" + _table(cells_display(c, x, y)) for x, y, c in phases)
     )
