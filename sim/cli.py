@@ -193,6 +193,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     cal = load_calibration(args.experiment)  # every check happens here, before any run or output
     out = Path(args.out) if args.out else Path("results") / cal.experiment.name
     check_out_dir(out)
+    from sim.batch.limits import check_cost, experiment_cost
+
+    check_cost(experiment_cost(cal.experiment), args.experiment, allow_large=args.allow_large)  # the prior sweep, as sweep checks it
     print(
         f"calibration {cal.experiment.name}: {cal.experiment.n_runs} prior runs, "
         f"then runs under the posterior if any point is accepted → {out}",
@@ -630,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="results folder (default results/NAME)")
     p.add_argument("--scheduler", default=None, metavar="ADDR", help="a Dask scheduler for the sweeps, e.g. tcp://HOST:8786")
     p.add_argument("--resume", action="store_true", help="continue an interrupted calibration in --out")
+    p.add_argument("--allow-large", action="store_true", help="run even if the prior sweep's estimated work or memory is over the limits")
     p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("plot", help="figures from a sweep's results folder")
     p.add_argument("results", help="a results folder written by 'sweep'")

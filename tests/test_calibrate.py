@@ -502,3 +502,26 @@ class TestNothingAccepted:
         assert s["accepted"] == 0 and s["written"] == ["calibration.json", "prior_sample.csv", "posterior.csv", "report.html", "figures/"]
         assert all((out / f).exists() for f in s["written"] + s["figures"])
         assert not (out / "ppc").exists()
+
+
+class TestSizeLimit:
+    def test_a_vast_prior_is_refused_up_front_as_sweep_refuses_it(self, tmp_path, capsys, monkeypatch):
+        """Audit: a calibration of 4e9 prior runs started (and made its folder) where ``sweep``
+        refuses the same experiment; now the same cost check, and the same --allow-large.
+        (Mutation: without the check, the stand-in for the run fails the test at once.)"""
+        import tomllib
+
+        from sim.analysis import calibration
+        from sim.scenarios import EXPERIMENT_DIR
+
+        monkeypatch.setattr(calibration, "run_calibration", lambda *a, **k: pytest.fail("a vast calibration was started"))
+
+        d = tomllib.loads((EXPERIMENT_DIR / "calibration.toml").read_text())
+        d["design"]["samples"], d["replications"] = 2_000_000, 1000
+        path = tmp_path / "vast.toml"
+        path.write_text(to_toml(d))
+        out = tmp_path / "out"
+        assert main(["calibrate", str(path), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--allow-large" in err and str(path) in err, err
+        assert not out.exists()
