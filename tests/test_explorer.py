@@ -728,9 +728,22 @@ def enter(page, locator, text: str) -> None:
 
 
 def select(page, label: str, option: str) -> None:
+    """Choose ``option`` in the drop-down labelled ``label``. On a loaded machine the page can
+    redraw the open menu under the click (a replay's progress), and the click is lost: the menu
+    stays open, so the option is clicked again (at most three times). What the choice does is
+    checked by the caller's own assertions."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    menu = page.locator(".v-overlay--active .v-list-item-title")
     page.locator(".v-select", has_text=label).first.click()
-    page.locator(".v-overlay--active .v-list-item-title").get_by_text(option, exact=True).click()
-    page.locator(".v-overlay--active .v-list-item-title").first.wait_for(state="detached", timeout=10000)
+    for attempt in range(3):
+        menu.get_by_text(option, exact=True).click()
+        try:
+            menu.first.wait_for(state="detached", timeout=10000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
 
 
 def download(page, label: str) -> Path:
