@@ -427,6 +427,24 @@ def two(tmp_path_factory):
     return exp, declared(exp, tmp_path_factory.mktemp("two-recipients"))
 
 
+def test_results_of_another_model_code_are_not_decomposed(tmp_path, monkeypatch):
+    """Transplant runs of this model paired with stored runs of another would attribute the
+    difference between the two models: run_declared refuses, and says why."""
+    import sim.version
+
+    exp = two_recipient_experiment()
+    monkeypatch.setattr(sim.version, "model_code", lambda root=None: "0123456789abcdef")
+    import json
+
+    from sim.batch.store import manifest
+
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest(exp, 1), default=str), encoding="utf-8")
+    monkeypatch.undo()
+    dec, note = decompose.run_declared(tmp_path, workers=1)
+    assert dec is None
+    assert "the model's code changed" in note and "re-run the sweep" in note, note
+
+
 class TestComponentsPerRecipient:
     """Against a restart without the restart rules the components they set are left out; the
     others are transplanted as against a restart with them."""

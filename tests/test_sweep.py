@@ -327,7 +327,64 @@ def test_resume_into_folder_of_another_experiment_is_refused(tmp_path, capsys):
     lines = [ln for ln in err.splitlines() if ln.startswith("dialogue-sim: error")]
     assert len(lines) == 1, err
     assert "--resume" in lines[0] and "manifest.json" in lines[0]
+    assert "seed = 1 then, 2 now" in lines[0]  # the field that differs, by name
     assert _snapshot(out) == before
+
+
+def test_resume_after_the_model_code_changed_is_refused(tmp_path, capsys, monkeypatch):
+    """A ``git pull`` (or an edited rule) between the interrupt and the resume would mix runs of
+    two models in one table: the fingerprint holds the model's code, and the refusal names it."""
+    import sim.version
+
+    a = _write(tmp_path, "a.toml", SMALL_EXPERIMENT.format(name="a", seed=1))
+    out = tmp_path / "out"
+    assert main(["sweep", str(a), "--out", str(out), "--workers", "1"]) == 0
+    capsys.readouterr()
+    before = _snapshot(out)
+    monkeypatch.setattr(sim.version, "model_code", lambda root=None: "0123456789abcdef")
+    assert main(["sweep", str(a), "--out", str(out), "--workers", "1", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "the model's code changed" in err and "0123456789abcdef now" in err, err
+    assert _snapshot(out) == before
+
+
+class TestModelCode:
+    """What the model code's hash sees: code, under the sources that make runs; not docstrings,
+    comments or layout, and not the analysis."""
+
+    @pytest.fixture
+    def tree(self, tmp_path):
+        root = tmp_path / "sim"
+        for rel in ("core/rules.py", "scenarios/loader.py", "batch/ensemble.py", "analysis/report.py"):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text('"""Doc."""\n\ndef f(x):\n    """Doc."""\n    return x + 1  # note\n')
+        return root
+
+    def digest(self, root: Path) -> str:
+        from sim.version import model_code
+
+        model_code.cache_clear()
+        return model_code(root)
+
+    def test_a_changed_rule_changes_it(self, tree):
+        before = self.digest(tree)
+        (tree / "core/rules.py").write_text('"""Doc."""\n\ndef f(x):\n    """Doc."""\n    return x + 2  # note\n')
+        assert self.digest(tree) != before
+
+    def test_docstrings_comments_and_layout_do_not(self, tree):
+        before = self.digest(tree)
+        (tree / "core/rules.py").write_text('"""Other."""\n\n\ndef f(x):\n    """Other."""\n\n    return x + 1\n')
+        assert self.digest(tree) == before
+
+    def test_the_analysis_does_not(self, tree):
+        before = self.digest(tree)
+        (tree / "analysis/report.py").write_text("def g():\n    return 3\n")
+        assert self.digest(tree) == before
+
+    def test_the_installed_package_has_a_hash(self):
+        from sim.version import model_code
+
+        assert re.fullmatch(r"[0-9a-f]{16}", model_code())
 
 
 def test_second_sweep_without_resume_is_refused(tmp_path):

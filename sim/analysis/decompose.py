@@ -299,17 +299,17 @@ def sentences(dec: dict[str, Any]) -> list[str]:
     return out
 
 
-def experiment_of(manifest: dict[str, Any]) -> Experiment | None:
+def experiment_of(manifest: dict[str, Any]) -> tuple[Experiment | None, str]:
     """The experiment rebuilt from a results folder's manifest
-    (:func:`sim.batch.experiment.experiment_from_manifest`), or None where it cannot be (a
-    scenario path that moved, another package version: the fingerprint differs)."""
+    (:func:`sim.batch.experiment.experiment_from_manifest`) and "", or None and why it cannot be
+    (a scenario path that moved, another model code: the fingerprint differs)."""
     from sim.batch.experiment import experiment_from_manifest
     from sim.scenarios import InputError
 
     try:
-        return experiment_from_manifest(manifest)
-    except InputError:
-        return None
+        return experiment_from_manifest(manifest), ""
+    except InputError as e:
+        return None, str(e)
 
 
 def run_declared(
@@ -329,9 +329,12 @@ def run_declared(
     arms = [x["name"] for x in manifest["experiment"]["arms"]]
     if not cfg or not cfg.get("recipients") or len(arms) < 2:
         return None, "No decomposition is declared in the experiment's [analysis.decomposition]."
-    exp = experiment_of(manifest)
+    exp, why = experiment_of(manifest)
     if exp is None:
-        return None, "The decomposition needs the experiment as it was run; it could not be rebuilt from the manifest."
+        return None, (
+            "The decomposition needs the experiment as it was run, and it could not be rebuilt from the manifest "
+            f"({why}); re-run the sweep with this dialogue-sim to decompose it."
+        )
     shift = int(a.get("shift_round", 0))
     n = workers or os.cpu_count() or 1
     executor = make_executor(n, scheduler, n_chunks=max(2, n))

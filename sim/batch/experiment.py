@@ -501,14 +501,23 @@ class Experiment:
         d["arms"] = [dataclasses.asdict(a) for a in self.arms]
         return json.loads(json.dumps(d, default=str))
 
-    def fingerprint(self) -> str:
-        """What a resumed sweep must share with the interrupted one: the spec (without the
-        report-only [analysis]), the resolved scenarios and the package version."""
-        from sim.version import __version__
+    def identity(self) -> dict[str, Any]:
+        """What a resumed sweep must share with the interrupted one, by part: the spec (without
+        the report-only [analysis]), each resolved scenario, the package version and the model
+        code (:func:`sim.version.model_code`). Stored in the manifest, so a refusal can name
+        the part that differs (:func:`identity_differences`)."""
+        from sim.version import __version__, model_code
 
         spec = {k: v for k, v in self.spec().items() if k != "analysis"}
-        scenarios = [repr(dataclasses.replace(sc, path="")) for sc in self.loaded_scenarios]
-        blob = json.dumps([spec, scenarios, __version__], sort_keys=True, default=str)
+        scenarios = {
+            name: hashlib.sha256(repr(dataclasses.replace(sc, path="")).encode()).hexdigest()[:16]
+            for name, sc in zip(self.scenarios, self.loaded_scenarios, strict=True)
+        }
+        return {"spec": spec, "scenarios": scenarios, "version": __version__, "model_code": model_code()}
+
+    def fingerprint(self) -> str:
+        """A hash of :meth:`identity`: what a resumed sweep must share with the interrupted one."""
+        blob = json.dumps(self.identity(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -645,9 +654,45 @@ def experiment_from_manifest(manifest: Mapping[str, Any], where: str = "manifest
         raise InputError(where, "experiment", spec.get("name", "?"), f"cannot be rebuilt ({e})") from None
     if exp.fingerprint() != manifest.get("fingerprint"):
         raise InputError(
-            where, "experiment", exp.name, "differs from the one that made these results (a scenario file or dialogue-sim changed)"
+            where, "experiment", exp.name, f"differs from the one that made these results: {identity_differences(manifest, exp)}"
         )
     return exp
+
+
+def identity_differences(manifest: Mapping[str, Any], exp: Experiment) -> str:
+    """What differs between the experiment that made a results folder (its manifest's
+    ``identity``) and ``exp``, in words: the spec's fields by name, the scenarios by name, the
+    package version or the model code; for a folder made before the identity was stored, only
+    that something does."""
+    old = manifest.get("identity")
+    if not isinstance(old, Mapping):
+        return "the folder was made by an older dialogue-sim that did not record what it was made with"
+    new = exp.identity()
+    out: list[str] = []
+    if old.get("model_code") != new["model_code"]:
+        out.append(
+            f"the model's code changed (code {old.get('model_code')} then, {new['model_code']} now: "
+            "another dialogue-sim version or an edited sim/core)"
+        )
+    if old.get("version") != new["version"]:
+        out.append(f"dialogue-sim {old.get('version')} then, {new['version']} now")
+    o_spec, n_spec = dict(old.get("spec") or {}), new["spec"]
+    fields = sorted(k for k in set(o_spec) | set(n_spec) if o_spec.get(k) != n_spec.get(k))
+    for k in fields[:4]:
+        out.append(f"{k} = {_short(o_spec.get(k))} then, {_short(n_spec.get(k))} now")
+    if len(fields) > 4:
+        out.append(f"and {len(fields) - 4} more field(s): {', '.join(fields[4:])}")
+    o_sc, n_sc = dict(old.get("scenarios") or {}), new["scenarios"]
+    changed = sorted(k for k in set(o_sc) | set(n_sc) if o_sc.get(k) != n_sc.get(k))
+    if changed:
+        out.append(f"scenario(s) {', '.join(changed)} resolve differently (a scenario file or a default changed)")
+    return "; ".join(out) or "their fingerprints differ"
+
+
+def _short(value: object, width: int = 60) -> str:
+    """``value`` as JSON, cut to ``width`` characters."""
+    text = json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def sobol_balance_note(design: str, samples: object) -> str | None:

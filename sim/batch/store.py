@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.batch.experiment import Experiment
+from sim.batch.experiment import Experiment, identity_differences
 from sim.core.outputs import MARKER, fsync, marked_files, read_manifest
 from sim.scenarios import InputError
 
@@ -82,7 +82,12 @@ class ResultStore:
             self.lock()
             old = self.read_manifest()
             if old.get("fingerprint") != exp.fingerprint():
-                raise InputError("--resume", "experiment", exp.name, f"differs from the one in {self.manifest_path}; use a new --out")
+                raise InputError(
+                    "--resume",
+                    "experiment",
+                    exp.name,
+                    f"differs from the one that made {self.manifest_path} ({identity_differences(old, exp)}); use a new --out",
+                )
             if old.get("plan") != digest:
                 raise InputError(
                     "--resume", "out", str(self.out), "was chunked differently (another version of dialogue-sim); use a new --out"
@@ -316,7 +321,7 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
     import mesa
     import scipy
 
-    from sim.version import __version__
+    from sim.version import __version__, model_code
 
     try:
         commit = (
@@ -332,6 +337,7 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
         "experiment": exp.spec(),
         "source": str(Path(exp.source).resolve()) if exp.source != "<python>" else None,
         "fingerprint": exp.fingerprint(),
+        "identity": exp.identity(),
         "seeds": (
             "numpy.random.SeedSequence(experiment.seed, spawn_key=(0, replication)), first 64-bit word >> 1; "
             "design points, arms and scenarios share seeds (common_seeds)"
@@ -349,6 +355,7 @@ def manifest(exp: Experiment, n_chunks: int) -> dict[str, Any]:
         "events": {name: [[e.round, e.kind.value] for e in sc.events] for name, sc in loaded},
         "versions": {
             "dialogue-sim": __version__,
+            "model_code": model_code(),
             "git_commit": commit,
             "python": platform.python_version(),
             "numpy": np.__version__,
