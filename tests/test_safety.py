@@ -393,7 +393,8 @@ class TestAuditUsersFilesBesideResults:
         (out / "mynotes").mkdir()
         for p in (out / "mynotes" / "draft.tmp", out / "session.tmp", out / "runs" / "my-old.tmp"):
             p.write_text("mine")
-        (out / "runs" / "part-000000.parquet.tmp").write_text("half-written")  # what an interrupted sweep leaves
+        (out / "runs" / ".part-000000.parquet.tmp").write_text("half-written")  # what an interrupted sweep leaves
+        (out / "runs" / "part-000001.parquet.tmp").write_text("half-written")  # and what an older version left
         from sim.batch.sweep import run_sweep
 
         from .conftest import small_experiment
@@ -401,7 +402,8 @@ class TestAuditUsersFilesBesideResults:
         run_sweep(small_experiment(), out, workers=1, progress=False, resume=True)
         for p in (out / "mynotes" / "draft.tmp", out / "session.tmp", out / "runs" / "my-old.tmp"):
             assert p.read_text() == "mine", p
-        assert not (out / "runs" / "part-000000.parquet.tmp").exists()
+        assert not (out / "runs" / ".part-000000.parquet.tmp").exists()
+        assert not (out / "runs" / "part-000001.parquet.tmp").exists()
 
     def test_resume_refuses_an_unmarked_folder_and_leaves_no_lock(self, small_sweep, tmp_path):
         mine = tmp_path / "mine"

@@ -292,7 +292,7 @@ def test_resume_reruns_missing_chunks_only(serial, tmp_path):
     out = tmp_path / "partial"
     run_sweep(exp, out, workers=1, progress=False)
     (out / "runs" / "part-000002.parquet").unlink()
-    (out / "runs" / "part-000004.parquet.tmp").write_bytes(b"half a file")
+    (out / "runs" / ".part-000004.parquet.tmp").write_bytes(b"half a file")
     rerun: list[int] = []
     summary = run_sweep(exp, out, workers=1, resume=True, progress=False, on_chunk=rerun.append)
     assert rerun == [2]
@@ -300,6 +300,25 @@ def test_resume_reruns_missing_chunks_only(serial, tmp_path):
     assert not list(out.rglob("*.tmp"))
     assert_frame_equal(read_runs(out), read_runs(ref), check_exact=True)
     assert_frame_equal(read_timeseries(out), read_timeseries(ref), check_exact=True)
+
+
+def test_a_killed_writer_leaves_nothing_a_plain_parquet_reader_trips_on(serial, tmp_path, monkeypatch):
+    """A SIGKILL mid-write leaves the part's temporary file. Its name is hidden, so
+    ``pd.read_parquet(folder)`` (pyarrow skips names starting with '.' or '_') still reads the
+    complete parts; a visible ``part-N.parquet.tmp`` made it fail."""
+    import sim.batch.store as store
+
+    exp, ref, _ = serial
+    out = tmp_path / "out"
+    written: list[Path] = []
+    real = store._write_table
+    monkeypatch.setattr(store, "_write_table", lambda table, path: (written.append(path), real(table, path)))
+    run_sweep(exp, out, workers=1, progress=False)
+    assert written and all(p.name.startswith(".") and p.name.endswith(".tmp") for p in written)
+    for p in written[:2]:  # what a kill inside a write leaves: the runs and time-series temporaries
+        p.write_bytes(b"PAR1 half a file")
+    assert len(pd.read_parquet(out / "runs")) == exp.n_runs
+    assert len(pd.read_parquet(out / "timeseries")) == len(read_timeseries(ref))
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

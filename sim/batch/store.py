@@ -159,12 +159,13 @@ class ResultStore:
 
     # ------------------------------------------------------------ chunks
     def own_temporaries(self) -> list[Path]:
-        """The half-written files an interrupted sweep of this store can leave (``write_atomic``'s
-        ``NAME.tmp`` of a part, its sidecar or the manifest); nothing else, whatever its name."""
-        parts = [
-            p for d in (self.runs_dir, self.ts_dir) for pat in ("part-*.parquet.tmp", ".part-*.parquet.check.tmp") for p in d.glob(pat)
-        ]
-        return parts + [p for p in [self.manifest_path.with_name("manifest.json.tmp")] if p.exists()]
+        """The half-written files an interrupted sweep of this store can leave (:func:`temporary`
+        names of a part, its sidecar or the manifest, and the visible ``NAME.tmp`` an older
+        version used); nothing else, whatever its name."""
+        patterns = (".part-*.parquet.tmp", ".part-*.parquet.check.tmp", "part-*.parquet.tmp")
+        parts = [p for d in (self.runs_dir, self.ts_dir) for pat in patterns for p in d.glob(pat)]
+        names = (temporary(self.manifest_path), self.manifest_path.with_name("manifest.json.tmp"))
+        return parts + [p for p in names if p.exists()]
 
     def part(self, folder: Path, cid: int) -> Path:
         return folder / f"part-{cid:06d}.parquet"
@@ -225,8 +226,9 @@ class ResultStore:
         self.write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, default=str)))
 
     def write_atomic(self, path: Path, write: Callable[[Path], object]) -> None:
-        """``write`` into ``path`` + ``.tmp``, fsync, then rename: a reader sees the whole file or none of it."""
-        tmp = path.with_name(path.name + ".tmp")
+        """``write`` into :func:`temporary` of ``path``, fsync, then rename: a reader sees the whole
+        file or none of it."""
+        tmp = temporary(path)
         try:
             write(tmp)
             fsync(tmp)
@@ -234,6 +236,13 @@ class ResultStore:
         finally:
             tmp.unlink(missing_ok=True)
         fsync(path.parent)
+
+
+def temporary(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place: ``.NAME.tmp`` beside it. Hidden,
+    so a reader of the folder that skips hidden files (pyarrow's datasets, ``pd.read_parquet``)
+    never sees the half-written file a SIGKILL can leave; ``--resume`` removes it."""
+    return path.with_name(f".{path.name.removeprefix('.')}.tmp")
 
 
 def _write_table(table: pa.Table, path: Path) -> None:
