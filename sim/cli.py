@@ -17,6 +17,7 @@ from sim.scenarios import InputError, find_scenario, load_scenario, resolve, sce
 if TYPE_CHECKING:
     from sim.abm.model import DialogueModel
     from sim.analysis.compare import Comparison
+    from sim.batch.experiment import Experiment
     from sim.scenarios import Setup
 
 FORMATS = ("csv", "parquet")
@@ -157,6 +158,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     check_cost(experiment_cost(exp), args.experiment, allow_large=args.allow_large)
     if balance := sobol_balance_note(Design(exp.design).value, exp.samples):
         print(f"dialogue-sim: warning: {balance}", file=sys.stderr)
+    if args.resume:
+        _check_full_matches(args, exp, out)
     print(
         f"experiment {exp.name}: {exp.n_runs} runs ({len(exp.scenarios)} scenario(s) × {len(exp.points)} point(s) × "
         f"{len(exp.arms)} arm(s) × {exp.replications} replication(s)) → {out}",
@@ -165,10 +168,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         summary = run_sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume)
     except KeyboardInterrupt:
-        print(f"dialogue-sim: interrupted; {_kept(out)}", file=sys.stderr)
+        print(f"dialogue-sim: interrupted; {_kept(out, args)}", file=sys.stderr)
         return 130
     except SweepInterrupted as e:
-        print(f"dialogue-sim: error: {e}; {_kept(out)}", file=sys.stderr)
+        print(f"dialogue-sim: error: {e}; {_kept(out, args)}", file=sys.stderr)
         return 1
     print(
         f"done: {summary['completed']}/{summary['n_runs']} runs, {summary['failed']} failed, "
@@ -178,11 +181,40 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kept(out: Path) -> str:
-    """What an interrupted sweep or calibration leaves: its completed chunks, or nothing yet."""
+def _check_full_matches(args: argparse.Namespace, exp: Experiment, out: Path) -> None:
+    """:class:`InputError` naming ``--full`` when the folder to resume was made by the other
+    configuration of the same file (with ``--full`` and resumed without it, or the reverse);
+    any other mismatch is left to the store's refusal, which names the fields."""
+    from sim.batch.experiment import load_experiment
+    from sim.core.outputs import read_manifest
+
+    try:
+        made = read_manifest(out / "manifest.json").get("fingerprint")
+    except (InputError, OSError):
+        return
+    if made == exp.fingerprint():
+        return
+    try:
+        other = load_experiment(args.experiment, full=not args.full)
+    except InputError:
+        return
+    if other.fingerprint() == made:
+        how = "with --full; add --full" if not args.full else "without --full; drop --full"
+        raise InputError("--resume", "full", bool(args.full), f"{out} was made {how} to continue it")
+
+
+def _kept(out: Path, args: argparse.Namespace) -> str:
+    """What an interrupted sweep or calibration leaves: its completed chunks, or nothing yet;
+    and how to go on (:func:`_again`)."""
     if out.is_dir():
-        return f"completed chunks are kept in {out}; continue with --resume"
+        return f"completed chunks are kept in {out}; continue with {_again(args)}"
     return "nothing was written; run it again (--resume works too)"
+
+
+def _again(args: argparse.Namespace) -> str:
+    """The flags that continue an interrupted command: ``--resume``, with ``--full`` for a sweep
+    of the ``[full]`` configuration (without it the resume is another experiment, and refused)."""
+    return "--full --resume" if getattr(args, "full", False) else "--resume"
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -207,12 +239,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
         s = run_calibration(cal, out, workers=args.workers, resume=args.resume, scheduler=args.scheduler)
     except KeyboardInterrupt:
-        print(f"dialogue-sim: interrupted; {_kept(out)}", file=sys.stderr)
+        print(f"dialogue-sim: interrupted; {_kept(out, args)}", file=sys.stderr)
         return 130
     except SweepInterrupted as e:  # a dead worker, an unreachable scheduler: one line, as for sweep
         if new and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # made by this command and still empty: nothing is left
-        print(f"dialogue-sim: error: {e}; {_kept(out)}", file=sys.stderr)
+        print(f"dialogue-sim: error: {e}; {_kept(out, args)}", file=sys.stderr)
         return 1
     print("\n".join(summary_lines(s)))
     print(f"wrote {out}/ ({', '.join(s['written'])})")
@@ -716,7 +748,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as e:  # disk full, permissions, a vanished folder: one line, not a traceback
         where = f"{e.filename}: " if e.filename else ""
-        hint = "; completed chunks are kept, continue with --resume" if args.command == "sweep" else ""
+        hint = f"; completed chunks are kept, continue with {_again(args)}" if args.command == "sweep" else ""
         print(f"dialogue-sim: error: {where}{e.strerror or e}{hint}", file=sys.stderr)
         return 1
 

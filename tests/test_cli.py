@@ -210,6 +210,48 @@ class TestOneLineErrorsNameTheRightField:
         assert err[-1] == "dialogue-sim: interrupted; nothing was written; run it again (--resume works too)", err
 
 
+class TestResumingAFullSweep:
+    """A sweep run with ``--full`` continues only with ``--full --resume``: the interrupt says so,
+    and a resume without ``--full`` (or with it, of a folder made without) names the flag."""
+
+    TEXT = (
+        'name = "e"\nscenarios = ["lean-years"]\nreplications = 1\nrounds = 12\nchunk_size = 1\n'
+        '[[arms]]\nname = "a"\n[full]\nreplications = 2\n'
+    )
+
+    def test_the_interrupt_names_full(self, tmp_path, monkeypatch, capsys):
+        from sim.batch import sweep
+
+        real = sweep.run_sweep
+
+        def interrupted(exp, out, **k):
+            def stop(cid: int) -> None:
+                raise KeyboardInterrupt
+
+            return real(exp, out, workers=1, progress=False, on_chunk=stop)
+
+        monkeypatch.setattr(sweep, "run_sweep", interrupted)
+        exp = tmp_path / "e.toml"
+        exp.write_text(self.TEXT)
+        assert main(["sweep", str(exp), "--full", "--out", str(tmp_path / "out")]) == 130
+        err = capsys.readouterr().err.splitlines()
+        assert err[-1].endswith("continue with --full --resume"), err
+        assert main(["sweep", str(exp), "--out", str(tmp_path / "plain")]) == 130
+        assert capsys.readouterr().err.splitlines()[-1].endswith("continue with --resume")
+
+    @pytest.mark.parametrize(("made", "resumed", "says"), [(True, False, "add --full"), (False, True, "drop --full")])
+    def test_a_resume_in_the_other_configuration_names_full(self, tmp_path, capsys, made, resumed, says):
+        exp = tmp_path / "e.toml"
+        exp.write_text(self.TEXT)
+        out = tmp_path / "out"
+        assert main(["sweep", str(exp), "--out", str(out), "--workers", "1", *(["--full"] if made else [])]) == 0
+        capsys.readouterr()
+        argv = ["sweep", str(exp), "--out", str(out), "--workers", "1", "--resume", *(["--full"] if resumed else [])]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("dialogue-sim: error: --resume: full = ") and says in err and err.count("\n") == 1, err
+
+
 def test_cli_failure_keeps_existing_output(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
