@@ -385,7 +385,7 @@ class TestConstruction:
 LABEL = f"P(agreement within {WINDOW} rounds)"
 
 
-def fake_results(analysis: dict | None = None, flat: int = 0, one_sided: int = 0) -> Results:
+def fake_results(analysis: dict | None = None, flat: int = 0, one_sided: int = 0, design: str | None = None) -> Results:
     """A results folder in memory: 10 pairs in MAIN (kept-open agree in the window in 6, the
     reference in 2); 20 kept-open runs each in 'flat' (agreements in the first ``flat`` of them) and
     'one-sided' (the first ``one_sided``), whose reference runs all agree."""
@@ -421,7 +421,8 @@ def fake_results(analysis: dict | None = None, flat: int = 0, one_sided: int = 0
             "scenarios": [MAIN, "flat", "one-sided"],
             "arms": [{"name": KEEP}, {"name": WIND}],
             "analysis": {"shift_round": SHIFT, "window": WINDOW, "main": MAIN, "treatment": KEEP, "reference": WIND} | (analysis or {}),
-        },
+        }
+        | ({"design": design} if design else {}),
         "design_names": [],
         "horizons": {MAIN: HORIZON, "flat": HORIZON, "one-sided": HORIZON},
     }
@@ -445,7 +446,12 @@ class TestReportSummary:
     @pytest.mark.parametrize(
         ("low", "high", "verdict"),
         [
-            (0.1, 0.7, "positive on this grid average (an average over arbitrary grid levels, not the answer: see the answer box)"),
+            (
+                0.1,
+                0.7,
+                "positive on this grid average (an average over the experiment's design grid with every level weighted "
+                "equally, not the answer: see the answer box)",
+            ),
             (-0.7, -0.1, "negative on this grid average: the kept-open channel did worse"),
             (-0.1, 0.3, "not distinguishable from zero on this grid average"),
             (0.0, 0.3, "not distinguishable from zero on this grid average"),
@@ -458,6 +464,26 @@ class TestReportSummary:
         s = one(run_summary(fake_results(), effects(low, high)), f"In {MAIN}, keeping the channel open")
         assert f"changed the probability of agreement within {WINDOW} rounds of the shift from 20% to 60%" in s
         assert s.endswith(f"10 pairs), {verdict}.")
+
+    @pytest.mark.parametrize(
+        ("design", "says"),
+        [
+            ("grid", "on this grid average (an average over the experiment's design grid"),
+            ("lhs", "on this sampled-design average (an average over the experiment's Latin-hypercube sample, i.e. a uniform"),
+            ("sobol", "on this sampled-design average (an average over the experiment's Sobol' sample, i.e. a uniform"),
+            ("morris", "on this Morris-design average (an average over the points of the Morris trajectories, which are not"),
+            ("none", "on this single-point average (an average over the experiment's one parameter set"),
+        ],
+    )
+    def test_the_pooled_verdict_names_what_the_design_averages_over(self, design, says):
+        """A sample has no grid levels: the summary says what the pooled estimate averages over for
+        each design kind, and so does the answer's caveat. Kills: a fixed "grid" wording."""
+        s = one(run_summary(fake_results(design=design), effects(0.1, 0.7)), f"In {MAIN}, keeping the channel open")
+        assert says in s, s
+        ans = {"design": {"kind": design, "averaged_over": answer.design_average(design)[1]}}
+        row = {"before_shift": {"arm": 0, "reference": 0}, "arm": KEEP, "reference": WIND}
+        caveat = answer._caveats(ans | {"checks": {}}, row)[-1]
+        assert caveat.startswith(f"Caveat — the estimates average over {answer.design_average(design)[1]};"), caveat
 
     @pytest.mark.parametrize(("k", "fails"), [(0, True), (1, False), (5, False)])
     def test_one_sided_transfer_fails_only_below_five_percent(self, k, fails):

@@ -32,6 +32,35 @@ DEFAULT_RATIONALES = {
 }
 
 
+_UNIFORM = ", i.e. a uniform distribution over the swept ranges (an assumption, not a prior anyone stated)"
+
+#: What a pooled estimate averages over, by design kind: (the short name used in "on this … average",
+#: the caveat's clause). Only a grid has levels; a sample's average is over a uniform distribution on
+#: the swept ranges, and a Morris design's is over no stated distribution at all.
+DESIGN_AVERAGE: dict[str, tuple[str, str]] = {
+    "none": ("single-point", "the experiment's one parameter set (nothing is swept: only the replications are averaged)"),
+    "grid": ("grid", "the experiment's design grid with every level weighted equally"),
+    "lhs": (
+        "sampled-design",
+        "the experiment's Latin-hypercube sample" + _UNIFORM,
+    ),
+    "sobol": (
+        "sampled-design",
+        "the experiment's Sobol' sample" + _UNIFORM,
+    ),
+    "morris": (
+        "Morris-design",
+        "the points of the Morris trajectories, which are not a uniform sample of the ranges: the average weights no stated distribution",
+    ),
+    "table": ("design-table", "the rows of the experiment's design table, each weighted equally"),
+}
+
+
+def design_average(design: str) -> tuple[str, str]:
+    """:data:`DESIGN_AVERAGE` for ``design`` (a :class:`~sim.batch.experiment.Design` value)."""
+    return DESIGN_AVERAGE.get(design, (f"{design}-design", f"the experiment's {design} design, each point weighted equally"))
+
+
 #: What answer.json answers (also how ``report`` knows an answer.json it may replace).
 QUESTION = "Do channels kept open through the lean years pay off when conditions shift?"
 
@@ -129,9 +158,11 @@ def build_answer(
     discovery: Mapping[str, Any] | None = None,
     phase: Sequence[Mapping[str, Any]] = (),
     versions: Mapping[str, Any] | None = None,
+    design: str = "grid",
 ) -> dict[str, Any]:
     """Every estimand, the decompositions (one per declared recipient; the first is also
-    ``decomposition``), discovery, phase cells, checks and the verdict."""
+    ``decomposition``), discovery, phase cells, checks and the verdict; ``design`` (the
+    experiment's design kind) says what the pooled estimates average over."""
     a = dict(analysis)
     treatment = a.get("treatment", arms[0])
     reference = a.get("reference", arms[-1])
@@ -148,6 +179,7 @@ def build_answer(
         "fingerprint": fingerprint,
         "versions": dict(versions or {}),
         "question": QUESTION,
+        "design": {"kind": design, "averaged_over": design_average(design)[1]},
         "primary": {
             "estimand": a.get("primary", "effect_curve"),
             "scenario": main,
@@ -379,8 +411,9 @@ def _caveats(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
             f"Caveat — {b['arm']} {row['arm']} and {b['reference']} {row['reference']} runs agreed before the shift; the "
             f"{b['pairs_left_out']} pairs concerned are left out of the estimands above."
         )
+    over = (ans.get("design") or {}).get("averaged_over") or design_average("grid")[1]
     out.append(
-        "Caveat — the estimates average over the experiment's design grid with every level weighted equally; the "
+        f"Caveat — the estimates average over {over}; the "
         "conditions and regions above say where they hold, and the model's carry-overs and costs are listed in docs/ODD.md."
     )
     return out

@@ -157,12 +157,13 @@ def summary(
         g = r[r["scenario"] == main]
         pt = g[g["arm"] == res.treatment]["in_window"].mean()
         pr = g[g["arm"] == res.reference]["in_window"].mean()
+        kind, over = answer.design_average(str(res.spec.get("design", "grid")))
         verdict = (
-            "positive on this grid average (an average over arbitrary grid levels, not the answer: see the answer box)"
+            f"positive on this {kind} average (an average over {over}, not the answer: see the answer box)"
             if e["ci_low"] > 0
-            else "negative on this grid average: the kept-open channel did worse"
+            else f"negative on this {kind} average: the kept-open channel did worse"
             if e["ci_high"] < 0
-            else "not distinguishable from zero on this grid average"
+            else f"not distinguishable from zero on this {kind} average"
         )
         out.append(
             f"In {main}, keeping the channel open ({res.treatment}) rather than {res.reference} changed the "
@@ -553,6 +554,7 @@ def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], de
         discovery=run_discovery(res),
         phase=phase_json,
         versions=res.manifest.get("versions"),
+        design=str(res.spec.get("design", "grid")),
     )
 
 
