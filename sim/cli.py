@@ -99,7 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def run_with_progress(model: DialogueModel, rounds: int) -> None:
     """``model.run_for(rounds)``, with a progress bar and an ETA on a terminal (in steps of about
-    1% of the rounds: the same rounds, so the same run); silent in a pipe or a file."""
+    1% of the rounds: the same rounds, so the same run); silent in a pipe or a file, where one
+    run's few seconds need no log line."""
     if not sys.stderr.isatty():
         model.run_for(rounds)
         return
@@ -439,13 +440,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def compare_with_progress(a: Setup, b: Setup, seeds: list[int], la: str, lb: str, rounds: int | None) -> Comparison:
-    """:func:`sim.analysis.compare.compare`, with a progress bar and an ETA on a terminal (counting
-    runs, A's then B's, as rounds of them are done: the same runs, so the same results); silent in
-    a pipe or a file."""
+    """:func:`sim.analysis.compare.compare`, with progress and an ETA on stderr (counting runs, A's
+    then B's, as rounds of them are done: the same runs, so the same results): a bar on a
+    terminal, a plain line every few seconds and at the end elsewhere, as a sweep's."""
     from sim.analysis.compare import compare
-
-    if not sys.stderr.isatty():
-        return compare(a, b, seeds, la, lb, rounds=rounds)
     from sim.batch.sweep import Progress
 
     bar = Progress(2 * len(seeds), 0, label="compare", unit="run")

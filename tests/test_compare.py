@@ -4,6 +4,7 @@ are recomputed here from runs of DialogueModel, and bad input is refused before 
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -93,7 +94,7 @@ class TestCommand:
 class TestProgress:
     """``compare --runs 2000`` printed only its start line until it was done (bad-input audit).
     On a terminal it shows the same bar with an ETA as ``run`` and ``sweep`` (counting runs, A's
-    then B's, as their rounds are done); in a pipe or a file nothing more; the same results either way."""
+    then B's, as their rounds are done); in a pipe or a file plain lines, as a sweep's; the same results either way."""
 
     ARGV = ["compare", "leadership-change", "--set-b", "turnover=0.4", "--runs", "3", "--rounds", "45"]
 
@@ -116,10 +117,15 @@ class TestProgress:
         assert main([*self.ARGV, "--out", str(tmp_path / "pipe")]) == 0
         assert (tmp_path / "tty" / "compare.csv").read_bytes() == (tmp_path / "pipe" / "compare.csv").read_bytes()
 
-    def test_nothing_but_the_start_line_in_a_pipe(self, tmp_path, monkeypatch):
+    def test_plain_progress_lines_in_a_pipe(self, tmp_path, monkeypatch):
+        """As a sweep's: no bar, a plain line every few seconds and one at the end (a log of a
+        long compare shows it was moving, and how fast)."""
         err = self.stderr(monkeypatch, tty=False)
         assert main([*self.ARGV, "--out", str(tmp_path / "pipe")]) == 0
-        assert err.getvalue().splitlines() == ["compare: 3 run(s) each of A and B on seeds 0–2 …"]
+        lines = err.getvalue().splitlines()
+        assert lines[0] == "compare: 3 run(s) each of A and B on seeds 0–2 …"
+        assert re.fullmatch(r"compare: 6/6 runs \(100%\), \d+ runs/s, ETA 0s", lines[-1]), lines
+        assert "\r" not in err.getvalue() and "<" not in err.getvalue()  # no bar
 
     def test_counting_changes_no_result(self, lc):
         a, b = resolve(lc, {}, ROUNDS), resolve(lc, {"turnover": "0.4"}, ROUNDS)
