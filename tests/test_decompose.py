@@ -591,6 +591,20 @@ class TestSentences:
         assert "total +0.05, no CI;" in s
         assert s.endswith("Components whose share is told from zero: none can be told from zero.")
 
+    def test_an_inexact_decomposition_says_so_first(self):
+        """A full transplant that misses the donor run: each window's sentence starts by saying the
+        decomposition does not account for the effect, as the answer's does; an exact one does not.
+        Kills: the warning dropped from sentences(), or given for exact decompositions too."""
+        d = planted([], COMPS)
+        assert not any("does NOT account" in s for s in decompose.sentences(d))
+        d["unattributed"] = {"gatekeeping": 192}
+        for key in ("soon", "by_horizon"):
+            d[key] |= {"transplant_gap": 0.16, "additivity_error": 0.0}
+        for s in decompose.sentences(d):
+            head, _, rest = s.partition("): the decomposition does NOT account for this effect (")
+            assert head.startswith("Net of the restart rules (keep-open − paused") and rest, s
+            assert "mean gap 0.16" in rest and "gatekeeping (192 pairs)" in rest and " — total " in rest, s
+
     def test_what_each_measures(self):
         """Branch per measures(): all rules, none, part. Kills: the branches swapped."""
         base = {"donor": "keep-open", "recipient": "r"}

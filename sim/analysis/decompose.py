@@ -279,7 +279,8 @@ def sentences(dec: dict[str, Any]) -> list[str]:
     """What the decomposition finds, soon after the shift and by the horizon, from its numbers only:
     the total, the share set by the reopen event (where it transplants any), the carry-overs and
     the costs, each with its CI and whether that CI excludes zero, and the components whose CI
-    does, largest first."""
+    does, largest first; first of all, where the decomposition is not exact, that it does not
+    account for the effect (:func:`not_exact`)."""
     out = []
     label = "Net of the restart rules" if not dec["by_construction"] else "Including the restart rules"
     for key, when in (("soon", "soon after the shift"), ("by_horizon", "by the horizon")):
@@ -291,8 +292,10 @@ def sentences(dec: dict[str, Any]) -> list[str]:
         comps = sorted(part["components"], key=lambda c: -abs(c["shapley"]["value"] or 0))
         sig = [c for c in comps if answer.sign(c["shapley"]) in ("positive", "negative")]
         named = "; ".join(f"{c['name']} {answer._ci(c['shapley'])}" for c in sig[:4]) or "none can be told from zero"
+        warning = not_exact(dec, key)
         out.append(
             f"{label} ({dec['donor']} − {dec['recipient']}, {when}, {dec['pairs']} pairs): "
+            + (f"{warning} — " if warning else "")
             + "; ".join(parts)
             + f". Components whose share is told from zero: {named}."
         )
