@@ -892,7 +892,7 @@ class TestReportAuditFixes:
     @pytest.mark.parametrize(
         ("low", "high", "clause"),
         [
-            (0.1, 0.7, "; about 5 cost units per additional agreement within 10 rounds of the shift."),
+            (0.1, 0.7, "; about 5 cost units per additional agreement within 10 rounds of the shift, and by the horizon there "),
             (-0.1, 0.3, "cannot be told from zero, so the ratio is unbounded."),
             (-0.5, -0.1, "are fewer, not more."),
         ],
@@ -903,8 +903,32 @@ class TestReportAuditFixes:
         (fewer). Kills: the ratio given whatever the CI (the old 'extra > 0.005' test)."""
         res = with_runs(fake_results(), cost=3.0)
         s = one(summary(res, cost_effects(low, high), [], NO_ADEQUACY, []), "It cost 3.0× as much")
-        assert s.endswith(clause)
+        assert clause in s and s.endswith("." if low <= 0 else "+0.40, 95% CI [+0.10, +0.70]).")
         assert ("cost units per additional agreement" in s) == (low > 0)
+
+    @pytest.mark.parametrize(
+        ("keep_agree", "ref_agree", "clause"),
+        [
+            (6, 2, "and by the horizon there are still more (+0.40"),
+            (2, 2, "by the horizon the difference (+0.00, 95% CI [+0.00, +0.00]) cannot be told from zero: it may price"),
+            (2, 10, "by the horizon, though, there are fewer (-0.80, 95% CI [-1.00, -0.40]): it prices agreements moved earlier"),
+        ],
+    )
+    def test_cost_per_agreement_says_whether_they_are_still_extra_by_the_horizon(self, keep_agree, ref_agree, clause):
+        """The ratio prices agreements within the window; by the horizon they may be no more, or fewer
+        (moved earlier, not added). Planted: in MAIN kept-open agrees by the horizon in the first
+        ``keep_agree`` of 10 pairs, the reference in the first ``ref_agree``. Kills: the by-horizon
+        clause dropped, or its branches swapped."""
+
+        def agreement(runs: pd.DataFrame) -> np.ndarray:
+            main = runs["scenario"] == MAIN
+            k = np.where(runs["arm"] == KEEP, keep_agree, ref_agree)
+            return np.where(main, runs["point"] < k, runs["agreement"])
+
+        res = with_runs(fake_results(), cost=3.0, agreement=agreement)
+        s = one(summary(res, cost_effects(0.1, 0.7), [], NO_ADEQUACY, []), "It cost 3.0× as much")
+        assert "about 5 cost units per additional agreement within 10 rounds of the shift" in s
+        assert clause in s, s
 
     def test_mechanism_names_the_component_and_its_kind(self):
         """Items 3, 4. A planted decomposition over a × b whose substitution share is large and

@@ -175,7 +175,9 @@ def summary(
         if len(c):
             ct = g[g["arm"] == res.treatment]["cost"].mean()
             cr = g[g["arm"] == res.reference]["cost"].mean()
-            per = cost_per_agreement(ct - cr, e["mean_diff"], e["ci_low"], e["ci_high"], w)
+            bh = stats.paired_effect(g, "agreement", res.treatment, res.reference, by=("scenario",))
+            later = (float(bh["mean_diff"].iloc[0]), float(bh["ci_low"].iloc[0]), float(bh["ci_high"].iloc[0])) if len(bh) else None
+            per = cost_per_agreement(ct - cr, e["mean_diff"], e["ci_low"], e["ci_high"], w, later)
             ratio = f"{ct / cr:.1f}× as much" if cr > 0 else "something where the reference cost nothing"
             out.append(f"It cost {ratio} over the whole run ({ct:.0f} vs {cr:.0f} rank-weighted delegate-meetings){per}.")
         # the same effect holding one swept parameter at its default, where the grid has it
@@ -302,12 +304,25 @@ HELD_AT_DEFAULT = "With one swept parameter held at its default, the paired diff
 _signed = answer.fmt_signed
 
 
-def cost_per_agreement(extra_cost: float, mean: float, low: float, high: float, window: int) -> str:
+def cost_per_agreement(
+    extra_cost: float, mean: float, low: float, high: float, window: int, by_horizon: tuple[float, float, float] | None = None
+) -> str:
     """The clause on the cost per additional agreement: given only when the extra agreements within the
-    window are told apart from zero and positive (a ratio whose denominator may be zero is unbounded)."""
+    window are told apart from zero and positive (a ratio whose denominator may be zero is unbounded);
+    with ``by_horizon`` (mean, low, high of the difference in P(agreement by the horizon)), also
+    whether those agreements are still extra by the horizon or were only earlier."""
     what = f"the extra agreements within {window} rounds of the shift ({_signed(mean)}, 95% CI [{_signed(low)}, {_signed(high)}])"
     if low > 0:
-        return f"; about {extra_cost / mean:.0f} cost units per additional agreement within {window} rounds of the shift"
+        per = f"; about {extra_cost / mean:.0f} cost units per additional agreement within {window} rounds of the shift"
+        if by_horizon is None:
+            return per
+        m, lo, hi = by_horizon
+        later = f"({_signed(m)}, 95% CI [{_signed(lo)}, {_signed(hi)}])"
+        if lo > 0:
+            return per + f", and by the horizon there are still more {later}"
+        if hi < 0:
+            return per + f"; by the horizon, though, there are fewer {later}: it prices agreements moved earlier, not added"
+        return per + f"; by the horizon the difference {later} cannot be told from zero: it may price agreements moved earlier, not added"
     if high < 0:
         return f"; no cost per additional agreement is given: {what} are fewer, not more"
     return f"; no cost per additional agreement is given: {what} cannot be told from zero, so the ratio is unbounded"
