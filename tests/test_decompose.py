@@ -351,6 +351,30 @@ class TestWorkerCount:
         assert (runs[0].recipient >= 0).any()
 
 
+    def test_forked_workers_inherit_the_warm_up(self, exp, monkeypatch):
+        """As a sweep's workers do, the transplant runs' forked workers get the model compiled in the
+        parent: run_transplants passes a warm-up that local processes call before they fork (and
+        serial runs ignore). Kills: the warm-up not passed, or not called before the pool."""
+        import sim.batch.executors as executors
+
+        order: list[str] = []
+        monkeypatch.setattr(transplant, "warm_up", lambda e: order.append(f"warm {e.name}"))
+        real_pool = executors.ProcessPoolExecutor
+
+        def pool(*a, **k):
+            order.append("pool")
+            return real_pool(*a, **k)
+
+        monkeypatch.setattr(executors, "ProcessPoolExecutor", pool)
+        monkeypatch.setattr(executors.LocalProcessExecutor, "context", staticmethod(lambda: executors.get_context("fork")))
+        masks, _ = shapley_plan(2, len(COMPONENTS), 1, seed=3)
+        run_transplants(exp, 0, [(0, 0), (0, 1)], 0, 1, SHIFT, masks, executor=LocalProcessExecutor(2))
+        assert order == [f"warm {exp.name}", "pool"]
+        order.clear()
+        run_transplants(exp, 0, [(0, 0), (0, 1)], 0, 1, SHIFT, masks, executor=SerialExecutor())
+        assert order == []
+
+
 class TestDiscovery:
     def test_prim_finds_the_planted_regions(self):
         a, b = np.meshgrid(np.linspace(0, 1, 11), np.linspace(0, 1, 11))

@@ -162,11 +162,15 @@ class Executor(ABC):
         Closing the iterator early (Ctrl-C, an error) must stop all work it started."""
 
     @abstractmethod
-    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+    def map(
+        self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], warm: Callable[[], None] | None = None
+    ) -> Iterator[tuple[int, R]]:
         """Call ``fn(*task)`` for every task (``fn`` a module-level function, tasks picklable),
         yielding ``(index of the task, result)`` as each finishes (in any order); for work that
         is not a sweep's chunk, such as the transplant runs of :mod:`sim.batch.transplant`.
-        Closing the iterator early must stop all work it started."""
+        ``warm``, if given, is called in this process before workers are forked from it (so they
+        inherit what it compiled, as a sweep's do: :func:`warm_up`); executors that fork nothing
+        ignore it. Closing the iterator early must stop all work it started."""
 
 
 class SerialExecutor(Executor):
@@ -178,7 +182,9 @@ class SerialExecutor(Executor):
         for cid, ids in todo:
             yield chunk_to_store(exp, store, cid, ids)
 
-    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+    def map(
+        self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], warm: Callable[[], None] | None = None
+    ) -> Iterator[tuple[int, R]]:
         for i, task in enumerate(tasks):
             yield i, fn(*task)
 
@@ -280,8 +286,12 @@ class LocalProcessExecutor(Executor):
             if ctx.get_start_method() == "forkserver":
                 stop_fork_server()  # no process outlives the command
 
-    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+    def map(
+        self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], warm: Callable[[], None] | None = None
+    ) -> Iterator[tuple[int, R]]:
         ctx = self.context()
+        if warm is not None and ctx.get_start_method() == "fork":
+            warm()
         try:
             with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
                 yield from _in_flight(pool, fn, tasks, 2 * self.workers)
@@ -395,7 +405,9 @@ class DaskExecutor(Executor):
             store.write(cid, runs, ts)
             yield ChunkDone(cid, runs.num_rows, runs.num_rows - count_ok(runs))
 
-    def map(self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+    def map(
+        self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], warm: Callable[[], None] | None = None
+    ) -> Iterator[tuple[int, R]]:
         yield from self._flow(fn, enumerate(tasks), "task", bounded=False)
 
     def _flow(

@@ -21,6 +21,7 @@ depend on the number of workers.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from sim.batch.ensemble import BATCH, simulate
-from sim.batch.executors import Executor, SerialExecutor
+from sim.batch.executors import Executor, SerialExecutor, warm_up
 from sim.batch.experiment import Experiment
 from sim.core.state import State
 
@@ -251,7 +252,7 @@ def run_transplants(
     tasks = [(exp, scenario, list(pairs[i:j]), donor, recipient, at_round, np.ascontiguousarray(masks[i:j]), names) for i, j in bounds]
     donor_ar, recipient_ar = np.empty(P, int), np.empty((P, V), int)
     differing, unattributed = dict.fromkeys(COMPONENTS, 0), dict.fromkeys(EVENT_SET, 0)
-    for k, (d, r, dif, una) in (executor or SerialExecutor()).map(_task, tasks):
+    for k, (d, r, dif, una) in (executor or SerialExecutor()).map(_task, tasks, warm=functools.partial(warm_up, exp)):
         i, j = bounds[k]
         donor_ar[i:j], recipient_ar[i:j] = d, r
         for n in COMPONENTS:
