@@ -350,7 +350,6 @@ class TestWorkerCount:
             assert other.differing == runs[0].differing
         assert (runs[0].recipient >= 0).any()
 
-
     def test_forked_workers_inherit_the_warm_up(self, exp, monkeypatch):
         """As a sweep's workers do, the transplant runs' forked workers get the model compiled in the
         parent: run_transplants passes a warm-up that local processes call before they fork (and
