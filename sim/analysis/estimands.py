@@ -7,7 +7,10 @@ agreed before the shift (those are counted apart, never as time 0):
   k = 1 … horizon − shift + 1, with pointwise percentile bands and a simultaneous band from the
   bootstrap distribution of max_k |Δ*(k) − Δ(k)| / se(k) (Montiel Olea & Plagborg-Møller 2019);
   the bootstrap resamples pairs (multinomial weights, :func:`resample_weights`), so both arms
-  move together, and every estimand is read from the same resamples;
+  move together, and every estimand is read from the same resamples; both bands are at least
+  est ± z·se with an adjusted Wald se (:func:`adjusted_se`), since where few pairs differ the
+  bootstrap understates the spread; Δ soon after the shift and by the horizon are the curve's
+  values there, with its pointwise band;
 - the difference in restricted mean time to agreement up to the horizon (area under the
   Kaplan–Meier curve, :func:`sim.analysis.stats.restricted_mean`), CI by the paired bootstrap;
 - earlier vs more: the paired difference in rounds to agreement among pairs where both agree,
@@ -21,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from sim.analysis import stats
 from sim.batch.experiment import ESTIMANDS
@@ -96,11 +100,41 @@ def percentile(value: float, boot: np.ndarray, n: int, level: float = 0.95) -> d
     return {"value": _f(value), "low": _f(lo), "high": _f(hi), "n": int(n)}
 
 
+#: Pseudo-pairs added to each cell of the paired 2 × 2 table (arm agreed or not × reference agreed
+#: or not) for the floor on the effect curve's standard error (:func:`adjusted_se`).
+PSEUDO_PAIRS = 2.0
+
+
+def adjusted_se(D: np.ndarray, pseudo: float = PSEUDO_PAIRS) -> np.ndarray:
+    """The adjusted Wald standard error of the mean of paired differences of 0/1 outcomes
+    (``D`` (n, K) in {−1, 0, 1}), per column: with b and c the pairs where only the arm or only
+    the reference agreed, m = n + 4·pseudo, p_b = (b + pseudo)/m, p_c = (c + pseudo)/m,
+
+        se = sqrt((p_b + p_c − (p_b − p_c)²) / m)
+
+    (Agresti & Min 2005, "Simple improved confidence intervals for comparing matched
+    proportions", Stat. Med. 24: 729–740, add 0.5 per cell for one interval; a band over every
+    round needs more: 2 was the smallest of 0.5, 1 and 2 that kept the simultaneous band's
+    coverage at its level when discordant pairs are few, measured in tests/test_estimands.py).
+    Never 0, unlike the bootstrap's, which is 0 in a round where no pair differs yet — a band of
+    width 0 around an effect that is not."""
+    n = D.shape[0]
+    b, c = (D > 0).sum(axis=0), (D < 0).sum(axis=0)
+    m = n + 4 * pseudo
+    pb, pc = (b + pseudo) / m, (c + pseudo) / m
+    return np.sqrt((pb + pc - (pb - pc) ** 2) / m)
+
+
 def effect_curve(
     a: np.ndarray, r: np.ndarray, shift: int, horizon: int, level: float = 0.95, W: np.ndarray | None = None, seed: int = 0
 ) -> dict:
     """Δ(k) with pointwise percentile bands and a simultaneous (sup-t) band from one paired
-    bootstrap (see the module doc); ``W`` are the resample weights (:func:`resample_weights`)."""
+    bootstrap (see the module doc); ``W`` are the resample weights (:func:`resample_weights`).
+
+    Where discordant pairs are few the bootstrap understates the spread (with none in a round,
+    its bands there have width 0), so both bands are at least est ± z·se with se the larger of
+    the bootstrap's and :func:`adjusted_se` (z the pointwise normal quantile, or the sup-t
+    critical value, itself at least the pointwise one)."""
     D = (agreed_by(a, shift, horizon) - agreed_by(r, shift, horizon)).T  # (n, K)
     n, K = D.shape
     est = D.mean(axis=0) if n else np.full(K, np.nan)
@@ -110,10 +144,15 @@ def effect_curve(
         return out | {"pointwise_low": nan, "pointwise_high": nan, "simultaneous_low": nan, "simultaneous_high": nan, "critical": None}
     W = resample_weights(n, seed=seed) if W is None else W
     boot = boot_means(W, D)  # (n_resamples, K): the same resampled pairs for every k
-    se = boot.std(axis=0, ddof=1)
-    live = se > 1e-12
-    crit = float(np.quantile((np.abs(boot[:, live] - est[live]) / se[live]).max(axis=1), level)) if live.any() else 0.0
+    sd = boot.std(axis=0, ddof=1)
+    live = sd > 1e-12
+    z = float(scipy.stats.norm.ppf((1 + level) / 2))
+    crit = float(np.quantile((np.abs(boot[:, live] - est[live]) / sd[live]).max(axis=1), level)) if live.any() else z
+    crit = max(crit, z)
+    floor = adjusted_se(D)
+    se = np.maximum(sd, floor)
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    lo, hi = np.minimum(lo, est - z * floor), np.maximum(hi, est + z * floor)
     return out | {
         "pointwise_low": [_f(x) for x in lo],
         "pointwise_high": [_f(x) for x in hi],
@@ -153,9 +192,11 @@ def pair_estimands(pairs: pd.DataFrame, shift: int, horizon: int, soon: int, lev
     out["curve"] = effect_curve(a, r, shift, horizon, level, W)
     k_soon = min(max(1, soon), tau)
     ya, yr = agreed_by(a, shift, horizon), agreed_by(r, shift, horizon)
+    curve = out["curve"]
     for key, k in (("soon", k_soon), ("by_horizon", tau)):
-        d = ya[k - 1] - yr[k - 1]
-        est = percentile(d.mean() if n else np.nan, boot_means(W, d), n, level)
+        # Δ(k) and its interval are the curve's at k: the same resamples, and the same floor where
+        # discordant pairs are few (effect_curve)
+        est = {"value": curve["estimate"][k - 1], "low": curve["pointwise_low"][k - 1], "high": curve["pointwise_high"][k - 1], "n": n}
         out[key] = {
             "k": k,
             "round": shift + k - 1,
