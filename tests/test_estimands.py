@@ -49,7 +49,7 @@ class TestBandCoverage:
 
     @pytest.mark.parametrize("n", [30, 60])
     def test_few_discordant_pairs(self, n):
-        """Kills: the floor (:func:`estimands.adjusted_se`) dropped from either band (0.64 at 60 pairs)."""
+        """Kills: the floor (:func:`sim.analysis.stats.adjusted_se`) dropped from either band (0.64 at 60 pairs)."""
         sim, point, flat = coverage(n, coupled=True)
         assert sim >= 0.90 and point >= 0.92 and flat == 0, (sim, point, flat)
 
@@ -70,15 +70,6 @@ class TestBandCoverage:
             assert (w > 0).all() and (np.array(c["pointwise_high"]) > 0).all()
             widths.append(w.max())
         assert widths[1] < widths[0]
-
-
-class TestAdjustedSe:
-    def test_formula_by_hand(self):
-        """b = 3 pairs where only the arm agreed, c = 1 where only the reference did, n = 10."""
-        D = np.array([1, 1, 1, -1, 0, 0, 0, 0, 0, 0], float)[:, None]
-        m = 10 + 4 * estimands.PSEUDO_PAIRS
-        pb, pc = (3 + estimands.PSEUDO_PAIRS) / m, (1 + estimands.PSEUDO_PAIRS) / m
-        assert estimands.adjusted_se(D)[0] == pytest.approx(np.sqrt((pb + pc - (pb - pc) ** 2) / m))
 
 
 class TestPointEstimandsReadTheCurve:

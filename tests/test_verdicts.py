@@ -910,7 +910,7 @@ class TestReportAuditFixes:
         ("keep_agree", "ref_agree", "clause"),
         [
             (6, 2, "and by the horizon there are still more (+0.40"),
-            (2, 2, "by the horizon the difference (+0.00, 95% CI [+0.00, +0.00]) cannot be told from zero: it may price"),
+            (2, 2, "by the horizon the difference (+0.00, 95% CI [-0.22, +0.22]) cannot be told from zero: it may price"),
             (2, 10, "by the horizon, though, there are fewer (-0.80, 95% CI [-1.00, -0.40]): it prices agreements moved earlier"),
         ],
     )

@@ -120,10 +120,12 @@ def run_arm(sc: Scenario, overrides: Mapping[str, float], runs: int, seed: int, 
     return simulate([setups[i % len(setups)] for i in range(runs)], _seeds(runs, seed))
 
 
-def _paired_ci(d: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+def _paired_ci(d: np.ndarray, seed: int = 0, binary: bool = False) -> tuple[float, float, float]:
+    """Mean paired difference and its 95% bootstrap CI; ``binary`` (differences of 0/1 outcomes):
+    at least what the counts of discordant pairs allow (:func:`sim.analysis.stats.counts_floor`)."""
     from sim.analysis.stats import bootstrap_ci
 
-    e = bootstrap_ci(d, seed=seed)
+    e = bootstrap_ci(d, seed=seed, discrete="paired" if binary else None)
     return e.value, e.low, e.high
 
 
@@ -151,7 +153,7 @@ def check_burton(runs: int, seed: int, draws: Draws = (), mutate: str | None = N
     sc, arms = burton_arms(mutate)
     out = {k: run_arm(sc, v, runs, seed, draws).outcomes for k, v in arms.items()}
     a0, a1 = out["as documented"]["agreement"].astype(float), out["recommendations applied"]["agreement"].astype(float)
-    m, lo, hi = _paired_ci(a1 - a0)
+    m, lo, hi = _paired_ci(a1 - a0, binary=True)
     pg, plo, phi = _paired_ci(out["recommendations applied"]["peak_progress"] - out["as documented"]["peak_progress"])
     ok = a0.mean() <= 0.05 and lo > 0
     return bool(ok), (
@@ -242,7 +244,7 @@ def check_iran_timeline(runs: int, seed: int, draws: Draws = (), mutate: str | N
 
     t_int, t_end = (cal.round_of(d) for d in IRAN_OBSERVED.values())
     wind = out["wind-down"]["agreement_round"]
-    m, clo, chi = _paired_ci(by(r_keep, t_end) - by(wind, t_end))
+    m, clo, chi = _paired_ci(by(r_keep, t_end) - by(wind, t_end), binary=True)
     ok = all(inside.values())
     return bool(ok), (
         f"calendar: {cal.meetings_per_year:g} rounds a year from {cal.start_year:g}, the shift in round {shift} "
@@ -305,7 +307,7 @@ def check_no_transfer(runs: int, seed: int, draws: Draws = (), mutate: str | Non
     o = run_arm(dataclasses.replace(sc, events=evs), {}, runs, seed, draws).outcomes
     both = run_arm(sc, {}, runs, seed, draws).outcomes["agreement"].astype(float)
     agree, ideas = o["agreement"].mean(), o["ideas_reported"].mean()
-    m, lo, hi = _paired_ci(both - o["agreement"].astype(float))
+    m, lo, hi = _paired_ci(both - o["agreement"].astype(float), binary=True)
     return bool(agree <= 0.01 and lo > 0), (
         f"agreement in {agree:.0%} of runs, although {ideas:.1f} ideas were reported per run, against {both.mean():.0%} "
         f"of the same runs with both leaderships serious (paired difference {m:+.2f}, 95% CI [{lo:+.2f}, {hi:+.2f}]; this "

@@ -8,7 +8,7 @@ agreed before the shift (those are counted apart, never as time 0):
   bootstrap distribution of max_k |Δ*(k) − Δ(k)| / se(k) (Montiel Olea & Plagborg-Møller 2019);
   the bootstrap resamples pairs (multinomial weights, :func:`resample_weights`), so both arms
   move together, and every estimand is read from the same resamples; both bands are at least
-  est ± z·se with an adjusted Wald se (:func:`adjusted_se`), since where few pairs differ the
+  est ± z·se with an adjusted Wald se (:func:`sim.analysis.stats.adjusted_se`), since where few pairs differ the
   bootstrap understates the spread; Δ soon after the shift and by the horizon are the curve's
   values there, with its pointwise band;
 - the difference in restricted mean time to agreement up to the horizon (area under the
@@ -100,31 +100,6 @@ def percentile(value: float, boot: np.ndarray, n: int, level: float = 0.95) -> d
     return {"value": _f(value), "low": _f(lo), "high": _f(hi), "n": int(n)}
 
 
-#: Pseudo-pairs added to each cell of the paired 2 × 2 table (arm agreed or not × reference agreed
-#: or not) for the floor on the effect curve's standard error (:func:`adjusted_se`).
-PSEUDO_PAIRS = 2.0
-
-
-def adjusted_se(D: np.ndarray, pseudo: float = PSEUDO_PAIRS) -> np.ndarray:
-    """The adjusted Wald standard error of the mean of paired differences of 0/1 outcomes
-    (``D`` (n, K) in {−1, 0, 1}), per column: with b and c the pairs where only the arm or only
-    the reference agreed, m = n + 4·pseudo, p_b = (b + pseudo)/m, p_c = (c + pseudo)/m,
-
-        se = sqrt((p_b + p_c − (p_b − p_c)²) / m)
-
-    (Agresti & Min 2005, "Simple improved confidence intervals for comparing matched
-    proportions", Stat. Med. 24: 729–740, add 0.5 per cell for one interval; a band over every
-    round needs more: 2 was the smallest of 0.5, 1 and 2 that kept the simultaneous band's
-    coverage at its level when discordant pairs are few, measured in tests/test_estimands.py).
-    Never 0, unlike the bootstrap's, which is 0 in a round where no pair differs yet — a band of
-    width 0 around an effect that is not."""
-    n = D.shape[0]
-    b, c = (D > 0).sum(axis=0), (D < 0).sum(axis=0)
-    m = n + 4 * pseudo
-    pb, pc = (b + pseudo) / m, (c + pseudo) / m
-    return np.sqrt((pb + pc - (pb - pc) ** 2) / m)
-
-
 def effect_curve(
     a: np.ndarray, r: np.ndarray, shift: int, horizon: int, level: float = 0.95, W: np.ndarray | None = None, seed: int = 0
 ) -> dict:
@@ -133,7 +108,7 @@ def effect_curve(
 
     Where discordant pairs are few the bootstrap understates the spread (with none in a round,
     its bands there have width 0), so both bands are at least est ± z·se with se the larger of
-    the bootstrap's and :func:`adjusted_se` (z the pointwise normal quantile, or the sup-t
+    the bootstrap's and :func:`sim.analysis.stats.adjusted_se` (z the pointwise normal quantile, or the sup-t
     critical value, itself at least the pointwise one)."""
     D = (agreed_by(a, shift, horizon) - agreed_by(r, shift, horizon)).T  # (n, K)
     n, K = D.shape
@@ -149,7 +124,7 @@ def effect_curve(
     z = float(scipy.stats.norm.ppf((1 + level) / 2))
     crit = float(np.quantile((np.abs(boot[:, live] - est[live]) / sd[live]).max(axis=1), level)) if live.any() else z
     crit = max(crit, z)
-    floor = adjusted_se(D)
+    floor = stats.adjusted_se(D)
     se = np.maximum(sd, floor)
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
     lo, hi = np.minimum(lo, est - z * floor), np.maximum(hi, est + z * floor)

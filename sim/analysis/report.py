@@ -33,7 +33,7 @@ def outcome_table(res: Results) -> pd.DataFrame:
     r = res.with_window()
     rows = []
     for (sc, arm), g in r[r["status"] == "ok"].groupby(["scenario", "arm"], sort=False):
-        p = stats.bootstrap_ci(g["in_window"])
+        p = stats.bootstrap_ci(g["in_window"], discrete="proportion")
         c = stats.bootstrap_ci(g["cost"])
         t, obs = stats.time_to_agreement(g, res.shift, res.horizon(sc))
         times, surv = stats.kaplan_meier(t, obs)
@@ -88,7 +88,7 @@ def phase_cells(res: Results, x: str, y: str, scenario: str) -> pd.DataFrame:
     base = base[base["scenario"] == scenario].set_index(stats.KEYS)
     rows = []
     for (xv, yv), g in d.groupby([x, y], sort=True):
-        e = stats.bootstrap_ci(g["diff"].to_numpy())
+        e = stats.bootstrap_ci(g["diff"].to_numpy(), discrete="paired")
         p_value = stats.paired_p_value(g["diff"].to_numpy())
         keys = pd.MultiIndex.from_frame(g[stats.KEYS])
         t_arm = base[base["arm"] == res.treatment].reindex(keys)

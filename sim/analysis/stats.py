@@ -44,10 +44,77 @@ _BATCH_VALUES = 1 << 21
 SCIPY_JACKKNIFE_MAX = 20_000
 
 
-def bootstrap_ci(x: ArrayLike, level: float = 0.95, n_resamples: int = 2000, seed: int = 0, statistic: Callable = np.mean) -> Estimate:
-    """Bootstrap (BCa, falling back to percentile) CI of ``statistic`` via ``scipy.stats.bootstrap``.
+#: Pseudo-pairs added to each cell of a paired 2 × 2 table (arm agreed or not × reference agreed
+#: or not) for the floor on the standard error of a paired difference of proportions (:func:`adjusted_se`).
+PSEUDO_PAIRS = 2.0
 
-    A constant sample has a zero-width interval at its value.
+
+def adjusted_se(D: ArrayLike, pseudo: float = PSEUDO_PAIRS) -> np.ndarray:
+    """The adjusted Wald standard error of the mean of paired differences of 0/1 outcomes
+    (``D`` (n,) or (n, K) in {−1, 0, 1}), per column: with b and c the pairs where only the arm or
+    only the reference agreed, m = n + 4·pseudo, p_b = (b + pseudo)/m, p_c = (c + pseudo)/m,
+
+        se = sqrt((p_b + p_c − (p_b − p_c)²) / m)
+
+    (Agresti & Min 2005, "Simple improved confidence intervals for comparing matched
+    proportions", Stat. Med. 24: 729–740, add 0.5 per cell for one interval; a band over every
+    round needs more: 2 was the smallest of 0.5, 1 and 2 that kept the effect curve's
+    simultaneous band at its level when discordant pairs are few, tests/test_estimands.py).
+    Never 0, unlike the bootstrap's spread, which is 0 where no pair differs."""
+    D = np.asarray(D, dtype=float)
+    n = D.shape[0]
+    b, c = (D > 0).sum(axis=0), (D < 0).sum(axis=0)
+    m = n + 4 * pseudo
+    pb, pc = (b + pseudo) / m, (c + pseudo) / m
+    return np.sqrt((pb + pc - (pb - pc) ** 2) / m)
+
+
+def wilson_interval(k: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion k/n (Wilson 1927, JASA 22: 209–212; recommended
+    for small n and proportions near 0 or 1 by Brown, Cai & DasGupta 2001, Stat. Sci. 16: 101–133)."""
+    from scipy.special import ndtri
+
+    z = float(ndtri((1 + level) / 2))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def counts_floor(e: Estimate, x: np.ndarray, level: float, discrete: str) -> Estimate:
+    """``e`` widened to at least the interval counts allow, where the bootstrap understates the
+    spread of few events (with none, it has none): for a ``"proportion"`` (x in {0, 1}) the Wilson
+    interval (:func:`wilson_interval`); for a ``"paired"`` difference of proportions (x in
+    {−1, 0, 1}) the mean ± z·:func:`adjusted_se`, within [−1, 1]."""
+    from scipy.special import ndtri
+
+    if e.n < 2 or not np.isfinite(e.value):
+        return e
+    if discrete == "proportion":
+        lo, hi = wilson_interval(float(np.sum(x)), len(x), level)
+    elif discrete == "paired":
+        half = float(ndtri((1 + level) / 2)) * float(adjusted_se(x))
+        lo, hi = max(-1.0, e.value - half), min(1.0, e.value + half)
+    else:
+        raise ValueError(f"discrete = {discrete!r}; allowed: 'proportion', 'paired'")
+    low = lo if not np.isfinite(e.low) else min(e.low, lo)
+    high = hi if not np.isfinite(e.high) else max(e.high, hi)
+    return Estimate(e.value, low, high, e.n)
+
+
+def bootstrap_ci(
+    x: ArrayLike,
+    level: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    statistic: Callable = np.mean,
+    discrete: str | None = None,
+) -> Estimate:
+    """Bootstrap (BCa, falling back to percentile) CI of ``statistic`` via ``scipy.stats.bootstrap``;
+    with ``discrete`` (``"proportion"`` or ``"paired"``: the mean of 0/1 outcomes or of their paired
+    differences) at least the interval their counts allow (:func:`counts_floor`).
+
+    A constant sample has a zero-width interval at its value (unless ``discrete``).
 
     Memory and time for large samples: SciPy's BCa by default holds all ``n_resamples × n``
     resampled values and all ``n`` jackknife (leave-one-out) samples, an ``n × (n − 1)`` array, at
@@ -63,10 +130,15 @@ def bootstrap_ci(x: ArrayLike, level: float = 0.95, n_resamples: int = 2000, see
     checks it to 1e-12 relative). The threshold keeps every sample size in use so far, and so
     every number in docs/, on SciPy's own code path, bit for bit as before. Other
     statistics keep SciPy's jackknife at every size (bounded memory, O(n²) time)."""
-    from scipy import stats  # imported on first use: `plot` starts faster without it
-
     x = np.asarray(x, dtype=float)
     x = x[~np.isnan(x)]
+    e = _bootstrap_ci(x, level, n_resamples, seed, statistic)
+    return e if discrete is None else counts_floor(e, x, level, discrete)
+
+
+def _bootstrap_ci(x: np.ndarray, level: float, n_resamples: int, seed: int, statistic: Callable) -> Estimate:
+    from scipy import stats  # imported on first use: `plot` starts faster without it
+
     n = len(x)
     if n == 0:
         return Estimate(np.nan, np.nan, np.nan, 0)
@@ -186,13 +258,16 @@ def paired(runs: pd.DataFrame, outcome: str, arm: str, reference: str, by: Seque
 def paired_effect(
     runs: pd.DataFrame, outcome: str, arm: str, reference: str, by: Sequence[str] = ("scenario",), level: float = 0.95, seed: int = 0
 ) -> pd.DataFrame:
-    """Mean paired difference per group with a bootstrap CI and Cohen's d_z."""
+    """Mean paired difference per group with a bootstrap CI and Cohen's d_z; for a 0/1 outcome
+    the CI is at least what the counts of discordant pairs allow (:func:`counts_floor`)."""
     import pandas as pd
 
     d = paired(runs, outcome, arm, reference, by)
+    values = runs.loc[runs["arm"].isin([arm, reference]), outcome]
+    binary = bool(values.dropna().isin([0, 1]).all())  # agreement and the like: their counts floor the CI
     rows = []
     for key, g in d.groupby(list(by), sort=True):
-        e = bootstrap_ci(g["diff"].to_numpy(), level, seed=seed)
+        e = bootstrap_ci(g["diff"].to_numpy(), level, seed=seed, discrete="paired" if binary else None)
         sd = g["diff"].std(ddof=1)
         rows.append(
             {
