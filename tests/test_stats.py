@@ -284,6 +284,17 @@ def test_replication_adequacy_flags_wide_intervals():
     assert loose.loc["few", "adequate"] and loose.loc["few", "tolerance"] == 0.5
 
 
+@pytest.mark.parametrize(("n", "adequate"), [(32, False), (36, True), (100, True)])
+def test_a_share_with_no_event_is_not_known_to_zero(n, adequate):
+    """0 of n runs agree: the t interval has width 0, but the share is known only to the Wilson
+    bound (3.84/(n + 3.84), half-width half that: 0.054 at 32 runs, 0.048 at 36). Kills: the
+    Wilson half-width dropped (every n adequate)."""
+    runs = pd.DataFrame({"scenario": "s", "arm": "x", "status": "ok", "agreement": np.zeros(n)})
+    row = stats.replication_adequacy(runs, ["agreement"]).iloc[0]
+    assert row["half_width"] == pytest.approx(1.96**2 / (n + 1.96**2) / 2, rel=1e-3)
+    assert row["adequate"] == adequate
+
+
 # ---------------------------------------------------------------- time to agreement
 
 
