@@ -520,6 +520,23 @@ class TestPage:
 
         in_kernel(body)
 
+    def test_play_does_not_wait_for_a_hidden_tab(self, monkeypatch):
+        """A hidden tab draws (and says so) only when shown again: Play waited up to DRAW_WAIT per
+        round there. With the page hidden it runs at its speed. Kills: the ``hidden`` test dropped."""
+
+        async def body(ui):
+            monkeypatch.setattr(ui.app, "DRAW_WAIT", 30.0)
+            ui.app.speed.value = 30
+            chart = ui.app.widgets.value["curves"][1]
+            chart.hidden = True  # what the browser says on visibilitychange
+            ui.button("Play").click()
+            await settle(0.8)
+            ui.button("Pause").click()
+            await settle(0.2)
+            assert ui.s.round >= 5, ui.s.round  # nothing was drawn, and Play went on
+
+        in_kernel(body)
+
     def test_a_long_replay_shows_that_it_is_working_and_the_page_waits(self, monkeypatch):
         async def body(ui):
             monkeypatch.setattr(ui.app, "QUIET_REPLAY", 0)  # any replay counts as long
@@ -927,6 +944,39 @@ class TestBrowserControls:
         page.wait_for_timeout(1500)
         assert values(page)[0] == stopped
         no_traceback(page)
+
+    def test_the_page_reports_when_it_is_hidden(self, browser, server):
+        """The chart's ``hidden`` follows the page's visibility (Play then does not wait for draws a
+        hidden tab delays, tested without a browser above): on a visibilitychange the page sends
+        ``hidden: true`` to the server, and a hidden page, simulated as Chromium reports it, plays
+        at its speed. Kills: the listener not added to the chart's template."""
+        from playwright.sync_api import expect
+
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        page.errors = []
+        page.on("pageerror", lambda e: page.errors.append(f"pageerror: {e}"))
+        sent: list[str] = []
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(str(payload))))
+        page.goto(server)
+        expect(page.locator(".readout-A")).to_contain_text("A: round 0 ", timeout=90000)
+        page.locator(".curves canvas").first.wait_for(timeout=30000)
+        assert not any('"hidden": true' in f or '"hidden":true' in f for f in sent)
+        slider = page.locator(".v-input", has_text="speed (rounds per second)").get_by_role("slider")
+        slider.focus()
+        page.keyboard.press("End")
+        page.evaluate(
+            "() => { Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});"
+            " document.dispatchEvent(new Event('visibilitychange')); }"
+        )
+        page.wait_for_timeout(500)
+        assert any('"hidden": true' in f or '"hidden":true' in f for f in sent), sent[-3:]
+        page.get_by_role("button", name="Play").click()
+        expect(page.locator(".readout-A")).to_contain_text("A: round 5", timeout=30000)
+        page.get_by_role("button", name="Pause").click()
+        expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=30000)
+        assert not page.errors, page.errors
+        ctx.close()
 
     def test_play_pause_and_screenshot(self, page):
         from playwright.sync_api import expect

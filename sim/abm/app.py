@@ -681,7 +681,8 @@ def after_step(s: Session) -> None:
 async def play() -> None:
     """Play: a round, then wait until the browser has drawn it (the curves chart counts what it
     draws) and until the speed allows the next. The browser's pace, not the server's: rounds the
-    browser cannot draw in time would queue up, and Pause would wait for them.
+    browser cannot draw in time would queue up, and Pause would wait for them. Not in a hidden
+    tab, which draws only when shown again (each option replaces the last: nothing queues).
 
     At module level and holding no session (it takes the page's each round): Solara keeps the
     first function a page gives ``use_task`` for as long as the server runs, and a closure kept
@@ -704,7 +705,7 @@ async def play() -> None:
         before = chart.drawn if chart is not None else 0
         after_step(s)
         deadline = time.perf_counter() + DRAW_WAIT
-        while chart is not None and chart.drawn == before and playing.value and time.perf_counter() < deadline:
+        while chart is not None and chart.drawn == before and not chart.hidden and playing.value and time.perf_counter() < deadline:
             await asyncio.sleep(0.01)
         await asyncio.sleep(max(0.0, 1.0 / speed.value - (time.perf_counter() - t0)))
 

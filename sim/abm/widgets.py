@@ -120,7 +120,9 @@ def _guarded_echarts_template() -> str:
     undefined: "Initialize failed: invalid dom" in the browser's console), and an ``option`` that
     arrives before ``create()`` found no chart to set. Both are skipped instead. Each option drawn
     after that counts up ``drawn``, which Play waits for (the browser's pace, not the server's: a
-    large scenario sent rounds faster than the browser drew them and Pause waited for the backlog).
+    large scenario sent rounds faster than the browser drew them and Pause waited for the backlog);
+    ``hidden`` follows the page's visibility, since a hidden tab reports its drawing late (its
+    timers are throttled) and Play waited up to ``DRAW_WAIT`` a round there.
     The upstream text
     is patched, not copied; if it changes shape the patch is not applied (``PATCHED`` says so, and
     tests/test_explorer.py checks it)."""
@@ -130,8 +132,18 @@ def _guarded_echarts_template() -> str:
     create = "create() {\n      this.chart = this.echarts.init(this.$refs.echarts);"
     watch = "option() {\n      // notMerge"
     drawn = "this.chart.setOption(this.option, true);\n    },"
-    if create not in src or watch not in src or drawn not in src:
+    mounted = "mounted() {\n"
+    destroyed = "beforeDestroy() {\n"
+    if any(anchor not in src for anchor in (create, watch, drawn, mounted, destroyed)):
         return src
+    src = src.replace(
+        mounted,
+        mounted + "    this.hidden = document.hidden;  // a hidden tab draws late: Play then does not wait\n"
+        "    this.onVisibility = () => { this.hidden = document.hidden; };\n"
+        '    document.addEventListener("visibilitychange", this.onVisibility);\n',
+        1,
+    )
+    src = src.replace(destroyed, destroyed + '    document.removeEventListener("visibilitychange", this.onVisibility);\n', 1)
     src = src.replace(create, "create() {\n      if (!this.$refs.echarts) return;  // re-rendered away while echarts loaded" + create[10:])
     counted = "this.chart.setOption(this.option, true);\n      this.drawn = this.drawn + 1;  // Play's pace\n    },"
     src = src.replace(drawn, counted, 1)
@@ -139,7 +151,9 @@ def _guarded_echarts_template() -> str:
 
 
 _ECHARTS_TEMPLATE = _guarded_echarts_template()
-PATCHED = "re-rendered away while echarts loaded" in _ECHARTS_TEMPLATE and "this.drawn = this.drawn + 1" in _ECHARTS_TEMPLATE
+PATCHED = all(
+    mark in _ECHARTS_TEMPLATE for mark in ("re-rendered away while echarts loaded", "this.drawn = this.drawn + 1", "visibilitychange")
+)
 
 
 class Chart(EchartsWidget):
@@ -148,3 +162,4 @@ class Chart(EchartsWidget):
     template_file = None  # type: ignore[assignment]  # the template below, not the upstream file
     template = traitlets.Unicode(_ECHARTS_TEMPLATE).tag(sync=True)
     drawn = traitlets.Int(0).tag(sync=True)  # options drawn in the browser since it was created
+    hidden = traitlets.Bool(False).tag(sync=True)  # the page is in a hidden tab (drawing is throttled)
