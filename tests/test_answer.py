@@ -267,3 +267,34 @@ class TestInexactDecomposition:
         assert tol == 1e-9
         assert "NOT" not in carries(planted_decomposition((tol, 0.0), (tol, 0.0), {"gatekeeping": 1}))[0]
         assert "NOT" in carries(planted_decomposition((2 * tol, 0.0), (0.0, 0.0), {"gatekeeping": 1}))[0]
+
+
+class TestDeclaredDecompositionMissing:
+    """An experiment that declares a decomposition whose answer has none (its experiment could not
+    be rebuilt: another model code, a moved scenario) says so in the verdict, not only in the
+    report's body. Kills: the line dropped, or given when nothing was declared."""
+
+    def answer(self, declared: bool) -> dict:
+        rng = np.random.default_rng(4)
+        analysis = ANALYSIS | ({"decomposition": {"recipients": ["wind-down"]}} if declared else {})
+        return answer.build_answer(
+            runs_table(agree(rng, 0.6, 41, 60), agree(rng, 0.4, 41, 60)),
+            name="planted",
+            fingerprint="f1nger",
+            arms=["keep-open", "wind-down"],
+            scenarios=["main"],
+            horizons={"main": HORIZON},
+            analysis=analysis,
+            decomposition_note="The decomposition needs the experiment as it was run (the model's code changed).",
+        )
+
+    def test_said_in_the_verdict(self):
+        lines = [s for s in self.answer(True)["verdict"] if s.startswith("What carries it")]
+        assert lines == [
+            "What carries it: the experiment declares a decomposition, but none is in this answer — The decomposition needs "
+            "the experiment as it was run (the model's code changed)."
+        ]
+
+    def test_not_said_when_none_was_declared(self):
+        ans = self.answer(False)
+        assert ans["decomposition_missing"] is None and not any("What carries it" in s for s in ans["verdict"])

@@ -68,6 +68,27 @@ class TestEachCostAloneCanReverseThePayoff:
             assert m + 1.96 * se > 0, f"{base}: {m:+.3f}"
 
 
+class TestExposureLeaksWhileOpen:
+    """The shipped exposure rule lets a meeting side forget its hollow exposure at the full rate d
+    and wears it down by candor (``exposure_meeting_decay`` = 1, ``candor_wear`` = 0.5), where
+    familiarity is not forgotten between meetings (``meeting_decay`` = 0): both favour keep-open
+    (docs/ODD.md §1). At lean years that pay with the defaults, giving exposure familiarity's rule
+    and no wear reverses the payoff. Kills: either parameter ignored by the rule, or a default
+    that no longer reproduces the shipped rule."""
+
+    SETTING = {"script_pressure": 0.45, "script_relief": 0.9}
+
+    def test_the_defaults_are_the_shipped_rule(self):
+        from sim.core.params import PARAMS
+
+        assert PARAMS["exposure_meeting_decay"].default == 1 and PARAMS["candor_wear"].default == 0.5
+
+    def test_exposure_that_does_not_leak_reverses_the_payoff(self):
+        leaky, se1 = paired_payoff(self.SETTING, runs=300)
+        kept, se2 = paired_payoff(self.SETTING | {"exposure_meeting_decay": 0.0, "candor_wear": 0.0}, runs=300)
+        assert leaky - 1.96 * se1 > 0 > kept + 1.96 * se2, (leaky, kept)
+
+
 #: the model without each cost: the rule replaced by the identity
 WITHOUT = {
     "hollow_distrust": (

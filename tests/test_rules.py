@@ -489,19 +489,35 @@ def test_confidence_bound_widens_with_familiarity():
 class TestExposureAndCynicism:
     """Cynicism is driven by cumulative exposure to hollow meetings (sources 001, 002)."""
 
+    W = np.array([0.5])  # candor_wear at its default
+
     def test_exposure_adds_hollow_years_wears_down_and_fades(self):
         E = np.array([[1.0, 1.0]])
         hollow = np.array([[1.0, 0.0]])  # side 0 only heard scripts; side 1 spoke candidly
         dt, d = np.array([1.0]), np.array([0.1])
-        met = rules.exposure_step(E, hollow, np.array([[True, True]]), d, dt)
+        met = rules.exposure_step(E, hollow, np.array([[True, True]]), d, d, self.W, dt)
         a = 0.9  # hollow side: only forgetting; it gains (1 − a)/(−ln a) of a hollow year
         np.testing.assert_allclose(met, [[a + (1 - a) / -np.log(a), 0.9 * 0.5]])  # candor 1 wears half down
         # two half-year rounds compound to one year
-        half = rules.exposure_step(E, hollow, np.array([[True, True]]), np.array([1 - 0.9**0.5]), np.array([0.5]))
-        half = rules.exposure_step(half, hollow, np.array([[True, True]]), np.array([1 - 0.9**0.5]), np.array([0.5]))
+        h = np.array([1 - 0.9**0.5])
+        half = rules.exposure_step(E, hollow, np.array([[True, True]]), h, h, self.W, np.array([0.5]))
+        half = rules.exposure_step(half, hollow, np.array([[True, True]]), h, h, self.W, np.array([0.5]))
         np.testing.assert_allclose(half, met, rtol=1e-12)
-        closed = rules.exposure_step(E, hollow, np.array([[False, False]]), d, dt)
+        closed = rules.exposure_step(E, hollow, np.array([[False, False]]), d, d, self.W, dt)
         np.testing.assert_allclose(closed, [[0.9, 0.9]])
+
+    def test_forgetting_and_wear_while_meeting_follow_their_parameters(self):
+        """ε = ``exposure_meeting_decay`` scales the forgetting in meeting rounds only, w =
+        ``candor_wear`` the wear by candid exchange; ε = 0 with w = 0 makes a meeting side's
+        exposure a pure accumulator, as familiarity is under δ = 0. Kills: either ignored."""
+        E, hollow, dt = np.array([[1.0, 1.0]]), np.array([[1.0, 0.0]]), np.array([1.0])
+        idle, none = np.array([0.1]), np.array([0.0])
+        met = rules.exposure_step(E, hollow, np.array([[True, True]]), idle, none, np.array([0.0]), dt)
+        np.testing.assert_allclose(met, [[2.0, 1.0]])  # a hollow year added, nothing forgotten or worn
+        worn = rules.exposure_step(E, hollow, np.array([[True, True]]), idle, none, np.array([1.0]), dt)
+        assert worn[0, 0] == 2.0 and worn[0, 1] == 0.0  # full candor, w = 1: worn away
+        closed = rules.exposure_step(E, hollow, np.array([[False, False]]), idle, none, np.array([0.0]), dt)
+        np.testing.assert_allclose(closed, [[0.9, 0.9]])  # not meeting: forgotten at d whatever ε
 
     @given(st.floats(0.01, 5), st.floats(0, 20), st.floats(0, 20))
     def test_cynicism_is_monotone_in_exposure_at_any_rate(self, rate, e1, e2):
@@ -513,9 +529,13 @@ class TestExposureAndCynicism:
         # nine hollow years vs. nine hollow years followed by thirty years of forgetting
         E = np.zeros((1, 2))
         for _ in range(9):
-            E = rules.exposure_step(E, np.array([[0.95, 0.95]]), np.array([[True, True]]), np.array([0.1]), np.array([1.0]))
+            E = rules.exposure_step(
+                E, np.array([[0.95, 0.95]]), np.array([[True, True]]), np.array([0.1]), np.array([0.1]), self.W, np.array([1.0])
+            )
         for _ in range(30):
-            E[:, 1:] = rules.exposure_step(E[:, 1:], np.array([[0.0]]), np.array([[False]]), np.array([0.1]), np.array([1.0]))
+            E[:, 1:] = rules.exposure_step(
+                E[:, 1:], np.array([[0.0]]), np.array([[False]]), np.array([0.1]), np.array([0.1]), self.W, np.array([1.0])
+            )
         c = rules.cynicism_of(E, np.array([[1.0, 1.0]]))
         assert c[0, 0] - c[0, 1] > 0.5
 

@@ -3,6 +3,9 @@ scenario validation and parameter resolution."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -60,6 +63,32 @@ def test_scenario_loads_by_path(name, tmp_path):
 
     by_path = load_scenario(SCENARIO_DIR / f"{name}.toml")
     assert by_path.events == load_scenario(name).events
+
+
+class TestShippedNamesWin:
+    """A bare shipped name is the shipped scenario whatever the working folder holds (a results
+    folder ``lean-years`` there made ``report`` fail to rebuild its experiment, so the
+    decomposition silently dropped out); a path is still a path."""
+
+    def test_a_folder_of_that_name_does_not_shadow_it(self, tmp_path, monkeypatch):
+        from sim.scenarios import find_scenario
+        from sim.scenarios.loader import SCENARIO_DIR
+
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "lean-years").mkdir()
+        (tmp_path / "leadership-change").write_text("not a scenario")
+        assert find_scenario("lean-years") == SCENARIO_DIR / "lean-years.toml"
+        assert find_scenario("leadership-change") == SCENARIO_DIR / "leadership-change.toml"
+        with pytest.raises(InputError, match="is a folder"):
+            find_scenario(f".{os.sep}lean-years")
+        assert find_scenario(f".{os.sep}leadership-change") == Path(".") / "leadership-change"
+
+    def test_an_unshipped_bare_name_is_still_a_path(self, tmp_path, monkeypatch):
+        from sim.scenarios import find_scenario
+
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "mine").write_text("x")
+        assert find_scenario("mine") == Path("mine")
 
 
 def test_resolve_precedence():

@@ -81,12 +81,32 @@ def one(lines: list[str], start: str) -> str:
     return found[0]
 
 
+class TestRestrictedMeanTime:
+    @pytest.mark.parametrize(
+        ("rm", "says"),
+        [
+            (est(0.11, 0.02, 0.20), "differs by +0.11 (95% CI [+0.02, +0.20]) rounds, so keep-open takes longer on this measure."),
+            (est(-0.11, -0.20, -0.02), "differs by -0.11 (95% CI [-0.20, -0.02]) rounds, so keep-open is quicker on this measure."),
+            (est(0.05, -0.05, 0.15), "differs by +0.05 (95% CI [-0.05, +0.15]) rounds, which cannot be told from zero."),
+        ],
+    )
+    def test_two_decimals_and_the_direction(self, rm, says):
+        """An interval [+0.02, +0.20] printed as [+0.0, +0.2] read as including zero, and the sentence
+        did not say which arm is slower. Kills: one decimal, or the direction clause dropped or swapped."""
+        row = estimand_row() | {"rmst": rm | {"tau": 21}}
+        s = one(answer.verdict(answer_dict([row])), "Earlier vs more")
+        assert s.endswith(says), s
+
+
 class TestPlaceboCaveat:
     def test_no_agreements_in_the_placebo_pass(self):
         """Branch: agreements == 0 → 'does not manufacture'. Kills: the test replaced by False."""
         ans = answer_dict(checks={"placebo": {"scenario": "flat", "runs": 12, "agreements": 0}})
         s = one(answer.verdict(ans), "Caveat — placebo")
-        assert s == "Caveat — placebo (flat, no shift): 0 of 12 kept-open runs reached agreement (it does not manufacture agreements)."
+        assert s == (
+            "Caveat — placebo (flat, no shift): 0 of 12 kept-open runs reached agreement (it does not manufacture agreements; "
+            "where the leaderships never become serious the agreement rule guarantees this: a consistency check, not evidence)."
+        )
 
     def test_agreements_in_the_placebo_fail_the_check(self):
         """Branch: agreements > 0 → 'the placebo check fails'. Kills: the test replaced by True."""

@@ -159,10 +159,12 @@ def build_answer(
     phase: Sequence[Mapping[str, Any]] = (),
     versions: Mapping[str, Any] | None = None,
     design: str = "grid",
+    decomposition_note: str = "",
 ) -> dict[str, Any]:
     """Every estimand, the decompositions (one per declared recipient; the first is also
     ``decomposition``), discovery, phase cells, checks and the verdict; ``design`` (the
-    experiment's design kind) says what the pooled estimates average over."""
+    experiment's design kind) says what the pooled estimates average over; ``decomposition_note``
+    why a decomposition the experiment declares was not run (the verdict then says so)."""
     a = dict(analysis)
     treatment = a.get("treatment", arms[0])
     reference = a.get("reference", arms[-1])
@@ -197,6 +199,7 @@ def build_answer(
         "fair_restart": a.get("fair_restart"),
         "decomposition": decompositions[0] if decompositions else None,
         "decompositions": list(decompositions),
+        "decomposition_missing": (decomposition_note or "it was not run") if a.get("decomposition") and not decompositions else None,
         "discovery": discovery,
         "phase": list(phase),
         "checks": _checks(runs, a, treatment, shift),
@@ -296,7 +299,11 @@ def verdict(ans: Mapping[str, Any]) -> list[str]:
     }.get((se, sm), "neither earlier nor more")
     out.append(
         f"Earlier vs more — {kind}: among the {ea['pairs_both_agree']} pairs in which both arms agree, {timing}; the share that ever "
-        f"agree differs by {_ci(mo)}; the restricted mean time to agreement up to the horizon differs by {_ci(rm, '+.1f')} rounds."
+        f"agree differs by {_ci(mo)}; the restricted mean time to agreement up to the horizon differs by {_ci(rm)} rounds"
+        + {
+            "positive": f", so {arm} takes longer on this measure.",
+            "negative": f", so {arm} is quicker on this measure.",
+        }.get(sign(rm), ", which cannot be told from zero.")
     )
     out += _construction(ans, row)
     out += _where(ans)
@@ -325,6 +332,9 @@ def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
                 f"{_ci(con['by_horizon'])} by the horizon."
             )
     from sim.analysis import decompose  # here: decompose imports this module
+
+    if ans.get("decomposition_missing"):
+        out.append(f"What carries it: the experiment declares a decomposition, but none is in this answer — {ans['decomposition_missing']}")
 
     for dec in ans.get("decompositions") or ([ans["decomposition"]] if ans.get("decomposition") else []):
         for key, when in (("soon", "soon after the shift"), ("by_horizon", "by the horizon")):
@@ -403,7 +413,12 @@ def _caveats(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
         p = ch["placebo"]
         out.append(
             f"Caveat — placebo ({p['scenario']}, no shift): {p['agreements']} of {p['runs']} kept-open runs reached agreement"
-            + (" (it does not manufacture agreements)." if p["agreements"] == 0 else "; the placebo check fails.")
+            + (
+                " (it does not manufacture agreements; where the leaderships never become serious the agreement rule "
+                "guarantees this: a consistency check, not evidence)."
+                if p["agreements"] == 0
+                else "; the placebo check fails."
+            )
         )
     b = row["before_shift"]
     if b["arm"] or b["reference"]:

@@ -531,7 +531,7 @@ def run_discovery(res: Results) -> dict | None:
     return discovery.run(res.runs, res.treatment, res.reference, main, names, res.shift, lasts, margin)
 
 
-def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], dec: dict | None) -> dict:
+def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], dec: dict | None, dec_note: str = "") -> dict:
     """answer.json's content for a results folder."""
     main = res.analysis.get("main", res.scenarios[0])
     phase_json = []
@@ -570,6 +570,7 @@ def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], de
         phase=phase_json,
         versions=res.manifest.get("versions"),
         design=str(res.spec.get("design", "grid")),
+        decomposition_note=dec_note,
     )
 
 
@@ -994,7 +995,7 @@ def build_report(
             + _table(ranking_display(ranking))
         )
     found = sort_findings(lines)
-    ans = compute_answer(res, phases, dec)
+    ans = compute_answer(res, phases, dec, dec_note)
     answer.write_answer(ans, answer_path(target))
     n_fail = int((res.runs["status"] != "ok").sum())
     pr = ans["primary"]

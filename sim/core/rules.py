@@ -321,20 +321,26 @@ def report_chance(
     return reporting * rank * learn * (1 - gatekeeping) * (1 - loss) * (1 - cynicism)
 
 
-def exposure_step(E: Array, hollow: Array, met: Array, decay: Array, dt: Array) -> Array:
-    """dE/dt = h − r E with r = −ln((1 − d)(1 − c̄/2)) per year while a side's delegates meet (h = 1 − c̄
-    the scripted share of their exchanges, c̄ their mean candor), r = −ln(1 − d) otherwise; solved
-    exactly over a round: E' = a E + h (1 − a)/r, a = e^{−r Δt} (→ E + h Δt as r → 0).
+def exposure_step(E: Array, hollow: Array, met: Array, decay: Array, decay_met: Array, wear: Array, dt: Array) -> Array:
+    """dE/dt = h − r E with r = −ln((1 − d_m)(1 − w c̄)) per year while a side's delegates meet (h = 1 − c̄
+    the scripted share of their exchanges, c̄ their mean candor, w = ``candor_wear``, d_m = ε d with
+    ε = ``exposure_meeting_decay``), r = −ln(1 − d) otherwise; solved exactly over a round:
+    E' = a E + h (1 − a)/r, a = e^{−r Δt} (→ E + h Δt as r → 0).
 
     A side's net exposure to hollow meetings, in hollow years: scripted meetings add to it, candid
-    ones wear it down, and it is forgotten at the familiarity decay rate d (``decay`` is the
-    per-round d). Exposure itself does nothing; cynicism and substitution read it.
+    ones wear it down, and it is forgotten at the familiarity decay rate d (``decay`` and
+    ``decay_met`` are the per-round d and d_m). Exposure itself does nothing; cynicism and
+    substitution read it. Both defaults favour the kept-open arm, whose cost it is: ε = 1 (exposure
+    is forgotten while the side meets, where familiarity, with δ = ``meeting_decay`` = 0, is not)
+    and w = 0.5; ε = δ gives exposure familiarity's rule, w = 0 no wear (ODD §1 lists both).
 
     Source: what it stands for is from 001 ("after nine years of futile discussions") and 002
     ("dialogue fatigue has set in"); the equation is a modelling assumption (no literature source);
     reasoning: ODD §7.5.
     """
-    keep_round = (1 - decay[:, None]) * np.where(met, 1 - (1 - hollow) / 2, 1.0) ** dt[:, None]  # a
+    keep_round = (1 - np.where(met, decay_met[:, None], decay[:, None])) * np.where(met, 1 - wear[:, None] * (1 - hollow), 1.0) ** dt[
+        :, None
+    ]
     r_dt = -np.log(np.maximum(keep_round, 1e-300))  # r Δt
     gain = np.where(r_dt > 1e-12, (1 - keep_round) / np.where(r_dt > 1e-12, r_dt, 1.0), 1.0) * dt[:, None]
     return E * keep_round + np.where(met, hollow * gain, 0.0)

@@ -164,6 +164,8 @@ class Params:
     hollow_distrust: np.ndarray
     familiarity_decay: np.ndarray
     meeting_decay: np.ndarray
+    exposure_meeting_decay: np.ndarray
+    candor_wear: np.ndarray
     initial_familiarity: np.ndarray
     follow_up: np.ndarray
     confidence_bound: np.ndarray

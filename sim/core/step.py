@@ -471,10 +471,11 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     state.familiarity, state.alumni = F_new, A_new
     hollow, pairs_s = rules.hollow_share(c_p, meet_p, layout.pair_sides)
     decay = P.per_round("familiarity_decay")
-    state.exposure = rules.exposure_step(state.exposure, hollow, pairs_s > 0, decay, P.dt)
+    decay_met = rules.per_round(P.exposure_meeting_decay * P.familiarity_decay, P.dt)
+    state.exposure = rules.exposure_step(state.exposure, hollow, pairs_s > 0, decay, decay_met, P.candor_wear, P.dt)
     # the leadership's exposure (read by substitution) follows the same rule from the same meetings; it is
     # kept apart from the delegates' only so that a counterfactual transplant can carry one cost without the other
-    state.leader_exposure = rules.exposure_step(state.leader_exposure, hollow, pairs_s > 0, decay, P.dt)
+    state.leader_exposure = rules.exposure_step(state.leader_exposure, hollow, pairs_s > 0, decay, decay_met, P.candor_wear, P.dt)
     state.cynicism = rules.cynicism_of(state.exposure, P.cynicism_rate)
 
     # agreement: a remembered idea that every serious leadership ratifies

@@ -33,8 +33,15 @@ def scenario_names() -> list[str]:
 
 
 def find_scenario(name_or_path: str | os.PathLike) -> Path:
-    """A shipped scenario's name, or a path to a TOML file."""
+    """A shipped scenario's name, or a path to a TOML file. A bare shipped name (no ``.toml``, no
+    folder) is the shipped scenario even where the working folder holds something of that name —
+    a results folder ``lean-years`` made the report's decomposition silently fail to rebuild its
+    experiment; write ``./NAME`` for a file of your own named like a shipped scenario."""
     p = Path(name_or_path)
+    text = str(name_or_path)
+    shipped = SCENARIO_DIR / f"{text}.toml"
+    if p.suffix != ".toml" and os.sep not in text and is_safe_name(text) and shipped.is_file():
+        return shipped
     if p.suffix == ".toml" or p.exists() or os.sep in str(name_or_path):
         if p.is_dir():
             raise InputError(str(p), "file", str(p), "is a folder; allowed: a scenario .toml file")
