@@ -413,10 +413,35 @@ class TestCorrections:
         # replications; already precise: fewer suffice
         assert out["replications_needed"].tolist() == [2, 32, 1]
 
+    def test_significant_only_where_the_ci_excludes_zero(self):
+        """A cell whose adjusted p-value passes but whose printed CI includes 0 is not called
+        significant (the review found 3.75% of cells so under the t test). Kills: significance
+        from the p-value alone."""
+        from sim.analysis.report import correct
+
+        cells = pd.DataFrame(
+            {
+                "a": [1, 2],
+                "b": [1, 1],
+                "mean_diff": [0.005, 0.1],
+                "ci_low": [-0.001, 0.05],
+                "ci_high": [0.011, 0.15],
+                "p_value": [1e-4, 1e-4],
+            }
+        )
+        out = correct(cells, "bh", tolerance=0.03, replications=8)
+        assert out["significant"].tolist() == [False, True]
+
     def test_paired_p_value(self):
+        """Differences of 0/1 outcomes: the exact McNemar test (3 pairs all one way: 2 × 0.5³ = 0.25,
+        where the t test said 0; 4 one way: 0.125 against t's 0.045). Kills: the t test for them."""
         assert stats.paired_p_value([0, 0, 0]) == 1.0
-        assert stats.paired_p_value([1, 1, 1]) == 0.0
+        assert stats.paired_p_value([1, 1, 1]) == pytest.approx(0.25)
+        assert stats.paired_p_value([1, 1, 1, 1, 0, 0, 0]) == pytest.approx(0.125)
+        assert stats.paired_p_value([1, -1, 1, 0]) == pytest.approx(1.0)
         assert stats.paired_p_value(np.r_[np.ones(30), np.zeros(30)]) < 1e-6
+        assert stats.paired_p_value([0.5, 0.5, 0.5]) == 0.0  # not 0/1 differences: the t test's limit
+        assert stats.paired_p_value([0.2, 0.4, 0.1, 0.3]) == pytest.approx(0.0305, abs=1e-3)
 
 
 # ---------------------------------------------------------------- several recipients: wind-down, then paused

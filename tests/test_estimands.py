@@ -93,3 +93,41 @@ class TestPointEstimandsReadTheCurve:
                     c["pointwise_high"][k - 1],
                 )
                 assert out[key]["high"] > out[key]["low"]
+
+
+class TestEarlierAndRestrictedMean:
+    """Review of 2026-12-01: a resample that drew no pair in which both arms agree counted as 0,
+    pulling the 'earlier' interval to 0 ([−7, 0.0] for 3 pairs each 5–7 rounds earlier); with few
+    such pairs the percentile interval undercovered (0.79–0.89), so below MIN_TIMED_PAIRS it has
+    none. RMST and before-shift differences of identical arms had width 0."""
+
+    @staticmethod
+    def estimands(a: np.ndarray, r: np.ndarray) -> dict:
+        import pandas as pd
+
+        return estimands.pair_estimands(pd.DataFrame({"a": a, "r": r}), SHIFT, HORIZON, soon=10)
+
+    def test_too_few_pairs_both_agree_get_no_interval(self):
+        """Kills: the minimum dropped (an interval from 3 pairs)."""
+        a, r = np.full(200, np.nan), np.full(200, np.nan)
+        a[:3], r[:3] = SHIFT + 1, SHIFT + 7
+        e = self.estimands(a, r)["earlier"]
+        assert e["pairs_both_agree"] == 3 and e["value"] == -6 and e["low"] is None and e["high"] is None
+
+    def test_resamples_without_such_a_pair_are_not_zeros(self):
+        """A resample that draws none of the subset has no mean (NaN), and the interval is read from
+        the others. Kills: counting it as 0."""
+        W = np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 2.0, 2.0]])
+        x = np.array([-6.0, -6.0, 0.0, 0.0])
+        got = estimands.boot_means(W, x, np.array([True, True, False, False]))
+        assert got[0] == -6 and np.isnan(got[1])
+        e = estimands.percentile(-6.0, got, 2)
+        assert e["low"] == e["high"] == -6
+
+    def test_identical_arms_have_intervals_of_some_width(self):
+        """Kills: the floor dropped from RMST or from the before-shift difference."""
+        t = SHIFT - 5 + np.arange(100.0) % 30  # some agree before the shift, the rest after
+        e = self.estimands(t, t)
+        assert e["rmst"]["value"] == 0 and e["rmst"]["high"] > 0 > e["rmst"]["low"]
+        d = e["before_shift"]["difference"]
+        assert d["value"] == 0 and d["high"] > 0 > d["low"]

@@ -280,8 +280,13 @@ def verdict(ans: Mapping[str, Any]) -> list[str]:
         timing = f"agreement comes earlier by {_ci(_neg(ea), '.1f')} rounds"
     elif se == "positive":
         timing = f"agreement comes later by {_ci(ea, '.1f')} rounds"
-    elif se == "unknown":  # no pair in which both arms agree (or one): no interval for the timing
-        timing = "the timing cannot be compared"
+    elif se == "unknown":  # too few pairs in which both arms agree: no interval for the timing
+        k = int(ea.get("pairs_both_agree") or 0)
+        timing = (
+            f"the timing cannot be compared (an interval needs {estimands.MIN_TIMED_PAIRS} such pairs)"
+            if k
+            else "the timing cannot be compared"
+        )
     else:
         timing = f"the timing does not differ detectably ({_ci(ea, '+.1f')} rounds)"
     kind = {

@@ -58,7 +58,7 @@ class Comparison:
         for name, x, y, prob in quantities:
             d = y - x
             ok = np.isfinite(d)
-            e = stats.bootstrap_ci(d[ok]) if ok.sum() > 1 else None
+            e = stats.bootstrap_ci(d[ok], discrete="paired" if prob else None) if ok.sum() > 1 else None
             fa = (lambda v: f"{v:.0%}") if prob else (lambda v: f"{v:.2f}")
             fd = (lambda v: f"{v:+.2f}") if np.isfinite(d[ok]).any() else str
             mean_d = float(np.mean(d[ok])) if ok.any() else np.nan

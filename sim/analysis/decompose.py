@@ -77,7 +77,9 @@ def not_exact(dec: dict[str, Any], window: str) -> str:
 
 
 def _e(x: np.ndarray, seed: int = 0) -> dict[str, Any]:
-    e = stats.bootstrap_ci(x, seed=seed, n_resamples=999)
+    """Mean and 95% CI of per-pair shares of a difference of 0/1 outcomes: at least what the
+    counts allow (a share that is 0 in every sampled pair is not known to be 0: :func:`stats.counts_floor`)."""
+    e = stats.bootstrap_ci(x, seed=seed, n_resamples=999, discrete="paired")
     f = lambda v: None if not np.isfinite(v) else round(float(v), 6)  # noqa: E731
     return {"value": f(e.value), "low": f(e.low), "high": f(e.high), "n": int(e.n)}
 
@@ -385,7 +387,7 @@ def cell_mechanisms(dec: dict[str, Any], x: str, y: str, window: str = "soon") -
         return pd.DataFrame()
     for (xv, yv), g in design.groupby([x, y], sort=True):
         idx = g.index.to_numpy()
-        ests = [stats.bootstrap_ci(phi[idx, c], n_resamples=499) for c in range(len(names))]
+        ests = [stats.bootstrap_ci(phi[idx, c], n_resamples=499, discrete="paired") for c in range(len(names))]
         total = phi[idx].sum(axis=1).mean()
         sig = [(abs(e.value), n, e) for n, e in zip(names, ests, strict=True) if e.excludes_zero()]
         if sig:

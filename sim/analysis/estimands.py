@@ -85,18 +85,30 @@ def resample_weights(n: int, n_resamples: int = 999, seed: int = 0) -> np.ndarra
 
 def boot_means(W: np.ndarray, x: np.ndarray, subset: np.ndarray | None = None) -> np.ndarray:
     """Bootstrap means (n_resamples, …) of the rows of ``x`` (n, …) under weights ``W``;
-    with ``subset`` (n,) bool, the mean over the drawn pairs in the subset."""
+    with ``subset`` (n,) bool, the mean over the drawn pairs in the subset, NaN for a resample
+    that drew none of them (it has no mean: counting it as 0 pulled the interval to 0)."""
     if subset is not None:
         W, x = W[:, subset], x[subset]
-    tot = np.maximum(W.sum(axis=1), 1)
+    drawn = W.sum(axis=1)
+    tot = np.where(drawn > 0, drawn, np.nan) if subset is not None else np.maximum(drawn, 1)
     return (W @ x) / (tot[:, None] if x.ndim > 1 else tot)
 
 
-def percentile(value: float, boot: np.ndarray, n: int, level: float = 0.95) -> dict:
-    """A point estimate with its percentile bootstrap interval."""
+#: Fewest pairs in which both arms agree for the "earlier" estimand to get an interval: below it
+#: the percentile interval covered the truth in 79–89% of planted samples (review, 2026-12-01).
+MIN_TIMED_PAIRS = 10
+
+
+def percentile(value: float, boot: np.ndarray, n: int, level: float = 0.95, floor: float = 0.0) -> dict:
+    """A point estimate with its percentile bootstrap interval over the resamples that have one
+    (NaN: none), widened to at least value ± z·``floor`` (a standard error the counts allow)."""
+    boot = boot[np.isfinite(boot)]
     if n < 2 or boot.size == 0:
         return {"value": _f(value), "low": None, "high": None, "n": int(n)}
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    if floor > 0:
+        z = float(scipy.stats.norm.ppf((1 + level) / 2))
+        lo, hi = min(lo, value - z * floor), max(hi, value + z * floor)
     return {"value": _f(value), "low": _f(lo), "high": _f(hi), "n": int(n)}
 
 
@@ -157,7 +169,13 @@ def pair_estimands(pairs: pd.DataFrame, shift: int, horizon: int, soon: int, lev
         "before_shift": {
             "arm": int(pre_a.sum()),
             "reference": int(pre_r.sum()),
-            "difference": percentile(pre.mean() if len(pre) else np.nan, boot_means(W_all, pre), len(pre), level),
+            "difference": percentile(
+                pre.mean() if len(pre) else np.nan,
+                boot_means(W_all, pre),
+                len(pre),
+                level,
+                float(stats.adjusted_se(pre)) if len(pre) else 0.0,  # a difference of 0/1 outcomes
+            ),
             "pairs_left_out": int((~keep).sum()),
         },
     }
@@ -183,10 +201,15 @@ def pair_estimands(pairs: pd.DataFrame, shift: int, horizon: int, soon: int, lev
     rm_a, rm_r = stats.restricted_mean(ta, oa, tau), stats.restricted_mean(tr, orr, tau)
     # censoring only at τ: the KM area equals the mean of min(T, τ), so its paired bootstrap is exact
     dt = np.minimum(ta, tau) - np.minimum(tr, tau)
-    out["rmst"] = {"tau": tau, "arm": _f(rm_a), "reference": _f(rm_r)} | percentile(rm_a - rm_r, boot_means(W, dt), n, level)
+    floor = float(stats.adjusted_se(dt, bound=tau)) if n else 0.0  # dt lies in [−τ, τ]: the counts floor, scaled
+    out["rmst"] = {"tau": tau, "arm": _f(rm_a), "reference": _f(rm_r)} | percentile(rm_a - rm_r, boot_means(W, dt), n, level, floor)
     both = oa & orr
     dtime = np.where(both, ta - tr, 0.0)
-    out["earlier"] = percentile(dtime[both].mean() if both.any() else np.nan, boot_means(W, dtime, both), int(both.sum()), level) | {
+    k = int(both.sum())
+    timed = percentile(dtime[both].mean() if both.any() else np.nan, boot_means(W, dtime, both), k, level)
+    if k < MIN_TIMED_PAIRS:  # too few to time: the estimate, without an interval
+        timed = timed | {"low": None, "high": None}
+    out["earlier"] = timed | {
         "mean_rounds_arm": _f(ta[oa].mean()) if oa.any() else None,
         "mean_rounds_reference": _f(tr[orr].mean()) if orr.any() else None,
         "pairs_both_agree": int(both.sum()),

@@ -449,7 +449,8 @@ def correct(
     cells: pd.DataFrame, method: str = "bh", alpha: float = 0.05, tolerance: float = CELL_TOLERANCE, replications: int | None = None
 ) -> pd.DataFrame:
     """Add ``p_adjusted`` and ``significant`` (Benjamini–Hochberg via
-    ``scipy.stats.false_discovery_control``, or Holm) over the cells of one diagram, and per-cell
+    ``scipy.stats.false_discovery_control``, or Holm, of the exact McNemar p-values, and the
+    cell's CI excluding zero) over the cells of one diagram, and per-cell
     replication adequacy: a cell is ``adequate`` when it is decided (significant) or its CI
     half-width is within ``tolerance`` (a null precise enough to call). With ``replications`` (per
     design point), ``replications_needed`` is what each cell's decision needs, as half-widths shrink
@@ -461,7 +462,9 @@ def correct(
         return cells.assign(p_adjusted=[], significant=[], adequate=[], half_width=[], replications_needed=[])
     p = cells["p_value"].fillna(1.0).to_numpy()
     cells["p_adjusted"] = stats.adjust_p(p, method)
-    cells["significant"] = cells["p_adjusted"] < alpha
+    # significant: the adjusted test rejects and the printed (floored) CI excludes zero, so that a
+    # cell is never called significant beside an interval that includes 0 (or the reverse)
+    cells["significant"] = (cells["p_adjusted"] < alpha) & ((cells["ci_low"] > 0) | (cells["ci_high"] < 0))
     half = (cells["ci_high"] - cells["ci_low"]) / 2
     cells["half_width"] = half
     cells["adequate"] = cells["significant"] | (half <= tolerance)

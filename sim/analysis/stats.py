@@ -49,10 +49,13 @@ SCIPY_JACKKNIFE_MAX = 20_000
 PSEUDO_PAIRS = 2.0
 
 
-def adjusted_se(D: ArrayLike, pseudo: float = PSEUDO_PAIRS) -> np.ndarray:
-    """The adjusted Wald standard error of the mean of paired differences of 0/1 outcomes
-    (``D`` (n,) or (n, K) in {−1, 0, 1}), per column: with b and c the pairs where only the arm or
-    only the reference agreed, m = n + 4·pseudo, p_b = (b + pseudo)/m, p_c = (c + pseudo)/m,
+def adjusted_se(D: ArrayLike, pseudo: float = PSEUDO_PAIRS, bound: float = 1.0) -> np.ndarray:
+    """The adjusted Wald standard error of the mean of paired differences in [−bound, bound]
+    (``D`` (n,) or (n, K)), per column: the sample with ``pseudo`` pseudo-pairs added at each of
+    +bound and −bound and 2·pseudo at 0 (m = n + 4·pseudo), se = bound·sqrt(var/m), var the
+    augmented sample's variance. For 0/1 outcomes (``D`` in {−1, 0, 1}, bound 1), with b and c
+    the pairs where only the arm or only the reference agreed, p_b = (b + pseudo)/m and
+    p_c = (c + pseudo)/m, it is
 
         se = sqrt((p_b + p_c − (p_b − p_c)²) / m)
 
@@ -61,12 +64,12 @@ def adjusted_se(D: ArrayLike, pseudo: float = PSEUDO_PAIRS) -> np.ndarray:
     round needs more: 2 was the smallest of 0.5, 1 and 2 that kept the effect curve's
     simultaneous band at its level when discordant pairs are few, tests/test_estimands.py).
     Never 0, unlike the bootstrap's spread, which is 0 where no pair differs."""
-    D = np.asarray(D, dtype=float)
-    n = D.shape[0]
-    b, c = (D > 0).sum(axis=0), (D < 0).sum(axis=0)
+    z = np.asarray(D, dtype=float) / bound
+    n = z.shape[0]
     m = n + 4 * pseudo
-    pb, pc = (b + pseudo) / m, (c + pseudo) / m
-    return np.sqrt((pb + pc - (pb - pc) ** 2) / m)
+    mean = z.sum(axis=0) / m
+    second = ((z * z).sum(axis=0) + 2 * pseudo) / m
+    return bound * np.sqrt(np.maximum(second - mean * mean, 0.0) / m)
 
 
 def wilson_interval(k: float, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -85,7 +88,8 @@ def counts_floor(e: Estimate, x: np.ndarray, level: float, discrete: str) -> Est
     """``e`` widened to at least the interval counts allow, where the bootstrap understates the
     spread of few events (with none, it has none): for a ``"proportion"`` (x in {0, 1}) the Wilson
     interval (:func:`wilson_interval`); for a ``"paired"`` difference of proportions (x in
-    {−1, 0, 1}) the mean ± z·:func:`adjusted_se`, within [−1, 1]."""
+    {−1, 0, 1}, or in [−1, 1]: shares of such differences) the mean ± z·:func:`adjusted_se`,
+    within [−1, 1]."""
     from scipy.special import ndtri
 
     if e.n < 2 or not np.isfinite(e.value):
@@ -93,8 +97,9 @@ def counts_floor(e: Estimate, x: np.ndarray, level: float, discrete: str) -> Est
     if discrete == "proportion":
         lo, hi = wilson_interval(float(np.sum(x)), len(x), level)
     elif discrete == "paired":
-        half = float(ndtri((1 + level) / 2)) * float(adjusted_se(x))
-        lo, hi = max(-1.0, e.value - half), min(1.0, e.value + half)
+        bound = max(1.0, float(np.max(np.abs(x))))  # differences of 0/1 outcomes, or shares of them
+        half = float(ndtri((1 + level) / 2)) * float(adjusted_se(x, bound=bound))
+        lo, hi = max(-bound, e.value - half), min(bound, e.value + half)
     else:
         raise ValueError(f"discrete = {discrete!r}; allowed: 'proportion', 'paired'")
     low = lo if not np.isfinite(e.low) else min(e.low, lo)
@@ -288,12 +293,19 @@ def paired_effect(
 
 
 def paired_p_value(diff: Sequence[float]) -> float:
-    """Two-sided p-value of a zero mean paired difference (one-sample t test, ``scipy.stats``);
-    1.0 where every difference is equal to zero, 0.0 where they are equal and non-zero."""
+    """Two-sided p-value of a zero mean paired difference: for differences of 0/1 outcomes (every
+    value −1, 0 or 1) the exact McNemar test, a binomial test of the b pairs where only the arm
+    agreed among the b + c discordant ones (McNemar 1947; ``scipy.stats.binomtest``), which a
+    t test overstates when discordant pairs are few (4 in one direction: t 0.045, exact 0.125);
+    otherwise the one-sample t test, 0.0 where every difference is equal and non-zero; 1.0 where
+    every difference is zero."""
     from scipy import stats  # imported on first use: `plot` starts faster without it
 
     x = np.asarray(diff, dtype=float)
     x = x[~np.isnan(x)]
+    if np.isin(x, (-1.0, 0.0, 1.0)).all():
+        b, c = int((x > 0).sum()), int((x < 0).sum())
+        return float(stats.binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
     if len(x) < 2:
         return 1.0
     if np.all(x == x[0]):
