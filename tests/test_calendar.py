@@ -110,7 +110,9 @@ class TestTheChecksCanFail:
         rate, not 1 − (1 − p)^Δt): at two meetings a year turnover strikes and exposure is forgotten
         about twice as fast a year, and the calendar checks above, run on the mutated model, fail —
         familiarity (trust), cynicism and positions alike."""
-        monkeypatch.setattr(Params, "per_round", lambda self, name: getattr(self, name))
+        monkeypatch.setattr(
+            Params, "per_round", lambda self, name, times=None: getattr(self, name) * (getattr(self, times) if times else 1)
+        )
         seeds = list(range(400))
         mutated = yearly(1, seeds, **BASE), yearly(2, seeds, **BASE)
         checks = TestCalendarTime()

@@ -199,14 +199,16 @@ class Params:
         """Δt, the length of a round in years, (B,)."""
         return 1.0 / self.meetings_per_year
 
-    def per_round(self, name: str) -> np.ndarray:
-        """A per-year rate as a per-round chance, 1 − (1 − p)^Δt ((B,) or (B, S))."""
+    def per_round(self, name: str, times: str | None = None) -> np.ndarray:
+        """A per-year rate as a per-round chance, 1 − (1 − p)^Δt ((B,) or (B, S)); with ``times``,
+        the rate scaled by that share first (p = ``name`` × ``times``)."""
         cache = self.__dict__.setdefault("_per_round", {})
-        if name not in cache:
-            v = getattr(self, name)
+        key = (name, times)
+        if key not in cache:
+            v = getattr(self, name) * (getattr(self, times) if times else 1.0)
             dt = self.dt if v.ndim == 1 else self.dt[:, None]
-            cache[name] = 1 - (1 - v) ** dt
-        return cache[name]
+            cache[key] = 1 - (1 - v) ** dt
+        return cache[key]
 
     def member(self, name: str, layout: Layout) -> np.ndarray:
         """A side parameter expanded to members, (B, N); computed once per batch (read-only)."""

@@ -471,7 +471,7 @@ def step(state: State, layout: Layout, P: Params, u: np.ndarray, schedule: Seque
     state.familiarity, state.alumni = F_new, A_new
     hollow, pairs_s = rules.hollow_share(c_p, meet_p, layout.pair_sides)
     decay = P.per_round("familiarity_decay")
-    decay_met = rules.per_round(P.exposure_meeting_decay * P.familiarity_decay, P.dt)
+    decay_met = P.per_round("familiarity_decay", "exposure_meeting_decay")
     state.exposure = rules.exposure_step(state.exposure, hollow, pairs_s > 0, decay, decay_met, P.candor_wear, P.dt)
     # the leadership's exposure (read by substitution) follows the same rule from the same meetings; it is
     # kept apart from the delegates' only so that a counterfactual transplant can carry one cost without the other
