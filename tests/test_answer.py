@@ -42,7 +42,7 @@ def agree(rng: np.random.Generator, p: float, lo: int, hi: int, u: np.ndarray | 
     return np.where(u < p, rng.integers(lo, hi + 1, N), np.nan).astype(float)
 
 
-def build(keep: np.ndarray, ref: np.ndarray) -> dict:
+def build(keep: np.ndarray, ref: np.ndarray, analysis: dict | None = None, **kw) -> dict:
     return answer.build_answer(
         runs_table(keep, ref),
         name="planted",
@@ -50,7 +50,8 @@ def build(keep: np.ndarray, ref: np.ndarray) -> dict:
         arms=["keep-open", "wind-down"],
         scenarios=["main"],
         horizons={"main": HORIZON},
-        analysis=ANALYSIS,
+        analysis=ANALYSIS if analysis is None else analysis,
+        **kw,
     )
 
 
@@ -277,16 +278,8 @@ class TestDeclaredDecompositionMissing:
     def answer(self, declared: bool) -> dict:
         rng = np.random.default_rng(4)
         analysis = ANALYSIS | ({"decomposition": {"recipients": ["wind-down"]}} if declared else {})
-        return answer.build_answer(
-            runs_table(agree(rng, 0.6, 41, 60), agree(rng, 0.4, 41, 60)),
-            name="planted",
-            fingerprint="f1nger",
-            arms=["keep-open", "wind-down"],
-            scenarios=["main"],
-            horizons={"main": HORIZON},
-            analysis=analysis,
-            decomposition_note="The decomposition needs the experiment as it was run (the model's code changed).",
-        )
+        note = "The decomposition needs the experiment as it was run (the model's code changed)."
+        return build(agree(rng, 0.6, 41, 60), agree(rng, 0.4, 41, 60), analysis, decomposition_note=note)
 
     def test_said_in_the_verdict(self):
         lines = [s for s in self.answer(True)["verdict"] if s.startswith("What carries it")]
