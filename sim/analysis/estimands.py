@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
 from sim.analysis import stats
 from sim.batch.experiment import ESTIMANDS
@@ -107,8 +106,7 @@ def percentile(value: float, boot: np.ndarray, n: int, level: float = 0.95, floo
         return {"value": _f(value), "low": None, "high": None, "n": int(n)}
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
     if floor > 0:
-        z = float(scipy.stats.norm.ppf((1 + level) / 2))
-        lo, hi = min(lo, value - z * floor), max(hi, value + z * floor)
+        lo, hi = stats.widen(lo, hi, value, stats.z_of(level) * floor)
     return {"value": _f(value), "low": _f(lo), "high": _f(hi), "n": int(n)}
 
 
@@ -133,13 +131,13 @@ def effect_curve(
     boot = boot_means(W, D)  # (n_resamples, K): the same resampled pairs for every k
     sd = boot.std(axis=0, ddof=1)
     live = sd > 1e-12
-    z = float(scipy.stats.norm.ppf((1 + level) / 2))
+    z = stats.z_of(level)
     crit = float(np.quantile((np.abs(boot[:, live] - est[live]) / sd[live]).max(axis=1), level)) if live.any() else z
     crit = max(crit, z)
     floor = stats.adjusted_se(D)
     se = np.maximum(sd, floor)
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
-    lo, hi = np.minimum(lo, est - z * floor), np.maximum(hi, est + z * floor)
+    lo, hi = stats.widen(lo, hi, est, z * floor)
     return out | {
         "pointwise_low": [_f(x) for x in lo],
         "pointwise_high": [_f(x) for x in hi],

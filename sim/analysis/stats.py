@@ -72,12 +72,22 @@ def adjusted_se(D: ArrayLike, pseudo: float = PSEUDO_PAIRS, bound: float = 1.0) 
     return bound * np.sqrt(np.maximum(second - mean * mean, 0.0) / m)
 
 
+def z_of(level: float) -> float:
+    """The two-sided standard-normal quantile of ``level`` (1.96 at 0.95)."""
+    from scipy.special import ndtri
+
+    return float(ndtri((1 + level) / 2))
+
+
+def widen(lo: ArrayLike, hi: ArrayLike, value: ArrayLike, half: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """``[lo, hi]`` widened, elementwise, to at least ``value ± half`` (the counts floor)."""
+    return np.minimum(lo, np.subtract(value, half)), np.maximum(hi, np.add(value, half))
+
+
 def wilson_interval(k: float, n: int, level: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval of a proportion k/n (Wilson 1927, JASA 22: 209–212; recommended
     for small n and proportions near 0 or 1 by Brown, Cai & DasGupta 2001, Stat. Sci. 16: 101–133)."""
-    from scipy.special import ndtri
-
-    z = float(ndtri((1 + level) / 2))
+    z = z_of(level)
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -90,15 +100,13 @@ def counts_floor(e: Estimate, x: np.ndarray, level: float, discrete: str) -> Est
     interval (:func:`wilson_interval`); for a ``"paired"`` difference of proportions (x in
     {−1, 0, 1}, or in [−1, 1]: shares of such differences) the mean ± z·:func:`adjusted_se`,
     within [−1, 1]."""
-    from scipy.special import ndtri
-
     if e.n < 2 or not np.isfinite(e.value):
         return e
     if discrete == "proportion":
         lo, hi = wilson_interval(float(np.sum(x)), len(x), level)
     elif discrete == "paired":
         bound = max(1.0, float(np.max(np.abs(x))))  # differences of 0/1 outcomes, or shares of them
-        half = float(ndtri((1 + level) / 2)) * float(adjusted_se(x, bound=bound))
+        half = z_of(level) * float(adjusted_se(x, bound=bound))
         lo, hi = max(-bound, e.value - half), min(bound, e.value + half)
     else:
         raise ValueError(f"discrete = {discrete!r}; allowed: 'proportion', 'paired'")
