@@ -209,6 +209,17 @@ class TestEarlierVsMore:
         assert phrase[timing] in s
 
 
+class TestTooFewPairsToTime:
+    @pytest.mark.parametrize(("k", "clause"), [(0, False), (3, True)])
+    def test_the_reason_is_said_only_when_some_pairs_both_agree(self, k, clause):
+        """Below MIN_TIMED_PAIRS the estimate has no interval; with some such pairs the sentence says
+        how many an interval needs, with none it does not. Kills: the clause dropped or always given."""
+        row = estimand_row() | {"earlier": est(-6.0 if k else None, None, None, pairs_both_agree=k)}
+        s = one(answer.verdict(answer_dict([row])), "Earlier vs more")
+        assert "the timing cannot be compared" in s
+        assert ("(an interval needs 10 such pairs)" in s) == clause, s
+
+
 class TestSignChange:
     """``last_sign_change_round`` in answer.json. Kills: the condition removed, rounds at 0 not passed over."""
 
