@@ -1,7 +1,7 @@
 """The state-transplant decomposition: a constructed case where only one component differs is
 attributed wholly to it; contributions add up to the total; a full transplant reproduces the
 donor run and an empty one the recipient run (so a hook that copies nothing, or the wrong
-fields, fails here). Also PRIM scenario discovery on a planted region, and the p-value corrections."""
+fields, fails here). Also the p-value corrections."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis import decompose, discovery, stats
+from sim.analysis import decompose, stats
 from sim.batch import transplant
 from sim.batch.ensemble import simulate
 from sim.batch.executors import LocalProcessExecutor, SerialExecutor
@@ -372,19 +372,6 @@ class TestWorkerCount:
         order.clear()
         run_transplants(exp, 0, [(0, 0), (0, 1)], 0, 1, SHIFT, masks, executor=SerialExecutor())
         assert order == []
-
-
-class TestDiscovery:
-    def test_prim_finds_the_planted_regions(self):
-        a, b = np.meshgrid(np.linspace(0, 1, 11), np.linspace(0, 1, 11))
-        eff = pd.DataFrame({"a": a.ravel(), "b": b.ravel()})
-        eff["effect"] = np.where(eff["a"] >= 0.7, 0.3, np.where(eff["b"] <= 0.2, -0.3, 0.0))
-        out = discovery.discover(eff, ["a", "b"], margin=0.1)
-        pos = out["boxes"]["positive"][0]
-        assert "a ≥ 0.7" in pos["rule"] and pos["density"] == 1.0 and pos["coverage"] == 1.0
-        neg = out["boxes"]["negative"][0]
-        assert "b ≤ 0.2" in neg["rule"] and neg["density"] >= 0.9
-        assert out["counts"]["positive"] == 44
 
 
 class TestCorrections:

@@ -323,6 +323,7 @@ BAD_FILES = {
     ),
     "bad [full] replications, without --full": (BASE + '[full]\nreplications = "many"\n', "full.replications", "many"),
     "discovery margin out of range": (BASE + "[analysis.discovery]\nmargin = 2.0\n", "analysis.discovery.margin", 2.0),
+    "discovery resamples negative": (BASE + "[analysis.discovery]\nresamples = -1\n", "analysis.discovery.resamples", -1),
     "unknown correction": (BASE + '[analysis]\ncorrection = "bonferroni"\n', "analysis.correction", "bonferroni"),
 }
 

@@ -161,8 +161,15 @@ def discovery_part(positive: list, negative: list) -> dict:
     }
 
 
-BOX_A = {"rule": "turnover < 0.3", "coverage": 0.8, "density": 0.9, "mass": 0.3}
-BOX_B = {"rule": "gap ≥ 4", "coverage": 0.55, "density": 0.65, "mass": 0.2}
+def held(value: float, low: float, high: float, confirmed: bool, pairs: int = 400) -> dict:
+    return {"value": value, "low": low, "high": high, "pairs": pairs, "confirmed": confirmed}
+
+
+BOX_A = {"rule": "turnover < 0.3", "coverage": 0.8, "density": 0.9, "mass": 0.3, "held_out": held(0.12, 0.05, 0.19, True)} | {
+    "stability": 0.85
+}
+BOX_B = {"rule": "gap ≥ 4", "coverage": 0.55, "density": 0.65, "mass": 0.2, "held_out": held(-0.2, -0.3, -0.1, True), "stability": None}
+BOX_NOISE = {"rule": "gap ≤ 2", "coverage": 0.3, "density": 0.6, "mass": 0.1, "held_out": held(0.02, -0.06, 0.1, False), "stability": 0.1}
 
 
 def signed(kind: str, **extra) -> dict:
@@ -238,23 +245,36 @@ class TestSignChange:
 
 class TestWhereItHolds:
     def test_positive_box_holds_and_no_reversal(self):
-        """Branch: positive class → 'holds', empty negative class → 'no region where it reverses'.
-        Kills: the verb pairs swapped, or the verb made a constant."""
+        """Branch: a confirmed positive box → 'holds', empty negative class → 'no region where it
+        reverses'. Kills: the verb pairs swapped, or the verb made a constant."""
         ans = answer_dict(discovery={"soon": discovery_part([BOX_A], [])})
         s = one(answer.verdict(ans), "Where (soon after the shift")
         assert s == (
-            "Where (soon after the shift; per-point effects beyond ±0.05, PRIM): it holds where turnover < 0.3 "
-            "(coverage 80%, density 90%); no region where it reverses (of 7 negative points)."
+            "Where (soon after the shift; per-point effects beyond ±0.05 on half the pairs, PRIM, each region tested on the "
+            "other half): it holds where turnover < 0.3 (coverage 80%, density 90%; held-out effect +0.12 [+0.05, +0.19], "
+            "found again in 85% of resamples); no region where it reverses (of 7 negative points)."
         )
 
     def test_negative_box_reverses_and_no_holding(self):
-        """Branch: negative class → 'reverses', empty positive class → 'no region where it holds'.
-        Kills: the verb pairs swapped, or the verb made a constant."""
+        """Branch: a confirmed negative box → 'reverses', empty positive class → 'no region where
+        it holds'. Kills: the verb pairs swapped, or the verb made a constant."""
         ans = answer_dict(discovery={"by_horizon": discovery_part([], [BOX_B, BOX_A])})
         s = one(answer.verdict(ans), "Where (by the horizon")
         assert s == (
-            "Where (by the horizon; per-point effects beyond ±0.05, PRIM): no region where it holds (of 12 positive "
-            "points); it reverses where gap ≥ 4 (coverage 55%, density 65%)."
+            "Where (by the horizon; per-point effects beyond ±0.05 on half the pairs, PRIM, each region tested on the "
+            "other half): no region where it holds (of 12 positive points); it reverses where gap ≥ 4 (coverage 55%, "
+            "density 65%; held-out effect -0.20 [-0.30, -0.10])."
+        )
+
+    def test_unconfirmed_box_is_not_named_as_a_region(self):
+        """Branch: PRIM's first box is not confirmed on the held-out half → the next confirmed one
+        is named; with none confirmed, the sentence says so and shows the held-out effect. Kills:
+        the first box named regardless of its confirmation."""
+        ans = answer_dict(discovery={"soon": discovery_part([BOX_NOISE, BOX_A], [BOX_NOISE])})
+        s = one(answer.verdict(ans), "Where (soon after the shift")
+        assert "it holds where turnover < 0.3 (coverage 80%" in s
+        assert s.endswith(
+            "no region where it reverses that the held-out half confirms (PRIM's box gap ≤ 2: held-out effect +0.02 [-0.06, +0.10])."
         )
 
 

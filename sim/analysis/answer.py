@@ -368,6 +368,27 @@ def _construction(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def held_out_text(b: Mapping[str, Any]) -> str:
+    h = b["held_out"]
+    if h["pairs"] < 2:
+        return f"held-out pairs in it: {h['pairs']}"
+    return f"held-out effect {fmt_signed(h['value'])} [{fmt_signed(h['low'])}, {fmt_signed(h['high'])}]"
+
+
+def _region(d: Mapping[str, Any], cls: str, verb: str) -> str:
+    """The first confirmed PRIM box of ``cls`` as a clause; else why there is none."""
+    bx = d["boxes"].get(cls) or []
+    ok = [b for b in bx if b["held_out"]["confirmed"]]
+    if ok:
+        b = ok[0]
+        again = "" if b.get("stability") is None else f", found again in {b['stability']:.0%} of resamples"
+        return f"it {verb} where {b['rule']} (coverage {b['coverage']:.0%}, density {b['density']:.0%}; {held_out_text(b)}{again})"
+    if bx:
+        b = bx[0]
+        return f"no region where it {verb} that the held-out half confirms (PRIM's box {b['rule']}: {held_out_text(b)})"
+    return f"no region where it {verb} (of {d['counts'][cls]} {cls} points)"
+
+
 def _where(ans: Mapping[str, Any]) -> list[str]:
     out = []
     disc = ans.get("discovery")
@@ -376,15 +397,11 @@ def _where(ans: Mapping[str, Any]) -> list[str]:
             d = disc.get(key)
             if not d:
                 continue
-            parts = []
-            for cls, verb in (("positive", "holds"), ("negative", "reverses")):
-                bx = d["boxes"].get(cls) or []
-                if bx:
-                    b = bx[0]
-                    parts.append(f"it {verb} where {b['rule']} (coverage {b['coverage']:.0%}, density {b['density']:.0%})")
-                else:
-                    parts.append(f"no region where it {verb} (of {d['counts'][cls]} {cls} points)")
-            out.append(f"Where ({when}; per-point effects beyond ±{d['margin']:g}, PRIM): " + "; ".join(parts) + ".")
+            parts = [_region(d, cls, verb) for cls, verb in (("positive", "holds"), ("negative", "reverses"))]
+            out.append(
+                f"Where ({when}; per-point effects beyond ±{d['margin']:g} on half the pairs, PRIM, each region tested on the "
+                "other half): " + "; ".join(parts) + "."
+            )
     for ph in ans.get("phase", []):
         pos = sum(1 for c in ph["cells"] if c["significant"] and c["mean_diff"] > 0)
         neg = sum(1 for c in ph["cells"] if c["significant"] and c["mean_diff"] < 0)

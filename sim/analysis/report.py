@@ -530,8 +530,9 @@ def run_discovery(res: Results) -> dict | None:
     main = a.get("main", res.scenarios[0])
     soon = int(a.get("soon", res.window))
     lasts = {"soon": res.shift + soon - 1, "by_horizon": res.horizon(main)}
-    margin = float(a.get("discovery", {}).get("margin", 0.05))
-    return discovery.run(res.runs, res.treatment, res.reference, main, names, res.shift, lasts, margin)
+    d = a.get("discovery", {})
+    margin, resamples = float(d.get("margin", 0.05)), int(d.get("resamples", discovery.RESAMPLES))
+    return discovery.run(res.runs, res.treatment, res.reference, main, names, res.shift, lasts, margin, resamples)
 
 
 def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], dec: dict | None, dec_note: str = "") -> dict:
@@ -752,9 +753,18 @@ def _discovery_html(disc: dict | None) -> str:
                         "coverage": f"{b['coverage']:.0%}" if "coverage" in b else "–",
                         "density": f"{b['density']:.0%}" if "density" in b else "–",
                         "mass": f"{b['mass']:.0%}" if "mass" in b else "–",
+                        "held-out effect": answer.held_out_text(b).removeprefix("held-out effect ") if "held_out" in b else "–",
+                        "confirmed": ("yes" if b["held_out"]["confirmed"] else "no") if "held_out" in b else "–",
+                        "found again": f"{b['stability']:.0%}" if b.get("stability") is not None else "–",
                     }
                 )
-    return f"<p>{html.escape(disc['method'])}; margin ±{disc['soon']['margin']:g}.</p>" + _table(pd.DataFrame(rows))
+    d = disc["soon"]
+    return (
+        f"<p>{html.escape(disc['method'])}; margin ±{d['margin']:g}. Split: {html.escape(d['split'])} "
+        f"({d['discovery_pairs']} pairs to find the boxes, {d['held_out_pairs']} to test them, at the family-wise level "
+        f"{d['level']:.4g} per window). An unconfirmed box may be noise: with no effect anywhere, PRIM on point means "
+        "finds boxes in most runs; the verdict names confirmed boxes only.</p>" + _table(pd.DataFrame(rows))
+    )
 
 
 # ---------------------------------------------------------------- HTML

@@ -325,11 +325,16 @@ class Experiment:
         if "at_round" in dec and horizon and not dec["at_round"] < horizon:
             raise InputError(src, "analysis.decomposition.at_round", dec["at_round"], f"allowed: a round before the horizon ({horizon})")
         disc = a.get("discovery", {})
-        if not isinstance(disc, dict) or set(disc) - {"margin"}:
-            raise InputError(src, "analysis.discovery", disc, "allowed: a table with margin (a number in [0, 1])")
+        if not isinstance(disc, dict) or set(disc) - {"margin", "resamples"}:
+            raise InputError(
+                src, "analysis.discovery", disc, "allowed: a table with margin (a number in [0, 1]) and resamples (an integer ≥ 0)"
+            )
         m = disc.get("margin", 0.05)
         if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 <= m <= 1:
             raise InputError(src, "analysis.discovery.margin", m, "allowed: a number in [0, 1]")
+        k = disc.get("resamples", 20)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise InputError(src, "analysis.discovery.resamples", k, "allowed: an integer ≥ 0 (bootstrap resamples for a box's stability)")
         if a.get("correction", "bh") not in ("bh", "holm"):
             raise InputError(src, "analysis.correction", a["correction"], "allowed: bh (Benjamini–Hochberg), holm")
         tol = a.get("cell_tolerance", 0.05)
