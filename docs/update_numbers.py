@@ -321,6 +321,78 @@ def sobol_verdict(path: Path | None = None) -> str:
     return head + "".join(f"- {_OUT[k]}: {s['comparison'][k]['verdict']}\n" for k in ("payoff", "p_agree"))
 
 
+EXPOSURE = ROOT / "docs" / "numbers" / "exposure-rule.json"
+
+
+def _ci(e: dict) -> str:
+    from sim.analysis.answer import fmt_signed
+
+    return f"{fmt_signed(e['value'])} [{fmt_signed(e['low'])}, {fmt_signed(e['high'])}]".replace("-", "−")
+
+
+def _says(e: dict) -> str:
+    """What a paired effect's 95% CI says about keeping the channel open."""
+    return "pays" if e["low"] > 0 else "costs" if e["high"] < 0 else "makes no detectable difference"
+
+
+def _exposure(path: Path | None = None) -> dict:
+    """docs/numbers/exposure-rule.json; an error when the experiment file or the model code no
+    longer match the ones it was measured on."""
+    import json
+
+    from sim.batch.experiment import load_experiment
+    from sim.version import model_code
+
+    s = json.loads((path or EXPOSURE).read_text())
+    if s["fingerprint"] != load_experiment(ROOT / "experiments" / "exposure-rule.toml").fingerprint() or s["model_code"] != model_code():
+        raise RuntimeError(
+            "docs/numbers/exposure-rule.json was measured on another experiment file or model code; "
+            "re-measure: .venv/bin/python benchmarks/bench_exposure_rule.py --out /tmp/exposure-rule"
+        )
+    return s
+
+
+def exposure_rule(path: Path | None = None) -> str:
+    """The measured exposure-rule experiment (docs/numbers/exposure-rule.json, written by
+    benchmarks/bench_exposure_rule.py): the effect soon and by the horizon, pooled and under each
+    condition. Stale (an error) when the experiment file or the model code no longer match the
+    ones measured."""
+    s = _exposure(path)
+    out = [
+        f"Measured {s['measured']} (`experiments/exposure-rule.toml`, {s['effects'][0]['n_pairs']:,} pairs of {s['arm']} and "
+        f"{s['reference']}, `leadership-change`; pooled over ε ∈ {{0, 0.5, 1}}, w ∈ {{0, 0.5}}, δ ∈ {{0, 1}}, script pressure "
+        "0.45/0.6/0.75 and relief 0.5/0.9; bootstrap 95% intervals):\n\n"
+        f"| condition | pairs | {s['arm']} − {s['reference']}, soon after the shift | by the horizon |\n|---|---:|---|---|\n"
+    ]
+    for r in s["effects"]:
+        out.append(f"| {r['condition']} | {r['n_pairs']:,} | {_ci(r['soon'])} | {_ci(r['by_horizon'])} |\n")
+    out.append("\n" + "".join(f"- {w}\n" for w in s["where"]))
+    out.append(
+        "\nKeeping the channel open "
+        + "; ".join(
+            f"{_says(r['soon'])} soon after the shift and {_says(r['by_horizon'])} by the horizon under '{r['condition']}'"
+            for r in s["effects"]
+            if r["condition"] != "pooled"
+        )
+        + ".\n"
+    )
+    return "".join(out)
+
+
+def exposure_rule_short(path: Path | None = None) -> str:
+    """One sentence for the README: the effect soon after the shift under the shipped rule and
+    under the two symmetric rules."""
+    e = {r["condition"]: r for r in _exposure(path)["effects"]}
+    return (
+        f"  `experiments/exposure-rule.toml` sweeps them: keep-open − wind-down soon after the shift is\n"
+        f"  {_ci(e['shipped rule']['soon'])} under the shipped rule, {_ci(e['exposure kept as familiarity is']['soon'])} "
+        f"when exposure is kept as familiarity is\n"
+        f"  and {_ci(e['both forgotten while meeting']['soon'])} when both are forgotten while meeting (by the horizon "
+        f"{_ci(e['shipped rule']['by_horizon'])},\n"
+        f"  {_ci(e['exposure kept as familiarity is']['by_horizon'])} and {_ci(e['both forgotten while meeting']['by_horizon'])}).\n"
+    )
+
+
 def guide_block(lang: str, first_line: str, guide: Path | None = None) -> str:
     """The fenced ``lang`` block of the students' guide whose first line is ``first_line``: the
     generators below run the guide's own examples, so an edited example changes its numbers."""
@@ -476,6 +548,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "my-experiment-summary": my_experiment_summary,
     "sweep-speed": sweep_speed,
     "error-examples": error_examples,
+    "exposure-rule": exposure_rule,
+    "exposure-rule-short": exposure_rule_short,
 }
 FILES = [ROOT / "docs" / "students-guide.md", ROOT / "README.md", ROOT / "docs" / "ODD.md", ROOT / "docs" / "performance.md"]
 

@@ -7,6 +7,8 @@ import doctest
 import re
 from pathlib import Path
 
+import pytest
+
 import sim
 from sim.core.params import markdown_table
 
@@ -78,6 +80,30 @@ class TestQuotedNumbers:
         odd = (ROOT / "docs" / "ODD.md").read_text()
         assert u.calibration_cases() in odd and u.calibration_cases(changed) not in odd
         assert u.holdout_diagnosis() in odd and u.holdout_diagnosis(changed) not in odd
+
+    def test_exposure_rule_passages_follow_the_measured_run_and_its_model(self, tmp_path):
+        """ODD §1's exposure-rule table and verdict are read from the recorded run (a different
+        record says something else), and a record measured on another model or experiment file
+        is refused, so the quoted numbers cannot outlive the model they came from."""
+        import json
+
+        u = _update_numbers()
+        rec = json.loads(u.EXPOSURE.read_text())
+        shipped = next(r for r in rec["effects"] if r["condition"] == "shipped rule")
+        shipped["soon"]["low"] = -0.01
+        changed = tmp_path / "exposure-rule.json"
+        changed.write_text(json.dumps(rec))
+        odd = (ROOT / "docs" / "ODD.md").read_text()
+        assert u.exposure_rule() in odd and u.exposure_rule(changed) not in odd
+        assert (
+            "makes no detectable difference soon after the shift and makes no detectable difference by the horizon under 'shipped rule'"
+            in (u.exposure_rule(changed))
+        )
+        for field in ("model_code", "fingerprint"):
+            other = dict(rec, **{field: "0" * 16})
+            changed.write_text(json.dumps(other))
+            with pytest.raises(RuntimeError, match="re-measure"):
+                u.exposure_rule(changed)
 
     def test_the_guides_examples_are_run_so_an_edit_changes_their_numbers(self, tmp_path):
         """§6 and §7 quote what the guide's own scenario and experiment files give: editing the

@@ -139,16 +139,22 @@ def _prim(X: pd.DataFrame, y: np.ndarray, max_boxes: int, min_density: float) ->
     return found
 
 
+def _box_limits(box: Any) -> pd.DataFrame:
+    """The box's limits table (the ``prim`` package warns on 0/0 in its quasi-p-values)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return box.limits[["min", "max"]]
+
+
 def _limits(box: Any) -> dict[str, tuple[float, float]]:
-    lim = box.limits[["min", "max"]]
-    return {str(k): (float(r["min"]), float(r["max"])) for k, r in lim.iterrows()}
+    return {str(k): (float(r["min"]), float(r["max"])) for k, r in _box_limits(box).iterrows()}
 
 
 def boxes(X: pd.DataFrame, y: np.ndarray, max_boxes: int = 2, min_density: float = 0.5) -> list[dict[str, Any]]:
     """PRIM boxes where ``y`` (bool) is dense, as rules with coverage, density, mass and limits."""
     return [
         {
-            "rule": _rule(box.limits[["min", "max"]], X),
+            "rule": _rule(_box_limits(box), X),
             "coverage": round(float(box.coverage), 4),
             "density": round(float(box.density), 4),
             "mass": round(float(box.mass), 4),
