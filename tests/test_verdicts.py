@@ -1125,3 +1125,50 @@ class TestReportAuditFixes:
         s = one(run_summary(res), "After a one-sided shift")
         assert reason in s
         assert ("counterpart" in s.split(":")[1] and "not the counterpart" not in s and "about transfer or" not in s) == (keep_ideas > 0)
+
+
+class TestLeaningDefaults:
+    """Parameters whose unsourced default favours a channel kept open (``Param.leans``) are named
+    in a caveat when the experiment holds them at that default, and not when it sweeps or sets
+    them."""
+
+    def test_caveat_names_the_held_defaults(self):
+        """Kills: the caveat dropped, or written whatever the experiment holds."""
+        held = [{"name": "meeting_decay", "default": 0, "favours": KEEP}, {"name": "candor_wear", "default": 0.5, "favours": KEEP}]
+        s = one(answer.verdict(answer_dict(leaning=held)), "Caveat — held at defaults")
+        assert "reopened: meeting_decay = 0, candor_wear = 0.5; docs/ODD.md §1" in s
+        assert not [x for x in answer.verdict(answer_dict(leaning=[])) if x.startswith("Caveat — held at defaults")]
+
+    @staticmethod
+    def results(design_names: list[str], scenario: str = "leadership-change", params: dict | None = None, arms: list | None = None):
+        from types import SimpleNamespace
+
+        spec = {"params": params or {}, "arms": arms or [{"name": KEEP, "params": {}}]}
+        return SimpleNamespace(analysis={"main": scenario}, scenarios=[scenario], manifest={"design_names": design_names}, spec=spec)
+
+    def test_swept_or_set_parameters_are_not_held(self):
+        """Kills: the design, the experiment's params, an arm's params or the scenario's params
+        ignored when deciding what is held."""
+        from sim.analysis.report import leaning_defaults
+        from sim.core.params import PARAMS
+
+        leaning = {p.name for p in PARAMS.values() if p.leans}
+        assert leaning == {"meeting_decay", "exposure_meeting_decay", "candor_wear"}
+        names = lambda r: {x["name"] for x in leaning_defaults(r)}  # noqa: E731
+        assert names(self.results([])) == leaning
+        assert names(self.results(["candor_wear"])) == leaning - {"candor_wear"}
+        assert names(self.results([], params={"meeting_decay": 1.0})) == leaning - {"meeting_decay"}
+        assert names(self.results([], arms=[{"name": KEEP, "params": {"exposure_meeting_decay": 0.0}}])) == leaning - {
+            "exposure_meeting_decay"
+        }
+        assert names(self.results([], scenario="iran-us-track-two")) == leaning
+
+    def test_a_scenario_that_sets_one_holds_its_own_value(self, monkeypatch):
+        """Kills: the main scenario's own parameters ignored."""
+        from types import SimpleNamespace
+
+        import sim.scenarios
+        from sim.analysis.report import leaning_defaults
+
+        monkeypatch.setattr(sim.scenarios, "load_scenario", lambda name: SimpleNamespace(params={"meeting_decay": 0.5}))
+        assert {x["name"] for x in leaning_defaults(self.results([]))} == {"exposure_meeting_decay", "candor_wear"}

@@ -160,11 +160,13 @@ def build_answer(
     versions: Mapping[str, Any] | None = None,
     design: str = "grid",
     decomposition_note: str = "",
+    leaning: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Every estimand, the decompositions (one per declared recipient; the first is also
     ``decomposition``), discovery, phase cells, checks and the verdict; ``design`` (the
     experiment's design kind) says what the pooled estimates average over; ``decomposition_note``
-    why a decomposition the experiment declares was not run (the verdict then says so)."""
+    why a decomposition the experiment declares was not run (the verdict then says so);
+    ``leaning`` the parameters held at a default that favours an arm (name, default, favours)."""
     a = dict(analysis)
     treatment = a.get("treatment", arms[0])
     reference = a.get("reference", arms[-1])
@@ -203,6 +205,7 @@ def build_answer(
         "discovery": discovery,
         "phase": list(phase),
         "checks": _checks(runs, a, treatment, shift),
+        "leaning": [dict(x) for x in leaning],
     }
     out["verdict"] = verdict(out)
     return out
@@ -447,6 +450,14 @@ def _caveats(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
         out.append(
             f"Caveat — {b['arm']} {row['arm']} and {b['reference']} {row['reference']} runs agreed before the shift; the "
             f"{b['pairs_left_out']} pairs concerned are left out of the estimands above."
+        )
+    lean = ans.get("leaning") or []
+    if lean:
+        held = ", ".join(f"{x['name']} = {x['default']:g}" for x in lean)
+        out.append(
+            f"Caveat — held at defaults that no source sets and that favour a channel kept open over one closed and "
+            f'reopened: {held}; docs/ODD.md §1 ("Defaults that lean toward keep-open") gives their measured effect, and '
+            "experiments/exposure-rule.toml sweeps them."
         )
     over = (ans.get("design") or {}).get("averaged_over") or design_average("grid")[1]
     out.append(

@@ -535,6 +535,23 @@ def run_discovery(res: Results) -> dict | None:
     return discovery.run(res.runs, res.treatment, res.reference, main, names, res.shift, lasts, margin, resamples)
 
 
+def leaning_defaults(res: Results) -> list[dict]:
+    """The parameters whose shipped default favours an arm (``Param.leans``, ODD §1) that the
+    experiment holds at that default in its main scenario: neither swept, nor set by the
+    experiment, an arm or the scenario. Each as name, default and the arm it favours."""
+    from sim.core.params import PARAMS
+    from sim.scenarios import InputError, load_scenario
+
+    main = res.analysis.get("main", res.scenarios[0])
+    try:
+        scenario_params = load_scenario(main).params
+    except InputError:  # a scenario file that is no longer where it was: say nothing rather than guess
+        return []
+    chosen = set(res.manifest.get("design_names", [])) | set(res.spec.get("params", {})) | set(scenario_params)
+    chosen |= {k for a in res.spec.get("arms", []) for k in a.get("params", {})}
+    return [{"name": p.name, "default": p.default, "favours": p.leans} for p in PARAMS.values() if p.leans and p.name not in chosen]
+
+
 def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], dec: dict | None, dec_note: str = "") -> dict:
     """answer.json's content for a results folder."""
     main = res.analysis.get("main", res.scenarios[0])
@@ -575,6 +592,7 @@ def compute_answer(res: Results, phases: list[tuple[str, str, pd.DataFrame]], de
         versions=res.manifest.get("versions"),
         design=str(res.spec.get("design", "grid")),
         decomposition_note=dec_note,
+        leaning=leaning_defaults(res),
     )
 
 

@@ -33,6 +33,10 @@ class Param:
     scope: Scope = Scope.SIDE
     integer: bool = False
     rate: bool = False  # a per-year rate: 1 − (1 − p)^Δt per round of Δt years, or its log in an exact flow (ODD §2)
+    #: "keep-open" where review found the default unsourced and favouring a channel kept open over
+    #: one closed and reopened, by a measured amount (ODD §1, "Defaults that lean toward
+    #: keep-open"); reports name such parameters when an experiment holds them at that default
+    leans: str = ""
 
     def check(self, value: object) -> float:
         """Return ``value`` as a number, or raise ``ValueError`` saying what is allowed."""
@@ -104,7 +108,7 @@ _SPEC = [
         C,
         rate=True,
     ),
-    Param("meeting_decay", 0, 0, 1, "share", "share of that loss that also applies in rounds with a meeting", C),
+    Param("meeting_decay", 0, 0, 1, "share", "share of that loss that also applies in rounds with a meeting", C, leans="keep-open"),
     Param(
         "exposure_meeting_decay",
         1,
@@ -113,8 +117,18 @@ _SPEC = [
         "share",
         "share of that loss hollow exposure suffers in rounds with a meeting (1: met or not; meeting_decay's value: familiarity's rule)",
         C,
+        leans="keep-open",
     ),
-    Param("candor_wear", 0.5, 0, 1, "share", "how far a year of fully candid meetings wears hollow exposure down: factor 1 − w c̄", C),
+    Param(
+        "candor_wear",
+        0.5,
+        0,
+        1,
+        "share",
+        "how far a year of fully candid meetings wears hollow exposure down: factor 1 − w c̄",
+        C,
+        leans="keep-open",
+    ),
     Param("initial_familiarity", 0, 0, 1, "share", "familiarity between counterparts at the start", C),
     Param("follow_up", 0, 0, 1, "share", "contact between meetings, as a share of a meeting's candid exchange", C),
     Param("confidence_bound", 0.15, 0, 1, "issue scale", "bound of confidence between strangers", C),
