@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats as sps
 
+from sim.analysis import sensitivity as S
 from sim.analysis import stats
 from sim.analysis.cases import cases as case_list
 from sim.analysis.cases import run_cases
@@ -547,19 +548,21 @@ def test_report_of_a_single_arm_experiment(results, tmp_path):
 # ---------------------------------------------------------------- sensitivity designs
 
 
-def fake_design_results(tmp_path: Path, kind: str, X: np.ndarray, common_seeds: bool | str = False) -> Results:
+def fake_design_results(tmp_path: Path, kind: str, X: np.ndarray, common_seeds: bool | str = False, second_order: bool = False) -> Results:
     """Results of a Sobol/Morris design: in replication r (of 4) the kept-open arm agrees in the
     window if 0.8·a + 0.2·b > (r + ½)/4, the reference arm if 0.5·a > (r + ½)/4 (the same
     threshold for replication r at every point: what common seeds give). With ``common_seeds =
-    "base"`` the threshold is drawn (uniformly) per base sample of 4 points and replication."""
+    "base"`` the threshold is drawn (uniformly) per base sample (4 points, 6 with second order)
+    and replication."""
     names, reps = ["a", "b"], 4
-    drawn = np.random.default_rng(0).uniform(size=(len(X) // 4 + 1, reps))
+    block = 6 if second_order else 4
+    drawn = np.random.default_rng(0).uniform(size=(len(X) // block + 1, reps))
     rows = []
     for p, (a, b) in enumerate(X):
         for arm in ("keep-open", "wind-down"):
             for r in range(reps):
                 level = 0.8 * a + 0.2 * b if arm == "keep-open" else 0.5 * a
-                agree = bool(level > (drawn[p // 4, r] if common_seeds == "base" else (r + 0.5) / reps))
+                agree = bool(level > (drawn[p // block, r] if common_seeds == "base" else (r + 0.5) / reps))
                 rows.append(
                     {
                         "run_id": len(rows),
@@ -583,7 +586,7 @@ def fake_design_results(tmp_path: Path, kind: str, X: np.ndarray, common_seeds: 
             "arms": [{"name": "keep-open"}, {"name": "wind-down"}],
             "design": kind,
             "design_params": {"a": [0.0, 1.0], "b": [0.0, 1.0]},
-            "second_order": False,
+            "second_order": second_order,
             "common_seeds": common_seeds,
             "replications": reps,
             "analysis": {"shift_round": SHIFT, "window": WINDOW, "main": MAIN, "treatment": "keep-open", "reference": "wind-down"},
@@ -670,6 +673,29 @@ def test_sensitivity_with_seeds_per_base_sample_estimates_the_mean_function(tmp_
     assert pay["ST"].notna().all() and pay.loc["a", "ST"] > pay.loc["b", "ST"]
     assert not np.allclose(pay["ST"], pay["ST_salib"])
     assert "indices of the expected outcome" in note and "the CIs include the seed term" in note
+
+
+def test_sensitivity_with_a_second_order_design(tmp_path):
+    """``second_order = true``: the first-order and total indices are the noise-corrected ones of
+    any Sobol design (the B_A rows skipped), not SALib's on the point means, and the
+    second-order indices follow in their own table. Kills: the second-order design sent to the
+    plain SALib path (no output column, no pairs), or the B_A rows read as A_B rows."""
+    from SALib.sample import sobol as sobol_sample
+
+    from sim.analysis.report import _second_order_html
+
+    problem = {"num_vars": 2, "names": ["a", "b"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
+    X = sobol_sample.sample(problem, 256, calc_second_order=True, seed=3)
+    res = fake_design_results(tmp_path, "sobol", X, common_seeds="base", second_order=True)
+    idx, _, note = sensitivity(res, tmp_path / "fig")
+    pairs = idx.attrs["second_order"]
+    assert pairs["pair"].tolist() == ["a × b", "a × b"] and set(pairs["output"]) == {"payoff", "p_agree"}
+    reps = S.replicates(res.runs, SHIFT, WINDOW, "keep-open", "wind-down")["payoff"]
+    direct = S.sobol(problem, *S.mean_and_noise(reps), "payoff", common_seeds="base", reps=reps, second_order=True)
+    pay = idx[idx["output"] == "payoff"].set_index("parameter").loc[["a", "b"]]
+    np.testing.assert_allclose(pay["ST"], direct.indices.set_index("parameter").loc[["a", "b"], "ST"])
+    assert pay.loc["a", "ST"] > pay.loc["b", "ST"] and "Sobol indices" in note
+    assert "Second-order indices" in _second_order_html(idx) and _second_order_html(pd.DataFrame()) == ""
 
 
 # ---------------------------------------------------------------- the commands

@@ -12,6 +12,7 @@ import pytest
 from SALib.sample import sobol as sobol_sample
 
 from sim.analysis import sensitivity as S
+from sim.analysis import stats
 from sim.analysis.stats import AnalysisNote
 from sim.batch.experiment import experiment_from_dict
 from sim.batch.store import read_runs
@@ -99,6 +100,62 @@ class TestCrossReplication:
 
 
 #: A hand-made result: parameter → (total index, its CI half-width).
+ISHIGAMI = {"num_vars": 4, "names": ["x1", "x2", "x3", "x4"], "bounds": [[-np.pi, np.pi]] * 4}
+#: Ishigami (a = 7, b = 0.1; Saltelli et al. 2008, Global Sensitivity Analysis: The Primer, §4.6):
+#: S1 = (0.3139, 0.4424, 0), S13 = 0.2437, every other pair 0; x4 does nothing.
+ISHIGAMI_S2 = {"x1 × x3": 0.2437}
+
+
+def ishigami(n: int, reps: int, sd: float, seed: int, base: bool = False) -> np.ndarray:
+    """Per point (second-order Saltelli design) and replication: Ishigami + sd·ε, ε independent
+    between points, or (``base``) shared by the 2d + 2 points of a base sample in a replication."""
+    X = sobol_sample.sample(ISHIGAMI, n, calc_second_order=True, seed=seed)
+    f = np.sin(X[:, 0]) + 7 * np.sin(X[:, 1]) ** 2 + 0.1 * X[:, 2] ** 4 * np.sin(X[:, 0])
+    rng = np.random.default_rng(seed)
+    eps = np.repeat(rng.normal(0, 1, (n, reps)), 2 * 4 + 2, axis=0) if base else rng.normal(0, 1, (len(f), reps))
+    return f[:, None] + sd * eps
+
+
+class TestSecondOrder:
+    """A Sobol design with ``second_order = true``: its first-order and total indices go through
+    the same noise correction as any Sobol design (the B_A rows skipped), and its second-order
+    indices are noise-corrected too. Before, the report handed the noisy point means to SALib."""
+
+    def check(self, r: S.SobolResult, pairs: pd.DataFrame) -> None:
+        ix = r.indices.set_index("parameter")
+        assert abs(ix.loc["x4", "ST"]) < 0.03 and abs(ix.loc["x4", "S1"]) < 0.05
+        np.testing.assert_allclose(ix.loc[["x1", "x2"], "S1"], [0.3139, 0.4424], atol=0.06)
+        got = pairs.set_index("pair")
+        for pair, row in got.iterrows():
+            truth = ISHIGAMI_S2.get(pair, 0.0)
+            assert abs(row["S2"] - truth) <= max(row["S2_conf"], 0.03) + 0.02, (pair, row["S2"], truth)
+        assert len(got) == 6 and (got["S2_conf"] > 0).all()
+
+    def test_independent_noise_is_subtracted(self):
+        reps = ishigami(4096, 2, 4.0, 0)
+        y, noise = S.mean_and_noise(reps)
+        r = S.sobol(ISHIGAMI, y, noise, "payoff", second_order=True)
+        self.check(r, S.second_order_indices(ISHIGAMI, y, noise, r))
+        # what the old path reported: SALib on the point means credits the noise to the inert x4
+        salib = stats.sobol_indices(ISHIGAMI, y, second_order=True).set_index("parameter")
+        assert salib.loc["x4", "ST"] > 0.1
+
+    def test_seeds_per_base_sample_estimate_the_mean_function(self):
+        reps = ishigami(4096, 4, 4.0, 1, base=True)
+        y, noise = S.mean_and_noise(reps)
+        r = S.sobol(ISHIGAMI, y, noise, "payoff", common_seeds="base", reps=reps, second_order=True)
+        self.check(r, S.second_order_indices(ISHIGAMI, y, noise, r, common_seeds="base", reps=reps))
+
+    def test_uncorrected_second_order_indices_are_attenuated(self):
+        """Mutation: the noise left in the variance (the second-order estimator as SALib computes
+        it on point means) pulls S13 below its interval."""
+        reps = ishigami(2048, 1, 3.0, 2)
+        y, noise = S.mean_and_noise(reps)
+        r = S.sobol(ISHIGAMI, y, np.zeros_like(noise), "payoff", common_seeds=True, second_order=True)
+        plain = S.second_order_indices(ISHIGAMI, y, np.zeros_like(noise), r, common_seeds=True).set_index("pair")
+        assert plain.loc["x1 × x3", "S2"] + plain.loc["x1 × x3", "S2_conf"] < 0.2437
+
+
 def result(st: dict[str, tuple[float, float]]) -> S.SobolResult:
     ix = pd.DataFrame([{"parameter": k, "S1": v[0] / 2, "S1_conf": 0.01, "ST": v[0], "ST_conf": v[1]} for k, v in st.items()])
     return S.SobolResult("p_agree", ix, 2048, 0.1, 1.0, common_seeds=True, replications=2)

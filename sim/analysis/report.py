@@ -482,7 +482,7 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
     kind = res.spec.get("design")
     if kind not in ("sobol", "morris"):
         return None, [], f"The design is '{kind}', not Sobol or Morris, so no sensitivity indices are computed."
-    if kind == "sobol" and not res.spec.get("second_order", False):  # noise-corrected, with convergence and a verdict
+    if kind == "sobol":  # noise-corrected, with convergence and a verdict (and second-order indices if designed)
         from sim.analysis.sensitivity import analyse
 
         idx, paths, note = analyse(res, out)
@@ -505,18 +505,9 @@ def sensitivity(res: Results, out: Path) -> tuple[pd.DataFrame | None, list[Path
     else:
         y = r[r["arm"] == res.treatment].groupby("point")["in_window"].mean().sort_index()
         what = f"P(agreement within {res.window} rounds), {res.treatment}"
-    if kind == "sobol":
-        idx = stats.sobol_indices(problem, y.to_numpy(), bool(res.spec.get("second_order", False)))
-    else:
-        idx = stats.morris_indices(problem, X, y.to_numpy(), levels=int(res.spec.get("levels", 4)))
-    p = figures.sensitivity_bars(idx, out, f"{kind.title()} indices of {what}\n({main}, mean over replications)")
-    note = f"{kind.title()} indices of {what} in {main}, one value per design point (mean over replications)."
-    if kind == "sobol" and (idx["S1"].min() < -0.1 or idx["ST"].sum() > 2):
-        note += (
-            " Warning: negative first-order or inflated total indices mean replication noise dominates the "
-            "per-point values; run more replications (or --full) before reading these indices."
-        )
-    return idx, [p], note
+    idx = stats.morris_indices(problem, X, y.to_numpy(), levels=int(res.spec.get("levels", 4)))
+    p = figures.sensitivity_bars(idx, out, f"Morris indices of {what}\n({main}, mean over replications)")
+    return idx, [p], f"Morris indices of {what} in {main}, one value per design point (mean over replications)."
 
 
 # ---------------------------------------------------------------- the answer
@@ -959,7 +950,18 @@ def ranking_display(ranking: pd.DataFrame) -> pd.DataFrame:
 def sensitivity_display(idx: pd.DataFrame | None) -> pd.DataFrame | None:
     if idx is None or idx.empty:
         return idx
-    return idx.assign(**{c: idx[c].map(lambda v: _num(v, 3)) for c in idx.columns if c not in ("parameter", "output")})
+    return idx.assign(**{c: idx[c].map(lambda v: _num(v, 3)) for c in idx.columns if c not in ("parameter", "pair", "output")})
+
+
+def _second_order_html(idx: pd.DataFrame | None) -> str:
+    """The second-order indices of a Sobol design with ``second_order = true``, if any."""
+    pairs = None if idx is None else idx.attrs.get("second_order")
+    if pairs is None or pairs.empty:
+        return ""
+    return (
+        "<h3>Second-order indices</h3><p>S_jk of each pair of parameters (Saltelli 2002), of the same function as the "
+        "indices above (noise-corrected), with 95% bootstrap half-widths over base samples.</p>" + _table(sensitivity_display(pairs))
+    )
 
 
 def sort_findings(lines: list[str]) -> dict[str, list[str]]:
@@ -1109,7 +1111,10 @@ def build_report(
         _section("cases", _items(found["cases"]) + _cases_html(case_results)),
         _section(
             "sensitivity",
-            f"<p>{html.escape(sens_note)}</p>" + "".join(_img(p) for p in sens_paths) + _table(sensitivity_display(sens)),
+            f"<p>{html.escape(sens_note)}</p>"
+            + "".join(_img(p) for p in sens_paths)
+            + _table(sensitivity_display(sens))
+            + _second_order_html(sens),
         ),
         _section(
             "adequacy",

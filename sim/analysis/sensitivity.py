@@ -54,6 +54,7 @@ difference are named, never counted as the same ranking).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,13 @@ OUTPUTS = {
     "payoff": "paired payoff: P(agreement within the window), treatment − reference",
     "p_agree": "P(agreement by the horizon), treatment",
 }
+
+
+def layout(d: int, second_order: bool = False) -> tuple[int, np.ndarray]:
+    """(rows per base sample, the rows A, A_B^1 … A_B^d, B within it): SALib's Saltelli design
+    lays out A, A_B^1 … A_B^d, (B_A^1 … B_A^d with second order,) B."""
+    block = 2 * d + 2 if second_order else d + 2
+    return block, np.r_[0 : d + 1, block - 1]
 
 
 @dataclass
@@ -198,6 +206,7 @@ def sobol(
     common_seeds: bool | str = False,
     reps: np.ndarray | None = None,
     salib: bool = True,
+    second_order: bool = False,
 ) -> SobolResult:
     """Sobol indices of the per-point means ``y`` (Saltelli layout), with 95% bootstrap CIs over
     base samples (half-widths, as SALib reports them). With independent seeds the replication
@@ -206,23 +215,19 @@ def sobol(
     ``common_seeds = "base"`` and the per-replication outcomes ``reps`` (points × R, R ≥ 2), the
     indices are those of the expected outcome, every product of two outputs taken across different
     replications (unbiased; :func:`_row_terms`). SALib's indices of the plain means are kept
-    beside them (``*_salib``; NaN with ``salib`` false)."""
+    beside them (``*_salib``; NaN with ``salib`` false). With ``second_order`` the design's
+    B_A^i rows are skipped here (:func:`second_order_indices` reads them)."""
     d = problem["num_vars"]
-    n = n_base or len(y) // (d + 2)
-    Y = np.asarray(y[: n * (d + 2)], dtype=float).reshape(n, d + 2)
-    Nz = np.asarray(noise[: n * (d + 2)], dtype=float).reshape(n, d + 2)
+    block, keep = layout(d, second_order)
+    n = n_base or len(y) // block
+    Y = np.asarray(y[: n * block], dtype=float).reshape(n, block)[:, keep]
+    Nz = np.asarray(noise[: n * block], dtype=float).reshape(n, block)[:, keep]
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, n, size=(50, n)) for _ in range(0, n_boot, 50)]  # one resample of base rows for all parts
-    rep = None if reps is None or common_seeds != "base" or reps.shape[1] < 2 else np.asarray(reps[: n * (d + 2)], dtype=float)
-    if rep is not None:
-        terms = _row_terms(rep.reshape(n, d + 2, -1))
-        s1, st = _cross_estimates(*terms)
-        boot = [_cross_estimates(*(t[idx] for t in terms)) for idx in draws]
-    else:
-        Nc = np.zeros_like(Nz) if common_seeds else Nz
-        parts = (Y[:, 0], Y[:, 1 : d + 1], Y[:, d + 1], Nc[:, 0], Nc[:, 1 : d + 1], Nc[:, d + 1])
-        s1, st = _estimates(*parts)
-        boot = [_estimates(*(p[idx] for p in parts)) for idx in draws]
+    rep = _base_reps(reps, common_seeds)
+    estimator, parts = _first_terms(y, noise, rep, d, n, common_seeds, second_order)
+    s1, st = estimator(*parts)
+    boot = [estimator(*(p[idx] for p in parts)) for idx in draws]
     b1, bt = np.concatenate([b[0] for b in boot]), np.concatenate([b[1] for b in boot])
 
     def half(b: np.ndarray) -> np.ndarray:
@@ -252,6 +257,103 @@ def sobol(
     return SobolResult(output, idx, n, share, var, common_seeds, rep.shape[1] if rep is not None else 0, bt)
 
 
+def _base_reps(reps: np.ndarray | None, common_seeds: bool | str) -> np.ndarray | None:
+    """The per-replication outcomes when the cross-replication estimators apply (seeds per base
+    sample and R ≥ 2), else None."""
+    return None if reps is None or common_seeds != "base" or reps.shape[1] < 2 else np.asarray(reps, dtype=float)
+
+
+def _first_terms(
+    y: np.ndarray, noise: np.ndarray, rep: np.ndarray | None, d: int, n: int, common_seeds: bool | str, second_order: bool
+) -> tuple[Callable[..., tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, ...]]:
+    """(estimator, row arrays) of the first-order and total indices over the first ``n`` base
+    samples: :func:`_cross_estimates` of :func:`_row_terms` with seeds per base sample, else
+    :func:`_estimates` of the point means (noise subtracted unless common seeds); resample the
+    arrays' first axis to bootstrap."""
+    block, keep = layout(d, second_order)
+    if rep is not None:
+        return _cross_estimates, _row_terms(rep[: n * block].reshape(n, block, -1)[:, keep])
+    Y = np.asarray(y[: n * block], dtype=float).reshape(n, block)[:, keep]
+    Nc = np.zeros_like(Y) if common_seeds else np.asarray(noise[: n * block], dtype=float).reshape(n, block)[:, keep]
+    return _estimates, (Y[:, 0], Y[:, 1 : d + 1], Y[:, d + 1], Nc[:, 0], Nc[:, 1 : d + 1], Nc[:, d + 1])
+
+
+def _pair_terms(
+    y: np.ndarray, noise: np.ndarray, rep: np.ndarray | None, d: int, n: int, common_seeds: bool | str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per base sample of the second-order layout, the terms of the second-order numerator and of
+    the variance: P (n, d·d), f(B_A^j) f(A_B^k) − f(A) f(B); the outputs' means (n, R) or the
+    A and B values (n, 2); and the second moment (n,). With seeds per base sample (``rep``:
+    points × R), every product is taken across different replications (:func:`_cross`);
+    otherwise of the point means, whose noise, independent between points, drops out of the
+    products and is subtracted from the second moment (not with common seeds: their means are a
+    deterministic function)."""
+    block = 2 * d + 2
+    if rep is not None:
+        Z = rep[: n * block].reshape(n, block, -1)
+        A, AB, BA, B = Z[:, 0], Z[:, 1 : d + 1], Z[:, d + 1 : 2 * d + 1], Z[:, -1]
+        R = Z.shape[-1]
+        same = np.einsum("njr,nkr->njk", BA, AB)
+        P = (BA.sum(-1)[:, :, None] * AB.sum(-1)[:, None, :] - same) / (R * (R - 1)) - _cross(A, B)[:, None, None]
+        return P.reshape(n, d * d), Z.mean(axis=1), _cross(Z, Z).mean(axis=1)
+    Y = np.asarray(y[: n * block], dtype=float).reshape(n, block)
+    Nz = np.zeros_like(Y) if common_seeds else np.asarray(noise[: n * block], dtype=float).reshape(n, block)
+    A, AB, BA, B = Y[:, 0], Y[:, 1 : d + 1], Y[:, d + 1 : 2 * d + 1], Y[:, -1]
+    P = np.einsum("nj,nk->njk", BA, AB) - (A * B)[:, None, None]
+    ends = np.stack([A, B], axis=1)
+    return P.reshape(n, d * d), ends, ((ends**2).sum(axis=1) - Nz[:, [0, -1]].sum(axis=1)) / 2
+
+
+def _pair_indices(P: np.ndarray, means: np.ndarray, square: np.ndarray, s1: np.ndarray, across: bool) -> np.ndarray:
+    """S_jk (d, d) from the terms of :func:`_pair_terms` and the first-order indices ``s1``:
+    V_jk / V − S_j − S_k (Saltelli 2002, as SALib's), V the variance (μ² across replications
+    when ``across``)."""
+    d = len(s1)
+    mu = means.mean(axis=0)
+    V = float(square.mean() - (_cross(mu, mu) if across else mu.mean() ** 2))
+    if not V > 0:
+        return np.full((d, d), np.nan)
+    return P.mean(axis=0).reshape(d, d) / V - s1[:, None] - s1[None, :]
+
+
+def second_order_indices(
+    problem: dict,
+    y: np.ndarray,
+    noise: np.ndarray,
+    first: SobolResult,
+    seed: int = 0,
+    n_boot: int = 200,
+    common_seeds: bool | str = False,
+    reps: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Second-order Sobol indices S_jk of every pair j < k (Saltelli 2002; the design needs
+    ``second_order = true``) of the same function as ``first`` (:func:`sobol` with the same
+    arguments and ``second_order``): noise-corrected, or across replications with seeds per base
+    sample, with 95% bootstrap half-widths over base samples (the first-order indices recomputed
+    in each resample). SALib's estimator on the plain point means is biased by the replication
+    noise in its variance; this one is not (tests/test_sensitivity.py)."""
+    d, n = problem["num_vars"], first.n_base
+    rep = _base_reps(reps, common_seeds)
+    terms = _pair_terms(y, noise, rep, d, n, common_seeds)
+    estimator, parts = _first_terms(y, noise, rep, d, n, common_seeds, True)
+    est = _pair_indices(*terms, first.indices["S1"].to_numpy(float), rep is not None)
+    rng = np.random.default_rng(seed + 1)
+    boot = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        s1 = np.asarray(estimator(*(p[idx] for p in parts))[0], dtype=float).reshape(d)
+        P, means, square = (t[idx] for t in terms)
+        boot.append(_pair_indices(P, means, square, s1, rep is not None))
+    j, k = np.triu_indices(d, 1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        lo, hi = np.nanpercentile(np.stack(boot)[:, j, k], [2.5, 97.5], axis=0)
+    names = problem["names"]
+    return pd.DataFrame(
+        {"pair": [f"{names[a]} × {names[b]}" for a, b in zip(j, k, strict=True)], "S2": est[j, k], "S2_conf": (hi - lo) / 2}
+    )
+
+
 def convergence(
     problem: dict,
     y: np.ndarray,
@@ -261,19 +363,19 @@ def convergence(
     common_seeds: bool | str = False,
     reps: np.ndarray | None = None,
     final: SobolResult | None = None,
+    second_order: bool = False,
 ) -> pd.DataFrame:
     """Indices for base samples n = 16, 32, …, N (long table: n, parameter, S1, S1_conf, ST, ST_conf;
     SALib's plain indices only at N). ``final``, if given, is :func:`sobol`'s result at N with the
     same arguments, and is used as it is rather than computed again."""
-    d = problem["num_vars"]
-    N = len(y) // (d + 2)
+    N = len(y) // layout(problem["num_vars"], second_order)[0]
     ns = sorted({n for n in (2**k for k in range(MIN_BASE.bit_length() - 1, 20)) if n <= N} | {N})
     rows = []
     for n in ns:
         if final is not None and n == N and final.n_base == N:
             r = final
         else:
-            r = sobol(problem, y, noise, output, seed, n, common_seeds=common_seeds, reps=reps, salib=n == N)
+            r = sobol(problem, y, noise, output, seed, n, common_seeds=common_seeds, reps=reps, salib=n == N, second_order=second_order)
         rows.append(r.indices.assign(n=n, sum_total=r.sum_total))
     return pd.concat(rows, ignore_index=True)
 
@@ -428,17 +530,23 @@ def analyse(res, out: Path, seed: int = 0) -> tuple[pd.DataFrame, list[Path], st
     ref = res.reference if len(res.arms) > 1 and res.reference != res.treatment else None
     outs = replicates(runs, res.shift, res.window, res.treatment, ref)
     common = res.spec.get("common_seeds", False)
-    tables, paths, notes = [], [], []
+    second = bool(res.spec.get("second_order", False))
+    tables, pairs, paths, notes = [], [], [], []
     for key in ("payoff", "p_agree"):
         if key not in outs:
             continue
         y, noise = mean_and_noise(outs[key])
-        r = sobol(problem, y, noise, key, seed, common_seeds=common, reps=outs[key])
+        r = sobol(problem, y, noise, key, seed, common_seeds=common, reps=outs[key], second_order=second)
         r.replications = int(res.spec.get("replications", 0))
-        conv = convergence(problem, y, noise, key, seed, common_seeds=common, reps=outs[key], final=r)
+        if second:
+            pairs.append(second_order_indices(problem, y, noise, r, seed, common_seeds=common, reps=outs[key]).assign(output=key))
+        conv = convergence(problem, y, noise, key, seed, common_seeds=common, reps=outs[key], final=r, second_order=second)
         paths.append(
             convergence_figure(conv, out, f"Convergence of the Sobol indices: {OUTPUTS[key]} ({main})", f"sobol-convergence-{key}")
         )
         notes.append(adequacy(r)[1])
         tables.append(r.indices.assign(output=key).sort_values("ST", ascending=False))
-    return pd.concat(tables, ignore_index=True), paths, " ".join(notes)
+    idx = pd.concat(tables, ignore_index=True)
+    if pairs:  # second-order indices, shown under the first-order and total table
+        idx.attrs["second_order"] = pd.concat(pairs, ignore_index=True)
+    return idx, paths, " ".join(notes)
