@@ -283,7 +283,7 @@ class TestFamiliarityPiecesCompose:
                 one = np.zeros((1, layout.N), dtype=bool)
                 one[0, i] = True
                 A[r] = rules.alumni_update(A[r], F[r], one, state.active[r], so, layout.starts)
-                F[r] = rules.newcomer_familiarity(F[r], one, h[r], mem[r], A[r], so, state.active[r], layout.cross)
+                F[r] = rules.newcomer_familiarity(F[r], one, h[r], mem[r], A[r], so, state.active[r], layout.cross, P.distrust_handover[r])
                 reset[i] = clock = t
             rest = span[b] - np.maximum(reset[pi], reset[pj])
             F[b, pi, pj] = F[b, pj, pi] = rules.relax(F[b, pi, pj], level[b, :-1], rate[b, :-1], rest)

@@ -147,3 +147,32 @@ class TestCarryOversNeutralised:
             r = simulate([resolve(sc, neutral | {"lean_filing": 1.0})] * runs, seeds, metrics=["agreement"]).agreement_round
             with_memory.append(((r >= SHIFT) & (r < SHIFT + WINDOW)).astype(float))
         assert (with_memory[0] - with_memory[1]).mean() > 0
+
+
+class TestDistrustHandover:
+    """``distrust_handover`` reaches the model: with hollow lean years that breed distrust and
+    heavy turnover with full hand-over, a kept-open channel's trust at the shift is lower when
+    successors inherit the distrust (q = 1) than when turnover erases it (q = 0, the default).
+    Kills: the step passing zeros (or nothing) for q on any of its turnover paths."""
+
+    def test_inherited_distrust_lowers_trust_at_the_shift(self):
+        keep, _ = arms()
+        base = COSTS_OFF | HOLLOW_LEAN_YEARS | {"hollow_distrust": 0.3, "turnover": 0.5, "handover": 1.0}
+        trust = {}
+        for q in (0.0, 1.0):
+            r = simulate([resolve(keep, base | {"distrust_handover": q})] * 200, list(range(200)), rounds=SHIFT, metrics=["trust"])
+            trust[q] = float(np.asarray(r.series["trust"])[:, -1].mean())
+        assert trust[0.0] < 0 and trust[1.0] < trust[0.0] - 0.02, trust
+
+    def test_a_turnover_shock_hands_it_over_too(self):
+        """The same through a turnover shock (every delegate replaced at round 30), whose
+        successors are set by the event, not by the yearly turnover."""
+        keep, _ = arms()
+        shock = Event(30, EventKind.TURNOVER_SHOCK, (0, 1), (("fraction", 1.0),))
+        sc = dataclasses.replace(keep, events=sorted([*keep.events, shock], key=lambda e: e.round))
+        base = COSTS_OFF | HOLLOW_LEAN_YEARS | {"hollow_distrust": 0.3, "turnover": 0.0, "handover": 1.0}
+        trust = {}
+        for q in (0.0, 1.0):
+            r = simulate([resolve(sc, base | {"distrust_handover": q})] * 50, list(range(50)), rounds=31, metrics=["trust"])
+            trust[q] = float(np.asarray(r.series["trust"])[:, -1].mean())
+        assert trust[1.0] < trust[0.0] - 0.05, trust

@@ -135,3 +135,21 @@ class TestSplit:
         assert how.startswith("alternate replications")
         assert len(a) + len(b) == len(pairs) and not set(a.index) & set(b.index)
         assert (a.groupby("point").size() == 3).all() and (b.groupby("point").size() == 2).all()
+
+
+class TestNothingToTestOn:
+    def test_a_box_without_held_out_pairs_is_unconfirmed_and_strict_json(self):
+        """A box that holds fewer than two held-out pairs (small designs) is not confirmed, and its
+        record has no NaN (answer.json is written without NaN: the tutorial's report failed)."""
+        import json
+
+        held = planted(0.0, 2, seed=7).iloc[:1]
+        out = discovery.confirm(held, {"script_pressure": (0.45, 0.45)}, "positive", 0.1, 0.95)
+        assert out == {
+            "value": None,
+            "low": None,
+            "high": None,
+            "pairs": 1 if held["script_pressure"].iloc[0] == 0.45 else 0,
+            "confirmed": False,
+        }
+        json.dumps(out, allow_nan=False)

@@ -367,7 +367,7 @@ def test_newcomer_familiarity_no_handover_no_memory():
     alumni = np.full((1, 2, 2), 0.9)  # plenty to recall, but memory is 0
     zeros = np.zeros((1, 4))
     active = np.ones((1, 4), bool)
-    out = rules.newcomer_familiarity(F, leave, zeros, zeros, alumni, side, active, cross)
+    out = rules.newcomer_familiarity(F, leave, zeros, zeros, alumni, side, active, cross, np.zeros(1))
     # the leaver's pairs are wiped
     np.testing.assert_array_equal(out[0, 0, :], 0.0)
     np.testing.assert_array_equal(out[0, :, 0], 0.0)
@@ -383,13 +383,40 @@ def test_newcomer_familiarity_handover_and_memory():
     memory = np.full((1, 4), 0.5)
     alumni = np.full((1, 2, 2), 0.4)
     active = np.ones((1, 4), bool)
-    out = rules.newcomer_familiarity(F, leave, handover, memory, alumni, side, active, cross)
+    out = rules.newcomer_familiarity(F, leave, handover, memory, alumni, side, active, cross, np.zeros(1))
     # max(h F, mu A) for the leaver's cross pairs: max(0.5 * F, 0.2)
     for j in (2, 3):
         assert out[0, 0, j] == pytest.approx(max(0.5 * F[0, 0, j], 0.2))
         assert out[0, j, 0] == out[0, 0, j]
     # within a side it stays 0
     assert out[0, 0, 1] == 0.0
+
+
+class TestDistrustHandover:
+    """``distrust_handover`` q: a successor's familiarity with a counterpart the leaver distrusted
+    is q·h·F + (1 − q)·μA; at q = 0 (the default) turnover erases the distrust (max with the
+    alumni briefing, never below 0). Kills: q ignored, or distrust handed over at q = 0."""
+
+    def newcomer(self, q: float, F0: float = -0.6) -> np.ndarray:
+        side, cross, F = _two_by_two()
+        F[0][cross] = F0
+        leave = np.array([[True, False, False, False]])
+        handover, memory = np.full((1, 4), 0.5), np.full((1, 4), 0.5)
+        alumni = np.full((1, 2, 2), 0.2)
+        active = np.ones((1, 4), bool)
+        return rules.newcomer_familiarity(F, leave, handover, memory, alumni, side, active, cross, np.array([q]))[0, 0, 2:]
+
+    def test_default_erases_distrust(self):
+        np.testing.assert_allclose(self.newcomer(0.0), [0.1, 0.1])  # μA = 0.5 · 0.2, not h F = −0.3
+
+    def test_full_share_hands_it_over(self):
+        np.testing.assert_allclose(self.newcomer(1.0), [-0.3, -0.3])  # h F
+
+    def test_a_share_mixes_the_two(self):
+        np.testing.assert_allclose(self.newcomer(0.5), [0.5 * -0.3 + 0.5 * 0.1] * 2)
+
+    def test_trust_is_unaffected(self):
+        np.testing.assert_allclose(self.newcomer(1.0, F0=0.6), self.newcomer(0.0, F0=0.6))
 
 
 def test_alumni_update_takes_best_leaver():

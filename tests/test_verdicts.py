@@ -1153,7 +1153,7 @@ class TestLeaningDefaults:
         from sim.core.params import PARAMS
 
         leaning = {p.name for p in PARAMS.values() if p.leans}
-        assert leaning == {"meeting_decay", "exposure_meeting_decay", "candor_wear"}
+        assert leaning == {"meeting_decay", "exposure_meeting_decay", "candor_wear", "distrust_handover"}
         names = lambda r: {x["name"] for x in leaning_defaults(r)}  # noqa: E731
         assert names(self.results([])) == leaning
         assert names(self.results(["candor_wear"])) == leaning - {"candor_wear"}
@@ -1171,4 +1171,4 @@ class TestLeaningDefaults:
         from sim.analysis.report import leaning_defaults
 
         monkeypatch.setattr(sim.scenarios, "load_scenario", lambda name: SimpleNamespace(params={"meeting_decay": 0.5}))
-        assert {x["name"] for x in leaning_defaults(self.results([]))} == {"exposure_meeting_decay", "candor_wear"}
+        assert {x["name"] for x in leaning_defaults(self.results([]))} == {"exposure_meeting_decay", "candor_wear", "distrust_handover"}

@@ -456,8 +456,8 @@ def _caveats(ans: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
         held = ", ".join(f"{x['name']} = {x['default']:g}" for x in lean)
         out.append(
             f"Caveat — held at defaults that no source sets and that favour a channel kept open over one closed and "
-            f'reopened: {held}; docs/ODD.md §1 ("Defaults that lean toward keep-open") gives their measured effect, and '
-            "experiments/exposure-rule.toml sweeps them."
+            f'reopened: {held}; docs/ODD.md §1 ("Defaults that lean toward keep-open") gives their measured effect '
+            "(experiments/exposure-rule.toml sweeps the forgetting rules)."
         )
     over = (ans.get("design") or {}).get("averaged_over") or design_average("grid")[1]
     out.append(

@@ -447,21 +447,25 @@ def member_cost(meeting: Array, active: Array, rank: Array) -> Array:
 
 
 def newcomer_familiarity(
-    F: Array, leave: Array, handover: Array, memory: Array, A: Array, side_of: Array, active: Array, cross: Array
+    F: Array, leave: Array, handover: Array, memory: Array, A: Array, side_of: Array, active: Array, cross: Array, distrust: Array
 ) -> Array:
-    """F'_ij = max(h_i h_j F_ij, μ_i A_{s_i s_j}, μ_j A_{s_j s_i}) for pairs with a delegate who leaves,
-    where h and μA count only for leavers (h = 1, μA = 0 for stayers); other pairs keep F.
+    """F'_ij = max(H, M) with H = h_i h_j F_ij and M = max(μ_i A_{s_i s_j}, μ_j A_{s_j s_i}) for
+    pairs with a delegate who leaves, where h and μA count only for leavers (h = 1, μA = 0 for
+    stayers); other pairs keep F. Handed-over distrust (H < 0) is kept at the run's share q =
+    ``distrust`` (B,): F'_ij = q H + (1 − q) M; at q = 0 (the default) F'_ij = M ≥ 0.
 
     Turnover wipes familiarity except what a handover (h) or the side's institutional
     memory of its alumni's contacts (μ A) carries; the constantly changing Canadian
-    participants who must "start from the beginning" (source 002). Only the leavers' rows
-    and columns are computed (:func:`newcomer_rows`); pairs that are not both active across
-    sides get 0.
+    participants who must "start from the beginning" (source 002). Whether a successor is
+    briefed on the counterpart's bad faith as well has no source: q = 0 lets turnover erase the
+    lean years' distrust (which favours a channel kept open, ODD §1). Only the leavers' rows and
+    columns are computed (:func:`newcomer_rows`); pairs that are not both active across sides
+    get 0.
     """
     b, i = np.nonzero(leave)
     if len(b) == 0:
         return F
-    row = newcomer_rows(F, b, i, leave[b], handover, memory, A, side_of, active, cross)
+    row = newcomer_rows(F, b, i, leave[b], handover, memory, A, side_of, active, cross, distrust)
     F = F.copy()
     F[b, i, :] = row
     F[b, :, i] = row
@@ -470,14 +474,24 @@ def newcomer_familiarity(
 
 @compiled
 def newcomer_rows(
-    F: Array, b: Array, i: Array, leave_b: Array, handover: Array, memory: Array, A: Array, side_of: Array, active: Array, cross: Array
+    F: Array,
+    b: Array,
+    i: Array,
+    leave_b: Array,
+    handover: Array,
+    memory: Array,
+    A: Array,
+    side_of: Array,
+    active: Array,
+    cross: Array,
+    distrust: Array,
 ) -> Array:
     """The rows F'_{i·} (L, N) of :func:`newcomer_familiarity` for the leavers (b, i) (L,), whose
     runs' leavers are ``leave_b`` (L, N); the caller writes them into row and column i. A loop over
     the leavers (:func:`_newcomer_row`), compiled."""
     out = np.empty((len(b), F.shape[1]))
     for row in range(len(b)):
-        _newcomer_row(F, b[row], i[row], leave_b[row], handover, memory, A, side_of, active, cross, out[row])
+        _newcomer_row(F, b[row], i[row], leave_b[row], handover, memory, A, side_of, active, cross, distrust[b[row]], out[row])
     return out
 
 
@@ -493,17 +507,20 @@ def _newcomer_row(
     side_of: Array,
     active: Array,
     cross: Array,
+    distrust: float,
     out: Array,
 ) -> None:
     """Writes into ``out`` (N,) the row F'_{k·} of :func:`newcomer_familiarity` for leaver k of run r,
-    whose leavers are ``leave_r`` (N,)."""
+    whose leavers are ``leave_r`` (N,), with the run's share of handed-over distrust ``distrust``."""
     sk = side_of[k]
     for j in range(F.shape[1]):
         keep = handover[r, j] if leave_r[j] else 1.0  # h for leavers, 1 for stayers
         brief = memory[r, j] if leave_r[j] else 0.0
         mine = memory[r, k] * A[r, sk, side_of[j]]  # μ_i A_{s_i s_j}
         theirs = brief * A[r, side_of[j], sk]  # μ_j A_{s_j s_i}
-        value = max(handover[r, k] * keep * F[r, k, j], max(mine, theirs))
+        carried = handover[r, k] * keep * F[r, k, j]
+        told = max(mine, theirs)
+        value = distrust * carried + (1.0 - distrust) * told if carried < 0.0 and distrust > 0.0 else max(carried, told)
         out[j] = value if cross[k, j] and active[r, k] and active[r, j] else 0.0
 
 
@@ -552,6 +569,7 @@ def familiarity_arrivals(
     side_of: Array,
     starts: Array,
     cross: Array,
+    distrust: Array,
 ) -> Array:
     """Familiarity F (B, N, N) and alumni contacts A (B, S, S), in place, up to the last newcomer's
     arrival of each run (``arrival``, years into the round, of the seats that ``leave``), and the
@@ -576,7 +594,7 @@ def familiarity_arrivals(
                     A[r, s, u] = alumni_decay(A[r, s, u], decay[r], t - clock[r])
             _alumni_add(A, F, r, i, active, side_of, starts)
             one[i] = True
-            _newcomer_row(F, r, i, one, handover, memory, A, side_of, active, cross, row)
+            _newcomer_row(F, r, i, one, handover, memory, A, side_of, active, cross, distrust[r], row)
             one[i] = False
             F[r, i, :] = row
             F[r, :, i] = row

@@ -166,6 +166,7 @@ class Params:
     meeting_decay: np.ndarray
     exposure_meeting_decay: np.ndarray
     candor_wear: np.ndarray
+    distrust_handover: np.ndarray
     initial_familiarity: np.ndarray
     follow_up: np.ndarray
     confidence_bound: np.ndarray

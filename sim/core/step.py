@@ -40,7 +40,15 @@ def replace(state: State, layout: Layout, P: Params, leave: np.ndarray, u_new: n
     state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of, layout.starts)
     h = P.member("handover", layout) if handover is None else handover
     state.familiarity = rules.newcomer_familiarity(
-        state.familiarity, leave, h, P.member("institutional_memory", layout), state.alumni, layout.side_of, state.active, layout.cross
+        state.familiarity,
+        leave,
+        h,
+        P.member("institutional_memory", layout),
+        state.alumni,
+        layout.side_of,
+        state.active,
+        layout.cross,
+        P.distrust_handover,
     )
     _fill(state, layout, P, leave, u_new)
 
@@ -76,6 +84,7 @@ def upgrade(
             layout.side_of,
             state.active,
             layout.cross,
+            P.distrust_handover,
         )
     pair_ok = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
     member_recall = np.where(sides, recall, 0.0)[:, layout.side_of]
@@ -219,6 +228,7 @@ def familiarity_through_round(
             layout.side_of,
             layout.starts,
             layout.cross,
+            P.distrust_handover[go],
         )
         F[go], A[go] = Fg, Ag
     # every pair flows for the rest of the round; F is symmetric and 0 within a side (the layout's
