@@ -38,11 +38,16 @@ def replace(state: State, layout: Layout, P: Params, leave: np.ndarray, u_new: n
     if not leave.any():
         return
     state.alumni = rules.alumni_update(state.alumni, state.familiarity, leave, state.active, layout.side_of, layout.starts)
-    h = P.member("handover", layout) if handover is None else handover
+    _newcomers(state, layout, P, leave, P.member("handover", layout) if handover is None else handover)
+    _fill(state, layout, P, leave, u_new)
+
+
+def _newcomers(state: State, layout: Layout, P: Params, slots: np.ndarray, handover: np.ndarray) -> None:
+    """The familiarity of newcomers in ``slots`` with hand-over shares ``handover`` (rules.newcomer_familiarity)."""
     state.familiarity = rules.newcomer_familiarity(
         state.familiarity,
-        leave,
-        h,
+        slots,
+        handover,
         P.member("institutional_memory", layout),
         state.alumni,
         layout.side_of,
@@ -50,7 +55,6 @@ def replace(state: State, layout: Layout, P: Params, leave: np.ndarray, u_new: n
         layout.cross,
         P.distrust_handover,
     )
-    _fill(state, layout, P, leave, u_new)
 
 
 def _fill(state: State, layout: Layout, P: Params, slots: np.ndarray, u_new: np.ndarray) -> None:
@@ -74,18 +78,7 @@ def upgrade(
     empty = sides[:, layout.side_of] & ~state.active
     if empty.any():
         _fill(state, layout, P, empty, u_new)
-        # newcomers get what institutional memory carries, as in turnover
-        state.familiarity = rules.newcomer_familiarity(
-            state.familiarity,
-            empty,
-            np.zeros_like(state.tenure),
-            P.member("institutional_memory", layout),
-            state.alumni,
-            layout.side_of,
-            state.active,
-            layout.cross,
-            P.distrust_handover,
-        )
+        _newcomers(state, layout, P, empty, np.zeros_like(state.tenure))  # what institutional memory carries, as in turnover
     pair_ok = layout.cross[None] & state.active[:, :, None] & state.active[:, None, :]
     member_recall = np.where(sides, recall, 0.0)[:, layout.side_of]
     state.familiarity = rules.recall_contacts(state.familiarity, member_recall, _alumni_ij(state, layout), pair_ok)
