@@ -333,3 +333,13 @@ class TestDesignCoversTheCosts:
         assert {"hollow_distrust", "entrenchment", "substitution", "cynicism_rate", "familiarity_fatigue"} <= costs
         design = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())["design"]["params"]
         assert costs <= set(design), costs - set(design)
+
+    def test_every_unsourced_default_that_leans_is_a_design_parameter(self):
+        """The parameters whose unsourced default favours keeping the channel open (``Param.leans``,
+        ODD §1) are varied too: held at their defaults, the indices could not say how much the
+        answer rests on them. (Fails on the design before 2026-12-01.)"""
+        from sim.core.params import PARAMS
+
+        leaning = {p.name for p in PARAMS.values() if p.leans}
+        design = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())["design"]["params"]
+        assert leaning and leaning <= set(design), leaning - set(design)
