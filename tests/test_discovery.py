@@ -81,7 +81,7 @@ class TestPlantedRegion:
         effect = np.where((grid["a"] > 0.6).to_numpy(), 0.6, 0.0)
         pairs = planted(effect, 1, q=0.8, seed=4, grid=grid)
         out = discovery.discover(pairs, ["a", "b", "c"], margin=0.1, resamples=0)
-        assert out["split"].startswith("alternate design points")
+        assert out["split"].startswith("a random half of the design points")
         assert out["discovery_pairs"] == out["held_out_pairs"] == 1500
         b = confirmed(out, "positive")[0]
         name, op, cut = b["rule"].split(" ")
@@ -112,8 +112,8 @@ class TestNoEffect:
         box tested on the data that chose it)."""
         real = discovery.split
 
-        def same(pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-            a, _, how = real(pairs)
+        def same(pairs: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+            a, _, how = real(pairs, seed)
             return a, a, how
 
         monkeypatch.setattr(discovery, "split", same)
@@ -153,3 +153,31 @@ class TestNothingToTestOn:
             "confirmed": False,
         }
         json.dumps(out, allow_nan=False)
+
+
+class TestEdgeCases:
+    """Found by review (2026-12-01); each test fails without its fix."""
+
+    def test_an_effect_everywhere_is_a_region_the_whole_design(self):
+        """Every point positive: every sub-box scores coverage − mass = 0, and the verdict said
+        "no region where it holds". Now the whole design is the box, tested like any other."""
+        out = discovery.discover(planted(0.4, 16, q=0.5, seed=8), NAMES, margin=0.1, resamples=0)
+        b = out["boxes"]["positive"][0]
+        assert b["rule"] == "anywhere in the design" and b["held_out"]["confirmed"]
+
+    def test_one_replication_on_a_grid_keeps_every_level_in_both_halves(self):
+        """Alternate points of a grid put one level of its last parameter in each half (the rule
+        could not mention it); a random half keeps every parameter varying in both."""
+        a, b, how = discovery.split(planted(0.0, 1, seed=9))
+        assert how.startswith("a random half")
+        for name in NAMES:
+            assert a[name].nunique() == b[name].nunique() == len(LEVELS[name]), name
+
+    def test_a_later_box_is_tested_outside_the_earlier_ones(self):
+        """PRIM finds a second box among the points outside the first; its held-out test counts
+        only those, not the first box's points inside its rectangle."""
+        held = planted(0.0, 2, seed=10)
+        first = {"script_pressure": (0.45, 0.45)}
+        whole = discovery.confirm(held, {"script_pressure": (0.45, 0.6)}, "positive", 0.1, 0.95)
+        outside = discovery.confirm(held, {"script_pressure": (0.45, 0.6)}, "positive", 0.1, 0.95, [first])
+        assert outside["pairs"] == whole["pairs"] // 2

@@ -343,3 +343,13 @@ class TestDesignCoversTheCosts:
         leaning = {p.name for p in PARAMS.values() if p.leans}
         design = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())["design"]["params"]
         assert leaning and leaning <= set(design), leaning - set(design)
+
+
+def test_second_order_with_one_parameter_has_no_pairs():
+    """A second-order design of one parameter has no pair: an empty table, not a crash (review)."""
+    one = {"num_vars": 1, "names": ["a"], "bounds": [[0, 1]]}
+    X = sobol_sample.sample(one, 64, calc_second_order=True, seed=0)
+    reps = (X[:, :1] + np.random.default_rng(0).normal(0, 0.1, (len(X), 2))).astype(float)
+    y, noise = S.mean_and_noise(reps)
+    r = S.sobol(one, y, noise, "payoff", second_order=True)
+    assert S.second_order_indices(one, y, noise, r).empty

@@ -3,7 +3,7 @@ found on one half of the data and confirmed on the other.
 
 Each pair's outcome is the paired difference (treatment − reference) in post-shift agreement by a
 given round. The pairs are split in two: at each design point, alternate replications (or, with
-one replication per point, alternate design points). On the *discovery* half, each point's mean
+one replication per point, a random half of the design points). On the *discovery* half, each point's mean
 effect classes it positive (> margin), negative (< −margin) or null, and PRIM (Friedman & Fisher
 1999, "Bump hunting in high-dimensional data", Stat. Comput. 9: 123–143; the ``prim`` package, as
 in the EMA Workbench) finds boxes of the swept parameters where each class is dense. Each box is
@@ -61,18 +61,20 @@ def point_effects(pairs: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-def split(pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def split(pairs: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(discovery, held-out, how): alternate replications within each point when most points
-    have at least two pairs (a point with one pair puts it in discovery); otherwise alternate
-    design points."""
+    have at least two pairs (a point with one pair puts it in discovery); otherwise a random half
+    of the design points (seeded) is held out."""
     rank = pairs.groupby("point")["replication"].rank(method="first").astype(int)
     if len(pairs) and pairs.groupby("point").size().median() >= 2:
         odd = (rank % 2 == 0).to_numpy()
         how = "alternate replications at each design point"
-    else:
-        order = pd.Series(np.arange(pairs["point"].nunique()), index=np.sort(pairs["point"].unique()))
-        odd = order.loc[pairs["point"]].to_numpy() % 2 == 1
-        how = "alternate design points (one replication per point)"
+    else:  # a random half of the points: alternate points of a grid would split it by a parameter's levels
+        points = np.sort(pairs["point"].unique())
+        held = pd.Series(np.zeros(len(points), dtype=bool), index=points)
+        held.iloc[np.random.default_rng(seed).permutation(len(points))[: len(points) // 2]] = True
+        odd = held.loc[pairs["point"]].to_numpy()
+        how = "a random half of the design points (one replication per point)"
     return pairs[~odd], pairs[odd], how
 
 
@@ -110,8 +112,10 @@ def _prim(X: pd.DataFrame, y: np.ndarray, max_boxes: int, min_density: float) ->
     each peeling trajectory, the box with density ≥ ``min_density`` that maximises the weighted
     relative accuracy mass·(density − base rate) ∝ coverage − mass (Lavrač, Kavšek, Flach &
     Todorovski 2004, "Subgroup discovery with CN2-SD", JMLR 5: 153–188): PRIM's last box peels
-    on to density 1 on a few points, adding restrictions that noise alone supports, and the
-    whole design scores 0."""
+    on to density 1 on a few points, adding restrictions that noise alone supports. A box counts
+    only if its density's Wilson 95% lower bound exceeds the class's share of the points (a lift
+    that chance in so few points does not explain). The whole design scores 0: it is the box
+    only where the class is dense everywhere and no narrower box has such a lift."""
     import prim
 
     found: list[Any] = []
@@ -128,11 +132,18 @@ def _prim(X: pd.DataFrame, y: np.ndarray, max_boxes: int, min_density: float) ->
             if box is None:
                 break
             pt = box.peeling_trajectory
-            ok = pt["density"].to_numpy() >= min_density
+            dens, mass = pt["density"].to_numpy(), pt["mass"].to_numpy()
+            ok = dens >= min_density
             if not ok.any():
                 break
-            score = np.where(ok, pt["coverage"] - pt["mass"], -1.0)
+            base = dens[0]  # the class's share of the points PRIM still had
+            size = np.maximum(np.rint(mass * len(y)), 1)
+            lift = np.array([stats.wilson_interval(d * k, int(k))[0] > base for d, k in zip(dens, size, strict=True)])
+            score = np.where(ok & lift, pt["coverage"] - pt["mass"], -1.0)
             if score.max() <= 0:
+                if not found and ok[0]:  # dense everywhere: no narrower region, the whole design
+                    box.select(0)
+                    found.append(box)
                 break
             box.select(int(np.argmax(score)))
             found.append(box)
@@ -181,11 +192,22 @@ def stability(X: pd.DataFrame, y: np.ndarray, found: Sequence[dict[str, Any]], r
     return list(hits / resamples)
 
 
-def confirm(held: pd.DataFrame, limits: dict[str, tuple[float, float]], cls: str, margin: float, level: float) -> dict[str, Any]:
-    """The held-out pairs' mean effect inside the box, its bootstrap CI at ``level`` (floored by
-    the counts, :func:`stats.counts_floor`), and whether it confirms the class: above 0
-    (positive), below 0 (negative) or within ±margin (null)."""
-    d = held.loc[inside(limits, held), "diff"].to_numpy(dtype=float)
+def confirm(
+    held: pd.DataFrame,
+    limits: dict[str, tuple[float, float]],
+    cls: str,
+    margin: float,
+    level: float,
+    earlier: Sequence[dict[str, tuple[float, float]]] = (),
+) -> dict[str, Any]:
+    """The held-out pairs' mean effect inside the box (outside the ``earlier`` boxes of its class,
+    which PRIM removed before finding it), its bootstrap CI at ``level`` (floored by the counts,
+    :func:`stats.counts_floor`), and whether it confirms the class: above 0 (positive), below 0
+    (negative) or within ±margin (null)."""
+    m = inside(limits, held)
+    for box in earlier:
+        m &= ~inside(box, held)
+    d = held.loc[m, "diff"].to_numpy(dtype=float)
     if len(d) < 2:  # nothing to test on (None: answer.json is strict JSON, without NaN)
         return {"value": None, "low": None, "high": None, "pairs": len(d), "confirmed": False}
     e = stats.bootstrap_ci(d, level=level, discrete="paired")
@@ -199,7 +221,7 @@ def discover(
     """Split the pairs (:func:`split`), class the discovery half's points by their mean effect,
     find PRIM boxes for each class, and confirm each box on the held-out half at the family-wise
     level 1 − (1 − ``level``)/m over the m boxes."""
-    found_on, held, how = split(pairs)
+    found_on, held, how = split(pairs, seed)
     effects = point_effects(found_on, names)
     X = effects[list(names)].astype(float)
     X = X.loc[:, X.nunique() > 1]
@@ -209,9 +231,11 @@ def discover(
     m = sum(len(b) for b in found.values())
     fw = 1 - (1 - level) / max(m, 1)
     for c in CLASSES:
-        for b, s in zip(found[c], stability(X, cls == c, found[c], resamples, seed), strict=True):
-            b["held_out"] = confirm(held, b["limits"], c, margin, fw)
+        for k, (b, s) in enumerate(zip(found[c], stability(X, cls == c, found[c], resamples, seed), strict=True)):
+            b["held_out"] = confirm(held, b["limits"], c, margin, fw, [e["limits"] for e in found[c][:k]])
             b["stability"] = round(float(s), 4) if np.isfinite(s) else None
+            if k:
+                b["rule"] += " (outside the first box)" if k == 1 else " (outside the earlier boxes)"
     return {
         "margin": margin,
         "points": int(len(e)),

@@ -771,7 +771,8 @@ def _discovery_html(disc: dict | None) -> str:
     return (
         f"<p>{html.escape(disc['method'])}; margin ±{d['margin']:g}. Split: {html.escape(d['split'])} "
         f"({d['discovery_pairs']} pairs to find the boxes, {d['held_out_pairs']} to test them, at the family-wise level "
-        f"{d['level']:.4g} per window). An unconfirmed box may be noise: with no effect anywhere, PRIM on point means "
+        f"{d['level']:.4g} soon and {disc['by_horizon']['level']:.4g} by the horizon: 0.95 over the window's boxes). "
+        "An unconfirmed box may be noise: with no effect anywhere, PRIM on point means "
         "finds boxes in most runs; the verdict names confirmed boxes only.</p>" + _table(pd.DataFrame(rows))
     )
 

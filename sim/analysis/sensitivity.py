@@ -286,8 +286,9 @@ def _pair_terms(
     A and B values (n, 2); and the second moment (n,). With seeds per base sample (``rep``:
     points × R), every product is taken across different replications (:func:`_cross`);
     otherwise of the point means, whose noise, independent between points, drops out of the
-    products and is subtracted from the second moment (not with common seeds: their means are a
-    deterministic function)."""
+    products and is subtracted from the second moment (not with ``common_seeds``: true makes the
+    means a deterministic function; "base" with one replication leaves the noise shared within a
+    base sample, which nothing here can separate)."""
     block = 2 * d + 2
     if rep is not None:
         Z = rep[: n * block].reshape(n, block, -1)
@@ -333,6 +334,8 @@ def second_order_indices(
     in each resample). SALib's estimator on the plain point means is biased by the replication
     noise in its variance; this one is not (tests/test_sensitivity.py)."""
     d, n = problem["num_vars"], first.n_base
+    if d < 2:  # no pairs
+        return pd.DataFrame({"pair": pd.Series(dtype=str), "S2": pd.Series(dtype=float), "S2_conf": pd.Series(dtype=float)})
     rep = _base_reps(reps, common_seeds)
     terms = _pair_terms(y, noise, rep, d, n, common_seeds)
     estimator, parts = _first_terms(y, noise, rep, d, n, common_seeds, True)
