@@ -357,11 +357,14 @@ def exposure_rule(path: Path | None = None) -> str:
     benchmarks/bench_exposure_rule.py): the effect soon and by the horizon, pooled and under each
     condition. Stale (an error) when the experiment file or the model code no longer match the
     ones measured."""
+    import tomllib
+
     s = _exposure(path)
+    spec = tomllib.loads((ROOT / "experiments" / "exposure-rule.toml").read_text())
+    grid = ", ".join(f"{k} {'/'.join(f'{v:g}' for v in vs)}" for k, vs in spec["design"]["params"].items())
     out = [
         f"Measured {s['measured']} (`experiments/exposure-rule.toml`, {s['effects'][0]['n_pairs']:,} pairs of {s['arm']} and "
-        f"{s['reference']}, `leadership-change`; pooled over ε ∈ {{0, 0.5, 1}}, w ∈ {{0, 0.5}}, δ ∈ {{0, 1}}, script pressure "
-        "0.45/0.6/0.75 and relief 0.5/0.9; bootstrap 95% intervals):\n\n"
+        f"{s['reference']}, `{spec['analysis']['main']}`; pooled over {grid}; bootstrap 95% intervals):\n\n"
         f"| condition | pairs | {s['arm']} − {s['reference']}, soon after the shift | by the horizon |\n|---|---:|---|---|\n"
     ]
     for r in s["effects"]:
