@@ -266,7 +266,9 @@ def sobol_result(path: Path | None = None) -> str:
         )
         + f", R = {first['replications']}, "
         f"{first['runs']:,} runs per seed, `nice -n {first['timing']['nice']}`, {first['timing']['workers']} workers on "
-        f"{first['timing']['cpus']} cores.\n\n| seed | sweep wall | sweep CPU | total wall (with analysis) | total CPU | "
+        f"{first['timing']['cpus']} cores"
+        + (f" ({first['timing']['cpu_model']})" if first["timing"].get("cpu_model") else "")
+        + ".\n\n| seed | sweep wall | sweep CPU | total wall (with analysis) | total CPU | "
         "1-minute load (median, min–max) |\n|---:|---:|---:|---:|---:|---|\n"
     ]
     for r in seeds:

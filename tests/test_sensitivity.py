@@ -162,13 +162,64 @@ def result(st: dict[str, tuple[float, float]]) -> S.SobolResult:
 
 
 class TestSeedSetVerdict:
+    """Two seed sets compared (:func:`S.compare_seeds`): the strict top 5, indices that agree within
+    the CI of their difference, and pairs ordered oppositely told from pairs tied by chance."""
+
     def test_same_five_in_another_order_is_not_the_same_ranking(self):
         a = result({"a": (0.6, 0.01), "b": (0.3, 0.01), "c": (0.2, 0.02), "d": (0.19, 0.02), "e": (0.1, 0.01), "f": (0.0, 0.0)})
         b = result({"a": (0.6, 0.01), "b": (0.3, 0.01), "c": (0.19, 0.02), "d": (0.2, 0.02), "e": (0.1, 0.01), "f": (0.0, 0.0)})
         ok, text = S.adequacy(a, b)
-        assert not ok and "DIFFERENT in order, the same five parameters" in text and "c/d" in text
+        assert not ok and "DIFFERENT in order, the same 5 parameters" in text and "c/d +0.010" in text
+        assert "the pairs ordered differently agree between the seed sets" in text
+        assert "every index agrees between the seed sets" in text
         assert "largest change of a total index between the seed sets is 0.010" in text
         assert S.adequacy(a, a)[0] and "mean over 2 common seeds" in S.adequacy(a, a)[1]
+
+    def test_an_index_that_moves_beyond_its_ci_fails_with_the_same_top5(self):
+        """e moves from 0.10 to 0.16 (half-widths 0.01: the difference's bound, family-wise over 12
+        indices, is 2.86 × 0.0072 = 0.021) and stays fifth: the ranking is the same, the indices are not."""
+        a = result({"a": (0.6, 0.01), "b": (0.3, 0.01), "c": (0.25, 0.01), "d": (0.2, 0.01), "e": (0.10, 0.01), "f": (0.0, 0.0)})
+        b = result({"a": (0.6, 0.01), "b": (0.3, 0.01), "c": (0.25, 0.01), "d": (0.2, 0.01), "e": (0.16, 0.01), "f": (0.0, 0.0)})
+        c = S.compare_seeds(a, b)
+        assert c.same and not c.ok and c.shifted == ["S1 of e 0.050 vs 0.080", "ST of e 0.100 vs 0.160"]
+        ok, text = S.adequacy(a, b)
+        assert not ok and "top-5 by total index the same" in text and "DIFFER between the seed sets" in text
+        # within chance: 0.10 vs 0.115 is inside the bound
+        b2 = result({"a": (0.6, 0.01), "b": (0.3, 0.01), "c": (0.25, 0.01), "d": (0.2, 0.01), "e": (0.115, 0.01), "f": (0.0, 0.0)})
+        assert S.compare_seeds(a, b2).ok
+
+    @staticmethod
+    def correlated(c: float, d: float, seed: int) -> S.SobolResult:
+        """c and d with wide intervals (±0.05) but a tightly estimated difference: their bootstrap
+        draws share one large term (as totals estimated from the same base samples do)."""
+        rng = np.random.default_rng(seed)
+        common, own = rng.normal(0, 0.025, 2000), rng.normal(0, 0.002, (2000, 2))
+        r = result({"a": (0.6, 0.01), "b": (0.4, 0.01), "c": (c, 0.05), "d": (d, 0.05), "e": (0.1, 0.01), "f": (0.0, 0.0)})
+        boot = np.tile(r.indices["ST"].to_numpy(), (2000, 1))
+        boot[:, 2], boot[:, 3] = c + common + own[:, 0], d + common + own[:, 1]
+        r.boot_total = boot
+        return r
+
+    def test_a_pair_ordered_oppositely_beyond_its_paired_ci_is_a_contradiction(self):
+        """c − d is +0.02 in one seed set and −0.02 in the other, each ±0.006 (paired): no single
+        index moves beyond its CI (0.22 vs 0.20 with ±0.05), but the order does."""
+        a, b = self.correlated(0.22, 0.20, 1), self.correlated(0.20, 0.22, 2)
+        c = S.compare_seeds(a, b)
+        assert not c.shifted and len(c.contradicted) == 1 and c.contradicted[0].startswith("c/d +0.020")
+        ok, text = S.adequacy(a, b)
+        assert not ok and "by more than the CI of the difference of their differences" in text
+
+    def test_a_swap_within_the_paired_ci_is_not_a_contradiction(self):
+        a, b = self.correlated(0.202, 0.200, 1), self.correlated(0.200, 0.202, 2)
+        c = S.compare_seeds(a, b)
+        assert c.swapped and not c.contradicted and not c.ok  # the strict criterion still fails
+
+    def test_without_the_pairing_the_contradiction_is_missed(self):
+        """Mutation: the intervals of the difference from the two half-widths (no draws) are too wide
+        to see the contradiction that the paired draws show."""
+        a, b = self.correlated(0.22, 0.20, 1), self.correlated(0.20, 0.22, 2)
+        a.boot_total = b.boot_total = None
+        assert not S.compare_seeds(a, b).contradicted
 
 
 def first_order(s1: dict[str, tuple[float, float]]) -> S.SobolResult:

@@ -101,24 +101,30 @@ class SobolResult:
 
     def gaps(self, k: int = 5) -> pd.DataFrame:
         """Neighbours in the ranking by total index down to place ``k + 1``: the difference of their
-        totals with its 95% bootstrap interval (paired: both totals from the same resamples), and
-        whether the interval excludes 0 (``resolved``; else the two are tied within their CIs)."""
-        order = self.indices.sort_values("ST", ascending=False).head(k + 1)
-        names, st = order["parameter"].tolist(), order["ST"].to_numpy()
-        cols = [self.indices["parameter"].tolist().index(n) for n in names]
+        totals with its 95% bootstrap interval (:meth:`pair_interval`), and whether the interval
+        excludes 0 (``resolved``; else the two are tied within their CIs)."""
+        names = self.indices.sort_values("ST", ascending=False).head(k + 1)["parameter"].tolist()
         rows = []
         for i in range(len(names) - 1):
-            if self.boot_total is not None:
-                with warnings.catch_warnings():  # a pair whose draws are all NaN (no variance left): NaN, said by the verdict
-                    warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
-                    lo, hi = np.nanpercentile(self.boot_total[:, cols[i]] - self.boot_total[:, cols[i + 1]], [2.5, 97.5])
-            else:  # no draws kept: the larger of the two half-widths around the difference
-                h = float(order["ST_conf"].iloc[i : i + 2].max())
-                lo, hi = st[i] - st[i + 1] - h, st[i] - st[i + 1] + h
-            rows.append({"place": i + 1, "pair": f"{names[i]}/{names[i + 1]}", "diff": st[i] - st[i + 1], "low": lo, "high": hi})
+            diff, lo, hi = self.pair_interval(names[i], names[i + 1])
+            rows.append({"place": i + 1, "pair": f"{names[i]}/{names[i + 1]}", "diff": diff, "low": lo, "high": hi})
         g = pd.DataFrame(rows, columns=["place", "pair", "diff", "low", "high"])
         g["resolved"] = g["low"] > 0
         return g
+
+    def pair_interval(self, a: str, b: str) -> tuple[float, float, float]:
+        """ST_a − ST_b with its 95% bootstrap interval, paired (both totals from the same resamples
+        of base samples); without kept draws, the larger of the two half-widths around the difference."""
+        ix = self.indices.set_index("parameter")
+        diff = float(ix.at[a, "ST"] - ix.at[b, "ST"])
+        if self.boot_total is None:
+            h = float(max(ix.at[a, "ST_conf"], ix.at[b, "ST_conf"]))
+            return diff, diff - h, diff + h
+        names = self.indices["parameter"].tolist()
+        with warnings.catch_warnings():  # a pair whose draws are all NaN (no variance left): NaN, said by the verdict
+            warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+            lo, hi = np.nanpercentile(self.boot_total[:, names.index(a)] - self.boot_total[:, names.index(b)], [2.5, 97.5])
+        return diff, float(lo), float(hi)
 
 
 def point_outputs(
@@ -446,19 +452,101 @@ def adequacy(r: SobolResult, other: SobolResult | None = None, matter: float = 0
             )
         )
     if other is not None:
-        same = r.top() == other.top()
-        ok = ok and same
-        tops = f"{', '.join(r.top())} vs {', '.join(other.top())}"
-        shift = (r.indices.set_index("parameter")["ST"] - other.indices.set_index("parameter")["ST"]).abs().max()
-        how = "the same" if same else "DIFFERENT"
-        if not same and set(r.top()) == set(other.top()):
-            how += f" in order, the same five parameters{_ties(r)}"
-        parts.append(
-            f"top-5 by total index {how} for the second seed set ({tops}); "
-            f"the largest change of a total index between the seed sets is {shift:.3f}"
-        )
+        c = compare_seeds(r, other)
+        ok = ok and c.ok
+        parts.append(c.sentence)
     verdict = "adequate" if ok else "NOT adequate: read the indices as rough"
     return ok, f"Sobol indices of the {OUTPUTS.get(r.output, r.output)}: {verdict}. " + "; ".join(parts) + "."
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    """Two seed sets' Sobol results of one output compared (:func:`compare_seeds`)."""
+
+    top: tuple[list[str], list[str]]
+    shifted: list[str]  # indices that differ by more than the family-wise CI of their difference
+    swapped: list[str]  # pairs in the top k ordered oppositely, with their paired intervals
+    contradicted: list[str]  # swapped pairs whose differences disagree beyond the CI of their difference
+    largest_shift: float  # the largest change of a total index between the seed sets
+    compared: int  # indices compared (S1 and S_T of each parameter)
+
+    @property
+    def same(self) -> bool:
+        """The strict criterion: the same top k in the same order."""
+        return self.top[0] == self.top[1]
+
+    @property
+    def ok(self) -> bool:
+        """The same top k, and no index that differs between the seed sets beyond chance."""
+        return self.same and not self.shifted and not self.contradicted
+
+    @property
+    def sentence(self) -> str:
+        a, b = self.top
+        how = f"top-{len(a)} by total index " + ("the same" if self.same else "DIFFERENT")
+        if not self.same and set(a) == set(b):
+            how += f" in order, the same {len(a)} parameters,"
+        how += f" for the second seed set ({', '.join(a)} vs {', '.join(b)})"
+        if self.contradicted:
+            how += "; pairs the seed sets order oppositely by more than the CI of the difference of their differences: " + "; ".join(
+                self.contradicted
+            )
+        elif self.swapped:
+            how += (
+                "; the pairs ordered differently agree between the seed sets within the 95% CI of the difference (the "
+                f"difference of their totals, paired 95% CI, first and second seed set: {'; '.join(self.swapped)})"
+            )
+        agree = (
+            f"every index agrees between the seed sets within the family-wise 95% CI of its difference ({self.compared} indices)"
+            if not self.shifted
+            else f"indices that DIFFER between the seed sets beyond the family-wise 95% CI of their difference: {', '.join(self.shifted)}"
+        )
+        return f"{how}; {agree}; the largest change of a total index between the seed sets is {self.largest_shift:.3f}"
+
+
+def compare_seeds(r: SobolResult, other: SobolResult, k: int = 5, level: float = 0.95) -> SeedComparison:
+    """Whether two seed sets give the same indices and ranking, as far as their CIs can tell.
+
+    Both estimate the same indices of the mean function (seeds drawn afresh), so (1) each S1 and
+    S_T should agree between them within the CI of the difference, ((h_a / z)² + (h_b / z)²)^½
+    × z', from the 95% half-widths h and widened by Bonferroni over the 2d indices (z' = z_{1 −
+    α/(4d)}; independent seed sets and design samples); and (2) for two parameters of the top
+    ``k`` (of either) that the two order oppositely, the difference of their totals (paired
+    bootstrap interval, :meth:`SobolResult.pair_interval`) should agree between the seed sets in
+    the same way (per pair, 95%: stricter than a family-wise test). A shifted index or a
+    contradicted pair means the indices depend on the seed set. The verdict
+    (:attr:`SeedComparison.ok`) also keeps the strict criterion, the same top ``k`` in the same
+    order, which two totals closer than their CIs fail by chance at any N: the sentence says when
+    that is all that differs."""
+    from statistics import NormalDist
+
+    ia, ib = r.indices.set_index("parameter"), other.indices.set_index("parameter")
+    names = [n for n in ia.index if n in ib.index]
+    alpha = 1 - level
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    wide = NormalDist().inv_cdf(1 - alpha / (2 * 2 * len(names))) if names else z
+    shifted = []
+    for n in names:
+        for key in ("S1", "ST"):
+            d = float(ia.at[n, key] - ib.at[n, key])
+            se = float(np.hypot(ia.at[n, f"{key}_conf"], ib.at[n, f"{key}_conf"])) / z
+            if np.isfinite(d) and abs(d) > wide * se:
+                shifted.append(f"{key} of {n} {ia.at[n, key]:.3f} vs {ib.at[n, key]:.3f}")
+    top_a, top_b = r.top(k), other.top(k)
+    union = [n for n in dict.fromkeys(top_a + top_b) if n in names]
+    swapped, contradicted = [], []
+    for i, x in enumerate(union):
+        for y in union[i + 1 :]:
+            da, lo_a, hi_a = r.pair_interval(x, y)
+            db, lo_b, hi_b = other.pair_interval(x, y)
+            if not np.isfinite(da * db) or da * db >= 0:
+                continue
+            text = f"{x}/{y} {da:+.3f} [{lo_a:+.3f}, {hi_a:+.3f}] and {db:+.3f} [{lo_b:+.3f}, {hi_b:+.3f}]"
+            swapped.append(text)
+            if abs(da - db) > float(np.hypot(hi_a - lo_a, hi_b - lo_b)) / 2:  # half-widths combined: the 95% CI of da − db
+                contradicted.append(text)
+    shift = float((ia["ST"] - ib["ST"]).abs().max())
+    return SeedComparison((top_a, top_b), shifted, swapped, contradicted, shift, 2 * len(names))
 
 
 def below_zero(ix: pd.DataFrame | list[dict], level: float = 0.95) -> tuple[list[str], list[str], float]:
@@ -476,13 +564,6 @@ def below_zero(ix: pd.DataFrame | list[dict], level: float = 0.95) -> tuple[list
     neg = [str(x["parameter"]) for x in rows if x["S1"] < -widen * x["S1_conf"]]
     near = [str(x["parameter"]) for x in rows if x["S1"] < -x["S1_conf"] and str(x["parameter"]) not in neg]
     return neg, near, widen
-
-
-def _ties(r: SobolResult, k: int = 5) -> str:
-    """Neighbours in the top ``k + 1`` whose difference of total indices is within its CI (:meth:`SobolResult.gaps`)."""
-    g = r.gaps(k)
-    pairs = g.loc[~g["resolved"], "pair"].tolist()
-    return f" (neighbours closer than their CIs: {', '.join(pairs)})" if pairs else ""
 
 
 def convergence_figure(conv: pd.DataFrame, out: Path, title: str, name: str = "sobol-convergence") -> Path:
