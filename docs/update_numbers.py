@@ -323,6 +323,104 @@ def sobol_verdict(path: Path | None = None) -> str:
     return head + "".join(f"- {_OUT[k]}: {s['comparison'][k]['verdict']}\n" for k in ("payoff", "p_agree"))
 
 
+LEANING = ROOT / "docs" / "numbers" / "calibration-leaning.json"
+
+
+def _leaning_ci(r: dict, k: str = "") -> dict:
+    """A calibrated-answer row's effect (or its ``k`` part: net, construction) as value, low, high."""
+    lo, hi = (f"{k}_ci_low", f"{k}_ci_high") if k else ("ci_low", "ci_high")
+    return {"value": r[k or "effect"], "low": r[lo], "high": r[hi]}
+
+
+def _leaning(path: Path | None = None, shipped: Path | None = None) -> tuple[dict, dict, dict, dict] | None:
+    """(record, shipped calibration record, calibrated-answer row at the headline window with the
+    leaning defaults drawn, the same row with them held) from docs/numbers/calibration-leaning.json
+    and calibration.json; None when not measured; an error when the calibration file or the model
+    code no longer match the ones measured."""
+    import json
+    import sys
+
+    from sim.version import model_code
+
+    p = path or LEANING
+    if not p.exists():
+        return None
+    s = json.loads(p.read_text())
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_calibration import leaning_calibration
+
+    if s["fingerprint"] != leaning_calibration()[0].experiment.fingerprint() or s["model_code"] != model_code():
+        raise RuntimeError(
+            "docs/numbers/calibration-leaning.json was measured on another calibration file or model code; "
+            "re-measure: .venv/bin/python benchmarks/bench_calibration.py --leaning --out /tmp/cal-leaning"
+        )
+    base = _cal(shipped)
+    w = s["answer"]["window"]
+    cal = {r["window"]: r for r in s["answer"]["calibrated"]}[w]
+    cal0 = {r["window"]: r for r in base["answer"]["calibrated"]}[w]
+    return s, base, cal, cal0
+
+
+def _sd_ratios(s: dict) -> dict[str, float]:
+    """Posterior sd / prior sd of each leaning default the record drew from a prior."""
+    from sim.analysis.calibration import prior_sd
+
+    return {n: s["posterior"][n]["sd"] / prior_sd(n, s["priors"][n]["low"], s["priors"][n]["high"]) for n in s["added"]}
+
+
+NOT_LEANING = "Not measured yet: `.venv/bin/python benchmarks/bench_calibration.py --leaning --out /tmp/cal-leaning`.\n"
+
+
+def calibration_leaning(path: Path | None = None, shipped: Path | None = None) -> str:
+    """The calibration with the unsourced defaults that lean toward keep-open given priors too
+    (docs/numbers/calibration-leaning.json, from ``benchmarks/bench_calibration.py --leaning``),
+    beside the shipped calibration (docs/numbers/calibration.json). Stale (an error) when the
+    calibration file or the model code no longer match the ones measured."""
+    got = _leaning(path, shipped)
+    if got is None:
+        return NOT_LEANING
+    s, base, cal, cal0 = got
+    a, ci = s["answer"], _leaning_ci
+    held = ", ".join(f"`{n}` {s['defaults'][n]:g}" for n in s["added"])
+    ratio = _sd_ratios(s)
+    sd = "; ".join(f"`{n}` {r:.2f}" for n, r in ratio.items())
+    constrain = "barely constrain them" if min(ratio.values()) >= 0.9 else "constrain some of them"
+    hold, hold0 = (next(c for c in x["cases_calibrated"] if "hold-out" in c["case"])["reproduced"] for x in (s, base))
+    fair = a.get("fair_restart")
+    net = (
+        f" Without the restart penalty imposed by construction ({a['treatment']} − {fair}): {_ci(ci(cal, 'net'))} against "
+        f"{_ci(ci(cal0, 'net'))}; keeping the channel open {_says(ci(cal, 'net'))} by that measure."
+        if fair and "net" in cal
+        else ""
+    )
+    return (
+        f"*With the defaults that lean toward keep-open uncertain too* (measured {s['measured']}; "
+        "`benchmarks/bench_calibration.py --leaning`): the same calibration with "
+        f"{held} (their defaults above, ODD §1) drawn from uniform priors over their spec bounds as well. "
+        f"{s['accepted']} of {s['prior_points']:,} prior points accepted ({s['acceptance_rate']:.1%}). The patterns "
+        f"{constrain} (posterior sd / prior sd: {sd}). The calibrated answer ({a['treatment']} − "
+        f"{a['reference']}, P(agreement within {a['window']} rounds of the shift)) becomes {_ci(ci(cal))}, against "
+        f"{_ci(ci(cal0))} with them at their defaults: keeping the channel open {_says(ci(cal))} over this posterior and "
+        f"{_says(ci(cal0))} over the shipped one.{net} The Iran–US hold-out is "
+        f"{'reproduced' if hold else 'not reproduced'} under this posterior "
+        f"({'as' if hold == hold0 else 'unlike'} under the shipped one).\n"
+    )
+
+
+def calibration_leaning_short(path: Path | None = None, shipped: Path | None = None) -> str:
+    """The README's sentence: the calibrated answer with the leaning defaults drawn from priors."""
+    got = _leaning(path, shipped)
+    if got is None:
+        return NOT_LEANING
+    s, _, cal, cal0 = got
+    move = "barely move them" if min(_sd_ratios(s).values()) >= 0.9 else "narrow some of them"
+    return (
+        f"  Calibrated with them uncertain too (uniform priors over their bounds; the patterns {move}), the\n"
+        f"  calibrated answer is {_ci(_leaning_ci(cal))} instead of {_ci(_leaning_ci(cal0))}: keeping the channel open\n"
+        f"  {_says(_leaning_ci(cal))} (docs/ODD.md §8).\n"
+    )
+
+
 EXPOSURE = ROOT / "docs" / "numbers" / "exposure-rule.json"
 
 
@@ -554,6 +652,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "sweep-speed": sweep_speed,
     "error-examples": error_examples,
     "exposure-rule": exposure_rule,
+    "calibration-leaning": calibration_leaning,
+    "calibration-leaning-short": calibration_leaning_short,
     "exposure-rule-short": exposure_rule_short,
 }
 FILES = [ROOT / "docs" / "students-guide.md", ROOT / "README.md", ROOT / "docs" / "ODD.md", ROOT / "docs" / "performance.md"]

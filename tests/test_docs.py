@@ -105,6 +105,36 @@ class TestQuotedNumbers:
             with pytest.raises(RuntimeError, match="re-measure"):
                 u.exposure_rule(changed)
 
+    def test_leaning_calibration_passage_follows_the_measured_run_and_its_model(self, tmp_path):
+        """ODD §8's calibration with the leaning defaults uncertain is read from its record: a CI
+        moved above 0 makes it say the channel pays, a posterior that narrows a leaning parameter
+        makes it say the patterns constrain it, and a record from another model or calibration
+        file is refused."""
+        import json
+
+        u = _update_numbers()
+        rec = json.loads(u.LEANING.read_text())
+        odd = (ROOT / "docs" / "ODD.md").read_text()
+        assert u.calibration_leaning() in odd
+        w = rec["answer"]["window"]
+        row = next(r for r in rec["answer"]["calibrated"] if r["window"] == w)
+        row["effect"], row["ci_low"], row["ci_high"] = 0.2, 0.1, 0.3
+        name = rec["added"][0]
+        rec["posterior"][name]["sd"] *= 0.3
+        changed = tmp_path / "calibration-leaning.json"
+        changed.write_text(json.dumps(rec))
+        text = u.calibration_leaning(changed)
+        assert text not in odd and "keeping the channel open pays over this posterior" in text
+        assert "constrain some of them" in text and "barely" not in text
+        readme = (ROOT / "README.md").read_text()
+        assert u.calibration_leaning_short() in readme
+        short = u.calibration_leaning_short(changed)
+        assert short not in readme and "keeping the channel open\n  pays" in short and "narrow some of them" in short
+        for field in ("model_code", "fingerprint"):
+            changed.write_text(json.dumps(dict(rec, **{field: "0" * 16})))
+            with pytest.raises(RuntimeError, match="re-measure"):
+                u.calibration_leaning(changed)
+
     def test_the_guides_examples_are_run_so_an_edit_changes_their_numbers(self, tmp_path):
         """§6 and §7 quote what the guide's own scenario and experiment files give: editing the
         example (a parameter, the replications) changes the generated sentences, so the check fails

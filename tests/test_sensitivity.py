@@ -325,6 +325,10 @@ class TestTwoSeeds:
         assert a.top() == b.top() == CHEAP, (a.indices, b.indices)
         assert "the same for the second seed set" in text and "expected outcome" in text
 
+    def test_the_two_seeds_indices_agree_within_their_cis(self, runs):
+        c = S.compare_seeds(*runs)
+        assert not c.shifted and not c.contradicted, c.sentence
+
     def test_an_inert_parameter_gets_exactly_zero(self, runs):
         for r in runs:
             ix = r.indices.set_index("parameter")
@@ -355,6 +359,7 @@ class TestTwoSeeds:
         assert a.top() != b.top() and b.top()[0] != "script_pressure", b.indices
         ok, text = S.adequacy(a, b)
         assert not ok and "DIFFERENT" in text
+        assert any(x.startswith("ST of script_pressure") for x in S.compare_seeds(a, b).shifted), text
 
 
 class TestConvergenceReusesTheFinalResult:
