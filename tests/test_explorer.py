@@ -553,8 +553,8 @@ class TestPage:
             assert "compare mode: replaying B" in ui.text()  # said on the page at once
             ui.button("Step").click()  # refused while B catches up
             assert ui.s.round == 30
-            for _ in range(100):
-                if not ui.app.busy.value:
+            for _ in range(300):  # the notice reaches the page after busy clears: wait for both (a loaded machine lags)
+                if not ui.app.busy.value and "B replayed to round 30" in ui.text():
                     break
                 await settle(0.1)
             assert ui.s.models["B"].steps == 30 and "B replayed to round 30" in ui.text()
