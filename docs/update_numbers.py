@@ -187,7 +187,27 @@ def burton_ranking(path: Path | None = None) -> str:
     alone = {k: v for k, v in b["alone"].items() if not k.startswith("all-")}
     best = max(alone, key=lambda k: alone[k]["effect"])
     without = sorted(b["package_without"].items(), key=lambda kv: -kv[1]["effect"])
-    return (
+    helps = [k for k, v in alone.items() if v["ci_low"] > 0]
+    four = b["alone"]["all-four"]
+    summed = sum(v["ci_high"] for v in alone.values())  # the most the four could do alone, added up
+    lead = (
+        (
+            "No recommendation alone changes P(agreement) detectably"
+            if not helps
+            else f"Alone, {' and '.join(helps)} {'changes' if len(helps) == 1 else 'change'} "
+            f"P(agreement) detectably, by {'' if len(helps) == 1 else 'at most '}"
+            f"{max(alone[k]['effect'] for k in helps):+.3f}"
+        )
+        + f"; all four together {eff(four)}"
+        + (
+            f", more than the upper ends of their effects alone added up ({summed:+.3f}): the facts are complements (a "
+            "gatekeeping MFA blocks what translation or continuity would carry upward; scripts leave follow-up nothing to "
+            "follow up), so each recommendation matters mostly with the others. "
+            if four["ci_low"] > summed
+            else ", no more than their effects alone added up. "
+        )
+    )
+    return lead + (
         f"Measured {_cal(path)['measured']}, {b['pairs_per_arm']:,} pairs per arm (P(agreement) as documented "
         f"{_pct(b['p_reference'])}): each recommendation alone, against as documented: "
         + "; ".join(f"{k} {eff(v)}" for k, v in alone.items())
