@@ -374,7 +374,7 @@ class TestConvergenceReusesTheFinalResult:
         assert with_final[with_final["n"] < 256]["ST_salib"].isna().all() and at_n["ST_salib"].notna().all()
 
 
-class TestDesignCoversTheCosts:
+class TestDesignCoversEveryUncertainParameter:
     def test_every_cost_of_staying_open_is_a_design_parameter(self):
         """Every parameter that switches off a cost of staying open (ODD §1, the rows marked
         *cost:*, column "neutralised by") is varied by the shipped Sobol experiment: indices with
@@ -399,6 +399,16 @@ class TestDesignCoversTheCosts:
         leaning = {p.name for p in PARAMS.values() if p.leans}
         design = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())["design"]["params"]
         assert leaning and leaning <= set(design), leaning - set(design)
+
+    def test_every_calibrated_parameter_is_a_design_parameter(self):
+        """Every parameter the calibration treats as uncertain (a prior in
+        ``experiments/calibration.toml``) is varied by the Sobol design too: the sensitivity
+        analysis is over every uncertain parameter. (Fails on the 22-parameter design, which held
+        confidence_gain, winset_gain and lean_filing at their defaults; the first two turned out to
+        rank in the top 5 of P(agreement).)"""
+        priors = tomllib.loads((EXPERIMENT_DIR / "calibration.toml").read_text())["design"]["params"]
+        design = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())["design"]["params"]
+        assert priors and set(priors) <= set(design), set(priors) - set(design)
 
 
 def test_second_order_with_one_parameter_has_no_pairs():
