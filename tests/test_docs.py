@@ -177,6 +177,31 @@ class TestQuotedNumbers:
             text = u.calibration_timing(path)
             assert said in text and unsaid not in text
 
+    def test_burton_lead_sentence_follows_the_recorded_effects(self, tmp_path):
+        """The lead sentence of the Burton passage is computed from the record: with the shipped
+        numbers no recommendation but mfa-coordinator helps alone and the package exceeds the sum of
+        their upper ends (complements); planted records where every recommendation helps alone and
+        the package is no larger say the opposite."""
+        import json
+
+        u = _update_numbers()
+        rec = json.loads(u.CALIBRATION.read_text())
+        b = rec["burton_reforms"]
+        shipped = u.burton_ranking(u.CALIBRATION)
+        assert "complements" in shipped and "no more than" not in shipped
+        for v in b["alone"].values():
+            v.update(effect=0.05, ci_low=0.02, ci_high=0.08)
+        b["alone"]["all-four"].update(effect=0.10, ci_low=0.05, ci_high=0.15)
+        path = tmp_path / "calibration-planted.json"
+        path.write_text(json.dumps(rec))
+        planted = u.burton_ranking(path)
+        assert "complements" not in planted and "no more than their effects alone added up" in planted
+        assert "change P(agreement) detectably, by at most +0.050" in planted
+        for v in b["alone"].values():
+            v.update(effect=0.0, ci_low=-0.01, ci_high=0.01)
+        path.write_text(json.dumps(rec))
+        assert u.burton_ranking(path).startswith("No recommendation alone changes P(agreement) detectably")
+
 
 def test_sensitivity_experiment_header_names_the_analysed_outcome():
     head = (ROOT / "experiments" / "sensitivity.toml").read_text().split("\nname")[0]

@@ -374,6 +374,11 @@ class TestConvergenceReusesTheFinalResult:
         assert with_final[with_final["n"] < 256]["ST_salib"].isna().all() and at_n["ST_salib"].notna().all()
 
 
+def _design(experiment: str) -> dict:
+    """The ``[design.params]`` of a shipped experiment file."""
+    return tomllib.loads((EXPERIMENT_DIR / f"{experiment}.toml").read_text())["design"]["params"]
+
+
 class TestDesignCoversEveryUncertainParameter:
     def test_every_cost_of_staying_open_is_a_design_parameter(self):
         """Every parameter that switches off a cost of staying open (ODD §1, the rows marked
@@ -387,7 +392,7 @@ class TestDesignCoversEveryUncertainParameter:
         rows = [ln.split("|") for ln in odd.splitlines() if ln.startswith("| *cost:*")]
         costs = {p for r in rows for p in re.findall(r"`(\w+)` = 0", r[5])}
         assert {"hollow_distrust", "entrenchment", "substitution", "cynicism_rate", "familiarity_fatigue"} <= costs
-        design = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())["design"]["params"]
+        design = _design("sensitivity")
         assert costs <= set(design), costs - set(design)
 
     def test_every_unsourced_default_that_leans_is_a_design_parameter(self):
@@ -397,7 +402,7 @@ class TestDesignCoversEveryUncertainParameter:
         from sim.core.params import PARAMS
 
         leaning = {p.name for p in PARAMS.values() if p.leans}
-        design = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())["design"]["params"]
+        design = _design("sensitivity")
         assert leaning and leaning <= set(design), leaning - set(design)
 
     def test_every_calibrated_parameter_is_a_design_parameter(self):
@@ -406,8 +411,8 @@ class TestDesignCoversEveryUncertainParameter:
         analysis is over every uncertain parameter. (Fails on the 22-parameter design, which held
         confidence_gain, winset_gain and lean_filing at their defaults; the first two turned out to
         rank in the top 5 of P(agreement).)"""
-        priors = tomllib.loads((EXPERIMENT_DIR / "calibration.toml").read_text())["design"]["params"]
-        design = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())["design"]["params"]
+        priors = _design("calibration")
+        design = _design("sensitivity")
         assert priors and set(priors) <= set(design), set(priors) - set(design)
 
 
