@@ -13,6 +13,7 @@ Parts of it:
     .venv/bin/python benchmarks/bench_validation.py sobol --seed 7 --out /tmp/sobol/seed7
     .venv/bin/python benchmarks/bench_validation.py compare /tmp/sobol/seed7 /tmp/sobol/seed8
     .venv/bin/python benchmarks/bench_validation.py refresh --out /tmp/sobol   # verdicts only, no rerun
+    .venv/bin/python benchmarks/bench_validation.py reanalyse --out /tmp/sobol # indices and verdicts, no rerun
 
 ``--samples``, ``--replications`` and ``--seeds common|independent`` change the design (for
 pilots; docs/numbers are written only for the shipped one). The calibration is timed by
@@ -194,11 +195,21 @@ def both(out: Path, seeds: tuple[int, int] = (7, 8), samples: int | None = None)
             f"total {t['total_wall_s']:.0f} s wall (1-minute load median {t['load']['median']:.1f})"
         )
         runs[s] = r
+    return _record(out, seeds, runs)
+
+
+def _commit() -> str:
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def _record(out: Path, seeds: tuple[int, int], runs: dict, measured: dict | None = None) -> dict:
+    """Compare the two seeds' runs and write docs/numbers/sobol.json (``measured``: the date and
+    commit of the sweeps when they were analysed again later)."""
     verdicts = compare(out / f"seed{seeds[0]}", out / f"seed{seeds[1]}")
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     numbers = {
-        "measured": time.strftime("%Y-%m-%d"),
-        "commit": commit,
+        "measured": (measured or {}).get("measured", time.strftime("%Y-%m-%d")),
+        "commit": (measured or {}).get("commit", _commit()),
+        **({"analysed": f"{time.strftime('%Y-%m-%d')} at commit {_commit()}"} if measured else {}),
         "shipped_n_base": experiment(seeds[0]).samples,
         "seeds": [_summary(runs[s]) for s in seeds],
         "comparison": verdicts,
@@ -206,6 +217,26 @@ def both(out: Path, seeds: tuple[int, int] = (7, 8), samples: int | None = None)
     NUMBERS.write_text(json.dumps(numbers, indent=1, default=float) + "\n")
     print(f"→ {NUMBERS} (then: .venv/bin/python docs/update_numbers.py)")
     return numbers
+
+
+def reanalyse(out: Path, seeds: tuple[int, int] = (7, 8)) -> dict:
+    """The indices of OUT's two complete seed runs computed again by the current analysis code (no
+    rerun: after a change to the estimators); each seed keeps its measured sweep timing, to which
+    the new analysis time is added, and docs/numbers/sobol.json keeps the sweeps' date and commit
+    and says when and at which commit they were analysed."""
+    before = json.loads(NUMBERS.read_text())
+    runs = {}
+    for s in seeds:
+        kept = json.loads((out / f"seed{s}" / "sobol.json").read_text())["timing"]
+        r = sobol(s, out / f"seed{s}", run=False)
+        t = r["timing"]
+        r["timing"] = kept | {
+            "total_wall_s": round(kept["sweep_wall_s"] + t["total_wall_s"], 1),
+            "total_cpu_s": round(kept["sweep_cpu_s"] + t["total_cpu_s"], 1),
+        }
+        (out / f"seed{s}" / "sobol.json").write_text(json.dumps(r, indent=1, default=float))
+        runs[s] = r
+    return _record(out, seeds, runs, {"measured": before["measured"], "commit": before["commit"]})
 
 
 def refresh(out: Path, seeds: tuple[int, int] = (7, 8)) -> dict:
@@ -243,6 +274,8 @@ def main() -> None:
     p.add_argument("b", type=Path)
     p = sub.add_parser("refresh", help="recompute docs/numbers/sobol.json's verdicts from OUT/seed7 and OUT/seed8 (no rerun)")
     p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("reanalyse", help="recompute the indices and verdicts from OUT/seed7 and OUT/seed8's runs (no rerun)")
+    p.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     if args.cmd == "both":
         both(args.out, samples=args.samples)
@@ -253,6 +286,8 @@ def main() -> None:
             print(r[k]["verdict"])
     elif args.cmd == "refresh":
         refresh(args.out)
+    elif args.cmd == "reanalyse":
+        reanalyse(args.out)
     else:
         compare(args.a, args.b)
 

@@ -278,7 +278,9 @@ def sobol_result(path: Path | None = None) -> str:
     seeds = s["seeds"]
     first = seeds[0]
     out = [
-        f"Measured {s['measured']} at commit {s['commit']}: N = {first['n_base']:,} base samples"
+        f"Measured {s['measured']} at commit {s['commit']}"
+        + (f" (the indices computed again from the same runs {s['analysed']})" if s.get("analysed") else "")
+        + f": N = {first['n_base']:,} base samples"
         + (
             f" (the shipped experiment has N = {s['shipped_n_base']:,}: `--samples {first['n_base']}`)"
             if s.get("shipped_n_base", first["n_base"]) != first["n_base"]
@@ -334,12 +336,94 @@ def sobol_result(path: Path | None = None) -> str:
     return "".join(out)
 
 
+def _widest(o: dict, matter: float = 0.05) -> tuple[float, str]:
+    big = [x for x in o["indices"] if x["ST"] > matter]
+    w = max(big, key=lambda x: x["ST_conf"]) if big else None
+    return (w["ST_conf"], w["parameter"]) if w else (0.0, "")
+
+
+def _order(seeds: list[dict], key: str) -> str:
+    a, b = seeds[0][key]["top5"], seeds[1][key]["top5"]
+    if a == b:
+        return "the same top 5 in the same order"
+    if set(a) == set(b):
+        return "the same five parameters in a different order"
+    return f"different top 5 ({', '.join(sorted(set(a) ^ set(b)))} in one only)"
+
+
+def sobol_summary(path: Path | None = None, limit: float = 0.05, minutes: float = 10.0) -> str:
+    """One bullet (for the README) on the measured Sobol run against the issue's criteria (CI half-widths ≤ ``limit``
+    for S_T > 0.05, no first-order index below minus its family-wise CI, the same top 5 for two
+    seeds, under ``minutes`` on two cores), every clause computed from docs/numbers/sobol.json."""
+    from sim.analysis.sensitivity import below_zero
+
+    s = _sobol(path)
+    if s is None:
+        return "- The shipped Sobol run has not been measured yet (`benchmarks/bench_validation.py both`).\n"
+    seeds = s["seeds"]
+    r0, t = seeds[0], seeds[0]["timing"]
+    d = len(r0["payoff"]["indices"])
+    times = [r["timing"]["total_wall_s"] / 60 for r in seeds]
+    fast = all(m < minutes for m in times)
+    clauses = []
+    for key, name in (("payoff", "the payoff"), ("p_agree", "P(agreement)")):
+        w = [_widest(r[key]) for r in seeds]
+        over = [f"seed {r['seed']}" for r, (h, _) in zip(seeds, w, strict=True) if h > limit]
+        neg = sum(len(below_zero(r[key]["indices"])[0]) for r in seeds)
+        clauses.append(
+            f"for {name} the largest total-index CI half-width is "
+            + " and ".join(f"±{h:.3f} ({p})" for h, p in w)
+            + (f", over the ±{limit} asked for {' and '.join(over)}" if over else f", within the ±{limit} asked")
+            + f"; {neg or 'no'} first-order {'index' if neg < 2 else 'indices'} below minus the family-wise CI; "
+            + _order(seeds, key)
+        )
+    return (
+        f"- The shipped Sobol run (`experiments/sensitivity.toml`, {d} parameters, N = {r0['n_base']:,}"
+        + (f" where the shipped experiment has {s['shipped_n_base']:,}" if s.get("shipped_n_base", r0["n_base"]) != r0["n_base"] else "")
+        + ", "
+        f"R = {r0['replications']}, {r0['runs']:,} runs per seed), measured {s['measured']} for seeds "
+        f"{' and '.join(str(r['seed']) for r in seeds)}: "
+        + " and ".join(f"{m:.1f}" for m in times)
+        + f" minutes on {t['cpus']} cores{' of an ' + t['cpu_model'] if t.get('cpu_model') else ''}, "
+        + (f"under the {minutes:.0f} asked" if fast else f"over the {minutes:.0f} asked")
+        + "; "
+        + "; ".join(clauses)
+        + f". Its parameters are every prior of the calibration, every cost of staying open and the unsourced defaults that "
+        f"favour keeping it open; {sobol_ranks(path).strip()} Indices, ties and timings: [docs/performance.md](docs/performance.md).\n"
+    )
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def sobol_ranks(path: Path | None = None, names: tuple[str, ...] = ("confidence_gain", "winset_gain", "candor_wear")) -> str:
+    """Where ``names`` rank by total index for both outputs over the measured seeds (one sentence)."""
+    s = _sobol(path)
+    if s is None:
+        return "Not measured yet.\n"
+    seeds = s["seeds"]
+
+    def place(key: str, n: str) -> str:
+        ranks, sts = [], []
+        for r in seeds:
+            order = sorted(r[key]["indices"], key=lambda x: -x["ST"])
+            k = next(i for i, x in enumerate(order) if x["parameter"] == n)
+            ranks.append(k + 1)
+            sts.append(order[k]["ST"])
+        where = _ordinal(min(ranks)) if min(ranks) == max(ranks) else f"{_ordinal(min(ranks))}–{_ordinal(max(ranks))}"
+        return f"{where} for {'the payoff' if key == 'payoff' else 'P(agreement)'} (S_T {min(sts):.2f}–{max(sts):.2f})"
+
+    return "; ".join(f"`{n}` ranks {place('payoff', n)} and {place('p_agree', n)}" for n in names) + ".\n"
+
+
 def sobol_verdict(path: Path | None = None) -> str:
     """The two-seed verdicts of the measured Sobol run, one line per output (for the ODD)."""
     s = _sobol(path)
     if s is None:
         return "No measured run yet (`benchmarks/bench_validation.py both`).\n"
-    head = f"Measured {s['measured']} (commit {s['commit']}; seeds {', '.join(str(r['seed']) for r in s['seeds'])}):\n\n"
+    again = f"; indices computed again {s['analysed']}" if s.get("analysed") else ""
+    head = f"Measured {s['measured']} (commit {s['commit']}{again}; seeds {', '.join(str(r['seed']) for r in s['seeds'])}):\n\n"
     return head + "".join(f"- {_OUT[k]}: {s['comparison'][k]['verdict']}\n" for k in ("payoff", "p_agree"))
 
 
@@ -674,6 +758,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "exposure-rule": exposure_rule,
     "calibration-leaning": calibration_leaning,
     "calibration-leaning-short": calibration_leaning_short,
+    "sobol-summary": sobol_summary,
+    "sobol-ranks": sobol_ranks,
     "exposure-rule-short": exposure_rule_short,
 }
 FILES = [ROOT / "docs" / "students-guide.md", ROOT / "README.md", ROOT / "docs" / "ODD.md", ROOT / "docs" / "performance.md"]

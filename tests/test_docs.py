@@ -237,3 +237,68 @@ def test_sobol_passage_states_a_reduced_n_and_the_ties(tmp_path):
     assert "b/c (2/3)" in text and "a/b" not in text.split("neighbours tied")[1].split("Total indices")[0]
     assert "DIFFERENT verdict" in text and "same verdict" in text
     assert "DIFFERENT verdict" in u.sobol_verdict(path)
+
+
+def _sobol_record(tmp_path, widest: tuple[float, float], tops: tuple[list, list], minutes: tuple[float, float]):
+    """A planted docs/numbers/sobol.json: two seeds, the payoff's largest S_T CI and top 5 per seed."""
+    import json
+
+    def out(h: float, top: list) -> dict:
+        ix = [
+            {"parameter": p, "S1": 0.05, "S1_conf": 0.03, "ST": 0.6 - 0.1 * k, "ST_conf": h if k == 0 else 0.02} for k, p in enumerate(top)
+        ]
+        return {"indices": ix, "sum_total": 1.5, "noise_share": 0.1, "top5": top, "gaps": [], "verdict": "v"}
+
+    seeds = []
+    for seed, h, top, m in zip((7, 8), widest, tops, minutes, strict=True):
+        timing = {
+            "sweep_wall_s": m * 60 - 20,
+            "sweep_cpu_s": 1,
+            "total_wall_s": m * 60,
+            "total_cpu_s": 1,
+            "nice": 0,
+            "workers": 2,
+            "cpus": 2,
+        }
+        timing["load"] = {"median": 2.0, "min": 1.9, "max": 2.1}
+        seeds.append(
+            {
+                "seed": seed,
+                "n_base": 8192,
+                "replications": 5,
+                "runs": 100,
+                "timing": timing,
+                "payoff": out(h, top),
+                "p_agree": out(0.03, tops[0]),
+            }
+        )
+    data = {
+        "measured": "2026-12-02",
+        "commit": "abc",
+        "shipped_n_base": 8192,
+        "seeds": seeds,
+        "comparison": {"payoff": {"verdict": "v"}, "p_agree": {"verdict": "v"}},
+    }
+    path = tmp_path / "sobol.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_sobol_summary_says_what_the_record_says(tmp_path):
+    """The README's Sobol bullet is computed from the record: a CI over the limit in one seed, a
+    different order and a run over 10 minutes are said as such, and the opposite record reads the
+    opposite way (a planted pair of records)."""
+    u = _update_numbers()
+    top = ["a", "b", "c", "d", "e"]
+    bad = u.sobol_summary(_sobol_record(tmp_path, (0.04, 0.06), (top, ["a", "c", "b", "d", "e"]), (15.0, 16.0)))
+    assert "±0.040 (a) and ±0.060 (a), over the ±0.05 asked for seed 8" in bad
+    assert "the same five parameters in a different order" in bad and "over the 10 asked" in bad
+    good = u.sobol_summary(_sobol_record(tmp_path, (0.04, 0.045), (top, top), (9.0, 9.5)))
+    assert "within the ±0.05 asked" in good and "over the ±0.05" not in good
+    assert "the same top 5 in the same order" in good and "under the 10 asked" in good
+    other = u.sobol_summary(_sobol_record(tmp_path, (0.04, 0.045), (top, ["a", "b", "c", "d", "f"]), (9.0, 9.5)))
+    assert "different top 5 (e, f in one only)" in other
+    assert "`candor_wear`" not in u.sobol_ranks(_sobol_record(tmp_path, (0.04, 0.045), (top, top), (9.0, 9.5)), names=("b",))
+    assert u.sobol_ranks(_sobol_record(tmp_path, (0.04, 0.045), (top, ["a", "c", "b", "d", "e"]), (9.0, 9.5)), names=("b",)).startswith(
+        "`b` ranks 2nd–3rd for the payoff"
+    )
