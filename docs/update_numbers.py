@@ -414,7 +414,9 @@ def sobol_ranks(path: Path | None = None, names: tuple[str, ...] = ("confidence_
         where = _ordinal(min(ranks)) if min(ranks) == max(ranks) else f"{_ordinal(min(ranks))}–{_ordinal(max(ranks))}"
         return f"{where} for {'the payoff' if key == 'payoff' else 'P(agreement)'} (S_T {min(sts):.2f}–{max(sts):.2f})"
 
-    return "; ".join(f"`{n}` ranks {place('payoff', n)} and {place('p_agree', n)}" for n in names) + ".\n"
+    present = {x["parameter"] for x in seeds[0]["payoff"]["indices"]}
+    said = [f"`{n}` ranks {place('payoff', n)} and {place('p_agree', n)}" for n in names if n in present]
+    return ("; ".join(said) + ".\n") if said else "None of them was in the design.\n"
 
 
 def sobol_verdict(path: Path | None = None) -> str:
