@@ -308,14 +308,13 @@ def sobol_result(path: Path | None = None) -> str:
         for r in seeds:
             o = r[key]
             ix = o["indices"]
-            big = [x for x in ix if x["ST"] > 0.05]
-            wide = max(big, key=lambda x: x["ST_conf"]) if big else None
+            h, wide = _widest(o)
             below, near, _ = below_zero(ix)
             low = min(x["S1"] + x["S1_conf"] for x in ix)
             tied = [f"{g['pair']} ({g['place']}/{g['place'] + 1})" for g in o["gaps"] if not g["resolved"]]
             out.append(
                 f"| {key} | {r['seed']} | {o['sum_total']:.2f} | "
-                f"{f'{wide["ST_conf"]:.3f} ({wide["parameter"]})' if wide else '—'} | "
+                f"{f'{h:.3f} ({wide})' if wide else '—'} | "
                 f"{len(below)}{' (' + ', '.join(below) + ')' if below else ''}"
                 f"{'; per-index CI only: ' + ', '.join(near) if near else ''} | {low:+.3f} | {', '.join(o['top5'])} | "
                 f"{', '.join(tied) if tied else 'none'} |\n"
