@@ -298,10 +298,11 @@ def sobol(
     rng = np.random.default_rng(seed)
     rep = _base_reps(reps, common_seeds)
     estimator, parts = _first_terms(y, noise, rep, d, n, common_seeds, second_order)
-    s1, st, q = estimator(*_averaged(parts))
+    means = _averaged(parts)
+    s1, st, q = estimator(*means)
     boot = [estimator(*_averaged(parts, w)) for w in _resamples(rng, n, n_boot)]  # one resample of base rows for all parts
     b1, bt, bq = (np.concatenate([b[k] for b in boot]) for k in range(3))
-    beta = _control_coefficient(*_leave_one_out(estimator, parts)[1:])
+    beta = _control_coefficient(*_leave_one_out(estimator, parts, means)[1:])
     st, bt = st - beta * q, bt - beta * bq
 
     def half(b: np.ndarray) -> np.ndarray:
@@ -331,14 +332,16 @@ def sobol(
     return SobolResult(output, idx, n, share, var, common_seeds, rep.shape[1] if rep is not None else 0, bt)
 
 
-def _leave_one_out(estimator: Callable[..., tuple[np.ndarray, ...]], parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+def _leave_one_out(
+    estimator: Callable[..., tuple[np.ndarray, ...]], parts: tuple[np.ndarray, ...], means: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, ...]:
     """The estimator with each base sample left out in turn (the jackknife; each output N × …), from
-    the row terms' averages without that row: deterministic, where a bootstrap would make the
-    estimates depend on its random draws. Fewer than 3 base samples: NaN."""
+    the row terms' averages ``means`` (:func:`_averaged`) without that row: deterministic, where a
+    bootstrap would make the estimates depend on its random draws. Fewer than 3 base samples: NaN."""
     n = len(parts[0])
     if n < 3:
-        return tuple(np.full((n, *np.shape(e)), np.nan) for e in estimator(*_averaged(parts)))
-    return estimator(*((n * p.mean(axis=0) - p) / (n - 1) for p in parts))
+        return tuple(np.full((n, *np.shape(e)), np.nan) for e in estimator(*means))
+    return estimator(*((n * m - p) / (n - 1) for p, m in zip(parts, means, strict=True)))
 
 
 def _control_coefficient(bt: np.ndarray, bq: np.ndarray) -> np.ndarray:
@@ -440,7 +443,7 @@ def second_order_indices(
     boot = []
     for _ in range(n_boot):
         idx = rng.integers(0, n, n)
-        s1 = np.asarray(estimator(*(p[idx].mean(axis=0) for p in parts))[0], dtype=float).reshape(d)
+        s1 = np.asarray(estimator(*_averaged(tuple(p[idx] for p in parts)))[0], dtype=float).reshape(d)
         P, means, square = (t[idx] for t in terms)
         boot.append(_pair_indices(P, means, square, s1, rep is not None))
     j, k = np.triu_indices(d, 1)
