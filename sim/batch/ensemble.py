@@ -176,7 +176,7 @@ def _batch(
         for n in names:
             out[n][live, 0] = METRICS[n](state, layout)
         col = 1
-    block = np.empty((B, 0, K))
+    block = np.empty((len(gens), 0, K))  # each distinct seed's draws for the next rounds
     for t in range(1, T + 2):
         join = np.flatnonzero(until == t - 1) if t > 1 else live[:0]
         if len(join):  # runs that part from their source now take a copy of its state
@@ -194,8 +194,8 @@ def _batch(
         i = (t - 1) % DRAW_BLOCK
         if i == 0:
             n_block = min(DRAW_BLOCK, T - t + 1)
-            block = np.stack([g.random((n_block, K)) for g in gens])[which]
-        step(state, layout, P, block[live, i], schedule.get(t, ()))
+            block = np.stack([g.random((n_block, K)) for g in gens])
+        step(state, layout, P, block[which[live], i], schedule.get(t, ()))
         if on_round is not None:
             on_round(t, state, rows)
         meetings[live] += state.meeting
