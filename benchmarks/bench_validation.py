@@ -171,9 +171,12 @@ def compare(a: Path, b: Path) -> dict:
     ra, rb = json.loads((a / "sobol.json").read_text()), json.loads((b / "sobol.json").read_text())
     out = {}
     for key in ("payoff", "p_agree"):
-        ok, text = S.adequacy(result(ra, key), result(rb, key))
+        a, b = result(ra, key), result(rb, key)
+        ok, text = S.adequacy(a, b)
         print(text)
-        out[key] = {"adequate": ok, "verdict": text}
+        sp = S.compare_seeds(a, b).spread
+        spread = {"rms": sp.rms, "m": sp.m, "beyond": sp.beyond, "low": sp.bound[0], "high": sp.bound[1]} if sp is not None else None
+        out[key] = {"adequate": ok, "verdict": text, "spread": spread}
     return out
 
 

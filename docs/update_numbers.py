@@ -350,6 +350,25 @@ def _order(seeds: list[dict], key: str) -> str:
     return f"different top 5 ({', '.join(sorted(set(a) ^ set(b)))} in one only)"
 
 
+def _spread(s: dict, key: str) -> str:
+    """The clause on how far the two seed sets' indices differ in units of their CIs' standard errors
+    (:class:`sim.analysis.sensitivity.CISpread`); empty for a record from before it was kept."""
+    sp = s.get("comparison", {}).get(key, {}).get("spread")
+    if not sp or not sp.get("m"):
+        return ""
+    verdict = (
+        "the CIs are TOO NARROW for how the indices move between seeds"
+        if sp["rms"] > sp["high"]
+        else "the CIs are conservative"
+        if sp["rms"] < sp["low"]
+        else "as the CIs say"
+    )
+    return (
+        f"; the two seeds' indices differ by RMS {sp['rms']:.2f} standard errors of their CIs over {sp['m']} indices "
+        f"(chance allows {sp['low']:.2f}–{sp['high']:.2f}: {verdict})"
+    )
+
+
 def sobol_summary(path: Path | None = None, limit: float = 0.05, minutes: float = 10.0) -> str:
     """One bullet (for the README) on the measured Sobol run against the issue's criteria (CI half-widths ≤ ``limit``
     for S_T > 0.05, no first-order index below minus its family-wise CI, the same top 5 for two
@@ -375,6 +394,7 @@ def sobol_summary(path: Path | None = None, limit: float = 0.05, minutes: float 
             + (f", over the ±{limit} asked for {' and '.join(over)}" if over else f", within the ±{limit} asked")
             + f"; {neg or 'no'} first-order {'index' if neg < 2 else 'indices'} below minus the family-wise CI; "
             + _order(seeds, key)
+            + _spread(s, key)
         )
     return (
         f"- The shipped Sobol run (`experiments/sensitivity.toml`, {d} parameters, N = {r0['n_base']:,}"

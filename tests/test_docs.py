@@ -239,8 +239,9 @@ def test_sobol_passage_states_a_reduced_n_and_the_ties(tmp_path):
     assert "DIFFERENT verdict" in u.sobol_verdict(path)
 
 
-def _sobol_record(tmp_path, widest: tuple[float, float], tops: tuple[list, list], minutes: tuple[float, float]):
-    """A planted docs/numbers/sobol.json: two seeds, the payoff's largest S_T CI and top 5 per seed."""
+def _sobol_record(tmp_path, widest: tuple[float, float], tops: tuple[list, list], minutes: tuple[float, float], rms: float | None = None):
+    """A planted docs/numbers/sobol.json: two seeds, the payoff's largest S_T CI and top 5 per seed
+    (and, with ``rms``, the payoff's seed-to-seed spread in standard errors)."""
     import json
 
     def out(h: float, top: list) -> dict:
@@ -279,6 +280,8 @@ def _sobol_record(tmp_path, widest: tuple[float, float], tops: tuple[list, list]
         "seeds": seeds,
         "comparison": {"payoff": {"verdict": "v"}, "p_agree": {"verdict": "v"}},
     }
+    if rms is not None:
+        data["comparison"]["payoff"]["spread"] = {"rms": rms, "m": 50, "beyond": 3, "low": 0.8, "high": 1.2}
     path = tmp_path / "sobol.json"
     path.write_text(json.dumps(data))
     return path
@@ -298,6 +301,11 @@ def test_sobol_summary_says_what_the_record_says(tmp_path):
     assert "the same top 5 in the same order" in good and "under the 10 asked" in good
     other = u.sobol_summary(_sobol_record(tmp_path, (0.04, 0.045), (top, ["a", "b", "c", "d", "f"]), (9.0, 9.5)))
     assert "different top 5 (e, f in one only)" in other
+    assert "standard errors" not in other  # a record from before the spread was kept says nothing of it
+    spread = {r: u.sobol_summary(_sobol_record(tmp_path, (0.04, 0.045), (top, top), (9.0, 9.5), rms=r)) for r in (1.0, 1.5, 0.5)}
+    assert "differ by RMS 1.00 standard errors of their CIs over 50 indices (chance allows 0.80–1.20: as the CIs say)" in spread[1.0]
+    assert "RMS 1.50" in spread[1.5] and "the CIs are TOO NARROW for how the indices move between seeds" in spread[1.5]
+    assert "RMS 0.50" in spread[0.5] and "the CIs are conservative" in spread[0.5] and "TOO NARROW" not in spread[0.5]
     assert "`candor_wear`" not in u.sobol_ranks(_sobol_record(tmp_path, (0.04, 0.045), (top, top), (9.0, 9.5)), names=("b",))
     assert u.sobol_ranks(_sobol_record(tmp_path, (0.04, 0.045), (top, ["a", "c", "b", "d", "e"]), (9.0, 9.5)), names=("b",)).startswith(
         "`b` ranks 2nd–3rd for the payoff"

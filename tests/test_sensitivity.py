@@ -299,6 +299,76 @@ class TestSeedSetVerdict:
         assert not S.compare_seeds(a, b).contradicted
 
 
+class TestCISpread:
+    """The two seed sets' differences in units of the standard errors their CIs claim
+    (:class:`S.CISpread`): about 1 when the CIs are right; beyond chance when they are too narrow,
+    even where no single index moves beyond its own family-wise bound."""
+
+    D = 20
+
+    @classmethod
+    def pair(cls, z: np.ndarray, half: float = 0.0196) -> tuple[S.SobolResult, S.SobolResult]:
+        """Two seed sets whose 2d indices differ by ``z`` standard errors (S1 then S_T of each
+        parameter), every index with 95% half-width ``half``: totals 0.05 apart, so the top 5 is the
+        same in both."""
+        st = 0.05 * np.arange(cls.D, 0, -1)
+        se = np.hypot(half, half) / 1.959963984540054
+        rows = []
+        for shift in (0.0, 1.0):
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "parameter": [f"p{i:02d}" for i in range(cls.D)],
+                        "S1": st / 2 + shift * z[: cls.D] * se,
+                        "S1_conf": half,
+                        "ST": st + shift * z[cls.D :] * se,
+                        "ST_conf": half,
+                    }
+                )
+            )
+        return tuple(S.SobolResult("payoff", ix, 8192, 0.1, 1.0, common_seeds="base", replications=5) for ix in rows)
+
+    @classmethod
+    def normal(cls) -> np.ndarray:
+        """2d standard-normal quantiles, (k + ½) / 2d, in a shuffled order: differences as honest CIs give them."""
+        from scipy.stats import norm
+
+        return np.random.default_rng(3).permutation(norm.ppf((np.arange(2 * cls.D) + 0.5) / (2 * cls.D)))
+
+    def test_honest_cis_pass(self):
+        z = self.normal()
+        c = S.compare_seeds(*self.pair(z))
+        assert c.ok and not c.spread.narrow and c.spread.m == 2 * self.D, c.sentence
+        assert 0.8 < c.spread.rms < 1.2 and "standard errors of the CIs over 40 indices" in c.sentence
+
+    def test_cis_too_narrow_for_the_seed_sets_fail_though_no_index_is_shifted(self):
+        """Every index 1.6 standard errors apart (alternating in sign): none beyond its family-wise
+        bound (z' = 3.23 for 40 indices), but 40 of them together are beyond chance."""
+        z = 1.6 * np.where(np.arange(2 * self.D) % 2, 1.0, -1.0)
+        c = S.compare_seeds(*self.pair(z))
+        assert c.same and not c.shifted and not c.contradicted
+        assert c.spread.narrow and not c.ok and c.spread.rms == pytest.approx(1.6)
+        ok, text = S.adequacy(*self.pair(z))
+        assert not ok and "the CIs are TOO NARROW for how the indices move between the seed sets" in text
+
+    def test_without_the_spread_the_narrow_cis_pass(self, monkeypatch):
+        """Mutation: no spread check (as before it) lets the same seed sets through."""
+        monkeypatch.setattr(S, "ci_spread", lambda zs, level=0.95: None)
+        z = 1.6 * np.where(np.arange(2 * self.D) % 2, 1.0, -1.0)
+        assert S.compare_seeds(*self.pair(z)).ok
+
+    def test_wide_cis_are_called_conservative_and_pass(self):
+        z = 0.5 * self.normal()
+        c = S.compare_seeds(*self.pair(z))
+        assert c.ok and "(the CIs are conservative)" in c.sentence
+
+    def test_indices_without_a_ci_are_left_out(self):
+        a, b = self.pair(np.zeros(2 * self.D))
+        for r in (a, b):
+            r.indices.loc[0, ["S1", "S1_conf", "ST", "ST_conf"]] = 0.0  # an inert parameter: exactly 0 in both
+        assert S.compare_seeds(a, b).spread.m == 2 * self.D - 2
+
+
 def first_order(s1: dict[str, tuple[float, float]]) -> S.SobolResult:
     """A hand-made result: parameter → (first-order index, its CI half-width); totals 0.01 ± 0.01."""
     ix = pd.DataFrame([{"parameter": k, "S1": v[0], "S1_conf": v[1], "ST": 0.01, "ST_conf": 0.01} for k, v in s1.items()])

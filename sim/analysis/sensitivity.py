@@ -574,6 +574,7 @@ class SeedComparison:
     contradicted: list[str]  # swapped pairs whose differences disagree beyond the CI of their difference
     largest_shift: float  # the largest change of a total index between the seed sets
     compared: int  # indices compared (S1 and S_T of each parameter)
+    spread: CISpread | None = None  # the differences in units of their standard errors (:class:`CISpread`)
 
     @property
     def same(self) -> bool:
@@ -582,8 +583,9 @@ class SeedComparison:
 
     @property
     def ok(self) -> bool:
-        """The same top k, and no index that differs between the seed sets beyond chance."""
-        return self.same and not self.shifted and not self.contradicted
+        """The same top k, no index that differs between the seed sets beyond chance, and CIs that
+        are not too narrow for the differences between the seed sets."""
+        return self.same and not self.shifted and not self.contradicted and not (self.spread is not None and self.spread.narrow)
 
     @property
     def sentence(self) -> str:
@@ -606,7 +608,61 @@ class SeedComparison:
             if not self.shifted
             else f"indices that DIFFER between the seed sets beyond the family-wise 95% CI of their difference: {', '.join(self.shifted)}"
         )
-        return f"{how}; {agree}; the largest change of a total index between the seed sets is {self.largest_shift:.3f}"
+        spread = f"; {self.spread.sentence}" if self.spread is not None and self.spread.m else ""
+        return f"{how}; {agree}; the largest change of a total index between the seed sets is {self.largest_shift:.3f}{spread}"
+
+
+@dataclass(frozen=True)
+class CISpread:
+    """How far two seed sets' indices differ in units of the standard errors their CIs claim: each
+    z = (a − b) / se, se = ((h_a / z₀.₉₇₅)² + (h_b / z₀.₉₇₅)²)^½ from the 95% half-widths. If the
+    CIs are right the z are about standard normal, so their root mean square is about 1 and about
+    5% lie beyond ±1.96; m·RMS² above the χ²_m quantile (the z taken as independent) says the CIs
+    are too narrow for how the indices move between seed sets, below its lower quantile that they
+    are wider than they need be (conservative). An external check of the bootstrap CIs: the seed
+    sets share no runs."""
+
+    rms: float
+    m: int  # indices with a CI in both seed sets (an index that is exactly 0 in both has none)
+    beyond: int  # |z| > z₀.₉₇₅
+    bound: tuple[float, float]  # the RMS that chance allows, lower and upper (χ²_m quantiles)
+
+    @property
+    def narrow(self) -> bool:
+        return self.m > 0 and self.rms > self.bound[1]
+
+    @property
+    def sentence(self) -> str:
+        lo, hi = self.bound
+        if self.narrow:
+            head = (
+                "the CIs are TOO NARROW for how the indices move between the seed sets: their differences are "
+                f"RMS {self.rms:.2f} standard errors"
+            )
+        else:
+            head = f"the differences between the seed sets are RMS {self.rms:.2f} standard errors of the CIs"
+            if self.rms < lo:
+                head += " (the CIs are conservative)"
+        return (
+            f"{head} over {self.m} indices (about 1 if the CIs are right; chance allows {lo:.2f}–{hi:.2f}, χ² 95% taking the "
+            f"indices as independent), {self.beyond} beyond ±1.96 (about {0.05 * self.m:.1f} expected)"
+        )
+
+
+def ci_spread(zs: list[float], level: float = 0.95) -> CISpread:
+    """:class:`CISpread` of the standardised differences ``zs``."""
+    from statistics import NormalDist
+
+    from scipy.stats import chi2
+
+    z = np.asarray(zs, dtype=float)
+    m = len(z)
+    if not m:
+        return CISpread(np.nan, 0, 0, (np.nan, np.nan))
+    alpha = 1 - level
+    bound = (float(np.sqrt(chi2.ppf(alpha / 2, m) / m)), float(np.sqrt(chi2.ppf(1 - alpha / 2, m) / m)))
+    beyond = int(np.sum(np.abs(z) > NormalDist().inv_cdf(1 - alpha / 2)))
+    return CISpread(float(np.sqrt(np.mean(z**2))), m, beyond, bound)
 
 
 def compare_seeds(r: SobolResult, other: SobolResult, k: int = 5, level: float = 0.95) -> SeedComparison:
@@ -618,8 +674,10 @@ def compare_seeds(r: SobolResult, other: SobolResult, k: int = 5, level: float =
     α/(4d)}; independent seed sets and design samples); and (2) for two parameters of the top
     ``k`` (of either) that the two order oppositely, the difference of their totals (paired
     bootstrap interval, :meth:`SobolResult.pair_interval`) should agree between the seed sets in
-    the same way (per pair, 95%: stricter than a family-wise test). A shifted index or a
-    contradicted pair means the indices depend on the seed set. The verdict
+    the same way (per pair, 95%: stricter than a family-wise test); and (3) over all indices
+    together, the differences in units of their standard errors should be about standard normal
+    (:class:`CISpread`). A shifted index or a contradicted pair means the indices depend on the
+    seed set; a spread beyond chance, that the CIs are too narrow for how they do. The verdict
     (:attr:`SeedComparison.ok`) also keeps the strict criterion, the same top ``k`` in the same
     order, which two totals closer than their CIs fail by chance at any N: the sentence says when
     that is all that differs."""
@@ -630,13 +688,15 @@ def compare_seeds(r: SobolResult, other: SobolResult, k: int = 5, level: float =
     alpha = 1 - level
     z = NormalDist().inv_cdf(1 - alpha / 2)
     wide = NormalDist().inv_cdf(1 - alpha / (2 * 2 * len(names))) if names else z
-    shifted = []
+    shifted, zs = [], []
     for n in names:
         for key in ("S1", "ST"):
             d = float(ia.at[n, key] - ib.at[n, key])
             se = float(np.hypot(ia.at[n, f"{key}_conf"], ib.at[n, f"{key}_conf"])) / z
             if np.isfinite(d) and abs(d) > wide * se:
                 shifted.append(f"{key} of {n} {ia.at[n, key]:.3f} vs {ib.at[n, key]:.3f}")
+            if np.isfinite(d) and se > 0:
+                zs.append(d / se)
     top_a, top_b = r.top(k), other.top(k)
     union = [n for n in dict.fromkeys(top_a + top_b) if n in names]
     swapped, contradicted = [], []
@@ -651,7 +711,7 @@ def compare_seeds(r: SobolResult, other: SobolResult, k: int = 5, level: float =
             if abs(da - db) > float(np.hypot(hi_a - lo_a, hi_b - lo_b)) / 2:  # half-widths combined: the 95% CI of da − db
                 contradicted.append(text)
     shift = float((ia["ST"] - ib["ST"]).abs().max())
-    return SeedComparison((top_a, top_b), shifted, swapped, contradicted, shift, 2 * len(names))
+    return SeedComparison((top_a, top_b), shifted, swapped, contradicted, shift, 2 * len(names), ci_spread(zs, level))
 
 
 def below_zero(ix: pd.DataFrame | list[dict], level: float = 0.95) -> tuple[list[str], list[str], float]:
