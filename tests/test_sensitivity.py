@@ -291,6 +291,24 @@ class TestSeedSetVerdict:
         c = S.compare_seeds(a, b)
         assert c.swapped and not c.contradicted and not c.ok  # the strict criterion still fails
 
+    def test_a_swap_beyond_its_per_pair_ci_only_is_named_not_failed(self, monkeypatch):
+        """c − d is +0.005 and −0.005 (paired ±0.005 each): beyond the per-pair 95% CI of the
+        difference of differences, within it widened for the 10 pairs of the top 5 (Bonferroni, ×1.43),
+        as one pair in about 20 would be by chance. Mutation: without the widening it is a contradiction."""
+        a, b = self.correlated(0.205, 0.200, 1), self.correlated(0.200, 0.205, 2)
+        c = S.compare_seeds(a, b)
+        assert not c.contradicted and len(c.near) == 1 and c.near[0].startswith("c/d +0.005") and c.pairs == 10
+        assert "beyond the per-pair 95% CI only (of 10 pairs about 0.5 cross it by chance): c/d +0.005" in c.sentence
+        assert "Bonferroni, ×1.43" in c.sentence
+        import statistics  # compare_seeds imports NormalDist from it when called: the mutation patches it there
+
+        class NoWidening(statistics.NormalDist):
+            def inv_cdf(self, p: float) -> float:
+                return super().inv_cdf(0.975 if p > 0.975 else p)
+
+        monkeypatch.setattr(statistics, "NormalDist", NoWidening)
+        assert S.compare_seeds(a, b).contradicted
+
     def test_without_the_pairing_the_contradiction_is_missed(self):
         """Mutation: the intervals of the difference from the two half-widths (no draws) are too wide
         to see the contradiction that the paired draws show."""
