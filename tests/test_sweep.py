@@ -25,6 +25,7 @@ import sim.batch.executors
 from sim import DialogueModel
 from sim.batch.executors import run_chunk
 from sim.batch.experiment import Arm, Experiment, chunks, load_experiment
+from sim.batch.processes import keep_heap
 from sim.batch.store import ResultStore, read_runs, read_timeseries
 from sim.batch.sweep import Progress, run_sweep
 from sim.cli import main
@@ -201,7 +202,10 @@ def test_dask_local_cluster_matches_serial(serial, tmp_path):
     out = tmp_path / "dask"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
         summary = run_sweep(exp, out, scheduler=cluster.scheduler_address, progress=False)
+        with distributed.Client(cluster) as client:
+            kept = client.run(keep_heap.cache_info)  # the chunks ran through _on_dask_worker, which fixes malloc
     assert summary["executor"].startswith("dask:tcp://127.0.0.1")
+    assert sorted(k.currsize for k in kept.values()) == [1, 1], kept
     assert summary["completed"] == exp.n_runs
     assert_frame_equal(read_runs(out), read_runs(ref), check_exact=True)
     assert_frame_equal(read_timeseries(out), read_timeseries(ref), check_exact=True)
@@ -625,3 +629,63 @@ def test_no_more_workers_than_chunks():
 
     ex = make_executor(300, None, 4)
     assert isinstance(ex, LocalProcessExecutor) and ex.workers == 4
+
+
+# ---------------------------------------------------------------- malloc in workers
+
+HEAP_PROBE = """
+import resource, sys, tomllib
+from sim.batch.ensemble import simulate
+from sim.batch.experiment import experiment_from_dict
+from sim.batch.processes import keep_heap
+from sim.scenarios import EXPERIMENT_DIR
+d = tomllib.loads((EXPERIMENT_DIR / "sensitivity.toml").read_text())
+d.pop("full")
+exp = experiment_from_dict(d, "sensitivity.toml")
+idx = [exp.run_index(r) for r in range(1024)]  # one batch of the shipped Sobol sweep's first chunk
+setups, seeds = [exp.setup(s, p, a) for s, p, a, _ in idx], [exp.seed_of(p, r) for _, p, _, r in idx]
+if sys.argv[1] == "keep":
+    assert keep_heap()
+simulate(setups[:8], seeds[:8], metrics=exp.timeseries, every=exp.every)  # compiled or loaded before counting
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+simulate(setups, seeds, metrics=exp.timeseries, every=exp.every)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_keep_heap_stops_the_page_faults_a_fixed_trim_threshold_causes():
+    """With MALLOC_TRIM_THRESHOLD_ set, as Dask's nanny sets it for every worker, glibc maps and
+    unmaps each of a round's arrays of about 1 MiB afresh: a batch of 1,024 runs of the Sobol sweep
+    takes about 300,000 page faults against about 6,000 (the model at half speed:
+    benchmarks/bench_dask.py). keep_heap() keeps them on the heap. Counted in page faults, not time;
+    fails if keep_heap does nothing."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc's mallopt")
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536", "OPENBLAS_NUM_THREADS": "1"}
+    faults = {}
+    for how in ("fixed", "keep"):
+        p = subprocess.run([sys.executable, "-c", HEAP_PROBE, how], env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        faults[how] = int(p.stdout.split()[-1])
+    assert faults["keep"] * 5 < faults["fixed"], faults
+
+
+def test_local_workers_keep_the_heap(tmp_path):
+    """The process executor's workers call keep_heap() when they start (each notes it on its chunk)."""
+    f = tmp_path / "t.toml"
+    f.write_text('name = "t"\nseed = 1\nreplications = 4\nrounds = 45\nscenarios = ["leadership-change"]\nchunk_size = 1\n')
+    code = (
+        "import sim.batch.executors as ex\nfrom sim.batch.processes import keep_heap\n"
+        "from sim.batch.experiment import load_experiment\nfrom sim.batch.sweep import run_sweep\n"
+        "real = ex._worker_chunk\n"
+        "def probe(cid, ids):\n"
+        f"    open({str(tmp_path / 'seen')!r}, 'a').write(str(keep_heap.cache_info().currsize) + chr(10))\n"
+        "    return real(cid, ids)\n"
+        "ex._worker_chunk = probe\n"
+        f"s = run_sweep(load_experiment({str(f)!r}), {str(tmp_path / 'out')!r}, workers=2, progress=False)\n"
+        "print(s['completed'], keep_heap.cache_info().currsize)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["4", "0"], p.stdout  # the driver's malloc is left as it was
+    assert (tmp_path / "seen").read_text().split() == ["1"] * 4

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from sim.batch.ensemble import OUTCOMES, EnsembleResult, simulate
 from sim.batch.experiment import Experiment
-from sim.batch.processes import stop_fork_server
+from sim.batch.processes import keep_heap, stop_fork_server
 from sim.batch.store import ResultStore, count_ok
 from sim.scenarios import Setup
 
@@ -200,7 +200,20 @@ _WORKER: tuple[Experiment, ResultStore] | None = None
 def _init_worker(exp: Experiment, store: ResultStore, driver: int) -> None:
     global _WORKER
     _WORKER = (exp, store)
+    _init_task_worker(driver)
+
+
+def _init_task_worker(driver: int) -> None:
+    """A local worker process: the model's arrays kept on the heap (:func:`keep_heap`), and an end
+    with the driver (:func:`exit_with_driver`)."""
+    keep_heap()
     exit_with_driver(driver)
+
+
+def _on_dask_worker[T](fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on a Dask worker, whose nanny fixes glibc's malloc thresholds (:func:`keep_heap`)."""
+    keep_heap()
+    return fn(*args)
 
 
 def exit_with_driver(driver: int, interval: float = 1.0) -> None:
@@ -293,7 +306,7 @@ class LocalProcessExecutor(Executor):
         if warm is not None and ctx.get_start_method() == "fork":
             warm()
         try:
-            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=exit_with_driver, initargs=(os.getpid(),)) as pool:
+            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_task_worker, initargs=(os.getpid(),)) as pool:
                 yield from _in_flight(pool, fn, tasks, 2 * self.workers)
         finally:
             if ctx.get_start_method() == "forkserver":
@@ -427,7 +440,7 @@ class DaskExecutor(Executor):
             def submit() -> None:
                 nxt = next(it, None)
                 if nxt is not None:
-                    running[client.submit(fn, *nxt[1], pure=False, retries=2)] = nxt[0]
+                    running[client.submit(_on_dask_worker, fn, *nxt[1], pure=False, retries=2)] = nxt[0]
 
             n_workers = max(1, len(client.scheduler_info()["workers"]))
             for _ in itertools.count() if not bounded else range(2 * n_workers):

@@ -1,6 +1,9 @@
-"""The fork server of Python's multiprocessing outlives the pools that used it: it exits only when
+"""What the sweep's worker processes need of the operating system.
+
+The fork server of Python's multiprocessing outlives the pools that used it: it exits only when
 it sees the pipe of the process that started it close, a moment after that process has exited.
-:func:`stop_fork_server` stops it now, so that it does not outlive the command.
+:func:`stop_fork_server` stops it now, so that it does not outlive the command. :func:`keep_heap`
+keeps the model's arrays on the C heap in a worker whatever its environment says.
 
 The resource tracker (which the fork server's pools start) is left to exit with this process: it
 holds the names of the semaphores still alive here, and stopping it would unlink them under their
@@ -9,10 +12,39 @@ owners (whose finalizers then fail at exit)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing.forkserver as _fs
 import os
 import signal
 from pathlib import Path
+
+#: glibc's malloc parameters (malloc.h) and the values :func:`keep_heap` gives them: the largest
+#: mmap threshold glibc allows on 64-bit systems, to which its own dynamic threshold grows, and
+#: twice that for trimming, as glibc keeps them
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 64 << 20
+
+
+@functools.cache
+def keep_heap() -> bool:
+    """Keep the model's arrays on the C heap in this process (glibc; once, cached): an mmap threshold
+    of 32 MiB and a trim threshold of 64 MiB (``mallopt``). A round of a 1,024-run batch allocates
+    and frees many arrays of about 1 MiB; glibc serves them from its heap once its dynamic
+    thresholds have grown past them, but any fixed threshold turns the growth off, and Dask's nanny
+    starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536`` (distributed's
+    ``nanny.pre-spawn-environ``): each array was then mapped and unmapped afresh, and the model ran
+    at less than half speed (``benchmarks/bench_dask.py``; the same with that variable set in any
+    process). Only the speed changes, never a result. False where the C library has no
+    ``mallopt`` (not glibc) or refuses."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
 
 
 def stop_fork_server(stragglers: bool = False) -> None:
