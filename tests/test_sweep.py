@@ -165,11 +165,11 @@ def test_forked_workers_inherit_the_compiled_rules(tmp_path):
         "from sim.batch.experiment import load_experiment\nfrom sim.batch.sweep import run_sweep\n"
         "real = ex._worker_chunk\n"
         "def probe(cid, ids):\n"
-        f"    open({str(tmp_path / 'seen')!r}, 'a').write(str(rules.flow_pieces.loaded()) + chr(10))\n"
+        f"    open({str(tmp_path / 'seen')!r}, 'a').write(str(rules.flow_round.loaded()) + chr(10))\n"
         "    return real(cid, ids)\n"
         "ex._worker_chunk = probe\n"
         f"s = run_sweep(load_experiment({str(f)!r}), {str(tmp_path / 'out')!r}, workers=2, progress=False)\n"
-        "print(s['completed'], s['executor'], rules.flow_pieces.loaded())\n"
+        "print(s['completed'], s['executor'], rules.flow_round.loaded())\n"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr

@@ -945,28 +945,82 @@ def _taylor_each(M: Array, v: Array, theta: Array, out: Array) -> None:
 
 
 @compiled
-def flow_pieces(G: Array, z: Array, pulls: Array, at: Array, duration: Array, count: Array, order: Array, views: Array, col: Array) -> None:
-    """The state z (g, D), in place, after the pieces k = 0…count of each run's stretch: over piece k
-    it flows as dz/dt = G_k z for ``duration[g, k]`` years, z ← e^{G_k t} z (:func:`_taylor_one`),
-    where G_k is the run's generator G (g, D, D) with, from piece 1 on, each seat i's anchor entry
-    G[i, col[i]] = ``pulls[at[g, k], i]`` (:func:`anchor_pull`: the anchors of the piece's
-    occupants); its last entries (z[N:], the anchors' decay terms at the piece's start) start at 1;
-    and at the end of piece k < count the newcomer of seat ``order[g, k]`` brings his own view
-    (``views``). This is the exact solution of :func:`fj_flow` through the arrivals of a round
-    (:func:`sim.core.step.positions_through_round`). A loop over runs and pieces, compiled."""
-    D, n = G.shape[1], views.shape[1]
-    M, work = np.empty((D, D)), np.empty((3 + D, D))
-    for g in range(G.shape[0]):
-        for k in range(count[g] + 1):
-            M[:] = G[g]
-            if k:
-                for i in range(n):
-                    M[i, col[i]] = pulls[at[g, k], i]
-            M *= duration[g, k]
-            _taylor_one(M, z[g], _THETA, z[g], work, n)
-            z[g, n:] = 1.0
-            if k < count[g]:
-                z[g, order[g, k]] = views[g, order[g, k]]
+def flow_round(
+    x: Array,
+    anchor: Array,
+    views: Array,
+    fresh: Array,
+    line: Array,
+    lam: Array,
+    sigma: Array,
+    entrenchment: Array,
+    present: Array,
+    leave: Array,
+    arrival: Array,
+    span: Array,
+    W: Array,
+    rate: Array,
+    r_side: Array,
+    side_of: Array,
+    x_end: Array,
+    anchor_end: Array,
+) -> None:
+    """Views ``x_end`` and anchors ``anchor_end`` (g, N), in place, of each run after ``span`` years
+    (g,) of the flow :func:`fj_flow`, solved exactly through the round's arrivals (``leave``,
+    ``arrival``: years into the span): the pieces between arrivals, in order of time (ties by seat),
+    each ending with the newcomer's view (``views``) and anchor (``fresh``) taking his seat.
+
+    Over piece k, from its start t_k, z = (x, e^{−r_s t} per side, 1) flows as dz/dt = G_k z, so
+    z ← e^{G_k (t_{k+1} − t_k)} z (:func:`_taylor_one`); the decay terms start at 1 again with each
+    piece. G_k is the run's generator (:func:`_fill_generator`) with each seat's anchor entry
+    G[i, N + s(i)] = ξ_i (1 − λ_i)(a_i − L_i) (:func:`anchor_pull`) for a_i the anchor of the seat's
+    occupant at t_k (the newcomer's once he has arrived), entrenched since he took the seat
+    (:func:`_entrenched`, t_k − his arrival years); the anchors at the end of the span likewise.
+    ``entrenchment`` is e per seat, ``r_side`` the rates of :func:`entrench_rates` per side, ``rate``
+    ξ per run. The arithmetic of every entry is that of the rules named, so the numbers are theirs.
+    A loop over runs and pieces, compiled: one pass per run where numpy needed a call per step
+    (:func:`sim.core.step.positions_through_round`)."""
+    g_runs, n = x.shape
+    S = r_side.shape[1]
+    D = n + S + 1
+    G = np.zeros((1, D, D))
+    M, work, z = np.empty((D, D)), np.empty((3 + D, D)), np.empty(D)
+    a, pull, when = np.empty((1, n)), np.empty((1, n)), np.empty(n)
+    for g in range(g_runs):
+        count = 0
+        for i in range(n):
+            when[i] = arrival[g, i] if leave[g, i] else np.inf
+            count += leave[g, i]
+        order = np.argsort(when, kind="mergesort")  # stable: tied arrivals by seat
+        z[:n] = x[g]
+        z[n:] = 1.0
+        start = 0.0
+        for k in range(count + 1):
+            for i in range(n):  # each seat's anchor at the piece's start, and its entry of G
+                new = leave[g, i] and arrival[g, i] <= start
+                a0 = fresh[g, i] if new else anchor[g, i]
+                since = start - (arrival[g, i] if new else 0.0)
+                a[0, i] = _entrenched(a0, line[g, i], sigma[g, i], entrenchment[g, i], present[g, i], since)
+                pull[0, i] = rate[g] * present[g, i] * (1 - lam[g, i]) * (a[0, i] - line[g, i])
+            if k == 0:
+                r = slice(g, g + 1)
+                _fill_generator(G, pull, W[r], line[r], sigma[r], lam[r], present[r], rate[r], r_side[r], side_of)
+            end = min(when[order[k]] if k < count else np.inf, span[g])
+            M[:] = G[0]
+            for i in range(n):
+                M[i, n + side_of[i]] = pull[0, i]
+            M *= end - start
+            _taylor_one(M, z, _THETA, z, work, n)
+            z[n:] = 1.0
+            if k < count:
+                z[order[k]] = views[g, order[k]]
+                start = when[order[k]]
+        x_end[g] = z[:n]
+        for i in range(n):
+            new = leave[g, i] and arrival[g, i] <= span[g]
+            a0 = fresh[g, i] if new else anchor[g, i]
+            since = span[g] - (arrival[g, i] if new else 0.0)
+            anchor_end[g, i] = _entrenched(a0, line[g, i], sigma[g, i], entrenchment[g, i], present[g, i], since)
 
 
 def expm_action(M: Array, v: Array) -> Array:

@@ -255,49 +255,37 @@ def positions_through_round(
     his own. Each run's generator is built once (:func:`rules.fj_generator`); piece k, which starts
     at the run's k-th arrival, changes only its anchors' entries (:func:`rules.anchor_pull`: each
     seat's anchor entrenched, :func:`rules.entrench`, since its occupant took it), and the pieces
-    act in order on the state (:func:`rules.flow_pieces`)."""
-    so, n = layout.side_of, layout.N
+    act in order on the state: one compiled pass per run (:func:`rules.flow_round`)."""
+    so = layout.side_of
     line, lam = state.line[:, so], state.openness  # each occupant's, set on arrival (:func:`_fill`)
     e_member = P.member("entrenchment", layout)
     x_end, anchor_end = np.where(leave, state.private, x), np.where(leave, state.anchor, anchor)
     go = np.nonzero(present.any(axis=1) & (span > 0))[0]
     if not len(go):
         return x_end, anchor_end
-    # per run g: its arrivals in order, and the pieces [start_k, end_k) between them, k = 0..count
-    lv, arr, pr = leave[go], arrival[go], present[go]
-    when = np.where(lv, arr, np.inf)
-    order = np.argsort(when, axis=1, kind="stable")
-    count = lv.sum(axis=1)
-    K = int(count.max())
-    ts = np.take_along_axis(when, order, axis=1)[:, :K]
-    start = np.concatenate([np.zeros((len(go), 1)), ts], axis=1)  # (g, K + 1)
-    end = np.concatenate([ts, np.full((len(go), 1), np.inf)], axis=1)
-    end = np.minimum(end, span[go, None])
-    valid = np.arange(K + 1)[None, :] <= count[:, None]
-
-    def anchors_at(t: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """Each seat's anchor t years into the span (runs go[r]): its occupant's — the newcomer's
-        once he has arrived — entrenched since he took the seat."""
-        new = lv[r] & (arr[r] <= t[:, None])
-        b = go[r]
-        a0 = np.where(new, state.anchor[b], anchor[b])
-        return rules.entrench(a0, line[b], sigma[b], e_member[b], pr[r], t[:, None] - np.where(new, arr[r], 0.0))
-
-    g, kk = np.nonzero(valid)  # one anchor vector per (run, piece)
-    a_k = anchors_at(start[g, kk], g)
-    at = np.full((len(go), K + 1), -1)
-    at[g, kk] = np.arange(len(g))
-    # one generator per run, with the anchors of its first piece; later pieces change only the
-    # anchors' entries (rules.anchor_pull)
     e_side = P.entrenchment[go] * sigma[go][:, layout.starts]
-    G = rules.fj_generator(a_k[at[:, 0]], W[go], line[go], sigma[go], lam[go], pr, P.influence_rate[go], e_side, so)
-    kappa = P.influence_rate[go][:, None] * pr
-    pulls = rules.anchor_pull(a_k, line[go[g]], lam[go[g]], kappa[g])  # each piece's anchor entries
-    # the pieces in order; at each arrival the newcomer's view takes the seat
-    z = np.concatenate([x[go], np.ones((len(go), G.shape[1] - n))], axis=1)
-    rules.flow_pieces(G, z, pulls, at, end - start, count, order, state.private[go], n + so)
-    x_end[go] = z[:, :n]
-    anchor_end[go] = anchors_at(span[go], np.arange(len(go)))
+    xg, ag = x_end[go], anchor_end[go]
+    rules.flow_round(
+        x[go],
+        anchor[go],
+        state.private[go],
+        state.anchor[go],
+        line[go],
+        lam[go],
+        sigma[go],
+        e_member[go],
+        present[go],
+        leave[go],
+        arrival[go],
+        span[go],
+        W[go],
+        P.influence_rate[go],
+        rules.entrench_rates(e_side),
+        so,
+        xg,
+        ag,
+    )
+    x_end[go], anchor_end[go] = xg, ag
     return x_end, anchor_end
 
 
