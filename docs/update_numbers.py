@@ -448,6 +448,37 @@ def sobol_verdict(path: Path | None = None) -> str:
     return head + "".join(f"- {_OUT[k]}: {s['comparison'][k]['verdict']}\n" for k in ("payoff", "p_agree"))
 
 
+DASK = ROOT / "benchmarks" / "dask-results.json"
+
+
+def dask_workers(path: Path | None = None) -> str:
+    """The sweep through a Dask scheduler against local processes (``benchmarks/bench_dask.py``), and
+    how many workers one driver keeps busy, from its record."""
+    import json
+
+    p = path or DASK
+    if not p.exists():
+        return "Not measured yet (`.venv/bin/python benchmarks/bench_dask.py`).\n"
+    r = json.loads(p.read_text())
+    pr, dk, pc = r["processes"], r["dask"], r["per_chunk"]
+    feeds = r.get("workers_one_driver_feeds")
+    return (
+        f"Measured {r['measured']} at commit {r['commit']} on {r['cpus']} cores: `experiments/sensitivity.toml` at N = "
+        f"{r['samples']:,} ({pr['runs']:,} runs in {pc['chunks']} chunks of 4,096), swept by each executor into a fresh folder; "
+        f"the runs {'are identical' if r['same_runs'] else 'DIFFER'} between the two.\n\n"
+        "| executor | wall | workers' CPU | driver's CPU | driver writing Parquet |\n|---|---:|---:|---:|---:|\n"
+        f"| local processes (`--workers 2`) | {pr['wall_s']:.0f} s | {pr['children_cpu_s']:.0f} s | {pr['driver_cpu_s']:.1f} s | "
+        "(each worker writes its own) |\n"
+        f"| Dask `LocalCluster`, 2 single-threaded workers (`--scheduler`) | {dk['wall_s']:.0f} s | {dk['workers_cpu_s']:.0f} s | "
+        f"{dk['driver_cpu_s']:.1f} s | {dk['driver_write_s']:.1f} s |\n\n"
+        f"Per chunk: {pc['worker_cpu_s']:.2f} s of a worker's CPU, {pc['driver_cpu_s']:.3f} s of the driver's (receiving, writing "
+        f"Parquet, and here the scheduler, which runs in the driver's process), of which {pc['driver_write_s']:.3f} s writing"
+        + (f": one driver keeps about {feeds:.0f} workers busy before it is the bottleneck" if feeds else "")
+        + f". On the same two cores the Dask sweep takes {r['dask_over_processes_wall']:.2f}× the local one's wall time "
+        "(the driver and the scheduler share the cores with the workers).\n"
+    )
+
+
 LEANING = ROOT / "docs" / "numbers" / "calibration-leaning.json"
 
 
@@ -780,6 +811,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "calibration-leaning": calibration_leaning,
     "calibration-leaning-short": calibration_leaning_short,
     "sobol-summary": sobol_summary,
+    "dask-workers": dask_workers,
     "sobol-ranks": sobol_ranks,
     "exposure-rule-short": exposure_rule_short,
 }

@@ -310,3 +310,32 @@ def test_sobol_summary_says_what_the_record_says(tmp_path):
     assert u.sobol_ranks(_sobol_record(tmp_path, (0.04, 0.045), (top, ["a", "c", "b", "d", "e"]), (9.0, 9.5)), names=("b",)).startswith(
         "`b` ranks 2nd–3rd for the payoff"
     )
+
+
+def test_dask_passage_says_what_the_record_says(tmp_path):
+    """The Dask passage of performance.md is computed from benchmarks/dask-results.json: runs that
+    differ between the executors are said to, and the workers one driver feeds follow the record."""
+    import json
+
+    u = _update_numbers()
+    rec = {
+        "samples": 1024,
+        "measured": "2026-12-02",
+        "cpus": 2,
+        "commit": "abc",
+        "processes": {"runs": 276480, "wall_s": 90.0, "driver_cpu_s": 1.6, "children_cpu_s": 177.0, "driver_write_s": 0.0},
+        "dask": {"runs": 276480, "wall_s": 110.0, "driver_cpu_s": 8.0, "driver_write_s": 1.7, "workers_cpu_s": 180.0},
+        "same_runs": True,
+        "per_chunk": {"chunks": 68, "worker_cpu_s": 2.65, "driver_cpu_s": 0.118, "driver_write_s": 0.025},
+        "workers_one_driver_feeds": 22.5,
+        "dask_over_processes_wall": 1.222,
+    }
+    path = tmp_path / "dask.json"
+    path.write_text(json.dumps(rec))
+    text = u.dask_workers(path)
+    assert "the runs are identical between the two" in text and "one driver keeps about 22 workers busy" in text
+    assert "| 90 s | 177 s | 1.6 s |" in text and "1.22× the local one's wall time" in text
+    path.write_text(json.dumps(rec | {"same_runs": False, "workers_one_driver_feeds": None}))
+    text = u.dask_workers(path)
+    assert "the runs DIFFER between the two" in text and "workers busy" not in text
+    assert u.dask_workers(tmp_path / "absent.json").startswith("Not measured yet")
