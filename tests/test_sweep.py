@@ -153,28 +153,36 @@ def test_local_processes_match_serial(serial, tmp_path):
     assert_frame_equal(read_timeseries(out), read_timeseries(ref), check_exact=True)
 
 
+def probe_workers(tmp_path, module: str, expr: str) -> tuple[list[str], list[str]]:
+    """A 4-run sweep with 2 local workers in a fresh interpreter (``m`` is ``module``), each worker
+    writing ``expr`` when a chunk starts: (what the driver prints — the runs completed, the executor
+    and ``expr`` in the driver afterwards — and what the workers wrote)."""
+    f = tmp_path / "t.toml"
+    f.write_text('name = "t"\nseed = 1\nreplications = 4\nrounds = 45\nscenarios = ["leadership-change"]\nchunk_size = 1\n')
+    code = (
+        f"import sim.batch.executors as ex\nimport {module} as m\n"
+        "from sim.batch.experiment import load_experiment\nfrom sim.batch.sweep import run_sweep\n"
+        "real = ex._worker_chunk\n"
+        "def probe(cid, ids):\n"
+        f"    open({str(tmp_path / 'seen')!r}, 'a').write(str({expr}) + chr(10))\n"
+        "    return real(cid, ids)\n"
+        "ex._worker_chunk = probe\n"
+        f"s = run_sweep(load_experiment({str(f)!r}), {str(tmp_path / 'out')!r}, workers=2, progress=False)\n"
+        f"print(s['completed'], s['executor'], {expr})\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.split(), (tmp_path / "seen").read_text().split()
+
+
 def test_forked_workers_inherit_the_compiled_rules(tmp_path):
     """A single-threaded driver compiles (or loads) numba's loops once before forking local workers
     (``executors.warm_up``), so each worker starts with them instead of loading or compiling its own.
     A fresh interpreter, so that nothing was compiled before the sweep; each worker notes whether
     the position flow's compiled loop was already there when its first chunk started."""
-    f = tmp_path / "t.toml"
-    f.write_text('name = "t"\nseed = 1\nreplications = 4\nrounds = 45\nscenarios = ["leadership-change"]\nchunk_size = 1\n')
-    code = (
-        "import sim.batch.executors as ex\nfrom sim.core import rules\n"
-        "from sim.batch.experiment import load_experiment\nfrom sim.batch.sweep import run_sweep\n"
-        "real = ex._worker_chunk\n"
-        "def probe(cid, ids):\n"
-        f"    open({str(tmp_path / 'seen')!r}, 'a').write(str(rules.flow_round.loaded()) + chr(10))\n"
-        "    return real(cid, ids)\n"
-        "ex._worker_chunk = probe\n"
-        f"s = run_sweep(load_experiment({str(f)!r}), {str(tmp_path / 'out')!r}, workers=2, progress=False)\n"
-        "print(s['completed'], s['executor'], rules.flow_round.loaded())\n"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.split() == ["4", "processes:2", "True"], p.stdout
-    assert (tmp_path / "seen").read_text().split() == ["True"] * 4
+    printed, seen = probe_workers(tmp_path, "sim.core.rules", "m.flow_round.loaded()")
+    assert printed == ["4", "processes:2", "True"], printed
+    assert seen == ["True"] * 4
 
 
 def test_no_process_outlives_a_sweep_from_a_threaded_driver(tmp_path):
@@ -671,21 +679,8 @@ def test_keep_heap_stops_the_page_faults_a_fixed_trim_threshold_causes():
 
 
 def test_local_workers_keep_the_heap(tmp_path):
-    """The process executor's workers call keep_heap() when they start (each notes it on its chunk)."""
-    f = tmp_path / "t.toml"
-    f.write_text('name = "t"\nseed = 1\nreplications = 4\nrounds = 45\nscenarios = ["leadership-change"]\nchunk_size = 1\n')
-    code = (
-        "import sim.batch.executors as ex\nfrom sim.batch.processes import keep_heap\n"
-        "from sim.batch.experiment import load_experiment\nfrom sim.batch.sweep import run_sweep\n"
-        "real = ex._worker_chunk\n"
-        "def probe(cid, ids):\n"
-        f"    open({str(tmp_path / 'seen')!r}, 'a').write(str(keep_heap.cache_info().currsize) + chr(10))\n"
-        "    return real(cid, ids)\n"
-        "ex._worker_chunk = probe\n"
-        f"s = run_sweep(load_experiment({str(f)!r}), {str(tmp_path / 'out')!r}, workers=2, progress=False)\n"
-        "print(s['completed'], keep_heap.cache_info().currsize)\n"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.split() == ["4", "0"], p.stdout  # the driver's malloc is left as it was
-    assert (tmp_path / "seen").read_text().split() == ["1"] * 4
+    """The process executor's workers call keep_heap() when they start (each notes it on its chunk);
+    the driver's malloc is left as it was."""
+    printed, seen = probe_workers(tmp_path, "sim.batch.processes", "m.keep_heap.cache_info().currsize")
+    assert printed == ["4", "processes:2", "0"], printed
+    assert seen == ["1"] * 4
