@@ -985,7 +985,7 @@ def flow_round(
     D = n + S + 1
     G = np.zeros((1, D, D))
     M, work, z = np.empty((D, D)), np.empty((3 + D, D)), np.empty(D)
-    a, pull, when = np.empty((1, n)), np.empty((1, n)), np.empty(n)
+    pull, when = np.empty((1, n)), np.empty(n)
     for g in range(g_runs):
         count = 0
         for i in range(n):
@@ -997,11 +997,10 @@ def flow_round(
         start = 0.0
         for k in range(count + 1):
             for i in range(n):  # each seat's anchor at the piece's start, and its entry of G
-                new = leave[g, i] and arrival[g, i] <= start
-                a0 = fresh[g, i] if new else anchor[g, i]
-                since = start - (arrival[g, i] if new else 0.0)
-                a[0, i] = _entrenched(a0, line[g, i], sigma[g, i], entrenchment[g, i], present[g, i], since)
-                pull[0, i] = rate[g] * present[g, i] * (1 - lam[g, i]) * (a[0, i] - line[g, i])
+                a = _seat_anchor(
+                    start, anchor[g, i], fresh[g, i], leave[g, i], arrival[g, i], line[g, i], sigma[g, i], entrenchment[g, i], present[g, i]
+                )
+                pull[0, i] = rate[g] * present[g, i] * (1 - lam[g, i]) * (a - line[g, i])
             if k == 0:
                 r = slice(g, g + 1)
                 _fill_generator(G, pull, W[r], line[r], sigma[r], lam[r], present[r], rate[r], r_side[r], side_of)
@@ -1017,10 +1016,20 @@ def flow_round(
                 start = when[order[k]]
         x_end[g] = z[:n]
         for i in range(n):
-            new = leave[g, i] and arrival[g, i] <= span[g]
-            a0 = fresh[g, i] if new else anchor[g, i]
-            since = span[g] - (arrival[g, i] if new else 0.0)
-            anchor_end[g, i] = _entrenched(a0, line[g, i], sigma[g, i], entrenchment[g, i], present[g, i], since)
+            anchor_end[g, i] = _seat_anchor(
+                span[g], anchor[g, i], fresh[g, i], leave[g, i], arrival[g, i], line[g, i], sigma[g, i], entrenchment[g, i], present[g, i]
+            )
+
+
+@compiled
+def _seat_anchor(
+    t: float, held: float, fresh: float, leaves: bool, arrived: float, line: float, sigma: float, e: float, present: bool
+) -> float:
+    """A seat's anchor t years into the span (:func:`flow_round`): its newcomer's (``fresh``) once he
+    has arrived (``arrived`` ≤ t), else the one it held, entrenched since its occupant took the
+    seat (:func:`_entrenched`)."""
+    new = leaves and arrived <= t
+    return _entrenched(fresh if new else held, line, sigma, e, present, t - (arrived if new else 0.0))
 
 
 def expm_action(M: Array, v: Array) -> Array:
