@@ -540,6 +540,18 @@ class TestPage:
         in_kernel(body)
 
     def test_a_long_replay_shows_that_it_is_working_and_the_page_waits(self, monkeypatch):
+        """The replay is held at its first round until Step has been clicked (a replay of 30 rounds
+        can finish before the click on a fast machine, and the click is then, rightly, a step)."""
+        import threading
+
+        import sim.abm.session as session_mod
+
+        held, real_step = threading.Event(), session_mod.step_unless_stopping
+
+        def step_when_released(m):
+            held.wait(timeout=30)
+            real_step(m)
+
         async def body(ui):
             monkeypatch.setattr(ui.app, "QUIET_REPLAY", 0)  # any replay counts as long
             seen: list[str] = []
@@ -548,10 +560,12 @@ class TestPage:
                 ui.button("Step").click()
             import ipyvuetify as v
 
+            monkeypatch.setattr(session_mod, "step_unless_stopping", step_when_released)
             ui.rc.find(v.Switch, label="compare mode: B on the same seed").widget.v_model = True
             assert ui.app.busy.value.startswith("compare mode: replaying B")
             assert "compare mode: replaying B" in ui.text()  # said on the page at once
             ui.button("Step").click()  # refused while B catches up
+            held.set()
             assert ui.s.round == 30
             for _ in range(300):  # the notice reaches the page after busy clears: wait for both (a loaded machine lags)
                 if not ui.app.busy.value and "B replayed to round 30" in ui.text():
