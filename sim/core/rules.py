@@ -1000,7 +1000,7 @@ def flow_round(
                 a = _seat_anchor(
                     start, anchor[g, i], fresh[g, i], leave[g, i], arrival[g, i], line[g, i], sigma[g, i], entrenchment[g, i], present[g, i]
                 )
-                pull[0, i] = rate[g] * present[g, i] * (1 - lam[g, i]) * (a - line[g, i])
+                pull[0, i] = anchor_pull(a, line[g, i], lam[g, i], rate[g] * present[g, i])
             if k == 0:
                 r = slice(g, g + 1)
                 _fill_generator(G, pull, W[r], line[r], sigma[r], lam[r], present[r], rate[r], r_side[r], side_of)
@@ -1141,8 +1141,10 @@ def _fill_generator(
             G[b, n + s, n + s] = -r_side[b, s]
 
 
-def anchor_pull(x0: Array, line: Array, lam: Array, kappa: Array) -> Array:
-    """ξ (1 − λ)(x(0) − L), (B, N), ξ the influence rate (``kappa``): the entries of :func:`fj_generator` through which each delegate's
+@elementwise
+def anchor_pull(x0: float, line: float, lam: float, kappa: float) -> float:
+    """ξ (1 − λ)(x(0) − L), ξ the influence rate (``kappa``): the entries of :func:`fj_generator` through which each delegate's
     anchor pulls his view (the coefficient of e^{−r_s t}, at which x(0) − L decays), for anchors
-    x(0) at the start of the stretch; the rest of the generator does not depend on the anchors."""
+    x(0) at the start of the stretch; the rest of the generator does not depend on the anchors.
+    Elementwise (arrays broadcast), so :func:`flow_round` calls the same rule for one seat."""
     return kappa * (1 - lam) * (x0 - line)
